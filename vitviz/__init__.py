@@ -4,7 +4,13 @@ Importing this package is cheap: it loads neither torch nor Qt. The layers live 
 sub-packages (``vitviz.vit``, ``vitviz.compute``, ``vitviz.state``, ``vitviz.qt``, ...).
 """
 
-from vitviz.errors import AnalysisError, ImageLoadError, ModelLoadError, UnsupportedModelError, VitvizError
+from vitviz.errors import (
+    AnalysisError,
+    ImageLoadError,
+    ModelLoadError,
+    UnsupportedModelError,
+    VitvizError,
+)
 
 __version__ = "0.1.0"
 

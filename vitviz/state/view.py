@@ -1,0 +1,83 @@
+"""How maps are drawn and how rollout is computed: options the user tunes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psygnal import evented
+
+FUSIONS = ("mean", "max", "min")
+CLASS_METHODS = ("relevance", "grad_rollout")
+SCALES = ("per_map", "shared")
+UPSAMPLING = ("nearest", "bilinear")
+
+
+@evented
+@dataclass
+class ViewOptions:
+    """Display options common to every panel.
+
+    Attributes
+    ----------
+    fusion : str
+        Head fusion of the per-layer fused column: one of :data:`FUSIONS`.
+    colormap : str
+        A matplotlib colormap name.
+    opacity : float
+        Opacity of a map over the image, 0..1.
+    scale : str
+        Colour scale of thumbnails: one per map or one shared by all maps.
+    upsampling : str
+        How grid maps are enlarged onto the image.
+    show_grid : bool
+        Draw the patch grid over the image.
+    drop_prefix : bool
+        Drop the prefix-token columns of attention rows and renormalise over patches.
+    mass_threshold : float or None
+        DINO-style threshold: keep the smallest top set holding this fraction of the map.
+    class_method : str
+        Class-specific map method: one of :data:`CLASS_METHODS`.
+    presentation : bool
+        Presentation mode: full screen, large fonts, high-contrast grid.
+    """
+
+    fusion: str = "mean"
+    colormap: str = "inferno"
+    opacity: float = 0.6
+    scale: str = "per_map"
+    upsampling: str = "nearest"
+    show_grid: bool = True
+    drop_prefix: bool = False
+    mass_threshold: float | None = None
+    class_method: str = "relevance"
+    presentation: bool = False
+
+
+@evented
+@dataclass
+class RolloutOptions:
+    """Parameters of attention rollout (Abnar & Zuidema 2020).
+
+    Attributes
+    ----------
+    fusion : str
+        Per-layer head fusion.
+    discard_ratio : float
+        Fraction of the lowest fused entries zeroed per layer (never the query's own path).
+    residual : float
+        Weight ``a`` of attention in ``a * A + (1 - a) * I``.
+    start_layer : int
+        First block multiplied in.
+    end_layer : int or None
+        Last block multiplied in; None for the last block of the model.
+    shown_layer : int or None
+        The layer slider: show the rollout accumulated up to this block; None for
+        ``end_layer``.
+    """
+
+    fusion: str = "mean"
+    discard_ratio: float = 0.0
+    residual: float = 0.5
+    start_layer: int = 0
+    end_layer: int | None = None
+    shown_layer: int | None = None
