@@ -1,0 +1,1 @@
+"""PySide6 views, panels and the controller: the only package that imports Qt."""

@@ -1,0 +1,35 @@
+"""numpy RGBA arrays to Qt images without per-pixel Python."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage, QPixmap
+
+
+def rgba_to_qimage(rgba: np.ndarray) -> QImage:
+    """Wrap an ``[h, w, 4]`` uint8 RGBA array as a QImage that owns a copy of the pixels.
+
+    Parameters
+    ----------
+    rgba : numpy.ndarray
+        ``[h, w, 4]`` (or ``[h, w, 3]``, given opaque alpha) uint8 array.
+
+    Returns
+    -------
+    QImage
+        Format ``RGBA8888``; independent of ``rgba`` after the call.
+    """
+    if rgba.ndim != 3 or rgba.shape[2] not in (3, 4) or rgba.dtype != np.uint8:
+        raise ValueError(f"expected an [h, w, 3|4] uint8 array, got {rgba.shape} {rgba.dtype}")
+    if rgba.shape[2] == 3:
+        alpha = np.full((*rgba.shape[:2], 1), 255, dtype=np.uint8)
+        rgba = np.concatenate([rgba, alpha], axis=2)  # [h, w, 4]
+    rgba = np.ascontiguousarray(rgba)
+    height, width = rgba.shape[:2]
+    # QImage borrows the buffer; copy() detaches it so the array may be freed.
+    return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+
+
+def rgba_to_pixmap(rgba: np.ndarray) -> QPixmap:
+    """Same as :func:`rgba_to_qimage`, as a QPixmap ready to paint."""
+    return QPixmap.fromImage(rgba_to_qimage(rgba))
