@@ -1,0 +1,1 @@
+"""Qt widgets and helpers shared by the panels (panels never import one another)."""

@@ -1,0 +1,112 @@
+"""Two-way links between Qt input widgets and fields of the evented state.
+
+A widget writes the user's choice into the state; the state's change moves the widget
+back, with the widget's own signals blocked so that nothing echoes. Every connection to
+the state is dropped when the widget is destroyed, so a closed panel is never called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from psygnal import SignalInstance
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QWidget
+
+
+def listen(owner: QWidget, signal: SignalInstance, slot: Callable[..., Any]) -> None:
+    """Connect ``slot`` to a psygnal ``signal`` for as long as ``owner`` lives.
+
+    Parameters
+    ----------
+    owner : QWidget
+        The widget whose lifetime bounds the connection.
+    signal : psygnal.SignalInstance
+        For example ``state.selection.events.query``.
+    slot : callable
+        Called with the signal's arguments.
+    """
+    signal.connect(slot)
+    owner.destroyed.connect(lambda *_: signal.disconnect(slot, missing_ok=True))
+
+
+def bind_combo(
+    combo: QComboBox,
+    owner: Any,
+    field: str,
+    values: Sequence[Any],
+    labels: Sequence[str] | None = None,
+) -> None:
+    """Fill ``combo`` with ``values`` and keep it equal to ``owner.<field>`` both ways.
+
+    Parameters
+    ----------
+    combo : QComboBox
+        Emptied and filled here.
+    owner : evented dataclass
+        A part of the state, e.g. ``state.view``.
+    field : str
+        Name of the field on ``owner``.
+    values : sequence
+        The values the field may take, in the order shown.
+    labels : sequence of str, optional
+        Text shown for each value; ``str(value)`` by default.
+    """
+    values = list(values)
+    combo.clear()
+    for value, text in zip(values, labels or [str(v) for v in values], strict=True):
+        combo.addItem(text, value)
+
+    def show(value: Any) -> None:
+        if value in values:
+            combo.blockSignals(True)
+            combo.setCurrentIndex(values.index(value))
+            combo.blockSignals(False)
+
+    def store(index: int) -> None:
+        if 0 <= index < len(values):
+            setattr(owner, field, values[index])
+
+    show(getattr(owner, field))
+    combo.currentIndexChanged.connect(store)
+    listen(combo, getattr(owner.events, field), show)
+
+
+def bind_value(
+    widget: QWidget,
+    owner: Any,
+    field: str,
+    *,
+    to_widget: Callable[[Any], Any] = lambda v: v,
+    to_state: Callable[[Any], Any] = lambda v: v,
+) -> None:
+    """Keep a widget with ``value()``/``setValue()``/``valueChanged`` equal to a field.
+
+    Works for spin boxes and superqt's labelled sliders. ``to_widget`` and ``to_state``
+    convert between the field's value and the widget's (e.g. None ↔ a sentinel).
+    """
+
+    def show(value: Any) -> None:
+        widget.blockSignals(True)
+        widget.setValue(to_widget(value))
+        widget.blockSignals(False)
+
+    def store(value: Any) -> None:
+        setattr(owner, field, to_state(value))
+
+    show(getattr(owner, field))
+    widget.valueChanged.connect(store)
+    listen(widget, getattr(owner.events, field), show)
+
+
+def bind_check(button: QAbstractButton, owner: Any, field: str) -> None:
+    """Keep a checkable button equal to a boolean field, both ways."""
+
+    def show(value: Any) -> None:
+        button.blockSignals(True)
+        button.setChecked(bool(value))
+        button.blockSignals(False)
+
+    show(getattr(owner, field))
+    button.toggled.connect(lambda checked: setattr(owner, field, bool(checked)))
+    listen(button, getattr(owner.events, field), show)
