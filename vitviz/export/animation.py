@@ -1,0 +1,91 @@
+"""Animations that step through the layers: GIF through Pillow, MP4 through ffmpeg.
+
+One figure is built once and updated in place for every frame (the picture and the
+title), and matplotlib's movie writers grab the frames: :class:`~matplotlib.animation.
+PillowWriter` for GIF, :class:`~matplotlib.animation.FFMpegWriter` for MP4 only when an
+``ffmpeg`` executable is installed; otherwise MP4 export raises a :class:`VitvizError`
+that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.animation import FFMpegWriter, PillowWriter
+
+from vitviz.errors import VitvizError
+from vitviz.export.figures import ColourScale, map_figure
+from vitviz.export.styles import DPI, slide_style
+
+
+def mp4_available() -> bool:
+    """Whether MP4 can be written here (an ``ffmpeg`` executable matplotlib can run)."""
+    return FFMpegWriter.isAvailable()
+
+
+def _writer(fmt: str, fps: float):
+    if fmt == "gif":
+        return PillowWriter(fps=fps)
+    if fmt == "mp4":
+        if not mp4_available():
+            raise VitvizError(
+                "MP4 export needs the ffmpeg program, which is not installed here; "
+                "install ffmpeg (and put it on PATH) or export with --format gif."
+            )
+        # yuv420p plays everywhere (browsers, slide software); it needs even sizes.
+        return FFMpegWriter(
+            fps=fps,
+            codec="libx264",
+            extra_args=["-pix_fmt", "yuv420p", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"],
+            metadata={"comment": "vitviz"},
+        )
+    raise ValueError(f"cannot animate to {fmt!r}; use gif or mp4")
+
+
+def save_layer_animation(
+    pictures: Sequence[np.ndarray],
+    titles: Sequence[str],
+    path: str | Path,
+    *,
+    scale: ColourScale | None = None,
+    fps: float = 2.0,
+) -> Path:
+    """Write one frame per picture (e.g. per layer) as a GIF or MP4.
+
+    Parameters
+    ----------
+    pictures : sequence of np.ndarray
+        uint8 ``[h, w, 3|4]`` pictures, all the same size, one per frame.
+    titles : sequence of str
+        One title per frame (model, what is shown, the frame's layer).
+    path : str or Path
+        Destination; ``.gif`` or ``.mp4`` decides the format.
+    scale : ColourScale, optional
+        Colour bar shared by all frames; None for none.
+    fps : float
+        Frames per second.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    VitvizError
+        MP4 was asked for and no ``ffmpeg`` is installed.
+    """
+    if len(pictures) != len(titles) or not pictures:
+        raise ValueError("one title per picture, and at least one picture, are needed")
+    path = Path(path)
+    writer = _writer(path.suffix.lstrip(".").lower(), fps)
+    figure = map_figure(pictures[0], title=titles[0], scale=scale)
+    axes = figure.axes[0]
+    with slide_style(), writer.saving(figure, str(path), dpi=DPI):
+        for picture, title in zip(pictures, titles, strict=True):
+            axes.images[0].set_data(picture)
+            axes.title.set_text(title)
+            writer.grab_frame()
+    return path

@@ -1,0 +1,254 @@
+"""Figure builders: one map, a heads × layers grid, the mean-attention-distance plot.
+
+Each builder takes pictures that the renderer already made (uint8 RGB/RGBA arrays, see
+:mod:`vitviz.export.pictures`) or plain statistics, and returns a matplotlib
+:class:`~matplotlib.figure.Figure` laid out in whole pixels: a picture is shown at an
+integer magnification with nearest-neighbour sampling, so the exported pixels are exactly
+the renderer's pixels. The GUI's figure export calls these same builders.
+
+Figures are made with :class:`matplotlib.figure.Figure` directly (never pyplot), so no
+backend or global figure registry is involved. Save them with
+:func:`vitviz.export.styles.save_figure`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from vitviz.export.styles import DPI, slide_style
+
+# Pictures smaller than this (longest side, pixels) are magnified by a whole factor.
+MIN_PICTURE_SIDE = 640
+_MARGIN = 24
+_TITLE_LINE = 32
+_COLOURBAR = 28
+_COLOURBAR_LABELS = 110
+
+
+@dataclass(frozen=True)
+class ColourScale:
+    """The colour scale a picture was rendered with, for its colour bar.
+
+    Attributes
+    ----------
+    cmap : str
+        matplotlib colormap name.
+    vmin, vmax : float
+        Values mapped to the ends of the colormap.
+    label : str
+        What the values are (``attention``, ``relevance`` ...).
+    """
+
+    cmap: str
+    vmin: float
+    vmax: float
+    label: str = "attention"
+
+
+def magnification(height: int, width: int, min_side: int = MIN_PICTURE_SIDE) -> int:
+    """Whole factor by which a picture is enlarged so its longest side reaches ``min_side``.
+
+    Parameters
+    ----------
+    height, width : int
+        Picture size in pixels.
+    min_side : int
+        Longest side wanted on the slide; larger pictures are shown at 1:1.
+
+    Returns
+    -------
+    int
+        The factor, at least 1.
+    """
+    return max(1, math.ceil(min_side / max(height, width)))
+
+
+def _title_height(title: str) -> int:
+    return _MARGIN + _TITLE_LINE * (title.count("\n") + 1)
+
+
+def _axes_at(figure: Figure, left: int, bottom: int, width: int, height: int):
+    """Axes covering an exact pixel rectangle, so pictures are not resampled off-grid."""
+    fig_w, fig_h = (round(v * DPI) for v in figure.get_size_inches())
+    axes = figure.add_axes((left / fig_w, bottom / fig_h, width / fig_w, height / fig_h))
+    axes.set_axis_off()
+    return axes
+
+
+def _show(axes, picture: np.ndarray) -> None:
+    axes.imshow(picture, interpolation="nearest", resample=False, aspect="auto")
+
+
+def map_figure(
+    picture: np.ndarray,
+    *,
+    title: str,
+    scale: ColourScale | None = None,
+    min_side: int = MIN_PICTURE_SIDE,
+) -> Figure:
+    """One rendered map, titled, with an optional colour bar.
+
+    Parameters
+    ----------
+    picture : np.ndarray
+        ``[h, w, 3]`` or ``[h, w, 4]`` uint8 picture from the renderer.
+    title : str
+        Title (may hold several lines): model, what is shown, layer, head, class.
+    scale : ColourScale, optional
+        Draw a colour bar for this scale; None for pictures without one (the ViT paper's
+        mask style).
+    min_side : int
+        See :func:`magnification`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure. ``figure.axes[0]`` shows the picture (``axes.images[0]``, title in
+        ``axes.title``), so animations and batches can swap both without rebuilding it.
+    """
+    height, width = picture.shape[:2]
+    zoom = magnification(height, width, min_side)
+    shown_w, shown_h = width * zoom, height * zoom
+    bar = _MARGIN + _COLOURBAR + _COLOURBAR_LABELS if scale is not None else 0
+    fig_w = _MARGIN + shown_w + bar + _MARGIN
+    fig_h = _MARGIN + shown_h + _title_height(title)
+    with slide_style():
+        figure = Figure(figsize=(fig_w / DPI, fig_h / DPI), dpi=DPI)
+        axes = _axes_at(figure, _MARGIN, _MARGIN, shown_w, shown_h)
+        _show(axes, picture)
+        axes.set_title(title, pad=12)
+        if scale is not None:
+            bar_axes = figure.add_axes(
+                (
+                    (_MARGIN * 2 + shown_w) / fig_w,
+                    _MARGIN / fig_h,
+                    _COLOURBAR / fig_w,
+                    shown_h / fig_h,
+                )
+            )
+            mappable = ScalarMappable(Normalize(scale.vmin, scale.vmax), scale.cmap)
+            figure.colorbar(mappable, cax=bar_axes, label=scale.label)
+    return figure
+
+
+def grid_figure(
+    pictures: Sequence[Sequence[np.ndarray]],
+    *,
+    title: str,
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    cell: int | None = None,
+) -> Figure:
+    """Small multiples: one picture per (row, column), e.g. layers × heads.
+
+    Parameters
+    ----------
+    pictures : sequence of sequences of np.ndarray
+        ``pictures[r][c]`` is a uint8 ``[h, w, 3|4]`` picture; all the same size.
+    title : str
+        Figure title.
+    row_labels, column_labels : sequence of str
+        Labels at the left of each row and above each column.
+    cell : int, optional
+        Longest side of one thumbnail in pixels; by default chosen so the whole grid is
+        about 1200 pixels on its longer side (at least 48 per thumbnail).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; ``figure.axes[r * columns + c]`` shows ``pictures[r][c]``.
+    """
+    rows, cols = len(pictures), len(pictures[0])
+    if len(row_labels) != rows or len(column_labels) != cols:
+        raise ValueError("one label per row and per column is needed")
+    height, width = pictures[0][0].shape[:2]
+    if cell is None:
+        cell = max(48, min(200, 1200 // max(rows, cols)))
+    thumb_w = round(cell * width / max(height, width))
+    thumb_h = round(cell * height / max(height, width))
+    gap = 6
+    label_w, label_h = 130, 40
+    fig_w = _MARGIN + label_w + cols * (thumb_w + gap) + _MARGIN
+    fig_h = _MARGIN + rows * (thumb_h + gap) + label_h + _title_height(title)
+    with slide_style():
+        figure = Figure(figsize=(fig_w / DPI, fig_h / DPI), dpi=DPI)
+        top = fig_h - _title_height(title) - label_h
+        for r in range(rows):
+            bottom = top - (r + 1) * (thumb_h + gap) + gap
+            for c in range(cols):
+                left = _MARGIN + label_w + c * (thumb_w + gap)
+                axes = _axes_at(figure, left, bottom, thumb_w, thumb_h)
+                _show(axes, pictures[r][c])
+                if r == 0:
+                    axes.set_title(column_labels[c], fontsize="small", pad=6)
+            figure.text(
+                (_MARGIN + label_w - 10) / fig_w,
+                (bottom + thumb_h / 2) / fig_h,
+                row_labels[r],
+                ha="right",
+                va="center",
+                fontsize="small",
+            )
+        figure.suptitle(title, y=1 - _MARGIN / 2 / fig_h, va="top")
+    return figure
+
+
+def attention_distance_figure(
+    distance: np.ndarray,
+    *,
+    title: str,
+    colour: np.ndarray | None = None,
+    colour_label: str = "",
+    cmap: str = "viridis",
+) -> Figure:
+    """Mean attention distance per head against depth (the ViT paper's Fig. 7, right).
+
+    Parameters
+    ----------
+    distance : np.ndarray
+        ``[layers, heads]`` mean attention distance in pixels.
+    title : str
+        Figure title.
+    colour : np.ndarray, optional
+        ``[layers, heads]`` values colouring the points (entropy, prefix mass ...);
+        by default points are coloured by head index, as in the paper.
+    colour_label : str
+        Label of the colour bar when ``colour`` is given.
+    cmap : str
+        Colormap for ``colour``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A 12 × 7.5 inch figure (a 16:10 slide at 100 dpi).
+    """
+    distance = np.asarray(distance, dtype=np.float64)
+    layers, heads = distance.shape
+    depth = np.broadcast_to(np.arange(layers)[:, None], distance.shape)
+    with slide_style():
+        figure = Figure(figsize=(12, 7.5), dpi=DPI, layout="constrained")
+        axes = figure.add_subplot()
+        if colour is None:
+            for head in range(heads):
+                axes.scatter(depth[:, head], distance[:, head], label=f"head {head}", s=80)
+            if heads <= 16:
+                axes.legend(loc="lower right", ncols=max(1, heads // 6 + 1))
+        else:
+            points = axes.scatter(
+                depth.ravel(), distance.ravel(), c=np.asarray(colour).ravel(), cmap=cmap, s=80
+            )
+            figure.colorbar(points, ax=axes, label=colour_label)
+        axes.set_xlabel("network depth (layer)")
+        axes.set_ylabel("mean attention distance (pixels)")
+        axes.set_xticks(np.arange(layers))
+        axes.set_ylim(bottom=0)
+        axes.grid(alpha=0.3)
+        axes.set_title(title)
+    return figure
