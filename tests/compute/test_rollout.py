@@ -1,0 +1,231 @@
+"""Attention rollout against explicit loops, Abnar & Zuidema's joint attention, invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vitviz.compute.attention_maps import fuse_heads
+from vitviz.compute.rollout import (
+    discard_lowest,
+    rollout,
+    rollout_factor,
+    rollout_matrix,
+    rollout_rows,
+    selected_layers,
+)
+from vitviz.errors import AnalysisError
+from vitviz.vit.layout import TokenLayout
+
+LAYOUT = TokenLayout(num_class=1, num_dist=1, num_reg=2, grid=(2, 3))
+NO_CLASS = TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(3, 2))
+POOLED = TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(2, 2), pool_query=True)
+
+
+def random_attention(layout: TokenLayout, layers: int = 4, heads: int = 3, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    n = layout.num_tokens
+    scores = torch.randn(layers, heads, n, n, generator=generator, dtype=torch.float64) * 2
+    return scores.softmax(-1)  # [L, H, N, N]
+
+
+def naive_factor(layer_attention, fusion, discard_ratio, residual_weight):
+    """One layer's factor with explicit loops over heads, entries and rows."""
+    heads, n, _ = layer_attention.shape
+    fused = layer_attention[0].clone()
+    for head in range(1, heads):
+        if fusion == "mean":
+            fused += layer_attention[head]
+        elif fusion == "max":
+            fused = torch.maximum(fused, layer_attention[head])
+        else:
+            fused = torch.minimum(fused, layer_attention[head])
+    if fusion == "mean":
+        fused /= heads
+    off_diagonal = sorted(float(fused[i, j]) for i in range(n) for j in range(n) if i != j)
+    count = int(discard_ratio * n * (n - 1) + 1e-9)
+    if count:
+        threshold = off_diagonal[count - 1]
+        for i in range(n):
+            for j in range(n):
+                if i != j and fused[i, j] <= threshold:
+                    fused[i, j] = 0.0
+    factor = (1 - residual_weight) * fused + residual_weight * torch.eye(n, dtype=fused.dtype)
+    for i in range(n):
+        factor[i] = factor[i] / factor[i].sum()
+    return factor
+
+
+def naive_rollout_matrix(attention, fusion, discard_ratio, residual_weight, start, end):
+    product = torch.eye(attention.shape[-1], dtype=attention.dtype)
+    for layer in range(start, end + 1):
+        product = naive_factor(attention[layer], fusion, discard_ratio, residual_weight) @ product
+    return product
+
+
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("discard_ratio", [0.0, 0.3, 0.9])
+@pytest.mark.parametrize("residual_weight", [0.0, 0.5, 0.8])
+def test_rollout_matches_explicit_loops(fusion, discard_ratio, residual_weight):
+    attention = random_attention(LAYOUT)
+    options = {
+        "head_fusion": fusion,
+        "discard_ratio": discard_ratio,
+        "residual_weight": residual_weight,
+    }
+    for start, end in [(0, 3), (1, 2), (2, 2)]:
+        expected = naive_rollout_matrix(
+            attention, fusion, discard_ratio, residual_weight, start, end
+        )
+        matrix = rollout_matrix(attention, start_layer=start, end_layer=end, **options)
+        torch.testing.assert_close(matrix, expected)
+        for query in range(LAYOUT.num_tokens):
+            rows = rollout_rows(
+                attention, LAYOUT, query=query, start_layer=start, end_layer=end, **options
+            )
+            torch.testing.assert_close(rows, expected[query])
+
+
+def test_every_layer_gives_the_rollout_up_to_each_layer():
+    attention = random_attention(LAYOUT, layers=5)
+    per_layer = rollout_rows(attention, LAYOUT, query=3, start_layer=1, every_layer=True)
+    assert per_layer.shape == (4, LAYOUT.num_tokens)
+    for position, end in enumerate(range(1, 5)):
+        expected = naive_rollout_matrix(attention, "mean", 0.0, 0.5, 1, end)[3]
+        torch.testing.assert_close(per_layer[position], expected)
+    grids = rollout(attention, LAYOUT, every_layer=True)
+    assert grids.shape == (5, *LAYOUT.grid)
+
+
+def compute_joint_attention(att_mat, add_residual=True):
+    """samiraabnar/attention_flow's joint attention (numpy), over head-averaged layers."""
+    if add_residual:
+        residual_att = np.eye(att_mat.shape[1])[None, ...]
+        aug_att_mat = att_mat + residual_att
+        aug_att_mat = aug_att_mat / aug_att_mat.sum(axis=-1)[..., None]
+    else:
+        aug_att_mat = att_mat
+    joint_attentions = np.zeros(aug_att_mat.shape)
+    layers = joint_attentions.shape[0]
+    joint_attentions[0] = aug_att_mat[0]
+    for i in np.arange(1, layers):
+        joint_attentions[i] = aug_att_mat[i].dot(joint_attentions[i - 1])
+    return joint_attentions
+
+
+def test_mean_fusion_no_discard_half_residual_is_abnar_joint_attention():
+    attention = random_attention(LAYOUT, layers=6)
+    joint = torch.from_numpy(compute_joint_attention(attention.mean(1).numpy()))
+    torch.testing.assert_close(rollout_matrix(attention), joint[-1])
+    per_layer = rollout_rows(attention, LAYOUT, query=0, every_layer=True)
+    torch.testing.assert_close(per_layer, joint[:, 0])
+
+
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("discard_ratio", [0.0, 0.5, 0.99])
+def test_every_factor_is_row_stochastic(fusion, discard_ratio):
+    attention = random_attention(LAYOUT)
+    for layer in attention:
+        factor = rollout_factor(fuse_heads(layer, fusion), discard_ratio=discard_ratio)
+        assert (factor >= 0).all()
+        torch.testing.assert_close(factor.sum(-1), torch.ones(LAYOUT.num_tokens).double())
+    rows = rollout_rows(attention, LAYOUT, head_fusion=fusion, discard_ratio=discard_ratio)
+    torch.testing.assert_close(rows.sum(), torch.tensor(1.0).double())
+
+
+@pytest.mark.parametrize("residual_weight", [0.0, 0.5, 1.0])
+def test_identity_attention_gives_identity_rollout(residual_weight):
+    n = LAYOUT.num_tokens
+    attention = torch.eye(n).expand(4, 3, n, n)
+    matrix = rollout_matrix(attention, residual_weight=residual_weight, discard_ratio=0.5)
+    torch.testing.assert_close(matrix, torch.eye(n))
+    patch = LAYOUT.patch_index(1, 2)
+    grid = rollout(attention, LAYOUT, query=patch)
+    expected = torch.zeros(LAYOUT.grid)
+    expected[1, 2] = 1.0
+    torch.testing.assert_close(grid, expected)
+
+
+def test_discard_never_drops_the_diagonal_and_drops_the_lowest():
+    fused = torch.tensor([[0.01, 0.5, 0.49], [0.3, 0.02, 0.68], [0.2, 0.7, 0.1]])
+    kept = discard_lowest(fused, 0.5)  # 3 of the 6 off-diagonal entries go
+    expected = torch.tensor([[0.01, 0.5, 0.49], [0.0, 0.02, 0.68], [0.0, 0.7, 0.1]])
+    expected[0, 2] = 0.0
+    torch.testing.assert_close(kept, expected)
+    everything = discard_lowest(fused, 1.0)
+    torch.testing.assert_close(everything, torch.diag(fused.diagonal()))
+
+
+def test_non_square_grid_rollout_keeps_orientation():
+    layout = TokenLayout(num_class=1, num_dist=0, num_reg=4, grid=(10, 16))
+    n = layout.num_tokens
+    attention = torch.full((2, 2, n, n), 1e-6)
+    target = layout.patch_index(7, 3)
+    attention[:, :, :, target] = 1.0
+    attention = attention / attention.sum(-1, keepdim=True)
+    grid = rollout(attention, layout)
+    assert grid.shape == (10, 16)
+    assert divmod(int(grid.argmax()), 16) == (7, 3)
+
+
+def test_default_query_without_class_token_is_mean_of_patch_queries():
+    attention = random_attention(NO_CLASS)
+    matrix = naive_rollout_matrix(attention, "mean", 0.0, 0.5, 0, 3)
+    expected = matrix[NO_CLASS.num_prefix :].mean(0)
+    torch.testing.assert_close(rollout_rows(attention, NO_CLASS), expected)
+    torch.testing.assert_close(rollout_rows(attention, NO_CLASS, query="patches"), expected)
+
+
+def test_pool_query_rollout_starts_from_the_pool_attention():
+    attention = random_attention(POOLED)
+    pool = torch.rand(3, 1, POOLED.num_tokens, dtype=torch.float64).softmax(-1)  # [H, Q, N]
+    matrix = naive_rollout_matrix(attention, "mean", 0.0, 0.5, 0, 3)
+    expected = pool.mean(0)[0] @ matrix
+    torch.testing.assert_close(rollout_rows(attention, POOLED, pool_attention=pool), expected)
+    with pytest.raises(AnalysisError, match="pool attention"):
+        rollout_rows(attention, POOLED, query="pool")
+
+
+def test_batched_and_half_precision_inputs():
+    batch = torch.stack([random_attention(LAYOUT, seed=s) for s in range(3)])  # [B, L, H, N, N]
+    rows = rollout_rows(batch, LAYOUT, discard_ratio=0.4, every_layer=True)
+    assert rows.shape == (3, 4, LAYOUT.num_tokens)
+    for b in range(3):
+        torch.testing.assert_close(
+            rows[b], rollout_rows(batch[b], LAYOUT, discard_ratio=0.4, every_layer=True)
+        )
+    half = rollout(batch.half(), LAYOUT)
+    assert half.dtype == torch.float32
+    torch.testing.assert_close(half, rollout(batch, LAYOUT).float(), atol=2e-3, rtol=2e-3)
+    sequence = rollout(list(batch.unbind(1)), LAYOUT)
+    torch.testing.assert_close(sequence, rollout(batch, LAYOUT))
+
+
+def test_hand_checkable_three_token_example():
+    scores = torch.tensor([[2, 4, 4], [4, 16, 12], [4, 12, 10.0]], dtype=torch.float64)
+    attention = scores.softmax(-1)[None, None]  # [1, 1, 3, 3]
+    layout = TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(1, 2))
+    rows = rollout_rows(attention, layout)
+    torch.testing.assert_close(
+        rows, torch.tensor([0.5317, 0.2342, 0.2342]).double(), atol=1e-4, rtol=0
+    )
+    grid = rollout(attention, layout, renormalize=True)
+    torch.testing.assert_close(grid, torch.tensor([[0.5, 0.5]]).double())
+
+
+def test_layer_selection_and_bad_options():
+    assert list(selected_layers(12)) == list(range(12))
+    assert list(selected_layers(12, 3, 5)) == [3, 4, 5]
+    assert list(selected_layers(12, -2)) == [10, 11]
+    attention = random_attention(LAYOUT)
+    with pytest.raises(AnalysisError, match="range"):
+        rollout(attention, LAYOUT, start_layer=3, end_layer=1)
+    with pytest.raises(AnalysisError, match="range"):
+        rollout(attention, LAYOUT, end_layer=4)
+    with pytest.raises(AnalysisError, match="discard"):
+        rollout(attention, LAYOUT, discard_ratio=1.5)
+    with pytest.raises(AnalysisError, match="residual"):
+        rollout(attention, LAYOUT, residual_weight=-0.1)
+    with pytest.raises(AnalysisError, match="token layout"):
+        rollout(attention, NO_CLASS)

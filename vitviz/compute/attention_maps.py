@@ -1,0 +1,290 @@
+"""Attention rows of one query token as patch grids, head fusion, and DINO's mass threshold.
+
+Attention arrives either as one stacked tensor ``[..., L, H, N, N]`` (what
+:func:`vitviz.compute.inference.run_inference` stores, possibly in half precision) or as a
+sequence of per-layer ``[..., H, N, N]`` tensors (what the network returns). Leading
+``...`` dimensions (a batch) are carried through every function. Everything indexes the
+sequence through :class:`~vitviz.vit.layout.TokenLayout`: no single prefix token, no square
+grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+
+from vitviz.errors import AnalysisError
+from vitviz.vit.layout import TokenLayout
+
+HeadFusion = Literal["mean", "max", "min"]
+HEAD_FUSIONS: tuple[str, ...] = ("mean", "max", "min")
+
+Query = int | Literal["class", "patches", "pool"] | None
+"""Which query token a map or rollout is for.
+
+``int`` is a sequence index (any prefix token or patch); ``"class"`` the class token;
+``"patches"`` the mean over all patch queries; ``"pool"`` the latent pooling query of
+``global_pool='map'`` models; ``None`` the default: the class token when there is one,
+otherwise the mean over patch queries (rollout prefers the pooling query when given one).
+"""
+
+Attentions = torch.Tensor | Sequence[torch.Tensor]
+
+
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in at least single precision (half-precision storage is upcast, float64 kept)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def attention_layers(attentions: Attentions) -> tuple[torch.Tensor, ...]:
+    """Per-layer ``[..., H, N, N]`` tensors of a stack or a sequence (views, no copy).
+
+    Parameters
+    ----------
+    attentions : torch.Tensor or sequence of torch.Tensor
+        ``[..., L, H, N, N]`` stack, or one ``[..., H, N, N]`` tensor per layer.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        One ``[..., H, N, N]`` tensor per layer, in block order.
+    """
+    if isinstance(attentions, torch.Tensor):
+        if attentions.dim() < 4:
+            shape = tuple(attentions.shape)
+            raise AnalysisError(f"expected attention shaped [..., L, H, N, N], got {shape}")
+        return attentions.unbind(-4)
+    layers = tuple(attentions)
+    if not layers:
+        raise AnalysisError("no attention was captured; run the model with capture=True")
+    return layers
+
+
+def check_tokens(attention: torch.Tensor, layout: TokenLayout) -> None:
+    """Raise :class:`AnalysisError` unless the last two dims are ``N x N`` for ``layout``."""
+    n = layout.num_tokens
+    if attention.shape[-1] != n or attention.shape[-2] != n:
+        raise AnalysisError(
+            f"attention over {attention.shape[-1]} tokens does not match the token layout "
+            f"({layout.num_prefix} prefix + {layout.grid[0]}x{layout.grid[1]} patches = {n}); "
+            "was it computed for another image size?"
+        )
+
+
+def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -> torch.Tensor:
+    """Fuse the head dimension by mean, max or min.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Per-head values, heads along ``dim`` (``[..., H, N, N]`` by default).
+    fusion : {"mean", "max", "min"}
+        Head fusion.
+    dim : int
+        The head dimension.
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` with ``dim`` removed.
+    """
+    if fusion == "mean":
+        return x.mean(dim)
+    if fusion == "max":
+        return x.amax(dim)
+    if fusion == "min":
+        return x.amin(dim)
+    raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
+
+
+def resolve_query(layout: TokenLayout, query: Query) -> int | Literal["patches", "pool"]:
+    """Turn a :data:`Query` into a token index, ``"patches"`` or ``"pool"``.
+
+    ``None`` resolves to the class token, or ``"patches"`` for models without one.
+    """
+    if query is None:
+        return layout.class_index if layout.class_index is not None else "patches"
+    if query == "class":
+        if layout.class_index is None:
+            raise AnalysisError("this model has no class token; pick a patch or another token")
+        return layout.class_index
+    if query == "pool":
+        if not layout.pool_query:
+            raise AnalysisError("this model has no latent pooling query (global_pool='map')")
+        return "pool"
+    if query == "patches":
+        return "patches"
+    if isinstance(query, int) and not isinstance(query, bool):
+        if not 0 <= query < layout.num_tokens:
+            raise AnalysisError(
+                f"token {query} does not exist: the sequence has {layout.num_tokens} tokens"
+            )
+        return query
+    raise AnalysisError(f"unknown query {query!r}: use a token index, 'class', 'patches' or 'pool'")
+
+
+def select_query_rows(attention: torch.Tensor, layout: TokenLayout, query: Query) -> torch.Tensor:
+    """The attention row(s) of one query from ``[..., N, N]`` matrices.
+
+    Parameters
+    ----------
+    attention : torch.Tensor
+        ``[..., N, N]`` row-stochastic matrices.
+    layout : TokenLayout
+        Token layout of the sequence.
+    query : Query
+        A token index, ``"class"``, ``"patches"`` (mean over patch query rows) or None.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N]`` rows in at least single precision.
+    """
+    check_tokens(attention, layout)
+    resolved = resolve_query(layout, query)
+    if resolved == "pool":
+        raise AnalysisError("the pooling query is not in the blocks' attention; use pool_maps")
+    if resolved == "patches":
+        return as_float(attention[..., layout.num_prefix :, :]).mean(-2)
+    return as_float(attention[..., resolved, :])
+
+
+def query_rows(attentions: Attentions, layout: TokenLayout, query: Query = None) -> torch.Tensor:
+    """Attention row of ``query`` in every head of every layer.
+
+    Parameters
+    ----------
+    attentions : torch.Tensor or sequence of torch.Tensor
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
+    layout : TokenLayout
+        Token layout of the sequence.
+    query : Query
+        Which query token (see :data:`Query`); default the class token.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., L, H, N]``: over all keys, prefix included.
+    """
+    rows = [select_query_rows(layer, layout, query) for layer in attention_layers(attentions)]
+    return torch.stack(rows, dim=-3)  # [..., L, H, N]
+
+
+def patch_columns(
+    rows: torch.Tensor, layout: TokenLayout, *, renormalize: bool = False
+) -> torch.Tensor:
+    """The patch part of token rows, as grids.
+
+    Parameters
+    ----------
+    rows : torch.Tensor
+        ``[..., N]`` values over the whole sequence.
+    layout : TokenLayout
+        Token layout of the sequence.
+    renormalize : bool
+        Divide each row's patch part by its sum so that it sums to 1 (the prefix
+        columns' mass is dropped); rows with no patch mass stay zero.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., rows, cols]`` grids (row-major patches, rows first).
+    """
+    if rows.shape[-1] != layout.num_tokens:
+        raise AnalysisError(
+            f"a row over {rows.shape[-1]} tokens does not match the token layout "
+            f"({layout.num_tokens} tokens)"
+        )
+    patches = rows[..., layout.num_prefix :]  # [..., P]
+    if renormalize:
+        total = patches.sum(-1, keepdim=True)  # [..., 1]
+        patches = patches / total.clamp_min(torch.finfo(patches.dtype).tiny)
+    return patches.reshape(*patches.shape[:-1], *layout.grid)  # [..., rows, cols]
+
+
+def query_maps(
+    attentions: Attentions,
+    layout: TokenLayout,
+    query: Query = None,
+    *,
+    renormalize: bool = False,
+) -> torch.Tensor:
+    """Attention of ``query`` over the patches, for every head of every layer, as grids.
+
+    Parameters
+    ----------
+    attentions : torch.Tensor or sequence of torch.Tensor
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
+    layout : TokenLayout
+        Token layout of the sequence.
+    query : Query
+        Which query token; default the class token (mean over patch queries without one).
+    renormalize : bool
+        Drop the prefix columns and renormalise each map to sum to 1 over the patches;
+        otherwise the maps are raw attention probabilities (the prefix mass is missing).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., L, H, rows, cols]``.
+    """
+    return patch_columns(query_rows(attentions, layout, query), layout, renormalize=renormalize)
+
+
+def pool_maps(
+    pool_attention: torch.Tensor, layout: TokenLayout, *, renormalize: bool = False
+) -> torch.Tensor:
+    """Attention of the latent pooling query over the patches, per head, as grids.
+
+    Parameters
+    ----------
+    pool_attention : torch.Tensor
+        ``[..., H, Q, N]`` attention of the ``Q`` latent queries over the final tokens
+        (``Q`` is 1 in timm; several are averaged).
+    layout : TokenLayout
+        Token layout of the sequence.
+    renormalize : bool
+        Drop the prefix columns and renormalise over the patches.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., H, rows, cols]``.
+    """
+    rows = as_float(pool_attention).mean(-2)  # [..., H, N]
+    return patch_columns(rows, layout, renormalize=renormalize)
+
+
+def mass_threshold(maps: torch.Tensor, fraction: float = 0.6) -> torch.Tensor:
+    """DINO's mask: the smallest set of top patches holding ``fraction`` of each map's mass.
+
+    A patch is kept when it has positive mass and the mass of the patches ranked strictly
+    above it is below ``fraction`` of the map's total; this is DINO's
+    ``cumsum(ascending) > 1 - t`` rule. Ties are ranked in index order, so equal values at
+    the boundary are not all kept.
+
+    Parameters
+    ----------
+    maps : torch.Tensor
+        ``[..., rows, cols]`` non-negative maps.
+    fraction : float
+        Fraction ``t`` of the mass to keep, in ``(0, 1]`` (0.6 in DINO's figures).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., rows, cols]`` boolean mask; all False for an all-zero map.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise AnalysisError(f"the mass threshold must be in (0, 1], got {fraction}")
+    flat = as_float(maps).flatten(-2)  # [..., P]
+    if bool((flat < 0).any()):
+        raise AnalysisError("the mass threshold needs a non-negative map")
+    values, order = flat.sort(dim=-1, descending=True, stable=True)  # [..., P]
+    total = values.sum(-1, keepdim=True)  # [..., 1]
+    mass_above = (values.cumsum(-1) - values) / total.clamp_min(torch.finfo(values.dtype).tiny)
+    keep_sorted = (mass_above < fraction) & (values > 0)  # [..., P]
+    keep = torch.empty_like(keep_sorted).scatter_(-1, order, keep_sorted)  # [..., P]
+    return keep.reshape(maps.shape)  # [..., rows, cols]

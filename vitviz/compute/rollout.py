@@ -1,0 +1,373 @@
+"""Attention rollout (Abnar & Zuidema 2020), for any query token and up to any layer.
+
+Per layer ``l`` the heads are fused into one ``[N, N]`` matrix ``F_l`` (mean, max or min),
+the lowest entries are optionally discarded, the residual path is mixed in and the rows
+are renormalised (keeping dims, so that *rows*, not columns, sum to 1)::
+
+    Ã_l = rownorm((1 - w) · discard(F_l) + w · I)      w = residual_weight (0.5 standard)
+    R   = Ã_end · … · Ã_start
+
+The rollout of a query is the query's row of ``R``. It is computed as a row-vector chain
+from the top layer down (``e_qᵀ Ã_end … Ã_start``), so one query costs ``L`` vector-matrix
+products instead of ``L`` matrix products; :func:`rollout_matrix` gives every query's row
+at once when a caller wants to cache them.
+
+Discard, precisely: ``k = ⌊ratio · N(N-1)⌋`` of the *off-diagonal* entries of ``F_l`` are
+zeroed, those at or below the ``k``-th smallest off-diagonal value (ties at the threshold
+go together). The diagonal ``F_l[i, i]`` — each token's attention to itself, the path by
+which a query keeps its own identity through the layer — is never discarded, for every
+token, so that the rollout matrix does not depend on which query is looked at. (jacobgil's
+vit-explain protects only the single flat index 0, CLS→CLS.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from vitviz.compute.attention_maps import (
+    Attentions,
+    HeadFusion,
+    Query,
+    as_float,
+    attention_layers,
+    check_tokens,
+    fuse_heads,
+    patch_columns,
+    resolve_query,
+)
+from vitviz.errors import AnalysisError
+from vitviz.vit.layout import TokenLayout
+
+
+def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Zero the lowest ``ratio`` of each matrix's off-diagonal entries (diagonal kept).
+
+    Parameters
+    ----------
+    fused : torch.Tensor
+        ``[..., N, N]`` head-fused attention.
+    ratio : float
+        Fraction in ``[0, 1]`` of the ``N(N-1)`` off-diagonal entries to zero.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N, N]``; ``fused`` itself when nothing is discarded.
+    """
+    if not 0.0 <= ratio <= 1.0:
+        raise AnalysisError(f"the discard ratio must be in [0, 1], got {ratio}")
+    n = fused.shape[-1]
+    count = math.floor(ratio * n * (n - 1) + 1e-9)
+    if count == 0:
+        return fused
+    ranked = fused.clone()
+    ranked.diagonal(dim1=-2, dim2=-1).fill_(math.inf)
+    threshold = ranked.flatten(-2).kthvalue(count, dim=-1).values  # [...]
+    return fused.masked_fill(ranked <= threshold[..., None, None], 0.0)
+
+
+def rollout_factor(
+    fused: torch.Tensor, *, discard_ratio: float = 0.0, residual_weight: float = 0.5
+) -> torch.Tensor:
+    """One layer's rollout factor ``rownorm((1 - w) · discard(F) + w · I)``.
+
+    Parameters
+    ----------
+    fused : torch.Tensor
+        ``[..., N, N]`` head-fused, non-negative attention ``F``.
+    discard_ratio : float
+        See :func:`discard_lowest`.
+    residual_weight : float
+        Weight ``w`` in ``[0, 1]`` of the identity (the residual path); 0.5 is Abnar &
+        Zuidema's ``(A + I) / 2``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N, N]`` row-stochastic matrix (a row with no mass at all stays zero).
+    """
+    if not 0.0 <= residual_weight <= 1.0:
+        raise AnalysisError(f"the residual weight must be in [0, 1], got {residual_weight}")
+    mixed = discard_lowest(fused, discard_ratio) * (1.0 - residual_weight)  # [..., N, N]
+    mixed.diagonal(dim1=-2, dim2=-1).add_(residual_weight)
+    total = mixed.sum(-1, keepdim=True)  # [..., N, 1]
+    return mixed.div_(total.clamp_min(torch.finfo(mixed.dtype).tiny))
+
+
+def selected_layers(num_layers: int, start_layer: int = 0, end_layer: int | None = None) -> range:
+    """Blocks ``start_layer … end_layer`` (both inclusive; negatives count from the end).
+
+    Parameters
+    ----------
+    num_layers : int
+        Number of blocks of the model.
+    start_layer : int
+        First block multiplied in.
+    end_layer : int or None
+        Last block multiplied in; None for the last block.
+
+    Returns
+    -------
+    range
+        The selected block indices in increasing order.
+    """
+    start = start_layer + num_layers if start_layer < 0 else start_layer
+    end = num_layers - 1 if end_layer is None else end_layer
+    end = end + num_layers if end < 0 else end
+    if not 0 <= start <= end < num_layers:
+        raise AnalysisError(
+            f"layers {start_layer}..{end_layer} are not a range within the model's "
+            f"{num_layers} blocks (0..{num_layers - 1})"
+        )
+    return range(start, end + 1)
+
+
+def start_vector(
+    layout: TokenLayout,
+    query: Query,
+    *,
+    pool_attention: torch.Tensor | None = None,
+    head_fusion: HeadFusion = "mean",
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The row vector a chain of factors starts from, for a query.
+
+    Parameters
+    ----------
+    layout : TokenLayout
+        Token layout of the sequence.
+    query : Query
+        A token index gives the one-hot ``e_q``; ``"patches"`` the uniform mean over patch
+        queries; ``"pool"`` the latent pooling query's attention over the final tokens
+        (heads fused, latent queries averaged, renormalised). None: the class token, else
+        the pooling query when ``pool_attention`` is given, else ``"patches"``.
+    pool_attention : torch.Tensor or None
+        ``[..., H, Q, N]`` attention of the pooling query (``global_pool='map'``).
+    head_fusion : {"mean", "max", "min"}
+        Head fusion of ``pool_attention``.
+    dtype, device
+        Of the returned vector (``pool_attention``'s device when it is used).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[N]``, or ``[..., N]`` for the pooling query.
+    """
+    if query is None and layout.class_index is None and pool_attention is not None:
+        query = "pool"
+    resolved = resolve_query(layout, query)
+    n = layout.num_tokens
+    if resolved == "pool":
+        if pool_attention is None:
+            raise AnalysisError("rollout of the pooling query needs the model's pool attention")
+        if pool_attention.shape[-1] != n:
+            raise AnalysisError(
+                f"pool attention over {pool_attention.shape[-1]} tokens does not match the "
+                f"token layout ({n} tokens)"
+            )
+        fused = fuse_heads(as_float(pool_attention), head_fusion).mean(-2)  # [..., N]
+        total = fused.sum(-1, keepdim=True)  # [..., 1]
+        return (fused / total.clamp_min(torch.finfo(fused.dtype).tiny)).to(dtype)
+    vector = torch.zeros(n, dtype=dtype, device=device)
+    if resolved == "patches":
+        vector[layout.num_prefix :] = 1.0 / layout.num_patches
+    else:
+        vector[resolved] = 1.0
+    return vector
+
+
+def chain_rows(
+    start: torch.Tensor,
+    factor: Callable[[int], torch.Tensor],
+    layers: Sequence[int],
+    *,
+    every_layer: bool = False,
+) -> torch.Tensor:
+    """Multiply a row vector through layer factors, top layer first: ``s Ã_e … Ã_s``.
+
+    Parameters
+    ----------
+    start : torch.Tensor
+        ``[..., N]`` row vector(s).
+    factor : callable
+        ``factor(l)`` gives layer ``l``'s ``[..., N, N]`` factor; called once per layer,
+        from the top of ``layers`` down, so only one factor is alive at a time.
+    layers : sequence of int
+        The selected layers in increasing order.
+    every_layer : bool
+        Also return the chain ending at each selected layer (``s Ã_l … Ã_start`` for
+        every ``l``), all in one pass: the rows of the chains that include layer ``l``
+        are multiplied by its factor together.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N]``, or ``[..., len(layers), N]`` with ``every_layer``.
+    """
+    layers = list(layers)
+    if not layers:
+        raise AnalysisError("no layers selected")
+    rows: torch.Tensor | None = None
+    for position in reversed(range(len(layers))):
+        matrix = factor(layers[position])  # [..., N, N]
+        if rows is None:
+            batch = torch.broadcast_shapes(matrix.shape[:-2], start.shape[:-1])
+            dtype = torch.promote_types(matrix.dtype, start.dtype)
+            count = len(layers) if every_layer else 1
+            rows = start.new_zeros((*batch, count, matrix.shape[-1]), dtype=dtype)  # [..., k, N]
+            if not every_layer:
+                rows[..., 0, :] = start
+        if every_layer:
+            rows[..., position, :] = start
+            rows[..., position:, :] = rows[..., position:, :] @ matrix  # [..., k, N]
+        else:
+            rows = rows @ matrix  # [..., 1, N]
+    return rows if every_layer else rows[..., 0, :]
+
+
+def _factor_fn(
+    layers: tuple[torch.Tensor, ...],
+    head_fusion: HeadFusion,
+    discard_ratio: float,
+    residual_weight: float,
+) -> Callable[[int], torch.Tensor]:
+    def factor(index: int) -> torch.Tensor:
+        fused = fuse_heads(as_float(layers[index]), head_fusion)  # [..., N, N]
+        return rollout_factor(fused, discard_ratio=discard_ratio, residual_weight=residual_weight)
+
+    return factor
+
+
+def rollout_rows(
+    attentions: Attentions,
+    layout: TokenLayout,
+    *,
+    query: Query = None,
+    pool_attention: torch.Tensor | None = None,
+    head_fusion: HeadFusion = "mean",
+    discard_ratio: float = 0.0,
+    residual_weight: float = 0.5,
+    start_layer: int = 0,
+    end_layer: int | None = None,
+    every_layer: bool = False,
+) -> torch.Tensor:
+    """The query's row of the rollout, over all tokens (prefix included).
+
+    Parameters
+    ----------
+    attentions : torch.Tensor or sequence of torch.Tensor
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]`` (any float dtype;
+        computed in at least single precision one layer at a time).
+    layout : TokenLayout
+        Token layout of the sequence.
+    query : Query
+        Which query (see :func:`start_vector`); default the class token.
+    pool_attention : torch.Tensor or None
+        ``[..., H, Q, N]`` pooling-query attention, for ``query="pool"`` (and the default
+        of models with no class token).
+    head_fusion : {"mean", "max", "min"}
+        Per-layer head fusion.
+    discard_ratio : float
+        Fraction of off-diagonal entries zeroed per layer (see the module docstring).
+    residual_weight : float
+        Weight of the identity in each factor.
+    start_layer, end_layer : int
+        First and last block multiplied in (inclusive; None: the last block).
+    every_layer : bool
+        Return the rollout up to each selected layer ("how the picture forms").
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``; rows sum to 1.
+    """
+    layers = attention_layers(attentions)
+    check_tokens(layers[0], layout)
+    chosen = selected_layers(len(layers), start_layer, end_layer)
+    start = start_vector(
+        layout,
+        query,
+        pool_attention=pool_attention,
+        head_fusion=head_fusion,
+        device=layers[0].device,
+    )
+    factor = _factor_fn(layers, head_fusion, discard_ratio, residual_weight)
+    return chain_rows(start, factor, chosen, every_layer=every_layer)
+
+
+def rollout(
+    attentions: Attentions,
+    layout: TokenLayout,
+    *,
+    query: Query = None,
+    pool_attention: torch.Tensor | None = None,
+    head_fusion: HeadFusion = "mean",
+    discard_ratio: float = 0.0,
+    residual_weight: float = 0.5,
+    start_layer: int = 0,
+    end_layer: int | None = None,
+    every_layer: bool = False,
+    renormalize: bool = False,
+) -> torch.Tensor:
+    """Rollout of a query over the patches, as a grid.
+
+    Parameters are those of :func:`rollout_rows`, plus ``renormalize``: drop the prefix
+    columns and renormalise the patch part to sum to 1.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., rows, cols]``, or ``[..., n_selected, rows, cols]`` with ``every_layer``.
+    """
+    rows = rollout_rows(
+        attentions,
+        layout,
+        query=query,
+        pool_attention=pool_attention,
+        head_fusion=head_fusion,
+        discard_ratio=discard_ratio,
+        residual_weight=residual_weight,
+        start_layer=start_layer,
+        end_layer=end_layer,
+        every_layer=every_layer,
+    )
+    return patch_columns(rows, layout, renormalize=renormalize)
+
+
+def rollout_matrix(
+    attentions: Attentions,
+    *,
+    head_fusion: HeadFusion = "mean",
+    discard_ratio: float = 0.0,
+    residual_weight: float = 0.5,
+    start_layer: int = 0,
+    end_layer: int | None = None,
+) -> torch.Tensor:
+    """The full rollout ``Ã_end … Ã_start``: every query's row at once.
+
+    ``L`` matrix products of ``[N, N]`` (``O(L N³)``), against ``O(L N²)`` for one query
+    with :func:`rollout_rows`; worth it only when many queries are looked at.
+
+    Parameters
+    ----------
+    attentions : torch.Tensor or sequence of torch.Tensor
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
+    head_fusion, discard_ratio, residual_weight, start_layer, end_layer
+        As in :func:`rollout_rows`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N, N]`` row-stochastic matrix.
+    """
+    layers = attention_layers(attentions)
+    chosen = selected_layers(len(layers), start_layer, end_layer)
+    factor = _factor_fn(layers, head_fusion, discard_ratio, residual_weight)
+    product = factor(chosen[0])  # [..., N, N]
+    for index in chosen[1:]:
+        product = factor(index) @ product  # [..., N, N]
+    return product
