@@ -1,0 +1,173 @@
+"""Patch geometry: which pixels of the original image each token covers.
+
+Preprocessing resizes (and maybe crops or pads) the original image into the model's input.
+Both steps are axis-aligned, so one affine map per axis takes an original pixel coordinate
+to an input pixel coordinate: ``x_in = sx * x_orig + ox`` and ``y_in = sy * y_orig + oy``.
+Coordinates are continuous with pixel ``(i, j)`` covering ``[j, j + 1) x [i, i + 1)``
+(PIL's convention), boxes are ``(left, top, right, bottom)``, and sizes and grids are
+``(height, width)`` / ``(rows, cols)``: rows first, never assumed square.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vitviz.vit.layout import TokenKind, TokenLayout
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class PatchGrid:
+    """The model's patch grid and where it lies on the original image.
+
+    Parameters
+    ----------
+    layout : TokenLayout
+        Token layout of the prepared input; ``layout.grid`` is ``(rows, cols)``.
+    patch_size : tuple of int
+        ``(height, width)`` of one patch in input pixels.
+    input_size : tuple of int
+        ``(height, width)`` of the model input; a multiple of the patch size.
+    original_size : tuple of int
+        ``(height, width)`` of the original image.
+    scale : tuple of float
+        ``(sx, sy)``: input pixels per original pixel along x and y.
+    offset : tuple of float
+        ``(ox, oy)``: input coordinate of the original image's top-left corner
+        (negative when the image was cropped, positive when it was padded).
+    """
+
+    layout: TokenLayout
+    patch_size: tuple[int, int]
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    scale: tuple[float, float] = (1.0, 1.0)
+    offset: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        (height, width), (ph, pw) = self.input_size, self.patch_size
+        if height % ph or width % pw:
+            raise ValueError(f"input {height}x{width} is not a multiple of the patch {ph}x{pw}")
+        if self.layout.grid != (height // ph, width // pw):
+            raise ValueError(
+                f"layout grid {self.layout.grid} does not match input {height}x{width} "
+                f"with patch {ph}x{pw}"
+            )
+        if min(self.scale) <= 0 or min(self.original_size) <= 0:
+            raise ValueError("scale and original size must be positive")
+
+    @classmethod
+    def identity(
+        cls, layout: TokenLayout, patch_size: tuple[int, int], input_size: tuple[int, int]
+    ) -> PatchGrid:
+        """A grid whose "original" image is the model input itself."""
+        return cls(layout, patch_size, input_size, input_size)
+
+    @property
+    def rows(self) -> int:
+        """Patch rows."""
+        return self.layout.grid[0]
+
+    @property
+    def cols(self) -> int:
+        """Patch columns."""
+        return self.layout.grid[1]
+
+    def input_view(self) -> PatchGrid:
+        """The same grid over the model input, for drawing on the image the model saw."""
+        return PatchGrid.identity(self.layout, self.patch_size, self.input_size)
+
+    def to_input(self, x, y):
+        """Map original-image coordinates to input coordinates (scalars or arrays).
+
+        Parameters
+        ----------
+        x, y : float or ndarray
+            Coordinates in original pixels.
+
+        Returns
+        -------
+        tuple
+            ``(x_in, y_in)`` in input pixels.
+        """
+        (sx, sy), (ox, oy) = self.scale, self.offset
+        return sx * np.asarray(x, dtype=float) + ox, sy * np.asarray(y, dtype=float) + oy
+
+    def to_original(self, x, y):
+        """Map input coordinates to original-image coordinates (scalars or arrays).
+
+        Parameters
+        ----------
+        x, y : float or ndarray
+            Coordinates in input pixels.
+
+        Returns
+        -------
+        tuple
+            ``(x_orig, y_orig)`` in original pixels.
+        """
+        (sx, sy), (ox, oy) = self.scale, self.offset
+        return (np.asarray(x, dtype=float) - ox) / sx, (np.asarray(y, dtype=float) - oy) / sy
+
+    def _input_box_to_original(self, left: float, top: float, right: float, bottom: float) -> Box:
+        x0, y0 = self.to_original(left, top)
+        x1, y1 = self.to_original(right, bottom)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def crop_box(self) -> Box:
+        """The region of the original image the model sees, in original pixels.
+
+        It extends past the image where preprocessing padded (``border`` crop mode, or an
+        image smaller than the crop).
+        """
+        height, width = self.input_size
+        return self._input_box_to_original(0, 0, width, height)
+
+    def patch_box(self, row: int, col: int) -> Box:
+        """Box ``(left, top, right, bottom)`` of patch ``(row, col)`` in original pixels."""
+        if not (0 <= row < self.rows and 0 <= col < self.cols):
+            raise IndexError(f"patch ({row}, {col}) outside a {self.rows}x{self.cols} grid")
+        ph, pw = self.patch_size
+        return self._input_box_to_original(col * pw, row * ph, (col + 1) * pw, (row + 1) * ph)
+
+    def patch_boxes(self) -> np.ndarray:
+        """Boxes of all patches in original pixels: ``[rows, cols, 4]``, each ``(l, t, r, b)``."""
+        ph, pw = self.patch_size
+        xs, ys = self.to_original(np.arange(self.cols + 1) * pw, np.arange(self.rows + 1) * ph)
+        boxes = np.empty((self.rows, self.cols, 4))  # [rows, cols, 4]
+        boxes[..., 0] = xs[None, :-1]
+        boxes[..., 1] = ys[:-1, None]
+        boxes[..., 2] = xs[None, 1:]
+        boxes[..., 3] = ys[1:, None]
+        return boxes
+
+    def token_box(self, index: int) -> Box | None:
+        """Box of the token at sequence ``index``; None for class/distillation/register tokens."""
+        if self.layout.kind(index) is not TokenKind.PATCH:
+            return None
+        return self.patch_box(*self.layout.patch_position(index))
+
+    def patch_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """Grid position ``(row, col)`` of the patch covering original pixel ``(x, y)``.
+
+        Returns None for a point outside the original image or outside the region the
+        model sees (cropped away).
+        """
+        height, width = self.original_size
+        if not (0 <= x < width and 0 <= y < height):
+            return None
+        x_in, y_in = self.to_input(x, y)
+        ph, pw = self.patch_size
+        row, col = int(np.floor(y_in / ph)), int(np.floor(x_in / pw))
+        if 0 <= row < self.rows and 0 <= col < self.cols:
+            return row, col
+        return None
+
+    def token_at(self, x: float, y: float) -> int | None:
+        """Sequence index of the patch token covering original pixel ``(x, y)``, or None."""
+        position = self.patch_at(x, y)
+        return None if position is None else self.layout.patch_index(*position)

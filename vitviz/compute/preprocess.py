@@ -1,0 +1,249 @@
+"""Image → normalised model input, with the geometry that maps tokens back to the image.
+
+The ``CROP`` mode reproduces timm's eval transform for the checkpoint's spec
+(``timm.data.create_transform(..., is_training=False)``: resize, then centre crop or pad),
+pixel for pixel. It is computed here step by step rather than by calling timm because the
+exact scale and offset of each step are needed to place every patch on the original image.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from timm.data.transforms import str_to_pil_interp
+
+from vitviz.compute.geometry import PatchGrid
+from vitviz.errors import AnalysisError
+from vitviz.vit.spec import PretrainedSpec
+
+
+class PreprocessMode(enum.Enum):
+    """How the image is fitted to the model."""
+
+    CROP = "crop"
+    """The checkpoint's own resize + centre crop (what it was evaluated with)."""
+    WHOLE = "whole"
+    """The whole image squashed to the model's input size: nothing cut, aspect not kept."""
+    NATIVE = "native"
+    """The whole image at its own aspect ratio; the patch grid follows it (capped tokens)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A prepared model input.
+
+    Attributes
+    ----------
+    tensor : torch.Tensor
+        Normalised input, ``[1, 3, H, W]`` float32.
+    grid : PatchGrid
+        Token layout and the map between input and original pixels.
+    image : PIL.Image.Image
+        The RGB image as the model sees it (``W x H``, before normalisation).
+    mode : PreprocessMode
+        The mode that produced it.
+    """
+
+    tensor: torch.Tensor
+    grid: PatchGrid
+    image: Image.Image
+    mode: PreprocessMode
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Resize to ``resized`` (h, w), then take the ``size`` (h, w) window at ``origin`` (top, left).
+
+    A negative origin means padding with ``fill``.
+    """
+
+    resized: tuple[int, int]
+    size: tuple[int, int]
+    origin: tuple[int, int]
+    fill: tuple[int, int, int] = (0, 0, 0)
+
+
+def _centre_origin(resized: int, crop: int) -> int:
+    # torchvision's CenterCrop: pad (crop - resized) // 2 before when too small, else
+    # round((resized - crop) / 2) with Python's round-half-to-even.
+    if crop > resized:
+        return -((crop - resized) // 2)
+    return round((resized - crop) / 2.0)
+
+
+def _crop_fit(original: tuple[int, int], spec: PretrainedSpec) -> _Fit:
+    """Geometry of timm's ``transforms_imagenet_eval`` for ``spec``."""
+    height, width = original
+    size = (spec.input_size[1], spec.input_size[2])
+    crop_pct = spec.crop_pct or 0.875  # timm's DEFAULT_CROP_PCT when the cfg has none
+    scale_size = (math.floor(size[0] / crop_pct), math.floor(size[1] / crop_pct))
+    fill = (0, 0, 0)
+    if spec.crop_mode == "squash":
+        resized = scale_size
+    elif spec.crop_mode == "border":
+        resized = _keep_ratio((height, width), scale_size, longest=True)
+        fill = tuple(round(255 * v) for v in spec.mean)
+    elif scale_size[0] == scale_size[1]:
+        # torchvision Resize(int): shortest edge to the size, longest truncated
+        short, long = min(height, width), max(height, width)
+        new_long = int(scale_size[0] * long / short)
+        resized = (scale_size[0], new_long) if height <= width else (new_long, scale_size[0])
+    else:
+        resized = _keep_ratio((height, width), scale_size, longest=False)
+    origin = (_centre_origin(resized[0], size[0]), _centre_origin(resized[1], size[1]))
+    return _Fit(resized, size, origin, fill)
+
+
+def _keep_ratio(original: tuple[int, int], target: tuple[int, int], *, longest: bool) -> tuple:
+    """timm's ``ResizeKeepRatio`` (no randomness): fit the shortest or longest edge."""
+    ratios = (original[0] / target[0], original[1] / target[1])
+    ratio = max(ratios) if longest else min(ratios)
+    return round(original[0] / ratio), round(original[1] / ratio)
+
+
+def native_grid(
+    original: tuple[int, int], patch_size: tuple[int, int], max_tokens: int
+) -> tuple[int, int]:
+    """Largest patch grid with the image's aspect ratio and at most ``max_tokens`` patches.
+
+    Parameters
+    ----------
+    original : tuple of int
+        ``(height, width)`` of the image.
+    patch_size : tuple of int
+        ``(height, width)`` of a patch.
+    max_tokens : int
+        Cap on ``rows * cols``.
+
+    Returns
+    -------
+    tuple of int
+        ``(rows, cols)``, each at least 1: the image scaled by the largest factor whose
+        rounded grid fits the cap.
+    """
+    if max_tokens < 1:
+        raise AnalysisError(f"max_tokens must be at least 1, got {max_tokens}")
+    # Patch rows and columns the image spans at scale 1; the grid at scale s rounds s * these.
+    span_rows, span_cols = original[0] / patch_size[0], original[1] / patch_size[1]
+
+    def grid_at(s: float) -> tuple[int, int]:
+        return max(1, round(s * span_rows)), max(1, round(s * span_cols))
+
+    # The token count only grows with s, so bisect for the largest s within the cap.
+    low, high = 0.0, 2.0 * math.sqrt(max_tokens / (span_rows * span_cols)) + 1.0
+    for _ in range(64):
+        mid = 0.5 * (low + high)
+        rows, cols = grid_at(mid)
+        if rows * cols <= max_tokens:
+            low = mid
+        else:
+            high = mid
+    return grid_at(low)
+
+
+def _fit(
+    original: tuple[int, int], spec: PretrainedSpec, mode: PreprocessMode, max_tokens: int | None
+) -> _Fit:
+    if mode is PreprocessMode.CROP:
+        return _crop_fit(original, spec)
+    if mode is PreprocessMode.WHOLE:
+        size = (spec.input_size[1], spec.input_size[2])
+        return _Fit(size, size, (0, 0))
+    ph, pw = spec.patch_size
+    cap = spec.layout.num_patches if max_tokens is None else max_tokens
+    rows, cols = native_grid(original, (ph, pw), cap)
+    size = (rows * ph, cols * pw)
+    return _Fit(size, size, (0, 0))
+
+
+def _resample_filter(interpolation: str) -> Image.Resampling:
+    try:
+        return str_to_pil_interp(interpolation or "bicubic")
+    except KeyError:
+        raise AnalysisError(
+            f"unknown resize interpolation {interpolation!r} in the model's preprocessing "
+            "config; expected nearest, bilinear, bicubic, box, hamming or lanczos"
+        ) from None
+
+
+def _apply(image: Image.Image, fit: _Fit, interpolation: str) -> Image.Image:
+    (rh, rw), (height, width), (top, left) = fit.resized, fit.size, fit.origin
+    resized = image if image.size == (rw, rh) else image.resize((rw, rh), interpolation)
+    if (top, left) == (0, 0) and (rh, rw) == (height, width):
+        return resized
+    canvas = Image.new("RGB", (width, height), fit.fill)
+    canvas.paste(resized, (-left, -top))
+    return canvas
+
+
+def to_tensor(image: Image.Image, mean, std) -> torch.Tensor:
+    """RGB image → normalised ``[1, 3, H, W]`` float32.
+
+    Computed in the same order and precision as torchvision's ``ToTensor`` + ``Normalize``,
+    so the values are bit-identical to timm's transform.
+    """
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8))  # [H, W, 3]
+    chw = pixels.permute(2, 0, 1).float().div(255)  # [3, H, W]
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
+    return chw.sub(mean_t).div(std_t).unsqueeze(0)  # [1, 3, H, W]
+
+
+def prepare(
+    image: Image.Image,
+    spec: PretrainedSpec,
+    mode: PreprocessMode = PreprocessMode.CROP,
+    *,
+    max_tokens: int | None = None,
+) -> Prepared:
+    """Prepare an RGB image for the model described by ``spec``.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        RGB image (see :func:`vitviz.compute.images.open_image`).
+    spec : PretrainedSpec
+        The checkpoint's preprocessing (size, crop, interpolation, mean/std) and layout.
+    mode : PreprocessMode
+        ``CROP`` (timm's eval transform), ``WHOLE`` (squash to the input size) or
+        ``NATIVE`` (keep the aspect ratio; the grid follows the image).
+    max_tokens : int, optional
+        ``NATIVE`` only: cap on the number of patches; defaults to the model's own count
+        at its training size (196 for a 224-pixel, patch-16 model).
+
+    Returns
+    -------
+    Prepared
+        The normalised tensor, the patch grid mapped onto ``image`` and the image the
+        model sees.
+    """
+    mode = PreprocessMode(mode)
+    if image.mode != "RGB":
+        raise AnalysisError(
+            f"expected an RGB image, got mode {image.mode}; open it with open_image"
+        )
+    width, height = image.size
+    fit = _fit((height, width), spec, mode, max_tokens)
+    seen = _apply(image, fit, _resample_filter(spec.interpolation))
+    ph, pw = spec.patch_size
+    grid_shape = (fit.size[0] // ph, fit.size[1] // pw)
+    if grid_shape[0] * ph != fit.size[0] or grid_shape[1] * pw != fit.size[1]:
+        raise AnalysisError(
+            f"the model's input size {fit.size[0]}x{fit.size[1]} is not a multiple of its "
+            f"patch size {ph}x{pw}"
+        )
+    top, left = fit.origin
+    grid = PatchGrid(
+        layout=spec.layout.with_grid(grid_shape),
+        patch_size=(ph, pw),
+        input_size=fit.size,
+        original_size=(height, width),
+        scale=(fit.resized[1] / width, fit.resized[0] / height),
+        offset=(float(-left), float(-top)),
+    )
+    return Prepared(to_tensor(seen, spec.mean, spec.std), grid, seen, mode)
