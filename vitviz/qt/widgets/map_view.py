@@ -66,17 +66,30 @@ class MapView(QWidget):
         self._background = None if rgb is None else rgba_to_qimage(rgb)
         self.update()
 
-    def set_map(self, rgba: np.ndarray | None, placeholder: str = "No result yet") -> None:
-        """Show ``rgba`` (``[rows, cols, 4]`` uint8, one pixel per patch), or nothing.
+    def set_map(
+        self,
+        rgba: np.ndarray | None,
+        grid: tuple[int, int] | None = None,
+        placeholder: str = "No result yet",
+    ) -> None:
+        """Show a coloured map (``[h, w, 4]`` uint8) stretched over the image, or nothing.
 
-        ``placeholder`` is the text drawn while there is no map.
+        Parameters
+        ----------
+        rgba : numpy.ndarray or None
+            The map at any resolution: one pixel per patch, or already upsampled.
+        grid : tuple of int, optional
+            ``(rows, cols)`` of the patch grid, for clicks and outlines; default the
+            map's own shape (one pixel per patch).
+        placeholder : str
+            Text drawn while there is no map.
         """
         self._placeholder = placeholder
         if rgba is None:
             self._map = None
         else:
             self._map = rgba_to_qimage(rgba)
-            self._grid = (int(rgba.shape[0]), int(rgba.shape[1]))
+            self._grid = grid or (int(rgba.shape[0]), int(rgba.shape[1]))
         self.update()
 
     def set_opacity(self, opacity: float) -> None:

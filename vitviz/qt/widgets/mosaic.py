@@ -72,6 +72,11 @@ class MosaicView(QWidget):
         return self._shape[:2]
 
     @property
+    def selected(self) -> tuple[int, int] | None:
+        """The outlined cell ``(row, col)``, or None."""
+        return self._selected
+
+    @property
     def atlas(self) -> QImage | None:
         """The packed image currently drawn (None before the first maps)."""
         return self._atlas

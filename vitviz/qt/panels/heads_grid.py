@@ -1,0 +1,169 @@
+"""Heads × layers: the current query's attention in every head of every layer.
+
+One thumbnail per (layer, head) plus a fused column per layer, all coloured in one
+``render_maps`` call and drawn as one atlas image. A change of query re-renders the
+atlas (a few numpy operations); a change of layer or head only moves the outline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vitviz.compute import attention_maps, render
+from vitviz.qt.widgets.bindings import bind_check, bind_combo, listen
+from vitviz.qt.widgets.mosaic import MosaicView
+from vitviz.state import AppState
+from vitviz.state.view import FUSIONS, SCALES
+
+SCALE_LABELS = ("per-map scale", "shared scale")
+
+
+def first_image(tensor, ndim: int):
+    """Drop a leading batch axis (the first image) when ``tensor`` has more than ``ndim``."""
+    while tensor.dim() > ndim:
+        tensor = tensor[0]
+    return tensor
+
+
+class HeadsGridPanel(QWidget):
+    """Thumbnails of the query's attention for every (layer, head) and a fused column.
+
+    Clicking a head selects its layer and head; clicking the fused column selects the
+    layer. Ctrl + wheel or the zoom buttons change the thumbnail size.
+    """
+
+    title = "Heads × layers"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.mosaic = MosaicView()
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.mosaic)
+        self.scroll.setWidgetResizable(False)
+        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.mosaic.installEventFilter(self)
+        self.mosaic.setMouseTracking(True)
+
+        self.fusion = QComboBox()
+        self.fusion.setToolTip("Head fusion of the right-hand column")
+        bind_combo(self.fusion, state.view, "fusion", FUSIONS)
+        self.scale = QComboBox()
+        self.scale.setToolTip("One colour scale per thumbnail, or one for all")
+        bind_combo(self.scale, state.view, "scale", SCALES, SCALE_LABELS)
+        self.drop_prefix = QCheckBox("patches only")
+        self.drop_prefix.setToolTip("Drop the prefix tokens' columns and renormalise")
+        bind_check(self.drop_prefix, state.view, "drop_prefix")
+        self.zoom_out, self.zoom_in, self.zoom_fit = QToolButton(), QToolButton(), QToolButton()
+        for button, text, tip in (
+            (self.zoom_out, "−", "Smaller thumbnails (Ctrl + wheel)"),
+            (self.zoom_in, "+", "Larger thumbnails (Ctrl + wheel)"),
+            (self.zoom_fit, "Fit", "Fit all thumbnails in the panel"),
+        ):
+            button.setText(text)
+            button.setToolTip(tip)
+        self.zoom_out.clicked.connect(lambda: self.mosaic.set_zoom(self.mosaic.zoom - 1))
+        self.zoom_in.clicked.connect(lambda: self.mosaic.set_zoom(self.mosaic.zoom + 1))
+        self.zoom_fit.clicked.connect(self.fit)
+        self.caption = QLabel()
+
+        controls = QHBoxLayout()
+        for widget in (self.fusion, self.scale, self.drop_prefix):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        for widget in (self.zoom_out, self.zoom_in, self.zoom_fit):
+            controls.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.caption)
+
+        self.mosaic.cell_clicked.connect(self._on_cell_clicked)
+        events = state.selection.events
+        listen(self, state.results.events.inference, self.render_all)
+        listen(self, events.query, self.render_all)
+        listen(self, events.layer, self._show_selection)
+        listen(self, events.head, self._show_selection)
+        for name in ("fusion", "colormap", "scale", "drop_prefix", "mass_threshold"):
+            listen(self, getattr(state.view.events, name), self.render_all)
+        self.render_all()
+
+    @property
+    def num_heads(self) -> int:
+        """Head columns shown (the fused column comes after them)."""
+        return self.mosaic.shape[1] - 1 if self.mosaic.shape[1] else 0
+
+    def render_all(self, *_) -> None:
+        """Recompute and redraw every thumbnail for the current query and options."""
+        inference = self.state.results.inference
+        if inference is None:
+            self.mosaic.set_cells(None)
+            self.caption.setText("")
+            return
+        cells = self.thumbnail_maps(inference)  # [L, H + 1, rows, cols]
+        depth, columns = cells.shape[:2]
+        view = self.state.view
+        colours = render.render_maps(cells, view.colormap, view.scale)  # [L, H+1, r, c, 4]
+        self.mosaic.set_cells(
+            colours,
+            row_labels=[f"L{i}" for i in range(depth)],
+            col_labels=[f"h{i}" for i in range(columns - 1)] + [view.fusion],
+        )
+        self._show_selection()
+
+    def thumbnail_maps(self, inference) -> np.ndarray:
+        """``[L, H + 1, rows, cols]`` maps of the query: every head, then the fused one."""
+        layout = inference.layout
+        view = self.state.view
+        maps = attention_maps.query_maps(
+            inference.attentions,
+            layout,
+            self.state.selection.query,
+            renormalize=view.drop_prefix,
+        )
+        maps = first_image(maps, 4)  # [L, H, rows, cols]
+        fused = attention_maps.fuse_heads(maps, view.fusion, dim=1)  # [L, rows, cols]
+        cells = torch.cat([maps, fused[:, None]], dim=1)  # [L, H + 1, rows, cols]
+        if view.mass_threshold is not None:
+            cells = cells * attention_maps.mass_threshold(cells, view.mass_threshold)
+        return cells.numpy()
+
+    def fit(self) -> None:
+        """Choose the largest zoom at which every thumbnail is visible."""
+        self.mosaic.set_zoom(self.mosaic.fit_zoom(self.scroll.viewport().size()))
+
+    def _show_selection(self, *_) -> None:
+        selection = self.state.selection
+        inference = self.state.results.inference
+        if inference is None:
+            return
+        self.mosaic.set_selected((selection.layer, selection.head))
+        self.caption.setText(
+            f"query {inference.layout.label(selection.query)} · "
+            f"layer {selection.layer}, head {selection.head}"
+        )
+
+    def _on_cell_clicked(self, row: int, col: int) -> None:
+        selection = self.state.selection
+        selection.layer = row
+        if col < self.num_heads:
+            selection.head = col
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if watched is self.mosaic and event.type() == QEvent.Type.ToolTip:
+            QToolTip.showText(event.globalPos(), self.mosaic.tooltip_for(event.pos()), self.mosaic)
+            return True
+        return super().eventFilter(watched, event)
