@@ -54,6 +54,9 @@ class Results:
     ----------
     model : LoadedModel or None
         The model currently shown.
+    image : LoadedImage or None
+        The image ``prepared`` and ``inference`` were computed from (``inputs.image`` may
+        already be a newer one while the worker runs).
     prepared : Any
         ``vitviz.compute.preprocess.Prepared`` of the current image (tensor, patch grid,
         the image as the model sees it), or None.
@@ -71,6 +74,7 @@ class Results:
     """
 
     model: LoadedModel | None = None
+    image: Any = None
     prepared: Any = None
     inference: Any = None
     class_maps: dict = field(default_factory=dict)

@@ -1,0 +1,127 @@
+"""Fixtures of the Qt tests: offscreen Qt, settings in a temporary file, small results.
+
+``fake_result`` builds a real preprocessing result (``prepare`` with a real spec, so the
+patch grid maps to the original image) and random row-stochastic attention, without any
+model; ``tiny_model`` is a real two-block timm ViT converted with ``from_timm``.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vitviz.state import AppState, LoadedImage, LoadedModel
+from vitviz.vit.layout import TokenLayout
+from vitviz.vit.spec import PretrainedSpec
+
+PATCH = 16
+
+
+def pytest_configure(config):
+    # Before pytest-qt creates the QApplication: no display on CI.
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def make_spec(
+    layout: TokenLayout, input_size: tuple[int, int], crop_pct: float = 0.875
+) -> PretrainedSpec:
+    """A checkpoint spec for a patch-16 model at ``input_size`` (height, width)."""
+    rows, cols = input_size[0] // PATCH, input_size[1] // PATCH
+    return PretrainedSpec(
+        name="test-model",
+        arch="vit_test",
+        input_size=(3, *input_size),
+        crop_pct=crop_pct,
+        crop_mode="center",
+        interpolation="bilinear",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        labels=tuple(f"class {i}" for i in range(6)),
+        layout=layout.with_grid((rows, cols)),
+        patch_size=(PATCH, PATCH),
+    )
+
+
+def make_image(width: int = 160, height: int = 120, seed: int = 0) -> LoadedImage:
+    """A random RGB picture wrapped as the state holds it."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    return LoadedImage(Image.fromarray(pixels), f"random-{seed}")
+
+
+def fake_inference(layout: TokenLayout, depth: int, heads: int, seed: int = 0):
+    """An object with the fields of ``InferenceResult`` the GUI reads; random attention."""
+    generator = torch.Generator().manual_seed(seed)
+    n = layout.num_tokens
+    scores = torch.randn(depth, heads, n, n, generator=generator) * 2  # [L, H, N, N]
+    return SimpleNamespace(
+        attentions=torch.softmax(scores, dim=-1).half(),  # [L, H, N, N]
+        token_norms=torch.rand(depth, n, generator=generator) + 1,  # [L, N]
+        pool_attention=None,
+        layout=layout,
+        logits=torch.randn(1, 6, generator=generator),
+    )
+
+
+def fill_state(
+    state: AppState,
+    *,
+    layout: TokenLayout | None = None,
+    image: LoadedImage | None = None,
+    depth: int = 3,
+    heads: int = 4,
+    seed: int = 0,
+) -> AppState:
+    """Put a result into ``state`` as the controller would, without a model."""
+    from vitviz.compute.preprocess import PreprocessMode, prepare
+
+    layout = layout or TokenLayout(num_class=1, num_dist=0, num_reg=2, grid=(1, 1))
+    image = image or make_image(seed=seed)
+    spec = make_spec(layout, (64, 96))
+    prepared = prepare(image.image, spec, PreprocessMode.CROP)
+    config = SimpleNamespace(depth=depth, num_heads=heads)
+    results = state.results
+    results.events.pause()
+    results.model = LoadedModel(SimpleNamespace(config=config), spec, "test", "cpu")
+    results.image = image
+    results.prepared = prepared
+    results.class_maps = {}
+    results.inference = fake_inference(prepared.grid.layout, depth, heads, seed)
+    state.fit_selection(prepared.grid.layout, depth, heads, reset_query=True)
+    results.events.resume()
+    return state
+
+
+@pytest.fixture
+def filled_state() -> AppState:
+    """State holding a fake result: CLS + 2 registers over a 4 × 6 patch grid."""
+    return fill_state(AppState())
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> LoadedModel:
+    """A real two-block ViT (random weights, 10 classes) with its spec."""
+    import timm
+
+    from vitviz.vit import from_timm
+
+    timm_model = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, depth=2, num_classes=10
+    ).eval()
+    model = from_timm(timm_model).eval()
+    layout = TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(14, 14))
+    spec = make_spec(layout, (224, 224))
+    spec = PretrainedSpec(**{**vars(spec), "labels": tuple(f"class {i}" for i in range(10))})
+    return LoadedModel(model, spec, "tiny", "cpu")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings kept in a temporary INI file."""
+    from vitviz.qt.settings import Settings
+
+    return Settings.at_path(tmp_path / "vitviz.ini")

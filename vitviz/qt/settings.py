@@ -1,0 +1,137 @@
+"""What the app remembers between runs, kept in QSettings.
+
+Recent files, the last model, device and precision, the preprocessing mode, the colormap
+and the window's geometry and dock layout. Values read back are checked, so a settings
+file edited by hand (or written by another version) never breaks start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from vitviz.state.inputs import DEVICES, PRECISIONS, PREPROCESS_MODES
+
+MAX_RECENT = 10
+ORGANISATION = "vitviz"
+APPLICATION = "vitviz"
+
+
+class Settings:
+    """Typed access to the app's QSettings.
+
+    Parameters
+    ----------
+    qsettings : QSettings, optional
+        Where to keep the values; the user's vitviz settings by default. Tests pass an
+        INI file of their own.
+    """
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self._q = qsettings if qsettings is not None else QSettings(ORGANISATION, APPLICATION)
+
+    @classmethod
+    def at_path(cls, path: str | Path) -> Settings:
+        """Settings kept in an INI file at ``path`` (tests, portable installs)."""
+        return cls(QSettings(str(path), QSettings.Format.IniFormat))
+
+    def sync(self) -> None:
+        """Write pending changes to storage."""
+        self._q.sync()
+
+    # --- recent files ---------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        """Recently opened image paths, newest first, without duplicates."""
+        value = self._q.value("recent_files", [])
+        if isinstance(value, str):  # QSettings returns a lone string for one-element lists
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        return [str(v) for v in value if v][:MAX_RECENT]
+
+    def add_recent_file(self, path: str) -> list[str]:
+        """Put ``path`` first in the recent files and return the new list."""
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        recent = recent[:MAX_RECENT]
+        self._q.setValue("recent_files", recent)
+        return recent
+
+    def clear_recent_files(self) -> None:
+        """Forget every recent file."""
+        self._q.setValue("recent_files", [])
+
+    # --- inputs and view ------------------------------------------------------------
+    def _choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self._q.value(key, default)
+        return value if isinstance(value, str) and value in allowed else default
+
+    def last_model(self) -> str:
+        """The model source used last (``demo`` when none was saved)."""
+        value = self._q.value("last_model", "demo")
+        return value if isinstance(value, str) and value else "demo"
+
+    def set_last_model(self, source: str) -> None:
+        """Remember the model source shown last."""
+        self._q.setValue("last_model", source)
+
+    def device(self) -> str:
+        """Saved device choice, one of ``vitviz.state.inputs.DEVICES``."""
+        return self._choice("device", DEVICES, "auto")
+
+    def set_device(self, device: str) -> None:
+        """Remember the device choice."""
+        self._q.setValue("device", device)
+
+    def precision(self) -> str:
+        """Saved precision, one of ``vitviz.state.inputs.PRECISIONS``."""
+        return self._choice("precision", PRECISIONS, "fp32")
+
+    def set_precision(self, precision: str) -> None:
+        """Remember the precision."""
+        self._q.setValue("precision", precision)
+
+    def preprocess_mode(self) -> str:
+        """Saved preprocessing mode, one of ``vitviz.state.inputs.PREPROCESS_MODES``."""
+        return self._choice("preprocess_mode", PREPROCESS_MODES, "crop")
+
+    def set_preprocess_mode(self, mode: str) -> None:
+        """Remember the preprocessing mode."""
+        self._q.setValue("preprocess_mode", mode)
+
+    def colormap(self, default: str = "inferno") -> str:
+        """Saved colormap name (checked against the caller's list by the caller)."""
+        value = self._q.value("colormap", default)
+        return value if isinstance(value, str) and value else default
+
+    def set_colormap(self, name: str) -> None:
+        """Remember the colormap."""
+        self._q.setValue("colormap", name)
+
+    def opacity(self, default: float = 0.6) -> float:
+        """Saved overlay opacity, clamped to 0..1."""
+        try:
+            value = float(self._q.value("opacity", default))
+        except (TypeError, ValueError):
+            return default
+        return min(max(value, 0.0), 1.0)
+
+    def set_opacity(self, value: float) -> None:
+        """Remember the overlay opacity."""
+        self._q.setValue("opacity", float(value))
+
+    # --- window ---------------------------------------------------------------------
+    def window_geometry(self) -> QByteArray | None:
+        """Saved ``QMainWindow.saveGeometry()`` bytes, or None."""
+        value = self._q.value("window/geometry")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        """Saved ``QMainWindow.saveState()`` bytes (dock layout), or None."""
+        value = self._q.value("window/state")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_window_layout(self, geometry: QByteArray, state: QByteArray) -> None:
+        """Remember the window's geometry and dock layout."""
+        self._q.setValue("window/geometry", geometry)
+        self._q.setValue("window/state", state)
