@@ -61,6 +61,21 @@ class MapView(QWidget):
         """Whether a map is shown."""
         return self._map is not None
 
+    @property
+    def map_image(self) -> QImage | None:
+        """The coloured map as drawn (before scaling to the widget), or None."""
+        return self._map
+
+    @property
+    def marker(self) -> tuple[int, int] | None:
+        """The outlined query cell, or None."""
+        return self._marker
+
+    @property
+    def flags(self) -> list[tuple[int, int]]:
+        """The cells outlined as flagged."""
+        return list(self._flags)
+
     def set_background(self, rgb: np.ndarray | None) -> None:
         """Show ``rgb`` (``[h, w, 3]`` uint8, the image as the model saw it) under the map."""
         self._background = None if rgb is None else rgba_to_qimage(rgb)
