@@ -23,19 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from vitviz.compute import attention_maps, render
+from vitviz.qt.widgets.analysis_cache import first_image
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, listen
 from vitviz.qt.widgets.mosaic import MosaicView
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS, SCALES
 
 SCALE_LABELS = ("per-map scale", "shared scale")
-
-
-def first_image(tensor, ndim: int):
-    """Drop a leading batch axis (the first image) when ``tensor`` has more than ``ndim``."""
-    while tensor.dim() > ndim:
-        tensor = tensor[0]
-    return tensor
 
 
 class HeadsGridPanel(QWidget):
