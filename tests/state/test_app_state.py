@@ -81,3 +81,12 @@ def test_default_query_prefers_the_class_token():
     no_cls = TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(4, 6))
     assert no_cls.kind(default_query(no_cls)).value == "patch"
     assert no_cls.patch_position(default_query(no_cls)) == (2, 3)
+
+
+def test_rollout_follows_the_class_token_unless_asked():
+    state = AppState()
+    seen = []
+    state.rollout.events.follow_query.connect(seen.append)
+    assert state.rollout.follow_query is False
+    state.rollout.follow_query = True
+    assert seen == [True]

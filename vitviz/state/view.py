@@ -73,6 +73,9 @@ class RolloutOptions:
     shown_layer : int or None
         The layer slider: show the rollout accumulated up to this block; None for
         ``end_layer``.
+    follow_query : bool
+        Roll out the selected query token instead of the default query (the class
+        token; without one, the pooling query or the mean over patches).
     """
 
     fusion: str = "mean"
@@ -81,3 +84,4 @@ class RolloutOptions:
     start_layer: int = 0
     end_layer: int | None = None
     shown_layer: int | None = None
+    follow_query: bool = False
