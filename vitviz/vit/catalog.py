@@ -1,0 +1,111 @@
+"""Which timm models vitviz can show, which are already downloaded, and name suggestions."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+from pathlib import Path
+
+import timm
+from huggingface_hub import try_to_load_from_cache
+from timm.models import get_arch_name, get_pretrained_cfg, is_model_in_modules
+from torch.hub import get_dir
+
+# timm modules whose entrypoints build VisionTransformer / VisionTransformerDistilled with
+# a plain patch embedding; hybrids, ViTamin, EVA and the rest live in other modules.
+_SUPPORTED_MODULES = frozenset({"vision_transformer", "deit"})
+
+# Files timm fetches for a tag on the hub, most preferred first.
+_HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
+
+
+def is_supported_arch(arch: str) -> bool:
+    """Whether vitviz's network can represent a timm architecture.
+
+    Parameters
+    ----------
+    arch : str
+        timm architecture name, with or without a pretrained tag.
+
+    Returns
+    -------
+    bool
+    """
+    return is_model_in_modules(arch, _SUPPORTED_MODULES)
+
+
+@functools.cache
+def _supported_tags() -> tuple[str, ...]:
+    return tuple(tag for tag in timm.list_pretrained() if is_supported_arch(tag))
+
+
+def supported_pretrained_tags() -> list[str]:
+    """Pretrained timm tags (``arch.weights``) whose architecture vitviz supports.
+
+    Returns
+    -------
+    list of str
+        Sorted as timm lists them; no network access.
+    """
+    return list(_supported_tags())
+
+
+def close_matches(name: str, count: int = 5) -> list[str]:
+    """timm model or tag names closest to a mistyped one, supported ones first.
+
+    Parameters
+    ----------
+    name : str
+        What the user typed.
+    count : int
+        At most this many suggestions.
+
+    Returns
+    -------
+    list of str
+    """
+    supported = list(_supported_tags()) + sorted({get_arch_name(t) for t in _supported_tags()})
+    matches = difflib.get_close_matches(name, supported, n=count, cutoff=0.6)
+    if len(matches) < count:
+        others = timm.list_pretrained() + timm.list_models()
+        extra = difflib.get_close_matches(name, others, n=count, cutoff=0.6)
+        matches += [m for m in extra if m not in matches][: count - len(matches)]
+    return matches
+
+
+def is_cached(tag: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the weights of a pretrained timm tag are already on this machine.
+
+    Looks only at the local Hugging Face cache (and timm's old URL cache); never at
+    the network.
+
+    Parameters
+    ----------
+    tag : str
+        Pretrained tag, e.g. ``vit_base_patch16_224.augreg2_in21k_ft_in1k``; a bare
+        architecture name means its default weights.
+    cache_dir : str or path-like, optional
+        Hugging Face hub cache to look in; the default cache when not given.
+
+    Returns
+    -------
+    bool
+        False for unknown tags and tags without weights.
+    """
+    try:
+        cfg = get_pretrained_cfg(tag, allow_unregistered=False)
+    except RuntimeError:
+        return False
+    if cfg.hf_hub_id:
+        repo_id, _, revision = cfg.hf_hub_id.partition("@")
+        filenames = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HUB_WEIGHT_FILES
+        for filename in filenames:
+            found = try_to_load_from_cache(
+                repo_id, filename, cache_dir=cache_dir, revision=revision or None
+            )
+            if isinstance(found, str):
+                return True
+    if cfg.url and isinstance(cfg.url, str):
+        return (Path(get_dir()) / "checkpoints" / Path(cfg.url).name).is_file()
+    return False
