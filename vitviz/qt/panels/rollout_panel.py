@@ -1,0 +1,278 @@
+"""Attention rollout (Abnar & Zuidema 2020) with its controls and a layer slider.
+
+The per-layer rollout factors depend only on the result and on fusion, discard ratio and
+attention weight, so they are cached; a new query (when the rollout follows it) is one
+chain of vector-matrix products, and the layer slider only picks an already computed map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from vitviz.compute import attention_maps, render, rollout
+from vitviz.errors import AnalysisError
+from vitviz.qt.widgets.analysis_cache import first_image
+from vitviz.qt.widgets.bindings import bind_combo, bind_value, listen
+from vitviz.qt.widgets.colorbar import ColorBar
+from vitviz.qt.widgets.map_view import MapView
+from vitviz.state import AppState
+from vitviz.state.view import FUSIONS
+
+LAST_LAYER = -1
+"""Spin-box value standing for ``end_layer=None`` (the model's last block)."""
+
+
+class RolloutPanel(QWidget):
+    """Rollout of the class token (or the selected query) up to any layer."""
+
+    title = "Rollout"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._factors: dict[int, torch.Tensor] = {}
+        self._factor_key: tuple | None = None
+        self._maps: np.ndarray | None = None  # [n_selected, rows, cols]
+        self._maps_key: tuple | None = None
+        self._maps_inference = None
+        self._factor_inference = None
+        options = state.rollout
+
+        self.fusion = QComboBox()
+        bind_combo(self.fusion, options, "fusion", FUSIONS)
+        self.query = QComboBox()
+        bind_combo(
+            self.query, options, "follow_query", [False, True], ["class token", "selected token"]
+        )
+        self.discard = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.discard.setRange(0.0, 0.99)
+        self.discard.setDecimals(2)
+        self.discard.setToolTip("Fraction of the lowest attention entries zeroed in each layer")
+        bind_value(self.discard, options, "discard_ratio")
+        self.attention_weight = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.attention_weight.setRange(0.0, 1.0)
+        self.attention_weight.setDecimals(2)
+        self.attention_weight.setToolTip(
+            "a in a·A + (1 − a)·I: the weight of attention against the residual path "
+            "(0.5 is Abnar & Zuidema's)"
+        )
+        bind_value(self.attention_weight, options, "residual")
+        self.start_layer = QSpinBox()
+        bind_value(self.start_layer, options, "start_layer")
+        self.end_layer = QSpinBox()
+        self.end_layer.setMinimum(LAST_LAYER)
+        self.end_layer.setSpecialValueText("last")
+        bind_value(
+            self.end_layer,
+            options,
+            "end_layer",
+            to_widget=lambda v: LAST_LAYER if v is None else v,
+            to_state=lambda v: None if v == LAST_LAYER else v,
+        )
+        self.layer_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.layer_slider.setToolTip("Show the rollout accumulated up to this layer")
+        self.layer_slider.valueChanged.connect(self._on_slider)
+        self.view = MapView()
+        self.colorbar = ColorBar()
+        self.caption = QLabel()
+
+        form = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.fusion)
+        row.addWidget(QLabel("of"))
+        row.addWidget(self.query)
+        form.addRow("head fusion", row)
+        form.addRow("discard ratio", self.discard)
+        form.addRow("attention weight a", self.attention_weight)
+        layers = QHBoxLayout()
+        layers.addWidget(self.start_layer)
+        layers.addWidget(QLabel("to"))
+        layers.addWidget(self.end_layer)
+        layers.addStretch(1)
+        form.addRow("layers", layers)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.colorbar)
+        form_slider = QFormLayout()
+        form_slider.addRow("up to layer", self.layer_slider)
+        layout.addLayout(form_slider)
+        layout.addWidget(self.caption)
+
+        self.view.cell_clicked.connect(self._on_cell_clicked)
+        results, events = state.results.events, state.rollout.events
+        listen(self, results.model, self._update_ranges)
+        listen(self, results.prepared, self._update_background)
+        listen(self, results.inference, self.render_all)
+        listen(self, state.selection.events.query, self._on_query)
+        for name in ("fusion", "discard_ratio", "residual", "start_layer", "end_layer"):
+            listen(self, getattr(events, name), self.render_all)
+        listen(self, events.follow_query, self.render_all)
+        listen(self, events.shown_layer, self._show_layer)
+        for name in ("colormap", "upsampling", "drop_prefix"):
+            listen(self, getattr(state.view.events, name), self.render_all)
+        listen(self, state.view.events.opacity, self.view.set_opacity)
+        listen(self, state.view.events.show_grid, self.view.set_show_grid)
+        self.view.set_opacity(state.view.opacity)
+        self.view.set_show_grid(state.view.show_grid)
+        self._update_ranges()
+        self._update_background()
+
+    @property
+    def maps(self) -> np.ndarray | None:
+        """``[n_selected, rows, cols]``: the rollout up to each selected layer, or None."""
+        return self._maps
+
+    def layers(self) -> range | None:
+        """The selected blocks (start to end, inclusive), or None when they are invalid."""
+        options, depth = self.state.rollout, self.state.depth
+        try:
+            return rollout.selected_layers(depth, options.start_layer, options.end_layer)
+        except AnalysisError:
+            return None
+
+    def shown_map(self) -> np.ndarray | None:
+        """``[rows, cols]`` rollout up to the slider's layer, or None."""
+        chosen = self.layers()
+        if self._maps is None or chosen is None:
+            return None
+        shown = self.state.rollout.shown_layer
+        shown = chosen[-1] if shown is None else min(max(shown, chosen[0]), chosen[-1])
+        return self._maps[shown - chosen[0]]
+
+    def render_all(self, *_) -> None:
+        """Recompute the rollout if its inputs changed and redraw."""
+        inference = self.state.results.inference
+        chosen = self.layers()
+        if inference is None or chosen is None or self.state.results.model is None:
+            self._maps = None
+            self.view.set_map(None, placeholder="No result yet" if chosen else "Invalid layers")
+            self.caption.setText("")
+            return
+        options, view = self.state.rollout, self.state.view
+        query = self.state.selection.query if options.follow_query else None
+        # Keyed by the result's identity: results hold tensors, which do not compare.
+        key = (id(inference), self._factor_fields(), chosen, query, view.drop_prefix)
+        if key != self._maps_key or self._maps_inference is not inference:
+            self._maps = self._compute(inference, chosen, query)
+            self._maps_key, self._maps_inference = key, inference
+        self._update_slider(chosen)
+        self._draw()
+
+    def _factor_fields(self) -> tuple:
+        options = self.state.rollout
+        return options.fusion, options.discard_ratio, options.residual
+
+    def _factor(self, inference) -> Callable[[int], torch.Tensor]:
+        key = self._factor_fields()
+        if key != self._factor_key or self._factor_inference is not inference:
+            self._factors, self._factor_key, self._factor_inference = {}, key, inference
+        layers = attention_maps.attention_layers(inference.attentions)
+        fusion, discard, attention_weight = self._factor_fields()
+
+        def factor(index: int) -> torch.Tensor:
+            if index not in self._factors:
+                attention = attention_maps.as_float(first_image(layers[index], 3))  # [H, N, N]
+                fused = attention_maps.fuse_heads(attention, fusion)  # [N, N]
+                self._factors[index] = rollout.rollout_factor(
+                    fused, discard_ratio=discard, residual_weight=1.0 - attention_weight
+                )
+            return self._factors[index]
+
+        return factor
+
+    def _compute(self, inference, chosen: range, query: int | None) -> np.ndarray:
+        layout = inference.layout
+        pool = inference.pool_attention
+        start = rollout.start_vector(
+            layout,
+            query,
+            pool_attention=None if pool is None else first_image(pool, 3),
+            head_fusion=self.state.rollout.fusion,
+        )
+        rows = rollout.chain_rows(start, self._factor(inference), chosen, every_layer=True)
+        maps = attention_maps.patch_columns(
+            rows, layout, renormalize=self.state.view.drop_prefix
+        )  # [n_selected, rows, cols]
+        return maps.numpy()
+
+    def _draw(self) -> None:
+        values = self.shown_map()
+        if values is None:
+            return
+        view = self.state.view
+        vmin, vmax = float(values.min()), float(values.max())
+        size = self._input_size()
+        smooth = view.upsampling == "bilinear" and size is not None
+        shown = render.upsample(values, size, "bilinear") if smooth else values
+        self.view.set_smooth(smooth)
+        self.view.set_map(render.to_rgba(shown, view.colormap, vmin, vmax), values.shape)
+        self.colorbar.set_range(view.colormap, vmin, vmax)
+        layer = self.layer_slider.value()
+        self.caption.setText(f"rollout of {self._query_label()} up to layer {layer}")
+
+    def _query_label(self) -> str:
+        layout = self.state.results.inference.layout
+        if self.state.rollout.follow_query:
+            return layout.label(self.state.selection.query)
+        if layout.class_index is not None:
+            return layout.label(layout.class_index)
+        return "the pooling query" if layout.pool_query else "the mean of the patches"
+
+    def _update_slider(self, chosen: range) -> None:
+        shown = self.state.rollout.shown_layer
+        self.layer_slider.blockSignals(True)
+        self.layer_slider.setRange(chosen[0], chosen[-1])
+        self.layer_slider.setValue(chosen[-1] if shown is None else shown)
+        self.layer_slider.blockSignals(False)
+
+    def _on_slider(self, value: int) -> None:
+        chosen = self.layers()
+        last = chosen is not None and value == chosen[-1]
+        self.state.rollout.shown_layer = None if last else value
+
+    def _show_layer(self, *_) -> None:
+        chosen = self.layers()
+        if chosen is not None and self._maps is not None:
+            self._update_slider(chosen)
+            self._draw()
+
+    def _on_query(self, *_) -> None:
+        if self.state.rollout.follow_query:
+            self.render_all()
+
+    def _input_size(self) -> tuple[int, int] | None:
+        prepared = self.state.results.prepared
+        if prepared is None:
+            return None
+        width, height = prepared.image.size
+        return height, width
+
+    def _update_background(self, *_) -> None:
+        prepared = self.state.results.prepared
+        self.view.set_background(None if prepared is None else np.asarray(prepared.image))
+        self.render_all()
+
+    def _update_ranges(self, *_) -> None:
+        last = max(self.state.depth - 1, 0)
+        self.start_layer.setMaximum(last)
+        self.end_layer.setMaximum(last)
+
+    def _on_cell_clicked(self, row: int, col: int) -> None:
+        layout = self.state.layout
+        if layout is not None and self.view.grid == layout.grid:
+            self.state.select_token(layout.patch_index(row, col))
