@@ -1,0 +1,232 @@
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from conftest import fake_inference, make_image, make_spec
+from PySide6.QtCore import QThread
+
+from vitviz.errors import ModelLoadError
+from vitviz.qt.controller import OOM_MESSAGE, Controller, Pipeline
+from vitviz.state import AppState, LoadedModel
+from vitviz.vit.layout import TokenLayout
+
+LAYOUT = TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(1, 1))
+
+
+class FakePipeline(Pipeline):
+    """Real preprocessing; models and forward passes replaced by recorded fakes."""
+
+    def __init__(self):
+        self.loads = []
+        self.inferred = []
+        self.class_requests = []
+        self.gate: threading.Event | None = None
+        self.fail_sources = set()
+        self.oom_on_device = None
+        self.apply_threads = []
+
+    def load_model(self, key):
+        self.loads.append(key)
+        if key.source in self.fail_sources:
+            raise ModelLoadError(f"cannot load {key.source}: offline")
+        config = SimpleNamespace(depth=3, num_heads=2)
+        net = SimpleNamespace(config=config)
+        device = "cuda:0" if key.device == "cuda" else "cpu"
+        return LoadedModel(net, make_spec(LAYOUT, (64, 64)), key.source, device)
+
+    def to_cpu(self, loaded):
+        return LoadedModel(loaded.model, loaded.spec, loaded.source, "cpu")
+
+    def infer(self, loaded, prepared):
+        if self.gate is not None:
+            assert self.gate.wait(10)
+        if loaded.device == self.oom_on_device:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        self.inferred.append(prepared)
+        return fake_inference(prepared.grid.layout, 3, 2)
+
+    def class_map(self, request):
+        self.class_requests.append((request.class_index, request.method))
+        return np.full(request.inference.layout.grid, float(request.class_index))
+
+
+@pytest.fixture
+def pipeline():
+    return FakePipeline()
+
+
+@pytest.fixture
+def state():
+    return AppState()
+
+
+@pytest.fixture
+def sync(state, pipeline):
+    return Controller(state, synchronous=True, pipeline=pipeline)
+
+
+def test_an_image_produces_a_result(sync, state, pipeline):
+    image = make_image()
+    state.inputs.image = image
+    results = state.results
+    assert results.image is image
+    assert results.inference.layout.grid == (4, 4)
+    assert results.model.source == "demo"
+    assert not results.busy
+    assert "1 ms" in results.status or "ms" in results.status
+    assert "CLS + 4×4 patches" in results.status
+
+
+def test_the_model_is_loaded_once_and_reused(sync, state, pipeline):
+    state.inputs.image = make_image(seed=1)
+    state.inputs.image = make_image(seed=2)
+    state.inputs.preprocess_mode = "whole"
+    assert len(pipeline.loads) == 1
+    assert len(pipeline.inferred) == 3
+    state.inputs.model_source = "other"
+    assert [k.source for k in pipeline.loads] == ["demo", "other"]
+    state.inputs.model_source = "demo"
+    assert len(pipeline.loads) == 2  # both still cached
+
+
+def test_a_new_model_resets_the_query_and_fits_the_selection(sync, state):
+    state.inputs.image = make_image()
+    state.selection.layer = 2
+    state.select_token(7)
+    state.inputs.image = make_image(seed=5)
+    assert state.selection.query == 7  # same model, same layout: the query stays
+    state.inputs.model_source = "other"
+    assert state.selection.query == 0
+    assert state.selection.layer == 2
+
+
+def test_a_failed_model_keeps_what_is_shown_and_puts_the_input_back(sync, state, pipeline):
+    state.inputs.image = make_image()
+    shown_model, shown_inference = state.results.model, state.results.inference
+    pipeline.fail_sources.add("vit_offline")
+    state.inputs.model_source = "vit_offline"
+    assert state.results.error == "cannot load vit_offline: offline"
+    assert state.results.model is shown_model
+    assert state.results.inference is shown_inference
+    assert state.inputs.model_source == "demo"
+    assert not state.results.busy
+
+
+def test_a_failed_first_model_reports_and_is_not_busy(sync, state, pipeline):
+    pipeline.fail_sources.add("demo")
+    state.inputs.image = make_image()
+    assert "offline" in state.results.error
+    assert state.results.model is None
+    assert not state.results.busy
+
+
+def test_unexpected_errors_become_messages(sync, state, pipeline):
+    pipeline.infer = lambda loaded, prepared: 1 / 0
+    state.inputs.image = make_image()
+    assert state.results.error.startswith("Unexpected error (ZeroDivisionError)")
+    assert state.results.inference is None
+    assert not state.results.busy
+
+
+def test_gpu_out_of_memory_falls_back_to_the_cpu(sync, state, pipeline):
+    pipeline.oom_on_device = "cuda:0"
+    state.inputs.device = "cuda"
+    state.inputs.image = make_image()
+    assert state.results.model.device == "cpu"
+    assert state.results.error == OOM_MESSAGE
+    assert state.results.inference is not None
+    assert state.inputs.device == "cuda"
+
+
+def test_a_success_clears_the_previous_error(sync, state, pipeline):
+    pipeline.fail_sources.add("bad")
+    state.inputs.image = make_image()
+    state.inputs.model_source = "bad"
+    assert state.results.error
+    state.inputs.image = make_image(seed=4)
+    assert state.results.error is None
+
+
+def test_class_maps_are_computed_on_selection_and_cached(sync, state, pipeline):
+    state.inputs.image = make_image()
+    state.selection.class_index = 3
+    np.testing.assert_array_equal(state.results.class_maps[(3, "relevance")], np.full((4, 4), 3))
+    state.selection.class_index = 1
+    state.selection.class_index = 3
+    state.view.class_method = "grad_rollout"
+    state.view.class_method = "relevance"
+    assert pipeline.class_requests == [(3, "relevance"), (1, "relevance"), (3, "grad_rollout")]
+    assert set(state.results.class_maps) == {(3, "relevance"), (1, "relevance"),
+                                             (3, "grad_rollout")}  # fmt: skip
+
+
+def test_a_new_result_recomputes_the_selected_class(sync, state, pipeline):
+    state.inputs.image = make_image()
+    state.selection.class_index = 2
+    state.inputs.image = make_image(seed=9)
+    assert list(state.results.class_maps) == [(2, "relevance")]
+    assert len(pipeline.class_requests) == 2
+
+
+def test_worker_results_arrive_on_the_ui_thread(qtbot, state, pipeline):
+    controller = Controller(state, pipeline=pipeline)
+    applied_in = []
+    state.results.events.inference.connect(lambda _: applied_in.append(QThread.currentThread()))
+    state.inputs.image = make_image()
+    assert state.results.busy
+    qtbot.waitUntil(lambda: not state.results.busy, timeout=10_000)
+    assert applied_in == [QThread.currentThread()]
+    assert state.results.inference is not None
+    assert controller.idle
+
+
+def test_stale_results_are_dropped_and_waiting_requests_superseded(qtbot, state, pipeline):
+    controller = Controller(state, pipeline=pipeline)
+    pipeline.gate = threading.Event()
+    images = [make_image(seed=s) for s in range(4)]
+    shown = []
+    state.results.events.image.connect(shown.append)
+    for image in images:
+        state.inputs.image = image
+    assert state.results.busy
+    pipeline.gate.set()
+    qtbot.waitUntil(lambda: not state.results.busy, timeout=10_000)
+    # the first ran and was dropped; the 2nd and 3rd were superseded while waiting
+    assert shown == [images[-1]]
+    assert len(pipeline.inferred) == 2
+    assert controller.dropped == 1
+    assert state.inputs.image is images[-1]
+
+
+def test_cancel_drops_the_running_request_and_restores_inputs(qtbot, state, pipeline):
+    controller = Controller(state, pipeline=pipeline)
+    state.inputs.image = make_image()
+    qtbot.waitUntil(lambda: not state.results.busy, timeout=10_000)
+    pipeline.gate = threading.Event()
+    state.inputs.model_source = "slow_download"
+    assert state.results.busy
+    controller.cancel()
+    assert not state.results.busy
+    assert state.inputs.model_source == "demo"
+    pipeline.gate.set()
+    assert controller.wait()
+    qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
+    assert state.results.model.source == "demo"
+    assert controller.dropped == 1
+    assert not state.results.busy
+
+
+def test_real_model_end_to_end_in_sync_mode(state, tiny_model):
+    pipeline = Pipeline()
+    pipeline.load_model = lambda key: tiny_model
+    Controller(state, synchronous=True, pipeline=pipeline)
+    state.inputs.image = make_image(300, 200)
+    inference = state.results.inference
+    assert inference.layout.grid == (14, 14)
+    assert len(inference.attentions) == 2
+    state.selection.class_index = 4
+    grid_map = state.results.class_maps[(4, "relevance")]
+    assert grid_map.shape == (14, 14)
+    assert np.isfinite(grid_map).all()
