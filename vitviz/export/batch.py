@@ -1,0 +1,600 @@
+"""Export figures for many images: batched preprocessing, inference, analysis and saving.
+
+Images are read and prepared a batch at a time, the model runs once per batch with its
+attention captured, maps are computed for the whole batch on the attention tensors, and
+each image's figures are rendered and saved before the next batch is read, so memory
+holds one batch of attention at most. An image that cannot be read, or whose export fails,
+is reported and skipped; the others complete, and the :class:`BatchReport` says what
+failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from vitviz.compute.attention_maps import fuse_heads, query_maps
+from vitviz.compute.head_stats import head_statistics
+from vitviz.compute.images import open_image
+from vitviz.compute.preprocess import Prepared, PreprocessMode, prepare
+from vitviz.compute.rollout import rollout, selected_layers
+from vitviz.errors import AnalysisError, VitvizError
+from vitviz.export import titles
+from vitviz.export.animation import save_layer_animation
+from vitviz.export.figures import attention_distance_figure, grid_figure, map_figure
+from vitviz.export.pictures import PictureOptions, as_numpy, display_image, map_picture, thumbnails
+from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS, save_figure
+from vitviz.export.tokens import parse_query, query_label
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("rollout", "head", "grid", "class", "stats")
+ANIMATED_KINDS = ("rollout", "head")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export for every image.
+
+    Attributes
+    ----------
+    kinds : tuple of str
+        Any of :data:`KINDS`.
+    fmt : str
+        ``png``, ``svg``, ``pdf`` (figures) or ``gif``, ``mp4`` (one frame per layer:
+        the rollout forming, or one head's attention layer by layer).
+    layer : int or None
+        Layer of ``head`` maps and last layer of the rollout; None for the last block;
+        negative counts from the end.
+    head : int or None
+        Head of ``head`` maps; None fuses the heads with ``fusion``.
+    query : str or None
+        Query token as text (see :mod:`vitviz.export.tokens`); None for the default.
+    classes : tuple of str
+        Classes of ``class`` maps, as indices or label names; empty for the top-1 class.
+    method : str
+        Class-specific method: ``relevance`` or ``grad_rollout``.
+    fusion : str
+        Head fusion of the rollout and of fused head maps.
+    discard_ratio, residual : float
+        Rollout settings (see :mod:`vitviz.compute.rollout`).
+    start_layer : int
+        First block of the rollout.
+    picture : PictureOptions
+        Map style, colormap, opacity and upsampling.
+    shared_scale : bool
+        One colour scale for all thumbnails of the grid.
+    preprocess : PreprocessMode
+        How images are fitted to the model.
+    fps : float
+        Frames per second of animations.
+    """
+
+    kinds: tuple[str, ...] = ("rollout",)
+    fmt: str = "png"
+    layer: int | None = None
+    head: int | None = None
+    query: str | None = None
+    classes: tuple[str, ...] = ()
+    method: str = "relevance"
+    fusion: str = "mean"
+    discard_ratio: float = 0.0
+    residual: float = 0.5
+    start_layer: int = 0
+    picture: PictureOptions = field(default_factory=PictureOptions)
+    shared_scale: bool = False
+    preprocess: PreprocessMode = PreprocessMode.CROP
+    fps: float = 2.0
+
+    @property
+    def animated(self) -> bool:
+        """Whether the format is an animation."""
+        return self.fmt in ANIMATION_FORMATS
+
+    def check(self) -> None:
+        """Refuse requests that cannot be honoured, before any work is done.
+
+        Raises
+        ------
+        VitvizError
+            Unknown kind or format, or a kind that has no animation.
+        """
+        unknown = set(self.kinds) - set(KINDS)
+        if unknown or not self.kinds:
+            raise VitvizError(f"unknown export {sorted(unknown)}; choose from {KINDS}")
+        if self.fmt not in FIGURE_FORMATS + ANIMATION_FORMATS:
+            raise VitvizError(
+                f"unknown format {self.fmt!r}; use one of {FIGURE_FORMATS + ANIMATION_FORMATS}"
+            )
+        still = [kind for kind in self.kinds if kind not in ANIMATED_KINDS]
+        if self.animated and still:
+            raise VitvizError(
+                f"{', '.join(still)} cannot be animated; animations ({self.fmt}) step through "
+                f"the layers of {' or '.join(ANIMATED_KINDS)}: export the others as png, svg "
+                "or pdf"
+            )
+
+
+@dataclass
+class BatchReport:
+    """Outcome of a batch run.
+
+    Attributes
+    ----------
+    written : list of Path
+        Every file written, in order.
+    failures : list of tuple of str
+        ``(image, message)`` for every image that was skipped or only partly exported.
+    done : int
+        Images exported completely.
+    """
+
+    written: list[Path] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    done: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether every image was exported completely."""
+        return not self.failures
+
+    def fail(self, image: str, message: str) -> None:
+        """Record that ``image`` failed with a user-facing ``message``."""
+        logger.warning("%s: %s", image, message)
+        self.failures.append((image, message))
+
+
+@dataclass
+class BatchItem:
+    """One readable image of a batch.
+
+    Attributes
+    ----------
+    source : str
+        Where it was read from.
+    stem : str
+        Unique file stem for its outputs.
+    image : PIL.Image.Image
+        The original RGB image.
+    prepared : Prepared
+        Model input and patch geometry.
+    """
+
+    source: str
+    stem: str
+    image: Image.Image
+    prepared: Prepared
+
+    @functools.cached_property
+    def picture_base(self) -> np.ndarray:
+        """The image scaled for figures (see :func:`vitviz.export.pictures.display_image`)."""
+        return display_image(self.image)
+
+
+def unique_stems(paths: Sequence[str | Path]) -> list[str]:
+    """File stems for the outputs, made unique where two inputs share a name.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Input image paths.
+
+    Returns
+    -------
+    list of str
+        ``cat``, ``dog``, ``cat-2`` ...
+    """
+    seen: dict[str, int] = {}
+    stems = []
+    for path in paths:
+        stem = Path(path).stem or "image"
+        seen[stem] = seen.get(stem, 0) + 1
+        stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return stems
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def forward_batch(model: torch.nn.Module, tensors: Sequence[torch.Tensor], *, capture=True):
+    """Run the model once on inputs of one size, without gradients.
+
+    Parameters
+    ----------
+    model : vitviz.vit.VisionTransformer
+        The network.
+    tensors : sequence of torch.Tensor
+        ``[1, 3, H, W]`` inputs of the same size.
+    capture : bool
+        Return every block's attention and token norms.
+
+    Returns
+    -------
+    vitviz.vit.ViTOutput
+        Output for the ``[B, 3, H, W]`` batch.
+    """
+    parameter = next(model.parameters())
+    batch = torch.cat(list(tensors)).to(parameter.device, parameter.dtype)  # [B, 3, H, W]
+    with torch.inference_mode():
+        return model(batch, capture=capture)
+
+
+def read_batches(
+    paths: Sequence[str | Path],
+    spec,
+    report: BatchReport,
+    *,
+    preprocess: PreprocessMode = PreprocessMode.CROP,
+    batch_size: int = 8,
+    progress: bool = True,
+    desc: str = "",
+) -> Iterator[list[BatchItem]]:
+    """Read and prepare images a batch at a time; unreadable ones go to ``report``.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Image files.
+    spec : vitviz.vit.PretrainedSpec
+        Preprocessing of the model.
+    report : BatchReport
+        Receives a failure for every image that cannot be read or prepared.
+    preprocess : PreprocessMode
+        How images are fitted to the model.
+    batch_size : int
+        Images read per batch.
+    progress : bool
+        Show a tqdm progress bar (on stderr), advanced as batches are consumed.
+    desc : str
+        Label of the progress bar.
+
+    Yields
+    ------
+    list of BatchItem
+        Readable images of one batch with inputs of one size (so they stack).
+    """
+    if batch_size < 1:
+        raise VitvizError(f"the batch size must be at least 1, got {batch_size}")
+    named = list(zip([str(p) for p in paths], unique_stems(paths), strict=True))
+    with tqdm(total=len(named), unit="image", disable=not progress, desc=desc) as bar:
+        for chunk in _chunks(named, batch_size):
+            items = []
+            for source, stem in chunk:
+                try:
+                    image = open_image(source)
+                    prepared = prepare(image, spec, preprocess)
+                except VitvizError as error:
+                    report.fail(source, str(error))
+                    continue
+                items.append(BatchItem(source, stem, image, prepared))
+            yield from _same_size_groups(items)
+            bar.update(len(chunk))
+
+
+class BatchExporter:
+    """Exports the figures of one request for images, a batch at a time.
+
+    Parameters
+    ----------
+    model : vitviz.vit.VisionTransformer
+        The network, in eval mode.
+    spec : vitviz.vit.PretrainedSpec
+        Its preprocessing, labels and layout.
+    request : ExportRequest
+        What to export.
+    out_dir : str or Path
+        Folder the files go to (created when missing).
+    model_name : str, optional
+        Name in the titles; default ``spec.name``.
+    """
+
+    def __init__(self, model, spec, request: ExportRequest, out_dir, *, model_name=None):
+        request.check()
+        self.model = model
+        self.spec = spec
+        self.request = request
+        self.out_dir = Path(out_dir)
+        self.model_name = model_name or spec.name
+
+    def run(
+        self, paths: Sequence[str | Path], *, batch_size: int = 8, progress: bool = True
+    ) -> BatchReport:
+        """Export every image; unreadable ones are reported and skipped.
+
+        Parameters
+        ----------
+        paths : sequence of str or Path
+            Image files.
+        batch_size : int
+            Images per forward pass.
+        progress : bool
+            Show a tqdm progress bar (on stderr).
+
+        Returns
+        -------
+        BatchReport
+            Files written and failures.
+        """
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        report = BatchReport()
+        groups = read_batches(
+            paths,
+            self.spec,
+            report,
+            preprocess=self.request.preprocess,
+            batch_size=batch_size,
+            progress=progress,
+            desc="export",
+        )
+        for group in groups:
+            self._export_group(group, report)
+        return report
+
+    def _export_group(self, items: list[BatchItem], report: BatchReport) -> None:
+        try:
+            output = forward_batch(self.model, [item.prepared.tensor for item in items])
+            analyses = self._analyse(output, items)
+        except VitvizError as error:
+            for item in items:
+                report.fail(item.source, str(error))
+            return
+        for index, item in enumerate(items):
+            try:
+                for kind in self.request.kinds:
+                    report.written.extend(self._export(kind, item, analyses, index, output))
+            except VitvizError as error:
+                report.fail(item.source, str(error))
+            else:
+                report.done += 1
+
+    def _analyse(self, output, items: list[BatchItem]) -> dict[str, Any]:
+        """Batched maps for every requested kind, computed once per batch."""
+        request = self.request
+        layout = output.layout
+        attentions = output.attentions
+        query = parse_query(request.query, layout)
+        analyses: dict[str, Any] = {"query": query}
+        kinds = set(request.kinds)
+        num_layers = len(attentions)
+        end = selected_layers(num_layers, 0, request.layer)[-1]
+        analyses["layer"] = end
+        if "rollout" in kinds:
+            layers = selected_layers(num_layers, request.start_layer, end)
+            analyses["rollout_layers"] = layers
+            analyses["rollout"] = rollout(
+                attentions,
+                layout,
+                query=query,
+                pool_attention=output.pool_attention,
+                head_fusion=request.fusion,
+                discard_ratio=request.discard_ratio,
+                residual_weight=request.residual,
+                start_layer=request.start_layer,
+                end_layer=end,
+                every_layer=request.animated,
+            )  # [B, rows, cols] or [B, layers, rows, cols]
+        if kinds & {"head", "grid"}:
+            if query == "pool":
+                raise AnalysisError(
+                    "the pooling query is not in the blocks' attention; pick a token with --query"
+                )
+            analyses["maps"] = query_maps(attentions, layout, query)  # [B, L, H, rows, cols]
+            if request.head is not None and not 0 <= request.head < attentions[0].shape[1]:
+                raise AnalysisError(
+                    f"head {request.head} does not exist: the model has "
+                    f"{attentions[0].shape[1]} heads per layer (0..{attentions[0].shape[1] - 1})"
+                )
+        if "stats" in kinds:
+            analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
+        return analyses
+
+    def _path(self, stem: str, suffix: str) -> Path:
+        return self.out_dir / f"{stem}_{suffix}.{self.request.fmt}"
+
+    def _save(self, figure, path: Path) -> list[Path]:
+        save_figure(figure, path, self.request.fmt)
+        return [path]
+
+    def _export(self, kind: str, item: BatchItem, analyses, index: int, output) -> list[Path]:
+        exporter = {
+            "rollout": self._export_rollout,
+            "head": self._export_head,
+            "grid": self._export_grid,
+            "class": self._export_class,
+            "stats": self._export_stats,
+        }[kind]
+        return exporter(item, analyses, index, output)
+
+    def _query_label(self, analyses, item: BatchItem) -> str:
+        return query_label(analyses["query"], item.prepared.grid.layout)
+
+    def _export_rollout(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+        request, grid = self.request, item.prepared.grid
+        maps = analyses["rollout"][index]
+        layers = analyses["rollout_layers"]
+
+        def title(end_layer: int) -> str:
+            return titles.rollout_title(
+                self.model_name,
+                self._query_label(analyses, item),
+                start_layer=layers[0],
+                end_layer=end_layer,
+                fusion=request.fusion,
+                discard_ratio=request.discard_ratio,
+                residual=request.residual,
+                image=Path(item.source).name,
+            )
+
+        path = self._path(item.stem, "rollout")
+        if not request.animated:
+            picture, scale = map_picture(maps, grid, item.picture_base, request.picture)
+            return self._save(map_figure(picture, title=title(layers[-1]), scale=scale), path)
+        frames = [title(layer) for layer in layers]
+        return [self._animate(maps, frames, grid, item, path)]
+
+    def _animate(self, maps, frame_titles, grid, item: BatchItem, path: Path) -> Path:
+        """One frame per map, on one colour scale so that frames compare."""
+        values = as_numpy(maps)
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        rendered = [
+            map_picture(m, grid, item.picture_base, self.request.picture, vmin=low, vmax=high)
+            for m in values
+        ]
+        scale = rendered[0][1]
+        pictures = [picture for picture, _ in rendered]
+        return save_layer_animation(pictures, frame_titles, path, scale=scale, fps=self.request.fps)
+
+    def _export_head(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+        request, grid = self.request, item.prepared.grid
+        maps = analyses["maps"][index]  # [L, H, rows, cols]
+        if request.head is None:
+            maps = fuse_heads(maps, request.fusion, dim=-3)  # [L, rows, cols]
+            suffix = f"head-{request.fusion}"
+        else:
+            maps = maps[:, request.head]  # [L, rows, cols]
+            suffix = f"head{request.head}"
+        query = self._query_label(analyses, item)
+
+        def title(layer: int) -> str:
+            return titles.head_title(
+                self.model_name,
+                query,
+                layer=layer,
+                head=request.head,
+                fusion=request.fusion,
+                image=Path(item.source).name,
+            )
+
+        if request.animated:
+            path = self._path(item.stem, suffix)
+            frames = [title(layer) for layer in range(maps.shape[0])]
+            return [self._animate(maps, frames, grid, item, path)]
+        layer = analyses["layer"]
+        picture, scale = map_picture(maps[layer], grid, item.picture_base, request.picture)
+        figure = map_figure(picture, title=title(layer), scale=scale)
+        return self._save(figure, self._path(item.stem, f"layer{layer}_{suffix}"))
+
+    def _export_grid(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+        request = self.request
+        maps = analyses["maps"][index]  # [L, H, rows, cols]
+        fused = fuse_heads(maps, request.fusion, dim=-3)  # [L, rows, cols]
+        everything = torch.cat([maps, fused[:, None]], dim=1)  # [L, H + 1, rows, cols]
+        coloured = thumbnails(
+            as_numpy(everything), request.picture.cmap, shared_scale=request.shared_scale
+        )
+        layers, heads = maps.shape[:2]
+        figure = grid_figure(
+            [list(row) for row in coloured],
+            title=titles.grid_title(
+                self.model_name, self._query_label(analyses, item), image=Path(item.source).name
+            ),
+            row_labels=[f"layer {layer}" for layer in range(layers)],
+            column_labels=[f"head {head}" for head in range(heads)] + [request.fusion],
+        )
+        return self._save(figure, self._path(item.stem, "grid"))
+
+    def _export_stats(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+        stats = analyses["stats"]
+        figure = attention_distance_figure(
+            as_numpy(stats.mean_distance[index]),
+            title=titles.distance_title(self.model_name, image=Path(item.source).name),
+        )
+        return self._save(figure, self._path(item.stem, "distance"))
+
+    def _export_class(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+        raise AnalysisError("class-specific maps are not available yet")
+
+
+def _same_size_groups(items: list[BatchItem]) -> list[list[BatchItem]]:
+    """Items grouped by input size (only equal sizes stack into one batch)."""
+    groups: dict[tuple[int, ...], list[BatchItem]] = {}
+    for item in items:
+        groups.setdefault(tuple(item.prepared.tensor.shape), []).append(item)
+    return list(groups.values())
+
+
+def predict_images(
+    paths: Sequence[str | Path],
+    model,
+    spec,
+    *,
+    topk: int = 5,
+    batch_size: int = 8,
+    progress: bool = True,
+    preprocess: PreprocessMode = PreprocessMode.CROP,
+) -> tuple[list[dict[str, Any]], BatchReport]:
+    """Top-k classes of many images, batched; unreadable images are reported and skipped.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Image files.
+    model : vitviz.vit.VisionTransformer
+        The network.
+    spec : vitviz.vit.PretrainedSpec
+        Its preprocessing and labels.
+    topk : int
+        Classes per image (fewer when the model has fewer).
+    batch_size : int
+        Images per forward pass.
+    progress : bool
+        Show a tqdm progress bar.
+    preprocess : PreprocessMode
+        How images are fitted to the model.
+
+    Returns
+    -------
+    results : list of dict
+        Per readable image: ``{"image", "predictions": [{"rank", "index", "label",
+        "probability"}]}``; a headless model gives no predictions and a ``note``.
+    report : BatchReport
+        Failures (unreadable images).
+    """
+    report = BatchReport()
+    results: list[dict[str, Any]] = []
+    groups = read_batches(
+        paths,
+        spec,
+        report,
+        preprocess=preprocess,
+        batch_size=batch_size,
+        progress=progress,
+        desc="predict",
+    )
+    for group in groups:
+        tensors = [item.prepared.tensor for item in group]
+        output = forward_batch(model, tensors, capture=False)
+        for index, item in enumerate(group):
+            results.append({"image": item.source, **_top_classes(output.logits, index, spec, topk)})
+            report.done += 1
+    return results, report
+
+
+def _top_classes(logits, index: int, spec, topk: int) -> dict[str, Any]:
+    if logits is None:
+        return {"predictions": [], "note": "this model has no classifier head (no classes)"}
+    probabilities = torch.softmax(logits[index].float(), dim=-1)  # [C]
+    values, indices = probabilities.topk(min(topk, probabilities.numel()))
+    labels = spec.labels or ()
+    return {
+        "predictions": [
+            {
+                "rank": rank,
+                "index": int(i),
+                "label": labels[int(i)] if int(i) < len(labels) else f"class {int(i)}",
+                "probability": float(p),
+            }
+            for rank, (p, i) in enumerate(zip(values, indices, strict=True), start=1)
+        ]
+    }
