@@ -1,0 +1,149 @@
+"""Mean attention distance of every head against depth (the ViT paper's Fig. 7).
+
+Points are coloured by entropy or by the mass the class token puts on prefix tokens;
+clicking a point selects its (layer, head). The plot is drawn once per result and
+colouring; a change of selection only moves the highlight ring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backend_bases import MouseEvent
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
+from vitviz.qt.widgets.bindings import listen
+from vitviz.state import AppState
+
+COLOUR_BY = ("entropy", "prefix mass", "head")
+COLOUR_LABELS = {
+    "entropy": "attention entropy (nats)",
+    "prefix mass": "attention on prefix tokens",
+    "head": "head",
+}
+PICK_RADIUS_PX = 12
+HIGHLIGHT = "#00e6ff"
+
+
+class HeadStatsPlotPanel(QWidget):
+    """Scatter of mean attention distance per (layer, head), linked to the selection."""
+
+    title = "Head statistics"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.colour_by = QComboBox()
+        self.colour_by.addItems(COLOUR_BY)
+        self.colour_by.setToolTip("What the points' colour shows")
+        self.colour_by.currentIndexChanged.connect(self.render_all)
+        self.figure = Figure(figsize=(5, 3.5), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.axes = self.figure.add_subplot()
+        self._colorbar = None
+        self._ring = None
+        self._positions = np.zeros((0, 2))  # [L * H, 2] (layer, distance) of each point
+        self._heads = 1
+        self.canvas.mpl_connect("button_press_event", self._on_press)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("colour by"))
+        controls.addWidget(self.colour_by)
+        controls.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.canvas, 1)
+
+        listen(self, state.results.events.inference, self.render_all)
+        listen(self, state.results.events.model, self.render_all)
+        listen(self, state.view.events.colormap, self.render_all)
+        listen(self, state.selection.events.layer, self._show_selection)
+        listen(self, state.selection.events.head, self._show_selection)
+        self.render_all()
+
+    @property
+    def positions(self) -> np.ndarray:
+        """``[L * H, 2]`` data coordinates (layer, mean distance) of the points, layer-major."""
+        return self._positions
+
+    def statistics(self):
+        """``(distance [L, H], colour [L, H] or None, colour label)`` of the current result."""
+        inference, model = self.state.results.inference, self.state.results.model
+        if inference is None or model is None:
+            return None
+        stats = head_statistics(inference, model.spec.patch_size)
+        distance = first_image(stats.mean_distance, 2).numpy()  # [L, H]
+        mode = self.colour_by.currentText()
+        if mode == "entropy":
+            colour = first_image(stats.entropy, 2).numpy()
+        elif mode == "prefix mass":
+            colour = first_image(stats.prefix_mass, 3).sum(-1).numpy()  # [L, H]
+        else:
+            colour = np.broadcast_to(np.arange(distance.shape[1]), distance.shape)
+        return distance, colour, COLOUR_LABELS[mode]
+
+    def render_all(self, *_) -> None:
+        """Redraw the whole plot for the current result and colouring."""
+        if self._colorbar is not None:
+            self._colorbar.remove()
+            self._colorbar = None
+        self.axes.clear()
+        self._ring = None
+        result = self.statistics()
+        if result is None:
+            self._positions = np.zeros((0, 2))
+            self.axes.text(0.5, 0.5, "No result yet", ha="center", va="center")
+            self.axes.set_axis_off()
+            self.canvas.draw_idle()
+            return
+        distance, colour, label = result
+        layers, heads = distance.shape
+        self._heads = heads
+        depth = np.repeat(np.arange(layers), heads)  # [L * H], layer-major like ravel()
+        self._positions = np.stack([depth, distance.ravel()], axis=1).astype(float)
+        self.axes.set_axis_on()
+        points = self.axes.scatter(
+            depth, distance.ravel(), c=np.asarray(colour).ravel(), cmap=self.state.view.colormap,
+            s=28, edgecolors="none",
+        )  # fmt: skip
+        self._colorbar = self.figure.colorbar(points, ax=self.axes, label=label)
+        self.axes.set_xlabel("layer")
+        self.axes.set_ylabel("mean attention distance (px)")
+        self.axes.set_xticks(np.arange(0, layers, max(1, layers // 12)))
+        self.axes.set_ylim(bottom=0)
+        self.axes.grid(alpha=0.3)
+        (self._ring,) = self.axes.plot(
+            [], [], "o", ms=11, mfc="none", mec=HIGHLIGHT, mew=2.0, zorder=5
+        )
+        self._show_selection()
+
+    def _show_selection(self, *_) -> None:
+        if self._ring is None or not len(self._positions):
+            return
+        index = self.state.selection.layer * self._heads + self.state.selection.head
+        if 0 <= index < len(self._positions):
+            self._ring.set_data([self._positions[index, 0]], [self._positions[index, 1]])
+        self.canvas.draw_idle()
+
+    def point_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(layer, head) of the point nearest display position ``(x, y)``, within a few pixels.
+
+        ``x`` and ``y`` are matplotlib display coordinates (pixels from the bottom left).
+        """
+        if not len(self._positions):
+            return None
+        shown = self.axes.transData.transform(self._positions)  # [L * H, 2] display px
+        gaps = np.hypot(shown[:, 0] - x, shown[:, 1] - y)
+        index = int(gaps.argmin())
+        if gaps[index] > PICK_RADIUS_PX * self.canvas.device_pixel_ratio:
+            return None
+        return divmod(index, self._heads)
+
+    def _on_press(self, event: MouseEvent) -> None:
+        if event.button != 1 or event.x is None:
+            return
+        hit = self.point_at(event.x, event.y)
+        if hit is not None:
+            self.state.selection.layer, self.state.selection.head = hit
