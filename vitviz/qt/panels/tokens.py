@@ -1,0 +1,199 @@
+"""Prefix and high-norm tokens: where the attention goes that is not on the image.
+
+The plot shows, per layer, the attention mass that the patches put on each prefix token
+(class, distillation, registers: Darcet et al.'s "registers" soak up global attention).
+Below it, the token norms of the selected layer over the image, with the high-norm
+outliers outlined; clicking a patch, or a prefix token's button, makes it the query.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from vitviz.compute import head_stats, render
+from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
+from vitviz.qt.widgets.bindings import listen
+from vitviz.qt.widgets.colorbar import ColorBar
+from vitviz.qt.widgets.map_view import MapView
+from vitviz.state import AppState
+
+MAX_LISTED = 12
+
+
+def describe_layout(layout) -> str:
+    """``CLS + DIST + 4 registers · 14 × 14 patches`` for a token layout."""
+    parts = []
+    if layout.num_class:
+        parts.append("CLS")
+    if layout.num_dist:
+        parts.append("DIST")
+    if layout.num_reg:
+        parts.append(f"{layout.num_reg} register{'s' if layout.num_reg > 1 else ''}")
+    rows, cols = layout.grid
+    prefix = " + ".join(parts) if parts else "no prefix tokens"
+    return f"{prefix} · {rows} × {cols} patches"
+
+
+class TokensPanel(QWidget):
+    """Attention on prefix tokens per layer, and high-norm tokens of the selected layer."""
+
+    title = "Tokens"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.summary = QLabel()
+        self.buttons = QHBoxLayout()
+        self.figure = Figure(figsize=(5, 2.6), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.axes = self.figure.add_subplot()
+        self._cursor = None
+        self._mass: np.ndarray | None = None  # [L, num_prefix]
+        self.view = MapView()
+        self.colorbar = ColorBar()
+        self.flags_text = QLabel()
+        self.flags_text.setWordWrap(True)
+        self._prefix_buttons: list[QPushButton] = []
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(self.buttons)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(QLabel("token norms of the selected layer (high-norm tokens outlined)"))
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.colorbar)
+        layout.addWidget(self.flags_text)
+
+        self.view.cell_clicked.connect(self._on_cell_clicked)
+        listen(self, state.results.events.inference, self.render_all)
+        listen(self, state.results.events.prepared, self._update_background)
+        listen(self, state.selection.events.layer, self._show_layer)
+        listen(self, state.selection.events.query, self._show_query)
+        listen(self, state.view.events.colormap, self._show_layer)
+        listen(self, state.view.events.opacity, self.view.set_opacity)
+        self.view.set_opacity(state.view.opacity)
+        self._update_background()
+
+    @property
+    def prefix_mass(self) -> np.ndarray | None:
+        """``[L, num_prefix]`` mean attention of the patches on each prefix token."""
+        return self._mass
+
+    def norms(self) -> np.ndarray | None:
+        """``[L, N]`` token norms of the current result, or None."""
+        inference = self.state.results.inference
+        if inference is None or inference.token_norms is None or not len(inference.token_norms):
+            return None
+        norms = inference.token_norms
+        if not isinstance(norms, torch.Tensor):
+            norms = torch.stack(list(norms), dim=-2)  # [..., L, N]
+        return first_image(norms, 2).float().numpy()
+
+    def high_norm(self) -> np.ndarray | None:
+        """``[L, N]`` high-norm flags (the rule of :mod:`vitviz.compute.head_stats`)."""
+        inference, model = self.state.results.inference, self.state.results.model
+        if inference is None or model is None:
+            return None
+        flags = head_statistics(inference, model.spec.patch_size).high_norm
+        return None if flags is None else first_image(flags, 2).numpy()
+
+    def render_all(self, *_) -> None:
+        """Redraw the prefix-mass plot, the buttons and the selected layer's norms."""
+        inference = self.state.results.inference
+        self._rebuild_buttons()
+        self.axes.clear()
+        self._cursor = None
+        if inference is None:
+            self._mass = None
+            self.summary.setText("No result yet")
+            self.canvas.draw_idle()
+            self._show_layer()
+            return
+        layout = inference.layout
+        self.summary.setText(describe_layout(layout))
+        if layout.num_prefix:
+            mass = head_stats.prefix_mass(inference.attentions, layout, query="patches")
+            self._mass = first_image(mass, 3).mean(-2).numpy()  # [L, num_prefix]
+            for index, label in enumerate(layout.prefix_labels):
+                self.axes.plot(self._mass[:, index], marker=".", label=label)
+            self.axes.legend(fontsize="small", ncols=min(len(layout.prefix_labels), 5))
+            self.axes.set_xlabel("layer")
+            self.axes.set_ylabel("attention from patches")
+            self.axes.set_ylim(bottom=0)
+            self.axes.grid(alpha=0.3)
+            self._cursor = self.axes.axvline(self.state.selection.layer, color="#00a0c0", lw=1)
+        else:
+            self._mass = np.zeros((self.state.depth, 0))
+            self.axes.text(0.5, 0.5, "This model has no prefix tokens", ha="center", va="center")
+            self.axes.set_axis_off()
+        self.canvas.draw_idle()
+        self._show_layer()
+
+    def _rebuild_buttons(self) -> None:
+        for button in self._prefix_buttons:
+            self.buttons.removeWidget(button)
+            button.deleteLater()
+        self._prefix_buttons = []
+        layout = self.state.layout
+        if layout is None:
+            return
+        for index, label in enumerate(layout.prefix_labels):
+            button = QPushButton(label)
+            button.setCheckable(True)
+            button.setToolTip(f"Make {label} the query token")
+            button.clicked.connect(lambda _=False, i=index: self.state.select_token(i))
+            self.buttons.addWidget(button)
+            self._prefix_buttons.append(button)
+        self._show_query()
+
+    @property
+    def prefix_buttons(self) -> list[QPushButton]:
+        """One checkable button per prefix token, in sequence order."""
+        return list(self._prefix_buttons)
+
+    def _show_query(self, *_) -> None:
+        query = self.state.selection.query
+        for index, button in enumerate(self._prefix_buttons):
+            button.setChecked(index == query)
+
+    def _show_layer(self, *_) -> None:
+        norms, flags = self.norms(), self.high_norm()
+        layer = self.state.selection.layer
+        layout = self.state.layout
+        if norms is None or layout is None or not 0 <= layer < len(norms):
+            self.view.set_map(None, placeholder="No token norms")
+            self.view.set_flags([])
+            self.flags_text.setText("")
+            return
+        if self._cursor is not None:
+            self._cursor.set_xdata([layer, layer])
+            self.canvas.draw_idle()
+        values = norms[layer, layout.num_prefix :].reshape(layout.grid)  # [rows, cols]
+        cmap = self.state.view.colormap
+        vmin, vmax = float(values.min()), float(values.max())
+        self.view.set_map(render.to_rgba(values, cmap, vmin, vmax))
+        self.colorbar.set_range(cmap, vmin, vmax)
+        flagged = np.flatnonzero(flags[layer]) if flags is not None else np.zeros(0, int)
+        cells = [layout.patch_position(int(i)) for i in flagged if i >= layout.num_prefix]
+        self.view.set_flags(cells)
+        names = [layout.label(int(i)) for i in flagged]
+        listed = ", ".join(names[:MAX_LISTED]) + (" …" if len(names) > MAX_LISTED else "")
+        self.flags_text.setText(
+            f"layer {layer}: {len(names)} high-norm token(s): {listed}"
+            if names
+            else f"layer {layer}: no high-norm tokens"
+        )
+
+    def _update_background(self, *_) -> None:
+        prepared = self.state.results.prepared
+        self.view.set_background(None if prepared is None else np.asarray(prepared.image))
+        self.render_all()
+
+    def _on_cell_clicked(self, row: int, col: int) -> None:
+        layout = self.state.layout
+        if layout is not None and self.view.grid == layout.grid:
+            self.state.select_token(layout.patch_index(row, col))
