@@ -170,6 +170,16 @@ def test_a_new_result_recomputes_the_selected_class(sync, state, pipeline):
     assert len(pipeline.class_requests) == 2
 
 
+def test_inputs_changed_together_make_one_request(qtbot, state, pipeline):
+    controller = Controller(state, pipeline=pipeline)
+    state.inputs.image = make_image()
+    state.inputs.preprocess_mode = "whole"
+    state.inputs.model_source = "other"
+    qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
+    assert controller.generation == 1
+    assert [k.source for k in pipeline.loads] == ["other"]
+
+
 def test_worker_results_arrive_on_the_ui_thread(qtbot, state, pipeline):
     controller = Controller(state, pipeline=pipeline)
     applied_in = []
@@ -190,6 +200,9 @@ def test_stale_results_are_dropped_and_waiting_requests_superseded(qtbot, state,
     state.results.events.image.connect(shown.append)
     for image in images:
         state.inputs.image = image
+        qtbot.waitUntil(
+            lambda: controller.generation > 0 and not controller._request_timer.isActive()
+        )
     assert state.results.busy
     pipeline.gate.set()
     qtbot.waitUntil(lambda: not state.results.busy, timeout=10_000)
@@ -207,6 +220,7 @@ def test_cancel_drops_the_running_request_and_restores_inputs(qtbot, state, pipe
     pipeline.gate = threading.Event()
     state.inputs.model_source = "slow_download"
     assert state.results.busy
+    qtbot.waitUntil(lambda: not controller._request_timer.isActive())
     controller.cancel()
     assert not state.results.busy
     assert state.inputs.model_source == "demo"

@@ -67,7 +67,14 @@ def test_fused_and_rollout_maps(panel, filled_state):
     np.testing.assert_allclose(panel.current_map, expected, rtol=1e-3)
     panel.set_overlay_source("rollout")
     filled_state.rollout.discard_ratio = 0.5
-    expected = rollout(inference.attentions, inference.layout, query=0, discard_ratio=0.5).numpy()
+    patch = filled_state.layout.patch_index(2, 2)
+    filled_state.select_token(patch)
+    expected = rollout(inference.attentions, inference.layout, discard_ratio=0.5).numpy()
+    np.testing.assert_allclose(panel.current_map, expected, rtol=1e-4)
+    filled_state.rollout.follow_query = True
+    expected = rollout(
+        inference.attentions, inference.layout, query=patch, discard_ratio=0.5
+    ).numpy()
     np.testing.assert_allclose(panel.current_map, expected, rtol=1e-4)
 
 

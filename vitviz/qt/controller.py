@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool
+from PySide6.QtCore import QObject, QThreadPool, QTimer
 from superqt.utils import create_worker
 
 from vitviz.errors import VitvizError
@@ -197,6 +197,10 @@ class Controller(QObject):
         self._pending_class: ClassMapRequest | None = None
         self._worker_running = False
         self._restoring = False
+        self._request_timer = QTimer(self)
+        self._request_timer.setSingleShot(True)
+        self._request_timer.setInterval(0)
+        self._request_timer.timeout.connect(self.request_analysis)
         self._class_running: tuple[Any, int, str] | None = None
         self._models: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
         self.dropped = 0  # stale responses dropped, for tests and the benchmark
@@ -214,7 +218,12 @@ class Controller(QObject):
     @property
     def idle(self) -> bool:
         """No work running or waiting."""
-        return not (self._worker_running or self._pending or self._pending_class)
+        return not (
+            self._worker_running
+            or self._pending
+            or self._pending_class
+            or self._request_timer.isActive()
+        )
 
     def request_analysis(self) -> None:
         """Analyse the current inputs; older requests become stale."""
@@ -255,6 +264,7 @@ class Controller(QObject):
         arrives. The inputs are put back to those of the result on screen.
         """
         self._generation += 1
+        self._request_timer.stop()
         self._pending = None
         self._pending_class = None
         self._restore_inputs()
@@ -267,8 +277,15 @@ class Controller(QObject):
 
     # --- scheduling -----------------------------------------------------------------
     def _on_input_changed(self, *_: object) -> None:
-        if not self._restoring:
+        if self._restoring:
+            return
+        if self.synchronous:
             self.request_analysis()
+            return
+        # Several inputs often change together (a model and its arch, settings at start):
+        # coalesce them into one request at the next turn of the event loop.
+        self.state.results.busy = True
+        self._request_timer.start()
 
     def _pump(self) -> None:
         """Start the next waiting job if no worker runs (analysis before class maps)."""

@@ -91,7 +91,7 @@ def overlay_map(state: AppState, source: str) -> np.ndarray | None:
         grid = rollout.rollout(
             layers,
             layout,
-            query=sel.query,
+            query=sel.query if options.follow_query else None,
             head_fusion=options.fusion,
             discard_ratio=options.discard_ratio,
             residual_weight=options.residual,
