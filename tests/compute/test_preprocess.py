@@ -209,9 +209,10 @@ def test_register_layout_is_kept_over_the_new_grid():
     assert prepared.grid.layout.num_tokens == 1 + 4 + prepared.grid.layout.num_patches
 
 
-def test_non_rgb_input_is_refused_with_a_hint():
-    with pytest.raises(AnalysisError, match="open_image"):
-        prepare(Image.new("L", (64, 64)), make_spec())
+def test_non_rgb_input_is_converted():
+    grey = Image.new("L", (64, 64), 90)
+    prepared = prepare(grey, make_spec(), PreprocessMode.WHOLE)
+    np.testing.assert_array_equal(np.asarray(prepared.image), 90)
 
 
 def test_unknown_interpolation_is_reported():

@@ -18,6 +18,7 @@ from PIL import Image
 from timm.data.transforms import str_to_pil_interp
 
 from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.images import to_rgb
 from vitviz.errors import AnalysisError
 from vitviz.vit.spec import PretrainedSpec
 
@@ -206,7 +207,8 @@ def prepare(
     Parameters
     ----------
     image : PIL.Image.Image
-        RGB image (see :func:`vitviz.compute.images.open_image`).
+        The image, ideally from :func:`vitviz.compute.images.open_image`; any other mode
+        is converted with :func:`vitviz.compute.images.to_rgb`.
     spec : PretrainedSpec
         The checkpoint's preprocessing (size, crop, interpolation, mean/std) and layout.
     mode : PreprocessMode
@@ -224,9 +226,7 @@ def prepare(
     """
     mode = PreprocessMode(mode)
     if image.mode != "RGB":
-        raise AnalysisError(
-            f"expected an RGB image, got mode {image.mode}; open it with open_image"
-        )
+        image = to_rgb(image)
     width, height = image.size
     fit = _fit((height, width), spec, mode, max_tokens)
     seen = _apply(image, fit, _resample_filter(spec.interpolation))
