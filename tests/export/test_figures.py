@@ -13,7 +13,7 @@ from vitviz.export.figures import (
     magnification,
     map_figure,
 )
-from vitviz.export.styles import save_figure
+from vitviz.export.saving import save_figure
 
 
 def _picture(height, width, channels=3, seed=0):

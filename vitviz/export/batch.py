@@ -32,7 +32,8 @@ from vitviz.export import titles
 from vitviz.export.animation import save_layer_animation
 from vitviz.export.figures import attention_distance_figure, grid_figure, map_figure
 from vitviz.export.pictures import PictureOptions, as_numpy, display_image, map_picture, thumbnails
-from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS, save_figure
+from vitviz.export.saving import save_figure
+from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
 from vitviz.export.tokens import parse_query, query_label
 
 logger = logging.getLogger(__name__)

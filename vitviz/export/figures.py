@@ -8,7 +8,7 @@ the renderer's pixels. The GUI's figure export calls these same builders.
 
 Figures are made with :class:`matplotlib.figure.Figure` directly (never pyplot), so no
 backend or global figure registry is involved. Save them with
-:func:`vitviz.export.styles.save_figure`.
+:func:`vitviz.export.saving.save_figure`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from vitviz.export.styles import DPI, slide_style
+
+PICTURE_LABEL = "vitviz-picture"
+"""Label of the images shown pixel-aligned at a whole magnification (see ``saving``)."""
 
 # Pictures smaller than this (longest side, pixels) are magnified by a whole factor.
 MIN_PICTURE_SIDE = 640
@@ -83,7 +86,9 @@ def _axes_at(figure: Figure, left: int, bottom: int, width: int, height: int):
 
 
 def _show(axes, picture: np.ndarray) -> None:
-    axes.imshow(picture, interpolation="nearest", resample=False, aspect="auto")
+    axes.imshow(
+        picture, interpolation="nearest", resample=False, aspect="auto", label=PICTURE_LABEL
+    )
 
 
 def map_figure(
@@ -157,8 +162,9 @@ def grid_figure(
     row_labels, column_labels : sequence of str
         Labels at the left of each row and above each column.
     cell : int, optional
-        Longest side of one thumbnail in pixels; by default chosen so the whole grid is
-        about 1200 pixels on its longer side (at least 48 per thumbnail).
+        Longest side wanted for one thumbnail in pixels; by default chosen so the whole
+        grid is about 1200 pixels on its longer side (at least 48 per thumbnail). Pictures
+        are magnified by the nearest whole factor.
 
     Returns
     -------
@@ -171,8 +177,8 @@ def grid_figure(
     height, width = pictures[0][0].shape[:2]
     if cell is None:
         cell = max(48, min(200, 1200 // max(rows, cols)))
-    thumb_w = round(cell * width / max(height, width))
-    thumb_h = round(cell * height / max(height, width))
+    zoom = max(1, round(cell / max(height, width)))
+    thumb_w, thumb_h = width * zoom, height * zoom
     gap = 6
     label_w, label_h = 130, 40
     fig_w = _MARGIN + label_w + cols * (thumb_w + gap) + _MARGIN

@@ -2,8 +2,8 @@
 
 Every exported figure is built and saved inside :func:`slide_style`, so the fonts, line
 widths and resolution are the same whatever the user's matplotlib configuration says, and
-:func:`save_figure` strips the timestamps PDF and SVG would embed, so two exports of the
-same map are byte-identical.
+saved with :data:`SAVE_METADATA`, which leaves out the timestamps PDF and SVG would embed,
+so two exports of the same map are byte-identical.
 """
 
 from __future__ import annotations
@@ -11,13 +11,8 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib as mpl
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 DPI = 100
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -51,7 +46,7 @@ SLIDE_RC = {
 }
 
 # Timestamps are what makes two saves of one figure differ.
-_METADATA = {
+SAVE_METADATA = {
     "png": {"Software": "vitviz"},
     "svg": {"Date": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": "vitviz"},
@@ -78,29 +73,3 @@ def slide_style() -> Iterator[None]:
     """
     with mpl.rc_context(SLIDE_RC):
         yield
-
-
-def save_figure(figure: Figure, path: str | Path, fmt: str | None = None) -> Path:
-    """Save ``figure`` deterministically as PNG, SVG or PDF.
-
-    Parameters
-    ----------
-    figure : matplotlib.figure.Figure
-        A figure built by :mod:`vitviz.export.figures`.
-    path : str or Path
-        Destination file; its parent folder must exist.
-    fmt : str, optional
-        ``png``, ``svg`` or ``pdf``; taken from the file suffix when omitted.
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in FIGURE_FORMATS:
-        raise ValueError(f"cannot save a figure as {fmt!r}; use one of {FIGURE_FORMATS}")
-    with slide_style():
-        figure.savefig(path, format=fmt, dpi=DPI, metadata=_METADATA[fmt])
-    return path

@@ -1,0 +1,64 @@
+"""The fast raster path gives matplotlib's own pixels; vector formats go through matplotlib."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+from vitviz.export.figures import ColourScale, grid_figure, map_figure
+from vitviz.export.saving import figure_rgba, save_figure
+from vitviz.export.styles import DPI, slide_style
+
+
+def _matplotlib_rgba(figure):
+    buffer = io.BytesIO()
+    with slide_style():
+        figure.savefig(buffer, format="rgba", dpi=DPI)
+    width, height = (round(v * DPI) for v in figure.get_size_inches())
+    return np.frombuffer(buffer.getbuffer(), np.uint8).reshape(height, width, 4)
+
+
+def _picture(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def test_map_figure_fast_path_equals_matplotlib():
+    figure = map_figure(_picture((50, 70, 3)), title="t\nu", scale=ColourScale("inferno", 0, 1))
+    np.testing.assert_array_equal(figure_rgba(figure), _matplotlib_rgba(figure))
+
+
+def test_grid_figure_fast_path_equals_matplotlib():
+    pictures = [[_picture((6, 9, 4), seed=r * 3 + c) for c in range(3)] for r in range(2)]
+    for row in pictures:
+        for picture in row:
+            picture[..., 3] = 255
+    figure = grid_figure(pictures, title="g", row_labels=["a", "b"], column_labels=["x", "y", "z"])
+    np.testing.assert_array_equal(figure_rgba(figure), _matplotlib_rgba(figure))
+
+
+def test_translucent_and_unaligned_pictures_are_left_to_matplotlib():
+    translucent = _picture((8, 8, 4))
+    translucent[0, 0, 3] = 10
+    figure = map_figure(translucent, title="t")
+    np.testing.assert_array_equal(figure_rgba(figure), _matplotlib_rgba(figure))
+    loose = Figure(figsize=(3, 2), dpi=DPI)
+    axes = loose.add_subplot()
+    axes.imshow(_picture((7, 5, 3)), label="vitviz-picture")
+    np.testing.assert_array_equal(figure_rgba(loose), _matplotlib_rgba(loose))
+
+
+def test_pictures_stay_visible_after_saving(tmp_path):
+    figure = map_figure(_picture((10, 10, 3)), title="t")
+    save_figure(figure, tmp_path / "a.png")
+    assert figure.axes[0].images[0].get_visible()
+
+
+def test_png_carries_the_figure_size_and_dpi(tmp_path):
+    figure = map_figure(_picture((10, 10, 3)), title="t")
+    image = Image.open(save_figure(figure, tmp_path / "a.png"))
+    width, height = (round(v * DPI) for v in figure.get_size_inches())
+    assert image.size == (width, height)
+    assert round(image.info["dpi"][0]) == DPI
