@@ -216,11 +216,11 @@ def _read_torch(path: Path, *, legacy: bool) -> CheckpointFile:
         if unsafe:
             raise _refused_for_safety(path, unsafe) from exc
         raise ModelLoadError(
-            f"{path} could not be unpickled ({_first_line(exc)}): it is truncated or corrupt."
+            f"{path} could not be unpickled ({first_line(exc)}): it is truncated or corrupt."
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ModelLoadError(
-            f"{path} could not be read as a PyTorch checkpoint ({_first_line(exc)}): it is "
+            f"{path} could not be read as a PyTorch checkpoint ({first_line(exc)}): it is "
             "truncated or corrupt. Fetch or export it again."
         ) from exc
     state_dict, arch = _unwrap_state_dict(loaded, path)
@@ -241,12 +241,15 @@ def _check_legacy_pickle(path: Path) -> None:
 
 def _legacy_globals(path: Path) -> list[str]:
     names: list[str] = []
+    size = path.stat().st_size
     with path.open("rb") as stream:
         for _ in range(5):
+            if stream.tell() >= size:
+                break  # a plain pickle, not torch.save's sequence
             names += [
                 arg.replace(" ", ".")
                 for opcode, arg, _ in pickletools.genops(stream)
-                if opcode.name == "GLOBAL"
+                if opcode.name in ("GLOBAL", "INST")
             ]
     return names
 
@@ -277,7 +280,8 @@ def _refused_for_safety(path: Path, unsafe: list[str]) -> ModelLoadError:
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """First line of an exception's message (torch's run to many lines of advice)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

@@ -37,6 +37,11 @@ class PretrainedSpec:
         Token layout at ``input_size``.
     patch_size : tuple of int
         ``(height, width)`` of one patch in input pixels.
+    label_source : str
+        Where ``labels`` came from: ``checkpoint`` (names stored with the file),
+        ``pretrained config``, an ImageNet subset (``imagenet-1k``, ``imagenet-21k-goog``
+        ...), ``generic`` (``class 0`` ... because no names are known) or ``none``
+        (headless model).
     """
 
     name: str
@@ -50,6 +55,7 @@ class PretrainedSpec:
     labels: tuple[str, ...] | None
     layout: TokenLayout
     patch_size: tuple[int, int]
+    label_source: str = "none"
 
     @property
     def num_classes(self) -> int:

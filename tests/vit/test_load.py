@@ -1,0 +1,543 @@
+"""Loading models: every file format round-trips through ``load``, every bad input is refused.
+
+Checkpoints are written by the tests from small random-init timm models; nothing here
+touches the network (the hub-unreachable cases force offline mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import zipfile
+
+import huggingface_hub.constants
+import numpy as np
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+import vitviz.vit.load as load_module
+from vitviz.errors import ModelLoadError, UnsupportedModelError
+from vitviz.vit.checkpoint_files import save_checkpoint
+from vitviz.vit.device import resolve_device, resolve_dtype
+from vitviz.vit.load import load
+from vitviz.vit.pretrained import class_labels
+
+ARCH = "vit_tiny_patch16_224"
+# Small enough to build in milliseconds: 2 blocks, a 2 x 3 patch grid, 5 classes.
+SMALL = {"depth": 2, "img_size": (32, 48), "num_classes": 5}
+LABELS = ["cat", "dog", "owl", "fox", "elk"]
+CFG = {
+    "input_size": [3, 32, 48],
+    "crop_pct": 1.0,
+    "crop_mode": "squash",
+    "interpolation": "bilinear",
+    "mean": [0.1, 0.2, 0.3],
+    "std": [0.4, 0.5, 0.6],
+}
+
+
+@pytest.fixture(scope="module")
+def timm_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = timm.create_model(ARCH, pretrained=False, **SMALL).eval()
+    with torch.no_grad():
+        # Move norms and tokens off their init so a key mapped to the wrong place shows.
+        for name, param in model.named_parameters():
+            if "norm" in name or "token" in name:
+                param.add_(torch.randn_like(param) * 0.1)
+    return model
+
+
+@pytest.fixture(scope="module")
+def image() -> torch.Tensor:
+    return torch.randn(2, 3, 32, 48, generator=torch.Generator().manual_seed(1))
+
+
+def _logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        out = model(x)
+    return out.logits if hasattr(out, "logits") else out
+
+
+def _assert_same_model(model, timm_model, image) -> None:
+    torch.testing.assert_close(_logits(model, image), _logits(timm_model, image))
+
+
+def _square_model() -> torch.nn.Module:
+    """A model with a square grid (the shape a raw file's position embedding can tell)."""
+    torch.manual_seed(2)
+    return timm.create_model(ARCH, pretrained=False, depth=2, img_size=32, num_classes=3).eval()
+
+
+# --- round trips -------------------------------------------------------------------------
+
+
+def test_self_describing_safetensors_round_trip(tmp_path, timm_model, image):
+    path = save_checkpoint(
+        timm_model,
+        tmp_path / "mine.safetensors",
+        arch=ARCH,
+        model_kwargs=SMALL,
+        pretrained_cfg=CFG,
+        labels=LABELS,
+    )
+    model, spec = load(path, device="cpu")
+    _assert_same_model(model, timm_model, image)
+    assert spec.name == "mine.safetensors"
+    assert spec.arch == ARCH
+    assert spec.labels == tuple(LABELS)
+    assert spec.label_source == "checkpoint"
+    assert spec.input_size == (3, 32, 48)
+    assert (spec.crop_pct, spec.crop_mode, spec.interpolation) == (1.0, "squash", "bilinear")
+    assert spec.mean == pytest.approx((0.1, 0.2, 0.3))
+    assert spec.std == pytest.approx((0.4, 0.5, 0.6))
+    assert spec.patch_size == (16, 16)
+    assert spec.layout.grid == (2, 3)
+    assert (spec.layout.num_class, spec.layout.num_dist, spec.layout.num_reg) == (1, 0, 0)
+    assert not any(p.requires_grad and p.grad is not None for p in model.parameters())
+    assert not model.training
+
+
+def test_save_checkpoint_writes_json_metadata(tmp_path, timm_model):
+    from safetensors import safe_open
+
+    path = save_checkpoint(
+        timm_model.state_dict(), tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL
+    )
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    assert json.loads(metadata["vitviz.arch"]) == ARCH
+    assert json.loads(metadata["vitviz.model_kwargs"]) == {
+        "depth": 2,
+        "img_size": [32, 48],
+        "num_classes": 5,
+    }
+    assert json.loads(metadata["vitviz.pretrained_cfg"]) == {}
+    assert "vitviz.labels" not in metadata
+    assert not list(tmp_path.glob(".m.safetensors.*"))  # no temporary file left behind
+
+
+def test_fp16_safetensors_loads_as_fp32(tmp_path, timm_model, image):
+    half = {k: v.half() for k, v in timm_model.state_dict().items()}
+    path = save_checkpoint(half, tmp_path / "half.safetensors", arch=ARCH, model_kwargs=SMALL)
+    model, _ = load(path, device="cpu")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    reference = timm.create_model(ARCH, pretrained=False, **SMALL).eval()
+    reference.load_state_dict({k: v.float() for k, v in half.items()})
+    _assert_same_model(model, reference, image)
+
+
+def test_plain_safetensors_with_arch_infers_head_depth_and_size(tmp_path, image):
+    timm_model = _square_model()
+    save_file(timm_model.state_dict(), str(tmp_path / "plain.safetensors"))
+    model, spec = load(tmp_path / "plain.safetensors", arch=ARCH, device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+    assert spec.input_size == (3, 32, 32)
+    assert spec.labels == ("class 0", "class 1", "class 2")
+    assert spec.label_source == "generic"
+
+
+def test_pth_state_dict_round_trip(tmp_path, image):
+    timm_model = _square_model()
+    torch.save(timm_model.state_dict(), tmp_path / "weights.pth")
+    model, _ = load(str(tmp_path / "weights.pth"), arch=ARCH, device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+
+
+def test_pt_with_model_wrapper_and_module_prefix(tmp_path, image):
+    timm_model = _square_model()
+    wrapped = {f"module.{k}": v for k, v in timm_model.state_dict().items()}
+    torch.save({"model": wrapped, "epoch": 7}, tmp_path / "ddp.pt")
+    model, _ = load(tmp_path / "ddp.pt", arch=ARCH, device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+
+
+def test_timm_training_checkpoint_gives_its_arch(tmp_path, image):
+    timm_model = _square_model()
+    checkpoint = {
+        "epoch": 3,
+        "arch": ARCH,
+        "state_dict": timm_model.state_dict(),
+        "args": argparse.Namespace(lr=0.1),
+    }
+    torch.save(checkpoint, tmp_path / "checkpoint-3.pth.tar")
+    model, spec = load(tmp_path / "checkpoint-3.pth.tar", device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+    assert spec.arch == ARCH
+
+
+def test_legacy_bin_round_trip(tmp_path, image):
+    timm_model = _square_model()
+    path = tmp_path / "pytorch_model.bin"
+    torch.save(timm_model.state_dict(), path, _use_new_zipfile_serialization=False)
+    model, _ = load(path, arch=ARCH, device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+
+
+def _to_google_npz(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The layout of the original Google ViT ``.npz`` files (inverse of timm's converter)."""
+    dim = model.embed_dim
+    heads = model.blocks[0].attn.num_heads
+
+    def t(x: torch.Tensor) -> np.ndarray:
+        return x.detach().numpy().copy()
+
+    w = {
+        "embedding/kernel": t(model.patch_embed.proj.weight.permute(2, 3, 1, 0)),  # HWIO
+        "embedding/bias": t(model.patch_embed.proj.bias),
+        "cls": t(model.cls_token),
+        "Transformer/posembed_input/pos_embedding": t(model.pos_embed),
+        "Transformer/encoder_norm/scale": t(model.norm.weight),
+        "Transformer/encoder_norm/bias": t(model.norm.bias),
+        "head/kernel": t(model.head.weight.T),
+        "head/bias": t(model.head.bias),
+    }
+    for i, block in enumerate(model.blocks):
+        p = f"Transformer/encoderblock_{i}/"
+        mha = p + "MultiHeadDotProductAttention_1/"
+        w[p + "LayerNorm_0/scale"], w[p + "LayerNorm_0/bias"] = (
+            t(block.norm1.weight),
+            t(block.norm1.bias),
+        )
+        w[p + "LayerNorm_2/scale"], w[p + "LayerNorm_2/bias"] = (
+            t(block.norm2.weight),
+            t(block.norm2.bias),
+        )
+        qkv_w = block.attn.qkv.weight.chunk(3)  # 3 x [D, D]
+        qkv_b = block.attn.qkv.bias.chunk(3)
+        for n, name in enumerate(("query", "key", "value")):
+            w[mha + f"{name}/kernel"] = t(qkv_w[n].T.reshape(dim, heads, dim // heads))
+            w[mha + f"{name}/bias"] = t(qkv_b[n].reshape(heads, dim // heads))
+        w[mha + "out/kernel"] = t(block.attn.proj.weight.reshape(dim, heads, -1).permute(1, 2, 0))
+        w[mha + "out/bias"] = t(block.attn.proj.bias)
+        for r, fc in enumerate((block.mlp.fc1, block.mlp.fc2)):
+            w[p + f"MlpBlock_3/Dense_{r}/kernel"] = t(fc.weight.T)
+            w[p + f"MlpBlock_3/Dense_{r}/bias"] = t(fc.bias)
+    return w
+
+
+def test_google_npz_round_trip(tmp_path, image):
+    timm_model = _square_model()
+    np.savez(tmp_path / "ViT-Ti_16.npz", **_to_google_npz(timm_model))
+    model, spec = load(tmp_path / "ViT-Ti_16.npz", arch=ARCH, device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+    assert spec.input_size == (3, 32, 32)
+
+
+def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, image):
+    path = save_checkpoint(
+        timm_model, tmp_path / "demo_vit.safetensors", arch=ARCH, model_kwargs=SMALL, labels=LABELS
+    )
+    monkeypatch.setattr(load_module, "DEMO_MODEL_PATH", path)
+    model, spec = load("demo", device="cpu")
+    _assert_same_model(model, timm_model, image)
+    assert spec.name == "demo"
+    assert spec.labels == tuple(LABELS)
+
+
+def test_timm_tag_without_download_keeps_its_preprocessing_and_labels():
+    model, spec = load("vit_tiny_patch16_224.augreg_in21k_ft_in1k", pretrained=False, device="cpu")
+    assert spec.name == "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
+    assert spec.input_size == (3, 224, 224)
+    assert spec.mean == (0.5, 0.5, 0.5)
+    assert spec.crop_pct == pytest.approx(0.9)
+    assert spec.interpolation == "bicubic"
+    assert spec.label_source == "imagenet-1k"
+    assert len(spec.labels) == 1000
+    assert spec.labels[0].startswith("tench")
+    assert spec.layout.grid == (14, 14)
+    assert _logits(model, torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
+
+
+# --- class labels ------------------------------------------------------------------------
+
+
+def test_labels_come_from_the_imagenet_subset_of_the_class_count():
+    labels, source = class_labels(21843, {})
+    assert source == "imagenet-21k-goog"
+    assert len(labels) == 21843
+    assert class_labels(11821, {})[1] == "imagenet-12k"
+
+
+def test_labels_from_pretrained_config_names():
+    assert class_labels(2, {"label_names": ["yes", "no"]}) == (("yes", "no"), "pretrained config")
+
+
+def test_headless_model_has_no_labels():
+    assert class_labels(0, {}) == (None, "none")
+
+
+def test_stored_labels_must_match_the_head(tmp_path, timm_model):
+    path = save_checkpoint(
+        timm_model, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL, labels=["a", "b"]
+    )
+    with pytest.raises(ModelLoadError, match="stores 2 class names but its head has 5"):
+        load(path, device="cpu")
+
+
+# --- device and precision ----------------------------------------------------------------
+
+
+def test_auto_device_falls_back_to_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_auto_device_prefers_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_missing_gpu_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ModelLoadError, match="no CUDA GPU"):
+        resolve_device("cuda")
+
+
+def test_unknown_device_name_is_refused():
+    with pytest.raises(ModelLoadError, match="not a device name"):
+        resolve_device("gpu-please")
+
+
+def test_half_precision_is_offered_on_gpu_only():
+    assert resolve_dtype(None, torch.device("cpu")) is torch.float32
+    assert resolve_dtype("bf16", torch.device("cuda")) is torch.bfloat16
+    assert resolve_dtype(torch.float16, torch.device("cuda")) is torch.float16
+    with pytest.raises(ModelLoadError, match="GPUs only"):
+        resolve_dtype("fp16", torch.device("cpu"))
+    with pytest.raises(ModelLoadError, match="Unknown precision"):
+        resolve_dtype("fp8", torch.device("cuda"))
+
+
+# --- bad names ---------------------------------------------------------------------------
+
+
+def test_unknown_tag_suggests_close_matches():
+    with pytest.raises(ModelLoadError, match="Unknown model") as info:
+        load("vit_bsae_patch16_224", device="cpu")
+    assert "vit_base_patch16_224" in str(info.value)
+
+
+def test_unknown_weights_tag_lists_the_real_ones():
+    with pytest.raises(ModelLoadError, match="no weights 'nonexistent'") as info:
+        load("vit_tiny_patch16_224.nonexistent", device="cpu")
+    assert "augreg_in21k_ft_in1k" in str(info.value)
+
+
+def test_unsupported_architecture_is_refused():
+    with pytest.raises(UnsupportedModelError, match="resnet50 is not a model vitviz can show"):
+        load("resnet50.a1_in1k", device="cpu")
+
+
+def test_hybrid_vit_is_refused_before_download():
+    with pytest.raises(UnsupportedModelError, match="vit_base_r50_s16_384"):
+        load("vit_base_r50_s16_384.orig_in21k_ft_in1k", device="cpu")
+
+
+def test_unsupported_architecture_in_file_metadata(tmp_path):
+    path = tmp_path / "cnn.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"vitviz.arch": json.dumps("resnet18")})
+    with pytest.raises(UnsupportedModelError, match="resnet18"):
+        load(path, device="cpu")
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network and an empty hub cache: every download fails fast."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+
+
+@pytest.mark.usefixtures("offline")
+def test_hub_unreachable_for_a_tag_says_so_and_suggests_a_local_file():
+    with pytest.raises(ModelLoadError, match="Hugging Face Hub is unreachable") as info:
+        load("vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu")
+    assert "local checkpoint" in str(info.value)
+
+
+@pytest.mark.usefixtures("offline")
+def test_hub_unreachable_for_an_hf_hub_id():
+    with pytest.raises(ModelLoadError, match="unreachable"):
+        load("hf-hub:timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu")
+
+
+def test_empty_source_is_refused():
+    with pytest.raises(ModelLoadError, match="No model given"):
+        load("  ", device="cpu")
+
+
+# --- bad files ---------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load(tmp_path / "nope.pth", arch=ARCH, device="cpu")
+
+
+def test_directory_instead_of_file(tmp_path):
+    (tmp_path / "weights.pth").mkdir()
+    with pytest.raises(ModelLoadError, match="is not a file"):
+        load(tmp_path / "weights.pth", arch=ARCH, device="cpu")
+
+
+def test_zero_byte_file(tmp_path):
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="empty"):
+        load(tmp_path / "empty.safetensors", device="cpu")
+
+
+def test_truncated_safetensors(tmp_path, timm_model):
+    path = save_checkpoint(timm_model, tmp_path / "t.safetensors", arch=ARCH, model_kwargs=SMALL)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="truncated or corrupt"):
+        load(path, device="cpu")
+
+
+def test_truncated_pth(tmp_path, timm_model):
+    path = tmp_path / "t.pth"
+    torch.save(timm_model.state_dict(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="truncated or corrupt"):
+        load(path, arch=ARCH, device="cpu")
+
+
+def test_truncated_legacy_pickle(tmp_path, timm_model):
+    path = tmp_path / "t.bin"
+    torch.save(timm_model.state_dict(), path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    path.write_bytes(data[:200])
+    with pytest.raises(ModelLoadError, match="truncated or corrupt"):
+        load(path, arch=ARCH, device="cpu")
+
+
+def test_corrupt_bytes(tmp_path):
+    path = tmp_path / "garbage.pth"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(ModelLoadError, match="not a model checkpoint"):
+        load(path, arch=ARCH, device="cpu")
+
+
+def test_image_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "photo.pth"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ModelLoadError, match="PNG image"):
+        load(path, arch=ARCH, device="cpu")
+
+
+def test_text_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "notes.bin"
+    path.write_text("these are not weights\n")
+    with pytest.raises(ModelLoadError, match="text file"):
+        load(path, arch=ARCH, device="cpu")
+
+
+def test_zip_that_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "bundle.pth"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(ModelLoadError, match="zip archive but not a checkpoint"):
+        load(path, arch=ARCH, device="cpu")
+
+
+def test_npz_that_is_not_a_vit(tmp_path):
+    np.savez(tmp_path / "arrays.npz", a=np.zeros(3))
+    with pytest.raises(ModelLoadError, match="not a Google ViT checkpoint"):
+        load(tmp_path / "arrays.npz", arch=ARCH, device="cpu")
+
+
+def test_pickle_without_tensors(tmp_path):
+    torch.save({"epoch": 3, "lr": 0.1}, tmp_path / "meta.pth")
+    with pytest.raises(ModelLoadError, match="holds no tensors"):
+        load(tmp_path / "meta.pth", arch=ARCH, device="cpu")
+
+
+def test_file_without_architecture_asks_for_arch(tmp_path, timm_model):
+    torch.save(timm_model.state_dict(), tmp_path / "anon.pth")
+    with pytest.raises(ModelLoadError, match="pass the timm architecture"):
+        load(tmp_path / "anon.pth", device="cpu")
+
+
+def test_corrupt_metadata_json(tmp_path, timm_model):
+    path = tmp_path / "m.safetensors"
+    save_file(timm_model.state_dict(), str(path), metadata={"vitviz.model_kwargs": "{depth: 2"})
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        load(path, arch=ARCH, device="cpu")
+
+
+class _Payload:
+    """Unpickling this would run code: it must never happen."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_refused_by_weights_only_is_never_loaded_unsafely(tmp_path, timm_model):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "full_model.pth"
+    torch.save({"model": timm_model.state_dict(), "hook": _Payload(str(marker))}, path)
+    with pytest.raises(ModelLoadError, match="refused for safety") as info:
+        load(path, arch=ARCH, device="cpu")
+    assert any(name in str(info.value) for name in ("io.open", "builtins.open"))
+    assert "safetensors" in str(info.value)
+    assert not marker.exists()
+
+
+def test_legacy_pickle_refused_for_safety(tmp_path, timm_model):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "legacy.pth"
+    with path.open("wb") as stream:
+        pickle.dump({"hook": _Payload(str(marker))}, stream, protocol=2)
+    with pytest.raises(ModelLoadError, match="refused for safety"):
+        load(path, arch=ARCH, device="cpu")
+    assert not marker.exists()
+
+
+def test_missing_keys_are_listed(tmp_path, timm_model):
+    state = timm_model.state_dict()
+    del state["norm.weight"], state["blocks.1.attn.qkv.bias"]
+    path = save_checkpoint(state, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL)
+    with pytest.raises(ModelLoadError, match="2 keys missing from the file") as info:
+        load(path, device="cpu")
+    assert "norm.weight" in str(info.value)
+    assert "blocks.1.attn.qkv.bias" in str(info.value)
+
+
+def test_unexpected_keys_are_listed(tmp_path, timm_model):
+    state = dict(timm_model.state_dict(), **{"extra.proj.weight": torch.zeros(3, 3)})
+    path = save_checkpoint(state, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL)
+    with pytest.raises(ModelLoadError, match=r"1 keys not in the model \(extra.proj.weight\)"):
+        load(path, device="cpu")
+
+
+def test_shape_mismatches_are_listed(tmp_path):
+    state = _square_model().state_dict()
+    torch.save(state, tmp_path / "tiny.pth")
+    with pytest.raises(ModelLoadError, match="with other shapes") as info:
+        load(tmp_path / "tiny.pth", arch="vit_small_patch16_224", device="cpu")
+    message = str(info.value)
+    assert "cls_token: file (1, 1, 192), model (1, 1, 384)" in message
+    assert "and " in message  # long lists are cut, with the count of the rest
+
+
+def test_npz_for_the_wrong_architecture(tmp_path):
+    np.savez(tmp_path / "ViT-Ti_16.npz", **_to_google_npz(_square_model()))
+    with pytest.raises(ModelLoadError, match="do not fit vit_small_patch16_224"):
+        load(tmp_path / "ViT-Ti_16.npz", arch="vit_small_patch16_224", device="cpu")
+
+
+def test_npz_missing_arrays_never_leaves_random_weights(tmp_path):
+    arrays = _to_google_npz(_square_model())
+    del arrays["Transformer/encoder_norm/scale"]
+    np.savez(tmp_path / "partial.npz", **arrays)
+    with pytest.raises(ModelLoadError, match="do not fit"):
+        load(tmp_path / "partial.npz", arch=ARCH, device="cpu")

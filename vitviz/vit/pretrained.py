@@ -1,0 +1,108 @@
+"""Building a :class:`PretrainedSpec`: preprocessing, class names and token layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from timm.data import ImageNetInfo, infer_imagenet_subset, resolve_model_data_config
+from torch import nn
+
+from vitviz.errors import ModelLoadError
+from vitviz.vit.spec import PretrainedSpec
+
+
+def class_labels(
+    num_classes: int,
+    pretrained_cfg: Mapping[str, Any],
+    stored: Sequence[str] | None = None,
+) -> tuple[tuple[str, ...] | None, str]:
+    """Class names in logit order, and where they came from.
+
+    Parameters
+    ----------
+    num_classes : int
+        Outputs of the model's head (0 for a headless model).
+    pretrained_cfg : mapping
+        timm pretrained config of the weights (its ``label_names`` are used when present).
+    stored : sequence of str, optional
+        Names stored with the checkpoint; they win over everything else.
+
+    Returns
+    -------
+    labels : tuple of str or None
+        None only for a headless model.
+    source : str
+        ``checkpoint``, ``pretrained config``, an ImageNet subset name such as
+        ``imagenet-1k``, ``generic`` (``class 0`` ... ``class n-1``) or ``none``.
+
+    Raises
+    ------
+    ModelLoadError
+        If stored names do not match the number of classes.
+    """
+    if num_classes <= 0:
+        return None, "none"
+    if stored is not None:
+        if len(stored) != num_classes:
+            raise ModelLoadError(
+                f"The checkpoint stores {len(stored)} class names but its head has "
+                f"{num_classes} outputs; fix the 'vitviz.labels' metadata."
+            )
+        return tuple(stored), "checkpoint"
+    cfg_names = pretrained_cfg.get("label_names")
+    if cfg_names and len(cfg_names) == num_classes:
+        return tuple(str(name) for name in cfg_names), "pretrained config"
+    subset = infer_imagenet_subset({"num_classes": num_classes})
+    if subset:
+        return tuple(ImageNetInfo(subset).label_descriptions()), subset
+    return tuple(f"class {i}" for i in range(num_classes)), "generic"
+
+
+def build_spec(
+    *,
+    name: str,
+    arch: str,
+    timm_model: nn.Module,
+    vit_model: nn.Module,
+    stored_labels: Sequence[str] | None = None,
+) -> PretrainedSpec:
+    """Describe how a loaded model wants its input and what its outputs mean.
+
+    Parameters
+    ----------
+    name : str
+        What the user loaded (tag, hub id, ``demo`` or file name).
+    arch : str
+        timm architecture name.
+    timm_model : torch.nn.Module
+        The timm model the weights were loaded into; its ``pretrained_cfg`` gives the
+        preprocessing.
+    vit_model : vitviz.vit.VisionTransformer
+        Our network built from it; gives the patch size and token layout.
+    stored_labels : sequence of str, optional
+        Class names stored with the checkpoint.
+
+    Returns
+    -------
+    PretrainedSpec
+    """
+    cfg = dict(getattr(timm_model, "pretrained_cfg", None) or {})
+    data = resolve_model_data_config(timm_model)
+    _, height, width = (int(v) for v in data["input_size"])
+    labels, source = class_labels(int(timm_model.num_classes), cfg, stored_labels)
+    patch_h, patch_w = (int(v) for v in vit_model.patch_size)
+    return PretrainedSpec(
+        name=name,
+        arch=arch,
+        input_size=(3, height, width),
+        crop_pct=float(data["crop_pct"]),
+        crop_mode=str(data.get("crop_mode", "center")),
+        interpolation=str(data["interpolation"]),
+        mean=tuple(float(v) for v in data["mean"]),
+        std=tuple(float(v) for v in data["std"]),
+        labels=labels,
+        layout=vit_model.layout_for(height, width),
+        patch_size=(patch_h, patch_w),
+        label_source=source,
+    )
