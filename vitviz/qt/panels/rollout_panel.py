@@ -23,12 +23,11 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from vitviz.compute import attention_maps, render, rollout
+from vitviz.compute import attention_maps, rollout
 from vitviz.errors import AnalysisError
 from vitviz.qt.widgets.analysis_cache import first_image
 from vitviz.qt.widgets.bindings import bind_combo, bind_value, listen
-from vitviz.qt.widgets.colorbar import ColorBar
-from vitviz.qt.widgets.map_view import MapView
+from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS
 
@@ -86,8 +85,7 @@ class RolloutPanel(QWidget):
         self.layer_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.layer_slider.setToolTip("Show the rollout accumulated up to this layer")
         self.layer_slider.valueChanged.connect(self._on_slider)
-        self.view = MapView()
-        self.colorbar = ColorBar()
+        self.map = ImageMapView(state)
         self.caption = QLabel()
 
         form = QFormLayout()
@@ -106,31 +104,23 @@ class RolloutPanel(QWidget):
         form.addRow("layers", layers)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.colorbar)
+        layout.addWidget(self.map, 1)
         form_slider = QFormLayout()
         form_slider.addRow("up to layer", self.layer_slider)
         layout.addLayout(form_slider)
         layout.addWidget(self.caption)
 
-        self.view.cell_clicked.connect(self._on_cell_clicked)
         results, events = state.results.events, state.rollout.events
         listen(self, results.model, self._update_ranges)
-        listen(self, results.prepared, self._update_background)
         listen(self, results.inference, self.render_all)
         listen(self, state.selection.events.query, self._on_query)
         for name in ("fusion", "discard_ratio", "residual", "start_layer", "end_layer"):
             listen(self, getattr(events, name), self.render_all)
         listen(self, events.follow_query, self.render_all)
         listen(self, events.shown_layer, self._show_layer)
-        for name in ("colormap", "upsampling", "drop_prefix"):
-            listen(self, getattr(state.view.events, name), self.render_all)
-        listen(self, state.view.events.opacity, self.view.set_opacity)
-        listen(self, state.view.events.show_grid, self.view.set_show_grid)
-        self.view.set_opacity(state.view.opacity)
-        self.view.set_show_grid(state.view.show_grid)
+        listen(self, state.view.events.drop_prefix, self.render_all)
         self._update_ranges()
-        self._update_background()
+        self.render_all()
 
     @property
     def maps(self) -> np.ndarray | None:
@@ -160,7 +150,7 @@ class RolloutPanel(QWidget):
         chosen = self.layers()
         if inference is None or chosen is None or self.state.results.model is None:
             self._maps = None
-            self.view.set_map(None, placeholder="No result yet" if chosen else "Invalid layers")
+            self.map.show_map(None, "No result yet" if chosen else "Choose a start layer ≤ end")
             self.caption.setText("")
             return
         options, view = self.state.rollout, self.state.view
@@ -214,14 +204,7 @@ class RolloutPanel(QWidget):
         values = self.shown_map()
         if values is None:
             return
-        view = self.state.view
-        vmin, vmax = float(values.min()), float(values.max())
-        size = self._input_size()
-        smooth = view.upsampling == "bilinear" and size is not None
-        shown = render.upsample(values, size, "bilinear") if smooth else values
-        self.view.set_smooth(smooth)
-        self.view.set_map(render.to_rgba(shown, view.colormap, vmin, vmax), values.shape)
-        self.colorbar.set_range(view.colormap, vmin, vmax)
+        self.map.show_map(values)
         layer = self.layer_slider.value()
         self.caption.setText(f"rollout of {self._query_label()} up to layer {layer}")
 
@@ -255,24 +238,7 @@ class RolloutPanel(QWidget):
         if self.state.rollout.follow_query:
             self.render_all()
 
-    def _input_size(self) -> tuple[int, int] | None:
-        prepared = self.state.results.prepared
-        if prepared is None:
-            return None
-        width, height = prepared.image.size
-        return height, width
-
-    def _update_background(self, *_) -> None:
-        prepared = self.state.results.prepared
-        self.view.set_background(None if prepared is None else np.asarray(prepared.image))
-        self.render_all()
-
     def _update_ranges(self, *_) -> None:
         last = max(self.state.depth - 1, 0)
         self.start_layer.setMaximum(last)
         self.end_layer.setMaximum(last)
-
-    def _on_cell_clicked(self, row: int, col: int) -> None:
-        layout = self.state.layout
-        if layout is not None and self.view.grid == layout.grid:
-            self.state.select_token(layout.patch_index(row, col))

@@ -11,11 +11,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from vitviz.compute import attention_maps, render
+from vitviz.compute import attention_maps
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import bind_value, listen
-from vitviz.qt.widgets.colorbar import ColorBar
-from vitviz.qt.widgets.map_view import MapView
+from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
 from vitviz.vit.layout import TokenKind
 
@@ -44,8 +43,7 @@ class SelectedHeadPanel(QWidget):
         self.head.setToolTip("Head ([ / ])")
         bind_value(self.layer, state.selection, "layer")
         bind_value(self.head, state.selection, "head")
-        self.view = MapView()
-        self.colorbar = ColorBar()
+        self.map = ImageMapView(state)
         self.stats = QLabel()
         self.stats.setWordWrap(True)
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -56,25 +54,17 @@ class SelectedHeadPanel(QWidget):
         header.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.colorbar)
+        layout.addWidget(self.map, 1)
         layout.addWidget(self.stats)
 
-        self.view.cell_clicked.connect(self._on_cell_clicked)
         results, selection, view = state.results.events, state.selection.events, state.view.events
         listen(self, results.model, self._update_ranges)
-        listen(self, results.prepared, self._update_background)
         listen(self, results.inference, self.render_all)
         for signal in (selection.query, selection.layer, selection.head):
             listen(self, signal, self.render_all)
-        for name in ("colormap", "upsampling", "drop_prefix", "mass_threshold"):
+        for name in ("drop_prefix", "mass_threshold"):
             listen(self, getattr(view, name), self.render_all)
-        listen(self, view.opacity, self.view.set_opacity)
-        listen(self, view.show_grid, self.view.set_show_grid)
-        self.view.set_opacity(state.view.opacity)
-        self.view.set_show_grid(state.view.show_grid)
         self._update_ranges()
-        self._update_background()
         self.render_all()
 
     def head_map(self) -> np.ndarray | None:
@@ -100,22 +90,14 @@ class SelectedHeadPanel(QWidget):
     def render_all(self, *_) -> None:
         """Recompute and redraw the map, its colour bar and the statistics."""
         values = self.head_map()
+        self.map.show_map(values)
         if values is None:
-            self.view.set_map(None)
-            self.colorbar.set_range(self.state.view.colormap, None, None)
             self.stats.setText("")
             return
-        view = self.state.view
-        vmin, vmax = float(values.min()), float(values.max())
-        smooth = view.upsampling == "bilinear" and self._input_size is not None
-        shown = render.upsample(values, self._input_size, "bilinear") if smooth else values
-        self.view.set_smooth(smooth)
-        self.view.set_map(render.to_rgba(shown, view.colormap, vmin, vmax), values.shape)
-        self.colorbar.set_range(view.colormap, vmin, vmax)
         layout = self.state.results.inference.layout
         query = self.state.selection.query
         is_patch = 0 <= query < layout.num_tokens and layout.kind(query) is TokenKind.PATCH
-        self.view.set_marker(layout.patch_position(query) if is_patch else None)
+        self.map.view.set_marker(layout.patch_position(query) if is_patch else None)
         self.stats.setText(self._describe(values))
 
     def _describe(self, values: np.ndarray) -> str:
@@ -152,27 +134,9 @@ class SelectedHeadPanel(QWidget):
             )
         return "<br>".join(lines)
 
-    @property
-    def _input_size(self) -> tuple[int, int] | None:
-        prepared = self.state.results.prepared
-        if prepared is None:
-            return None
-        width, height = prepared.image.size
-        return height, width
-
-    def _update_background(self, *_) -> None:
-        prepared = self.state.results.prepared
-        self.view.set_background(None if prepared is None else np.asarray(prepared.image))
-        self.render_all()
-
     def _update_ranges(self, *_) -> None:
         self.layer.setMaximum(max(self.state.depth - 1, 0))
         self.head.setMaximum(max(self.state.num_heads - 1, 0))
-
-    def _on_cell_clicked(self, row: int, col: int) -> None:
-        layout = self.state.layout
-        if layout is not None and self.view.grid == layout.grid:
-            self.state.select_token(layout.patch_index(row, col))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         step = STEP_KEYS.get(Qt.Key(event.key()))

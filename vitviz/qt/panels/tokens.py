@@ -14,11 +14,10 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from vitviz.compute import head_stats, render
+from vitviz.compute import head_stats
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
-from vitviz.qt.widgets.colorbar import ColorBar
-from vitviz.qt.widgets.map_view import MapView
+from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
 
 MAX_LISTED = 12
@@ -53,8 +52,7 @@ class TokensPanel(QWidget):
         self.axes = self.figure.add_subplot()
         self._cursor = None
         self._mass: np.ndarray | None = None  # [L, num_prefix]
-        self.view = MapView()
-        self.colorbar = ColorBar()
+        self.map = ImageMapView(state)
         self.flags_text = QLabel()
         self.flags_text.setWordWrap(True)
         self._prefix_buttons: list[QPushButton] = []
@@ -64,19 +62,13 @@ class TokensPanel(QWidget):
         layout.addLayout(self.buttons)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(QLabel("token norms of the selected layer (high-norm tokens outlined)"))
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.colorbar)
+        layout.addWidget(self.map, 1)
         layout.addWidget(self.flags_text)
 
-        self.view.cell_clicked.connect(self._on_cell_clicked)
         listen(self, state.results.events.inference, self.render_all)
-        listen(self, state.results.events.prepared, self._update_background)
         listen(self, state.selection.events.layer, self._show_layer)
         listen(self, state.selection.events.query, self._show_query)
-        listen(self, state.view.events.colormap, self._show_layer)
-        listen(self, state.view.events.opacity, self.view.set_opacity)
-        self.view.set_opacity(state.view.opacity)
-        self._update_background()
+        self.render_all()
 
     @property
     def prefix_mass(self) -> np.ndarray | None:
@@ -165,21 +157,18 @@ class TokensPanel(QWidget):
         layer = self.state.selection.layer
         layout = self.state.layout
         if norms is None or layout is None or not 0 <= layer < len(norms):
-            self.view.set_map(None, placeholder="No token norms")
-            self.view.set_flags([])
+            self.map.show_map(None, placeholder="No token norms")
+            self.map.view.set_flags([])
             self.flags_text.setText("")
             return
         if self._cursor is not None:
             self._cursor.set_xdata([layer, layer])
             self.canvas.draw_idle()
         values = norms[layer, layout.num_prefix :].reshape(layout.grid)  # [rows, cols]
-        cmap = self.state.view.colormap
-        vmin, vmax = float(values.min()), float(values.max())
-        self.view.set_map(render.to_rgba(values, cmap, vmin, vmax))
-        self.colorbar.set_range(cmap, vmin, vmax)
+        self.map.show_map(values)
         flagged = np.flatnonzero(flags[layer]) if flags is not None else np.zeros(0, int)
         cells = [layout.patch_position(int(i)) for i in flagged if i >= layout.num_prefix]
-        self.view.set_flags(cells)
+        self.map.view.set_flags(cells)
         names = [layout.label(int(i)) for i in flagged]
         listed = ", ".join(names[:MAX_LISTED]) + (" …" if len(names) > MAX_LISTED else "")
         self.flags_text.setText(
@@ -187,13 +176,3 @@ class TokensPanel(QWidget):
             if names
             else f"layer {layer}: no high-norm tokens"
         )
-
-    def _update_background(self, *_) -> None:
-        prepared = self.state.results.prepared
-        self.view.set_background(None if prepared is None else np.asarray(prepared.image))
-        self.render_all()
-
-    def _on_cell_clicked(self, row: int, col: int) -> None:
-        layout = self.state.layout
-        if layout is not None and self.view.grid == layout.grid:
-            self.state.select_token(layout.patch_index(row, col))

@@ -67,6 +67,11 @@ class MapView(QWidget):
         return self._map
 
     @property
+    def placeholder(self) -> str:
+        """The text drawn while there is no map."""
+        return self._placeholder
+
+    @property
     def marker(self) -> tuple[int, int] | None:
         """The outlined query cell, or None."""
         return self._marker

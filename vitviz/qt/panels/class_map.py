@@ -1,0 +1,116 @@
+"""The class-specific map of the selected class (relevance or gradient rollout).
+
+The controller computes maps in its worker (one backward pass per class) and caches them
+in ``results.class_maps`` under ``(class_index, method)``; this panel shows the cached
+map, or says that it is being computed. Switching back to a class seen before is instant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from vitviz.qt.widgets.bindings import bind_combo, listen
+from vitviz.qt.widgets.image_map import ImageMapView
+from vitviz.state import AppState
+from vitviz.state.view import CLASS_METHODS
+
+METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
+NO_CLASS = "no class"
+
+
+class ClassMapPanel(QWidget):
+    """Where the model finds evidence for one class, over the image it saw."""
+
+    title = "Class map"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.classes = QComboBox()
+        self.classes.setToolTip("The class whose evidence is shown")
+        self.classes.setMinimumContentsLength(12)
+        self.classes.currentIndexChanged.connect(self._on_class_chosen)
+        self.method = QComboBox()
+        bind_combo(
+            self.method, state.view, "class_method", CLASS_METHODS,
+            [METHOD_LABELS[m] for m in CLASS_METHODS],
+        )  # fmt: skip
+        self.map = ImageMapView(state)
+        self.caption = QLabel()
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.classes, 1)
+        controls.addWidget(self.method)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.map, 1)
+        layout.addWidget(self.caption)
+
+        results = state.results.events
+        listen(self, results.model, self._fill_classes)
+        listen(self, results.inference, self.render_all)
+        listen(self, results.class_maps, self.render_all)
+        listen(self, state.selection.events.class_index, self._on_class_index)
+        listen(self, state.view.events.class_method, self.render_all)
+        self._fill_classes()
+
+    def class_map(self) -> np.ndarray | None:
+        """``[rows, cols]`` cached map of the selected class and method, or None."""
+        index = self.state.selection.class_index
+        if index is None:
+            return None
+        # The controller stores numpy maps, computed in its worker.
+        grid_map = self.state.results.class_maps.get((index, self.state.view.class_method))
+        return None if grid_map is None else np.asarray(grid_map, dtype=np.float32)
+
+    def render_all(self, *_) -> None:
+        """Redraw the selected class's map (or say why there is none)."""
+        values = self.class_map()
+        self.map.show_map(values, placeholder=self._placeholder())
+        if values is None:
+            self.caption.setText("")
+            return
+        label = self._label(self.state.selection.class_index)
+        method = METHOD_LABELS.get(self.state.view.class_method, "")
+        self.caption.setText(f"{label} · {method}")
+
+    def _placeholder(self) -> str:
+        index = self.state.selection.class_index
+        if self.state.results.inference is None:
+            return "No result yet"
+        if index is None:
+            return "Click a class in Predictions (or choose one above)"
+        return f"Computing the map of {self._label(index)}…"
+
+    def _labels(self) -> tuple[str, ...]:
+        model = self.state.results.model
+        return tuple(model.spec.labels or ()) if model is not None else ()
+
+    def _label(self, index: int | None) -> str:
+        labels = self._labels()
+        if index is None:
+            return NO_CLASS
+        return labels[index] if 0 <= index < len(labels) else f"class {index}"
+
+    def _fill_classes(self, *_) -> None:
+        self.classes.blockSignals(True)
+        self.classes.clear()
+        self.classes.addItem(NO_CLASS, None)
+        for index, label in enumerate(self._labels()):
+            self.classes.addItem(f"{index}: {label}", index)
+        self.classes.blockSignals(False)
+        self._on_class_index()
+
+    def _on_class_index(self, *_) -> None:
+        index = self.state.selection.class_index
+        position = 0 if index is None else index + 1
+        if position < self.classes.count():
+            self.classes.blockSignals(True)
+            self.classes.setCurrentIndex(position)
+            self.classes.blockSignals(False)
+        self.render_all()
+
+    def _on_class_chosen(self, position: int) -> None:
+        if position >= 0:
+            self.state.selection.class_index = self.classes.itemData(position)
