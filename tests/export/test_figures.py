@@ -8,6 +8,7 @@ from PIL import Image
 
 from vitviz.export.figures import (
     ColourScale,
+    MapFigure,
     attention_distance_figure,
     grid_figure,
     magnification,
@@ -126,3 +127,25 @@ def test_attention_distance_figure_colours_by_a_statistic():
     )
     assert len(figure.axes) == 2
     np.testing.assert_array_equal(figure.axes[0].collections[0].get_array(), entropy.ravel())
+
+
+def test_a_reused_map_figure_draws_what_a_fresh_one_draws(tmp_path):
+    layout = MapFigure((40, 60), title_lines=2)
+    layout.show(_picture(40, 60, seed=1), "first\nimage", ColourScale("inferno", 0, 1))
+    save_figure(layout.figure, tmp_path / "first.png")
+    scale = ColourScale("viridis", -2.0, 5.0, "relevance")
+    reused = layout.show(_picture(40, 60, seed=2), "second\nimage", scale)
+    fresh = map_figure(_picture(40, 60, seed=2), title="second\nimage", scale=scale)
+    a = _read(save_figure(reused, tmp_path / "reused.png"))
+    b = _read(save_figure(fresh, tmp_path / "fresh.png"))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_map_figure_refuses_what_does_not_fit_its_layout():
+    layout = MapFigure((40, 60), title_lines=1, colour_bar=False)
+    with pytest.raises(ValueError, match="fit"):
+        layout.show(_picture(40, 61), "t")
+    with pytest.raises(ValueError, match="fit"):
+        layout.show(_picture(40, 60), "two\nlines")
+    with pytest.raises(ValueError, match="fit"):
+        layout.show(_picture(40, 60), "t", ColourScale("inferno", 0, 1))

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.animation import FFMpegWriter, PillowWriter
 
 from vitviz.errors import VitvizError
-from vitviz.export.figures import ColourScale, map_figure
+from vitviz.export.figures import ColourScale, MapFigure
 from vitviz.export.styles import DPI, slide_style
 
 
@@ -81,11 +81,11 @@ def save_layer_animation(
         raise ValueError("one title per picture, and at least one picture, are needed")
     path = Path(path)
     writer = _writer(path.suffix.lstrip(".").lower(), fps)
-    figure = map_figure(pictures[0], title=titles[0], scale=scale)
-    axes = figure.axes[0]
-    with slide_style(), writer.saving(figure, str(path), dpi=DPI):
+    lines = max(title.count("\n") + 1 for title in titles)
+    layout = MapFigure(pictures[0].shape[:2], title_lines=lines, colour_bar=scale is not None)
+    with slide_style(), writer.saving(layout.figure, str(path), dpi=DPI):
         for picture, title in zip(pictures, titles, strict=True):
-            axes.images[0].set_data(picture)
-            axes.title.set_text(title)
+            padded = title + "\n" * (lines - 1 - title.count("\n"))
+            layout.show(picture, padded, scale)
             writer.grab_frame()
     return path

@@ -30,7 +30,12 @@ from vitviz.compute.rollout import rollout, selected_layers
 from vitviz.errors import AnalysisError, VitvizError
 from vitviz.export import titles
 from vitviz.export.animation import save_layer_animation
-from vitviz.export.figures import attention_distance_figure, grid_figure, map_figure
+from vitviz.export.figures import (
+    ColourScale,
+    MapFigure,
+    attention_distance_figure,
+    grid_figure,
+)
 from vitviz.export.pictures import PictureOptions, as_numpy, display_image, map_picture, thumbnails
 from vitviz.export.saving import save_figure
 from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
@@ -307,6 +312,9 @@ class BatchExporter:
         self.request = request
         self.out_dir = Path(out_dir)
         self.model_name = model_name or spec.name
+        # One figure per layout, reused for every image of that layout (same pixels as a
+        # fresh figure, without rebuilding axes, colour bar and fonts each time).
+        self._layouts: dict[tuple, MapFigure] = {}
 
     def run(
         self, paths: Sequence[str | Path], *, batch_size: int = 8, progress: bool = True
@@ -400,6 +408,14 @@ class BatchExporter:
             analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
         return analyses
 
+    def _map_figure(self, picture: np.ndarray, title: str, scale: ColourScale | None):
+        key = (picture.shape[:2], title.count("\n"), scale is not None)
+        if key not in self._layouts:
+            self._layouts[key] = MapFigure(
+                picture.shape[:2], title_lines=key[1] + 1, colour_bar=scale is not None
+            )
+        return self._layouts[key].show(picture, title, scale)
+
     def _path(self, stem: str, suffix: str) -> Path:
         return self.out_dir / f"{stem}_{suffix}.{self.request.fmt}"
 
@@ -440,7 +456,7 @@ class BatchExporter:
         path = self._path(item.stem, "rollout")
         if not request.animated:
             picture, scale = map_picture(maps, grid, item.picture_base, request.picture)
-            return self._save(map_figure(picture, title=title(layers[-1]), scale=scale), path)
+            return self._save(self._map_figure(picture, title(layers[-1]), scale), path)
         frames = [title(layer) for layer in layers]
         return [self._animate(maps, frames, grid, item, path)]
 
@@ -483,7 +499,7 @@ class BatchExporter:
             return [self._animate(maps, frames, grid, item, path)]
         layer = analyses["layer"]
         picture, scale = map_picture(maps[layer], grid, item.picture_base, request.picture)
-        figure = map_figure(picture, title=title(layer), scale=scale)
+        figure = self._map_figure(picture, title(layer), scale)
         return self._save(figure, self._path(item.stem, f"layer{layer}_{suffix}"))
 
     def _export_grid(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
