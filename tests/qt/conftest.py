@@ -8,6 +8,7 @@ model; ``tiny_model`` is a real two-block timm ViT converted with ``from_timm``.
 from __future__ import annotations
 
 import os
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,11 +16,14 @@ import pytest
 import torch
 from PIL import Image
 
+from vitviz.errors import ModelLoadError
+from vitviz.qt.controller import Pipeline
 from vitviz.state import AppState, LoadedImage, LoadedModel
 from vitviz.vit.layout import TokenLayout
 from vitviz.vit.spec import PretrainedSpec
 
 PATCH = 16
+CLS_ONLY = TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(1, 1))
 
 
 def pytest_configure(config):
@@ -94,6 +98,43 @@ def fill_state(
     state.fit_selection(prepared.grid.layout, depth, heads, reset_query=True)
     results.events.resume()
     return state
+
+
+class FakePipeline(Pipeline):
+    """Real preprocessing; models and forward passes replaced by recorded fakes."""
+
+    def __init__(self):
+        self.loads = []
+        self.inferred = []
+        self.class_requests = []
+        self.gate: threading.Event | None = None
+        self.fail_sources = set()
+        self.oom_on_device = None
+        self.apply_threads = []
+
+    def load_model(self, key):
+        self.loads.append(key)
+        if key.source in self.fail_sources:
+            raise ModelLoadError(f"cannot load {key.source}: offline")
+        config = SimpleNamespace(depth=3, num_heads=2)
+        net = SimpleNamespace(config=config)
+        device = "cuda:0" if key.device == "cuda" else "cpu"
+        return LoadedModel(net, make_spec(CLS_ONLY, (64, 64)), key.source, device)
+
+    def to_cpu(self, loaded):
+        return LoadedModel(loaded.model, loaded.spec, loaded.source, "cpu")
+
+    def infer(self, loaded, prepared):
+        if self.gate is not None:
+            assert self.gate.wait(10)
+        if loaded.device == self.oom_on_device:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        self.inferred.append(prepared)
+        return fake_inference(prepared.grid.layout, 3, 2)
+
+    def class_map(self, request):
+        self.class_requests.append((request.class_index, request.method))
+        return np.full(request.inference.layout.grid, float(request.class_index))
 
 
 @pytest.fixture

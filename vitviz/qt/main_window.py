@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QByteArray, QMarginsF, QSize, QSizeF, Qt
+from PySide6.QtCore import QByteArray, QMarginsF, QPoint, QSize, QSizeF, Qt
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -107,7 +107,7 @@ def save_widget(widget: QWidget, path: str | Path) -> Path:
         generator.setViewBox(widget.rect())
         generator.setTitle(widget.windowTitle() or "vitviz")
         painter = QPainter(generator)
-        widget.render(painter)
+        widget.render(painter, QPoint(0, 0))
         painter.end()
     elif suffix == ".pdf":
         writer = QPdfWriter(str(path))
@@ -115,7 +115,7 @@ def save_widget(widget: QWidget, path: str | Path) -> Path:
         writer.setPageSize(QPageSize(QSizeF(size), QPageSize.Unit.Point))
         writer.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point)
         painter = QPainter(writer)
-        widget.render(painter)
+        widget.render(painter, QPoint(0, 0))
         painter.end()
     else:
         if suffix != ".png":
@@ -263,10 +263,10 @@ class MainWindow(QMainWindow):
         grid_action = self.actions_by_name["toggle_grid"]
         grid_action.setCheckable(True)
         grid_action.setChecked(state.view.show_grid)
-        listen(self, state.view.events.show_grid, grid_action.setChecked)
+        listen(self, state.view.events.show_grid, lambda on: grid_action.setChecked(bool(on)))
         presentation = self.actions_by_name["presentation"]
         presentation.setCheckable(True)
-        listen(self, state.view.events.presentation, presentation.setChecked)
+        listen(self, state.view.events.presentation, lambda on: presentation.setChecked(bool(on)))
 
     def _build_menus(self) -> None:
         act = self.actions_by_name

@@ -98,7 +98,7 @@ class ModelPicker(QComboBox):
         self.setObjectName("model_picker")
         self.setToolTip("The model to look inside")
         self.setMinimumContentsLength(24)
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLength)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self._sources: list[str] = ["demo"]
         self._rebuild()
         self.activated.connect(self._on_activated)

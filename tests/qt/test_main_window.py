@@ -1,0 +1,272 @@
+import numpy as np
+import pytest
+from conftest import FakePipeline, make_image
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+
+from vitviz.qt.controller import Controller
+from vitviz.qt.main_window import PANELS, MainWindow, pil_from_qimage, save_widget
+from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
+from vitviz.state import AppState
+
+
+@pytest.fixture
+def pipeline():
+    return FakePipeline()
+
+
+def build_window(qtbot, settings, pipeline, state=None):
+    state = state or AppState()
+    controller = Controller(state, synchronous=True, pipeline=pipeline)
+    window = MainWindow(state, controller, settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, settings, pipeline):
+    window = build_window(qtbot, settings, pipeline)
+    window.set_image(make_image())
+    return window
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "picture.png"
+    Image.fromarray(np.full((90, 120, 3), 200, dtype=np.uint8)).save(path)
+    return path
+
+
+def test_every_panel_is_a_dock_with_its_title(window):
+    assert set(window.docks) == {module for module, *_ in PANELS}
+    for module, dock in window.docks.items():
+        assert dock.windowTitle() == window.panels[module].title
+        assert dock.widget() is window.panels[module]
+    assert window.docks["image_panel"].isVisible()
+
+
+def test_status_bar_shows_model_layout_and_time(window):
+    text = window.status_label.text()
+    assert "test-model" in text
+    assert "CLS + 4×4 patches" in text
+    assert "ms" in text
+    assert "test-model" in window.windowTitle()
+
+
+def test_open_path_reads_the_file_and_remembers_it(window, image_file, settings):
+    assert window.open_path(image_file)
+    assert window.state.inputs.image.path == str(image_file)
+    assert window.state.results.image.name == "picture.png"
+    assert settings.recent_files() == [str(image_file)]
+
+
+def test_a_broken_file_shows_a_message_and_keeps_the_image(window, tmp_path):
+    shown = window.state.results.image
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    assert not window.open_path(broken)
+    assert window.state.results.image is shown
+    assert window.state.inputs.image is shown
+    assert window.error_label.isVisible()
+    assert "broken.jpg" in window.error_label.toolTip()
+    window.set_image(make_image(seed=2))
+    assert not window.error_label.isVisible()
+
+
+def test_paste_an_image_from_the_clipboard(window):
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.red)
+    QGuiApplication.clipboard().setImage(image)
+    assert window.paste_image()
+    pasted = window.state.results.image
+    assert pasted.name == "pasted image"
+    assert pasted.image.size == (40, 30)
+    assert pasted.image.getpixel((5, 5)) == (255, 0, 0)
+
+
+def test_paste_without_an_image_says_so(window):
+    QGuiApplication.clipboard().setText("just text")
+    assert not window.paste_image()
+    assert window.state.results.error == "The clipboard holds no image."
+
+
+def test_drop_a_file(window, image_file):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image_file))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert window.state.results.image.path == str(image_file)
+
+
+def test_samples(window):
+    window.new_sample()
+    first = window.state.results.image
+    window.new_sample()
+    assert window.state.results.image.name != first.name
+    assert window.state.results.image.image.size == (224, 224)
+    assert window.open_grace_hopper()
+    assert window.state.results.image.name == "grace_hopper.jpg"
+
+
+def test_keyboard_moves_the_selection(window, qtbot):
+    state = window.state
+    qtbot.keyClick(window, Qt.Key.Key_BracketRight)
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    assert (state.selection.layer, state.selection.head) == (2, 1)
+    qtbot.keyClick(window, Qt.Key.Key_PageUp)
+    qtbot.keyClick(window, Qt.Key.Key_BracketLeft)
+    assert (state.selection.layer, state.selection.head) == (1, 0)
+    qtbot.keyClick(window, Qt.Key.Key_Right)  # from CLS: the first patch
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.keyClick(window, Qt.Key.Key_Down)
+    assert state.layout.patch_position(state.selection.query) == (1, 1)
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    assert state.selection.query == 0
+
+
+def test_keyboard_view_options(window, qtbot):
+    view = window.state.view
+    qtbot.keyClick(window, Qt.Key.Key_G)
+    assert view.show_grid is False
+    qtbot.keyClick(window, Qt.Key.Key_C)
+    assert view.colormap == "viridis"
+    assert window.colormap_combo.currentText() == "viridis"
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert view.fusion == "max"
+    qtbot.keyClick(window, Qt.Key.Key_Minus)
+    assert view.opacity == pytest.approx(0.5)
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert view.class_method == "grad_rollout"
+
+
+def test_number_keys_choose_the_top_classes(window, qtbot):
+    logits = window.state.results.inference.logits.reshape(-1)
+    order = logits.argsort(descending=True).tolist()
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert window.state.selection.class_index == order[1]
+    assert (order[1], "relevance") in window.state.results.class_maps
+    qtbot.keyClick(window, Qt.Key.Key_0)
+    assert window.state.selection.class_index is None
+
+
+def test_presentation_mode(window, qtbot):
+    size = window.font().pointSizeF()
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    assert window.state.view.presentation
+    assert window.isFullScreen()
+    assert window.font().pointSizeF() == pytest.approx(size * 1.6)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.state.view.presentation
+    assert not window.isFullScreen()
+    assert window.font().pointSizeF() == pytest.approx(size)
+
+
+def test_shortcut_sheet_lists_every_key(window, qtbot):
+    qtbot.keyClick(window, Qt.Key.Key_Question)
+    sheet = window.findChild(ShortcutSheet)
+    assert sheet is not None
+    assert sheet.isVisible()
+    assert sheet.table.rowCount() == sum(1 for s in SHORTCUTS if s.keys)
+
+
+def test_toolbar_combos_write_the_inputs(window, pipeline):
+    window.mode_combo.setCurrentIndex(1)
+    assert window.state.inputs.preprocess_mode == "whole"
+    window.device_combo.setCurrentIndex(window.device_combo.findText("cpu"))
+    assert window.state.inputs.device == "cpu"
+    assert pipeline.loads[-1].device == "cpu"
+
+
+def test_model_picker_switches_and_falls_back(window, pipeline):
+    picker = window.model_picker
+    window.load_model_source("vit_small_patch16_224.augreg_in21k")
+    assert window.state.results.model.source == "vit_small_patch16_224.augreg_in21k"
+    assert picker.currentData() == "vit_small_patch16_224.augreg_in21k"
+    pipeline.fail_sources.add("vit_offline")
+    window.load_model_source("vit_offline")
+    assert window.state.results.model.source == "vit_small_patch16_224.augreg_in21k"
+    assert picker.currentData() == "vit_small_patch16_224.augreg_in21k"
+    assert "offline" in window.error_label.text()
+    demo = picker.sources.index("demo")
+    picker.setCurrentIndex(demo)
+    picker.activated.emit(demo)
+    assert window.state.results.model.source == "demo"
+
+
+def test_busy_indicator_and_cancel(window):
+    assert not window.busy_bar.isVisible()
+    window.state.results.busy = True
+    assert window.busy_bar.isVisible()
+    assert window.cancel_button.isVisible()
+    window.cancel_button.click()
+    assert not window.state.results.busy
+    assert not window.busy_bar.isVisible()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
+def test_export_panel_and_window(window, tmp_path, suffix):
+    panel = window.panels["image_panel"]
+    saved = window.export_widget(panel, tmp_path / f"panel{suffix}")
+    assert saved.exists()
+    assert saved.stat().st_size > 500
+    head = saved.read_bytes()[:200]
+    if suffix == ".png":
+        with Image.open(saved) as image:
+            assert image.size == (panel.width() * panel.devicePixelRatio(), panel.height())
+    elif suffix == ".svg":
+        assert b"<svg" in head or b"<?xml" in head
+    else:
+        assert head.startswith(b"%PDF")
+    whole = save_widget(window, tmp_path / f"window{suffix}")
+    assert whole.stat().st_size > 500
+
+
+def test_copy_window_to_clipboard(window):
+    window.copy_to_clipboard(window)
+    pixmap = QGuiApplication.clipboard().pixmap()
+    assert pixmap.width() == window.width()
+
+
+def test_settings_persist_layout_model_and_view(qtbot, settings, pipeline, image_file):
+    window = build_window(qtbot, settings, pipeline)
+    window.open_path(image_file)
+    window.load_model_source("vit_other")
+    window.state.view.colormap = "magma"
+    window.state.inputs.preprocess_mode = "native"
+    window.docks["tokens"].hide()
+    window.close()
+    assert settings.last_model() == "vit_other"
+    again = build_window(qtbot, settings, pipeline)
+    assert again.state.view.colormap == "magma"
+    assert again.state.inputs.preprocess_mode == "native"
+    assert "vit_other" in again.model_picker.sources
+    assert settings.recent_files() == [str(image_file)]
+    assert not again.docks["tokens"].isVisible()
+    again.reset_layout()
+    assert again.docks["tokens"].isVisibleTo(again)
+
+
+def test_current_panel_follows_focus(window, qtbot):
+    assert window.current_panel() is window.panels["image_panel"]
+    window.panels["heads_grid"].setFocus()
+    qtbot.waitUntil(lambda: window.current_panel() is window.panels["heads_grid"])
+
+
+def test_pil_from_qimage_keeps_pixels():
+    image = QImage(3, 2, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.blue)
+    image.setPixelColor(2, 1, Qt.GlobalColor.green)
+    pil = pil_from_qimage(image)
+    assert pil.size == (3, 2)
+    assert pil.getpixel((0, 0)) == (0, 0, 255)
+    assert pil.getpixel((2, 1)) == (0, 255, 0)

@@ -1,0 +1,106 @@
+"""The ``vitviz`` command: opens the window, or runs a command-line subcommand.
+
+``vitviz [IMAGE] [--model SOURCE] [--device D]`` opens the main window on the image (a
+generated demo sample when none is given) and the model (the bundled demo model by
+default, else the last one used). ``vitviz predict|export|models …`` runs the command
+line without a window (:mod:`vitviz.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+CLI_COMMANDS = ("predict", "export", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of the window form of the command."""
+    from vitviz.state.inputs import DEVICES, PRECISIONS, PREPROCESS_MODES
+
+    parser = argparse.ArgumentParser(
+        prog="vitviz",
+        description="See inside Vision Transformers. Without a subcommand, opens the window. "
+        f"Subcommands without a window: {', '.join(CLI_COMMANDS)} (vitviz predict --help).",
+    )
+    parser.add_argument("image", nargs="?", help="image to open (default: a demo sample)")
+    parser.add_argument(
+        "--model",
+        help="'demo' (bundled), a timm tag, an hf-hub: id or a checkpoint file "
+        "(default: the last model used, else demo)",
+    )
+    parser.add_argument("--arch", help="architecture of a checkpoint file that does not say")
+    parser.add_argument("--device", choices=DEVICES, help="where the model runs")
+    parser.add_argument("--precision", choices=PRECISIONS, help="weights precision (GPU only)")
+    parser.add_argument("--mode", choices=PREPROCESS_MODES, help="preprocessing mode")
+    parser.add_argument(
+        "--presentation", action="store_true", help="start in presentation mode (F11)"
+    )
+    parser.add_argument("--settings", help="keep settings in this INI file instead")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run vitviz; returns the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in CLI_COMMANDS:
+        from vitviz import cli
+
+        return cli.main(argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app, window = create_window(args)
+    window.show()
+    status = app.exec()
+    window.controller.wait(10_000)
+    return status
+
+
+def create_window(args: argparse.Namespace):
+    """The QApplication and a main window set up from parsed arguments.
+
+    Returns
+    -------
+    tuple
+        ``(QApplication, MainWindow)``; the window is not shown yet.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from vitviz.qt.controller import Controller
+    from vitviz.qt.main_window import MainWindow
+    from vitviz.qt.settings import Settings
+    from vitviz.state import AppState
+
+    app = QApplication.instance() or QApplication(["vitviz"])
+    app.setApplicationName("vitviz")
+    app.setOrganizationName("vitviz")
+    state = AppState()
+    settings = Settings.at_path(args.settings) if args.settings else Settings()
+    controller = Controller(state)
+    window = MainWindow(state, controller, settings)
+    inputs = state.inputs
+    with inputs.events.paused(reducer=lambda _old, new: new):
+        inputs.model_source = args.model or settings.last_model()
+        inputs.arch = args.arch
+        if args.device:
+            inputs.device = args.device
+        if args.precision:
+            inputs.precision = args.precision
+        if args.mode:
+            inputs.preprocess_mode = args.mode
+    # The sample stays when the image cannot be read (its error is shown); both land in
+    # one event-loop turn, so the controller runs once.
+    window.new_sample()
+    if args.image is not None:
+        window.open_path(args.image)
+    if args.presentation:
+        state.view.presentation = True
+    return app, window
