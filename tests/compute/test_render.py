@@ -109,6 +109,14 @@ def test_shared_limits_span_the_whole_stack():
     np.testing.assert_array_equal(rgba[1, 0, 0], lut[128])
 
 
+def test_an_all_nan_map_in_a_stack_is_all_bad_colour(recwarn):
+    stack = np.stack([np.full((2, 2), np.nan), np.eye(2)])
+    rgba = render_maps(stack, "viridis", Normalization.PER_MAP)
+    assert (rgba[0] == 0).all()
+    np.testing.assert_array_equal(rgba[1, 0, 0], colormap_lut("viridis")[-1])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_per_map_rendering_stretches_each_map():
     stack = np.stack([np.array([[0.0, 0.1]]), np.array([[5.0, 9.0]])])  # [2, 1, 2]
     rgba = render_maps(stack, "viridis", Normalization.PER_MAP)

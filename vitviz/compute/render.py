@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import warnings
 
 import matplotlib
 import numpy as np
@@ -97,9 +98,12 @@ def color_limits(maps, normalization: Normalization | str = Normalization.PER_MA
     keepdims = axes is not None
     if not np.isfinite(values).any():
         return np.zeros(()), np.zeros(())
-    return np.nanmin(values, axis=axes, keepdims=keepdims), np.nanmax(
-        values, axis=axes, keepdims=keepdims
-    )
+    with warnings.catch_warnings():
+        # An all-NaN map gets NaN limits and renders as the "bad" colour; no warning needed.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanmin(values, axis=axes, keepdims=keepdims)
+        high = np.nanmax(values, axis=axes, keepdims=keepdims)
+    return low, high
 
 
 def to_rgba(maps, cmap: str = "viridis", vmin=None, vmax=None) -> np.ndarray:
@@ -443,8 +447,9 @@ def vit_paper_mask(map_grid, grid: PatchGrid, image, *, blur: bool = True) -> np
     if blur:
         ph, pw = grid.patch_size
         mask = _gaussian_matrix(height, ph) @ mask @ _gaussian_matrix(width, pw).T
+    mask = mask.astype(np.float32)  # float32 from here on: the image-sized arrays are large
     rgb = _image_array(image)
     x_in, y_in = _input_coords(grid, rgb.shape[:2])
     placed, inside = _sample(mask, y_in, x_in, "bilinear")  # [H, W]
-    placed = np.where(inside, placed, 0.0)
+    placed[~inside] = 0
     return np.clip(np.rint(rgb * placed[..., None]), 0, 255).astype(np.uint8)
