@@ -99,6 +99,41 @@ def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -
     raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
 
 
+def fuse_layer(attention: torch.Tensor, fusion: HeadFusion = "mean") -> torch.Tensor:
+    """Fuse the heads of one layer's ``[..., H, N, N]`` attention, one head at a time.
+
+    Same result as ``fuse_heads(as_float(attention), fusion)``, but half-precision storage
+    is upcast one head at a time into a single-precision accumulator, so the peak extra
+    memory is one ``[..., N, N]`` matrix rather than the whole layer in float32.
+
+    Parameters
+    ----------
+    attention : torch.Tensor
+        ``[..., H, N, N]`` attention of one layer.
+    fusion : {"mean", "max", "min"}
+        Head fusion.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N, N]`` in at least single precision.
+    """
+    if fusion not in HEAD_FUSIONS:
+        raise AnalysisError(
+            f"unknown head fusion {fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}"
+        )
+    heads = attention.unbind(-3)
+    fused = as_float(heads[0]).clone()  # [..., N, N]
+    for head in heads[1:]:
+        if fusion == "mean":
+            fused.add_(head)
+        elif fusion == "max":
+            torch.maximum(fused, head, out=fused)
+        else:
+            torch.minimum(fused, head, out=fused)
+    return fused.div_(len(heads)) if fusion == "mean" else fused
+
+
 def resolve_query(layout: TokenLayout, query: Query) -> int | Literal["patches", "pool"]:
     """Turn a :data:`Query` into a token index, ``"patches"`` or ``"pool"``.
 

@@ -35,6 +35,7 @@ from vitviz.compute.attention_maps import (
     attention_layers,
     check_tokens,
     fuse_heads,
+    fuse_layer,
     patch_columns,
     resolve_query,
 )
@@ -236,7 +237,7 @@ def _factor_fn(
     residual_weight: float,
 ) -> Callable[[int], torch.Tensor]:
     def factor(index: int) -> torch.Tensor:
-        fused = fuse_heads(as_float(layers[index]), head_fusion)  # [..., N, N]
+        fused = fuse_layer(layers[index], head_fusion)  # [..., N, N]
         return rollout_factor(fused, discard_ratio=discard_ratio, residual_weight=residual_weight)
 
     return factor
