@@ -218,3 +218,21 @@ def test_non_rgb_input_is_converted():
 def test_unknown_interpolation_is_reported():
     with pytest.raises(AnalysisError, match="interpolation"):
         prepare(noise(64, 64), make_spec(interpolation="sinc"))
+
+
+def test_native_input_runs_through_the_network_with_the_same_layout():
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+
+    from vitviz.vit import from_timm
+
+    timm_model = TimmViT(
+        img_size=64, patch_size=16, embed_dim=32, depth=2, num_heads=2, reg_tokens=2, num_classes=5
+    ).eval()
+    network = from_timm(timm_model).eval()
+    spec = make_spec(num_reg=2)
+    prepared = prepare(position_image(200, 320), spec, "native", max_tokens=160)
+    with torch.no_grad():
+        output = network(prepared.tensor)
+    assert output.layout == prepared.grid.layout
+    tokens = 1 + 2 + 10 * 16
+    assert output.attentions[0].shape == (1, 2, tokens, tokens)
