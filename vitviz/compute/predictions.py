@@ -1,0 +1,177 @@
+"""Top-k predictions: class indices, labels and probabilities from a forward pass's logits.
+
+Distilled models (DeiT) need nothing special here: the network's logits are already the
+mean of the class and distillation heads, as timm gives them in eval mode. Headless
+models (``num_classes=0``, e.g. DINOv2 backbones) have no logits; they get an empty
+result that says why, instead of an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from vitviz.errors import AnalysisError
+
+NO_HEAD_REASON = "this model has no classifier head, so it predicts no classes"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One ranked class.
+
+    Attributes
+    ----------
+    rank : int
+        1 for the top class.
+    index : int
+        Class index (logit position).
+    label : str
+        Class name, or ``class <index>`` when the checkpoint has no labels.
+    probability : float
+        Softmax probability over all classes.
+    logit : float
+        Raw score.
+    """
+
+    rank: int
+    index: int
+    label: str
+    probability: float
+    logit: float
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Top-k classes of one image, or the reason there are none.
+
+    Attributes
+    ----------
+    classes : tuple of Prediction
+        Best first; empty for a headless model.
+    num_classes : int
+        Number of classes of the model (0 for a headless model).
+    reason : str or None
+        Why ``classes`` is empty; None when there are predictions.
+    """
+
+    classes: tuple[Prediction, ...]
+    num_classes: int
+    reason: str | None = None
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        """Class indices, best first."""
+        return tuple(p.index for p in self.classes)
+
+
+def class_label(index: int, labels: Sequence[str] | None) -> str:
+    """Name of class ``index``: its label, or ``class <index>`` without labels."""
+    return labels[index] if labels else f"class {index}"
+
+
+def check_class_index(index: int, num_classes: int) -> int:
+    """Return ``index`` if the model has that class; raise :class:`AnalysisError` otherwise.
+
+    Parameters
+    ----------
+    index : int
+        Requested class.
+    num_classes : int
+        Classes of the model (0 for a headless model).
+    """
+    if num_classes == 0:
+        raise AnalysisError(f"class {index} was asked for, but {NO_HEAD_REASON}")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < num_classes:
+        raise AnalysisError(
+            f"class {index!r} does not exist: the model has classes 0..{num_classes - 1}"
+        )
+    return index
+
+
+def _check_labels(labels: Sequence[str] | None, num_classes: int) -> None:
+    if labels and len(labels) != num_classes:
+        raise AnalysisError(
+            f"the checkpoint lists {len(labels)} labels for {num_classes} classes; "
+            "fix or remove its label list"
+        )
+
+
+def top_k(
+    logits: torch.Tensor | None, labels: Sequence[str] | None = None, k: int = 5
+) -> Predictions:
+    """The ``k`` most probable classes of one image.
+
+    Parameters
+    ----------
+    logits : torch.Tensor or None
+        ``[C]`` or ``[1, C]`` scores; None for a headless model.
+    labels : sequence of str, optional
+        Class names in logit order (``PretrainedSpec.labels``).
+    k : int
+        How many classes (fewer when the model has fewer).
+
+    Returns
+    -------
+    Predictions
+        Empty, with a reason, when ``logits`` is None.
+    """
+    if logits is None:
+        return Predictions(classes=(), num_classes=0, reason=NO_HEAD_REASON)
+    if logits.dim() == 2 and logits.shape[0] == 1:
+        logits = logits[0]  # [C]
+    if logits.dim() != 1:
+        raise AnalysisError(
+            f"top_k takes the logits of one image, got shape {tuple(logits.shape)}; "
+            "use top_k_batch for several"
+        )
+    if k < 1:
+        raise AnalysisError(f"k must be at least 1, got {k}")
+    num_classes = logits.shape[0]
+    _check_labels(labels, num_classes)
+    scores = logits.detach().float().cpu()  # [C]
+    probabilities = scores.softmax(-1)  # [C]
+    best = probabilities.topk(min(k, num_classes))
+    classes = tuple(
+        Prediction(
+            rank=rank,
+            index=index,
+            label=class_label(index, labels),
+            probability=float(probability),
+            logit=float(scores[index]),
+        )
+        for rank, (probability, index) in enumerate(
+            zip(best.values.tolist(), best.indices.tolist(), strict=True), start=1
+        )
+    )
+    return Predictions(classes=classes, num_classes=num_classes)
+
+
+def top_k_batch(
+    logits: torch.Tensor | None,
+    labels: Sequence[str] | None = None,
+    k: int = 5,
+    *,
+    batch_size: int | None = None,
+) -> list[Predictions]:
+    """:func:`top_k` for every image of a batch.
+
+    Parameters
+    ----------
+    logits : torch.Tensor or None
+        ``[B, C]`` scores; None for a headless model (then ``batch_size`` says how many
+        empty results to return).
+    labels, k
+        As in :func:`top_k`.
+    batch_size : int, optional
+        Number of images, needed only when ``logits`` is None.
+
+    Returns
+    -------
+    list of Predictions
+    """
+    if logits is None:
+        return [top_k(None) for _ in range(batch_size or 0)]
+    return [top_k(row, labels, k) for row in logits]
