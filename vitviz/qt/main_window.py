@@ -56,17 +56,19 @@ from vitviz.state.view import CLASS_METHODS, FUSIONS
 
 logger = logging.getLogger(__name__)
 
-# (module under vitviz.qt.panels, class name, dock area, tab group): panels in the same
-# group share a place as tabs.
+# (module under vitviz.qt.panels, class name, placement, anchor module). Placements, in
+# order: "left" / "right" start a dock area, "below" / "beside" split the anchor's place
+# vertically / horizontally, "tab" shares the anchor's place as a tab. Three columns:
+# image and rollout; heads grid and selected head; predictions and statistics.
 PANELS = (
-    ("image_panel", "ImagePanel", Qt.DockWidgetArea.LeftDockWidgetArea, "image"),
-    ("rollout_panel", "RolloutPanel", Qt.DockWidgetArea.LeftDockWidgetArea, "lower_left"),
-    ("class_map", "ClassMapPanel", Qt.DockWidgetArea.LeftDockWidgetArea, "lower_left"),
-    ("heads_grid", "HeadsGridPanel", Qt.DockWidgetArea.RightDockWidgetArea, "grid"),
-    ("selected_head", "SelectedHeadPanel", Qt.DockWidgetArea.RightDockWidgetArea, "grid"),
-    ("predictions", "PredictionsPanel", Qt.DockWidgetArea.RightDockWidgetArea, "right"),
-    ("head_stats_plot", "HeadStatsPlotPanel", Qt.DockWidgetArea.RightDockWidgetArea, "stats"),
-    ("tokens", "TokensPanel", Qt.DockWidgetArea.RightDockWidgetArea, "stats"),
+    ("image_panel", "ImagePanel", "left", None),
+    ("rollout_panel", "RolloutPanel", "below", "image_panel"),
+    ("class_map", "ClassMapPanel", "tab", "rollout_panel"),
+    ("heads_grid", "HeadsGridPanel", "right", None),
+    ("predictions", "PredictionsPanel", "beside", "heads_grid"),
+    ("selected_head", "SelectedHeadPanel", "below", "heads_grid"),
+    ("head_stats_plot", "HeadStatsPlotPanel", "below", "predictions"),
+    ("tokens", "TokensPanel", "tab", "head_stats_plot"),
 )
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo", "jet", "hot", "gray")
 MODE_LABELS = ("Checkpoint crop", "Whole image", "Native aspect")
@@ -188,9 +190,11 @@ class MainWindow(QMainWindow):
 
     # --- construction ---------------------------------------------------------------
     def _build_panels(self) -> None:
-        first_of_group: dict[str, QDockWidget] = {}
-        previous_area: dict[Qt.DockWidgetArea, QDockWidget] = {}
-        for module, class_name, area, group in PANELS:
+        areas = {
+            "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+            "right": Qt.DockWidgetArea.RightDockWidgetArea,
+        }
+        for module, class_name, placement, anchor in PANELS:
             panel = load_panel(module, class_name)(self.state)
             panel.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
             dock = QDockWidget(panel.title, self)
@@ -201,22 +205,30 @@ class MainWindow(QMainWindow):
                 | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                 | QDockWidget.DockWidgetFeature.DockWidgetClosable
             )
-            if group in first_of_group:
-                self.tabifyDockWidget(first_of_group[group], dock)
-            elif area in previous_area:
-                self.splitDockWidget(previous_area[area], dock, Qt.Orientation.Vertical)
+            if placement in areas:
+                self.addDockWidget(areas[placement], dock)
+            elif placement == "tab":
+                self.tabifyDockWidget(self.docks[anchor], dock)
             else:
-                self.addDockWidget(area, dock)
-            first_of_group.setdefault(group, dock)
-            previous_area[area] = first_of_group[group]
+                orientation = (
+                    Qt.Orientation.Vertical if placement == "below" else Qt.Orientation.Horizontal
+                )
+                self.splitDockWidget(self.docks[anchor], dock, orientation)
             self.panels[module] = panel
             self.docks[module] = dock
-        for group_first in first_of_group.values():
-            group_first.raise_()
+        for _module, _class_name, placement, anchor in PANELS:
+            if placement == "tab":
+                self.docks[anchor].raise_()
         self.resizeDocks(
-            [self.docks["image_panel"], self.docks["heads_grid"]], [620, 780],
+            [self.docks[m] for m in ("image_panel", "heads_grid", "predictions")],
+            [560, 560, 420],
             Qt.Orientation.Horizontal,
-        )  # fmt: skip
+        )
+        self.resizeDocks(
+            [self.docks[m] for m in ("image_panel", "rollout_panel")],
+            [560, 380],
+            Qt.Orientation.Vertical,
+        )
         self.current_dock = self.docks["image_panel"]
 
     def _build_actions(self) -> None:
