@@ -1,9 +1,10 @@
 """Geometry of the ten demo classes: each shape as filled polygons minus hole polygons.
 
-Shapes are defined in unit coordinates (centred on the origin, fitting inside the unit
-circle) with a little per-instance variation (star depth, arm width, ring thickness ...),
-so the model learns the class, not one exact drawing. ``rasterize`` places a shape in an
-image and returns its coverage, anti-aliased by supersampling.
+Shapes are defined in unit coordinates (centred on the origin, about the unit circle: the
+triangle's bounding box is centred, so its corners reach 1.11) with a little per-instance
+variation (star depth, arm width, ring thickness ...), so the model learns the class, not
+one exact drawing. ``rasterize`` places a shape in an image and returns its coverage,
+anti-aliased by supersampling.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def outline(label: int, rng: np.random.Generator) -> Outline:
     Returns
     -------
     Outline
-        The shape, fitting inside the unit circle, before rotation and placement.
+        The shape, about the size of the unit circle, before rotation and placement.
     """
     name = CLASS_NAMES[label]
     if name == "circle":
