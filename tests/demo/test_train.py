@@ -1,0 +1,73 @@
+"""Pieces of the training script: targets, batches, schedule, and a tiny end-to-end run."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from vitviz.demo import train as demo_train
+from vitviz.vit import load
+
+
+def test_token_targets_share_each_patch_between_its_object_and_background():
+    masks = np.zeros((1, 2, 32, 32), dtype=bool)
+    masks[0, 0, :16, :16] = True  # object 0 fills patch 0
+    masks[0, 1, 16:, 16:24] = True  # object 1 fills half of patch 3
+    targets = demo_train.token_targets(np.array([[4, 7]]), masks)
+    assert targets.shape == (1, 4, 11)
+    assert torch.allclose(targets.sum(-1), torch.ones(1, 4))
+    assert targets[0, 0, 4] == 1.0
+    assert targets[0, 1, demo_train.BACKGROUND] == 1.0
+    assert targets[0, 3, 7] == pytest.approx(0.5)
+    assert targets[0, 3, demo_train.BACKGROUND] == pytest.approx(0.5)
+
+
+def test_batches_are_reproducible_and_two_object_targets_are_split():
+    stream = demo_train.BatchStream(5, 2, 8, 32, 0.25, 0.0)
+    images, targets, tokens = stream.batch(1)
+    again = stream.batch(1)
+    assert images.shape == (8, 3, 32, 32)
+    assert tokens.shape == (8, 4, 11)
+    assert torch.equal(images, again[0])
+    assert torch.equal(targets, again[1])
+    assert not torch.equal(images, stream.batch(0)[0])
+    assert (targets[:6].max(-1).values == 1.0).all()
+    assert (targets[6:].sort(-1, descending=True).values[:, :2] == 0.5).all()
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    rates = [demo_train._lr_at(s, 100, 1e-3, 10) for s in range(100)]
+    assert rates[9] == pytest.approx(1e-3)
+    assert rates[0] < rates[5] < rates[9]
+    assert rates[50] < rates[20]
+    assert rates[-1] < 1e-5
+
+
+def test_a_tiny_training_run_saves_a_checkpoint_that_loads(tmp_path):
+    config = demo_train.TrainConfig(
+        depth=1,
+        embed_dim=48,
+        low_res=32,
+        low_res_steps=2,
+        high_res_steps=1,
+        batch_size=4,
+        high_res_batch_size=2,
+        warmup_steps=1,
+    )
+    model = demo_train.train(config)
+    path = demo_train.save(model, config, tmp_path / "tiny.safetensors")
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+    assert json.loads(metadata["vitviz.arch"]) == demo_train.ARCH
+    assert json.loads(metadata["vitviz.model_kwargs"])["depth"] == 1
+    assert json.loads(metadata["vitviz.labels"])[0] == "circle"
+    loaded, spec = load(path, device="cpu")
+    assert spec.input_size == (3, 224, 224)
+    assert spec.labels[-1] == "arrow"
+    x = torch.zeros(1, 3, 224, 224)
+    with torch.no_grad():
+        ours = loaded(x).logits
+        theirs = model(x)
+    assert torch.allclose(ours, theirs, atol=1e-2)  # weights were stored in fp16
