@@ -180,7 +180,8 @@ def _load_model(args):
 
 def _report_failures(failures: Sequence[tuple[str, str]], total: int) -> int:
     for image, message in failures:
-        _err(f"vitviz: skipped {image}: {message}")
+        # Image errors usually start with the path already.
+        _err(f"vitviz: {message}" if message.startswith(image) else f"vitviz: {image}: {message}")
     if failures:
         _err(f"vitviz: {len(failures)} of {total} images failed")
         return EXIT_SOME_FAILED

@@ -7,9 +7,11 @@ import pytest
 from PIL import Image
 
 from vitviz.export.figures import (
+    TITLE_SIZE,
     ColourScale,
     MapFigure,
     attention_distance_figure,
+    fitted_font_size,
     grid_figure,
     magnification,
     map_figure,
@@ -54,9 +56,26 @@ def test_colour_bar_only_when_a_scale_is_given():
     assert with_bar.get_size_inches()[0] > without.get_size_inches()[0]
 
 
-def test_map_figure_title_is_on_the_picture_axes():
+def test_map_figure_title_is_the_figure_text():
     figure = map_figure(_picture(32, 32), title="demo — head 2\nlayer 5")
-    assert figure.axes[0].title.get_text() == "demo — head 2\nlayer 5"
+    assert figure.texts[0].get_text() == "demo — head 2\nlayer 5"
+    assert figure.texts[0].get_fontsize() == TITLE_SIZE
+
+
+def test_long_titles_shrink_to_fit_the_figure(tmp_path):
+    title = "Attention rollout of CLS\n" + " · ".join(["a_rather_long_checkpoint_name"] * 4)
+    figure = map_figure(_picture(32, 32), title=title)
+    assert figure.texts[0].get_fontsize() < TITLE_SIZE
+    rgb = _read(save_figure(figure, tmp_path / "long.png"))
+    # Title text stays inside the figure: the outermost pixel columns are background.
+    assert (rgb[:, :3] == 255).all()
+    assert (rgb[:, -3:] == 255).all()
+
+
+def test_fitted_font_size():
+    assert fitted_font_size("short", 500) == TITLE_SIZE
+    wide = fitted_font_size("x" * 200, 500)
+    assert 0 < wide < TITLE_SIZE
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])

@@ -307,6 +307,7 @@ class BatchExporter:
 
     def __init__(self, model, spec, request: ExportRequest, out_dir, *, model_name=None):
         request.check()
+        _check_against_model(request, model, spec)
         self.model = model
         self.spec = spec
         self.request = request
@@ -359,13 +360,15 @@ class BatchExporter:
                 report.fail(item.source, str(error))
             return
         for index, item in enumerate(items):
-            try:
-                for kind in self.request.kinds:
+            complete = True
+            # One kind failing (e.g. class maps of a headless model) leaves the others done.
+            for kind in self.request.kinds:
+                try:
                     report.written.extend(self._export(kind, item, analyses, index, output))
-            except VitvizError as error:
-                report.fail(item.source, str(error))
-            else:
-                report.done += 1
+                except VitvizError as error:
+                    report.fail(item.source, f"{kind}: {error}")
+                    complete = False
+            report.done += complete
 
     def _analyse(self, output, items: list[BatchItem]) -> dict[str, Any]:
         """Batched maps for every requested kind, computed once per batch."""
@@ -399,11 +402,6 @@ class BatchExporter:
                     "the pooling query is not in the blocks' attention; pick a token with --query"
                 )
             analyses["maps"] = query_maps(attentions, layout, query)  # [B, L, H, rows, cols]
-            if request.head is not None and not 0 <= request.head < attentions[0].shape[1]:
-                raise AnalysisError(
-                    f"head {request.head} does not exist: the model has "
-                    f"{attentions[0].shape[1]} heads per layer (0..{attentions[0].shape[1] - 1})"
-                )
         if "stats" in kinds:
             analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
         return analyses
@@ -531,6 +529,25 @@ class BatchExporter:
 
     def _export_class(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
         raise AnalysisError("class-specific maps are not available yet")
+
+
+def _check_against_model(request: ExportRequest, model, spec) -> None:
+    """Refuse layers, heads and query tokens the model does not have, before any work."""
+    depth, heads = model.config.depth, model.config.num_heads
+    for name, layer in (("--layer", request.layer), ("--start-layer", request.start_layer)):
+        if layer is not None and not -depth <= layer < depth:
+            raise AnalysisError(
+                f"{name} {layer} does not exist: the model has {depth} layers (0..{depth - 1}, "
+                "or negative from the end)"
+            )
+    if request.head is not None and not 0 <= request.head < heads:
+        raise AnalysisError(
+            f"head {request.head} does not exist: the model has {heads} heads per layer "
+            f"(0..{heads - 1})"
+        )
+    if request.preprocess is not PreprocessMode.NATIVE:
+        # Every input has the spec's grid; native inputs are checked image by image.
+        parse_query(request.query, spec.layout)
 
 
 def _same_size_groups(items: list[BatchItem]) -> list[list[BatchItem]]:

@@ -18,12 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
-from vitviz.export.styles import DPI, slide_style
+from vitviz.export.styles import DPI, SLIDE_RC, slide_style
 
+TITLE_SIZE = SLIDE_RC["axes.titlesize"]
 PICTURE_LABEL = "vitviz-picture"
 """Label of the images shown pixel-aligned at a whole magnification (see ``saving``)."""
 
@@ -77,6 +80,33 @@ def _title_height(title: str) -> int:
     return _MARGIN + _TITLE_LINE * (title.count("\n") + 1)
 
 
+def fitted_font_size(text: str, width: float, size: float = TITLE_SIZE) -> float:
+    """The largest font size up to ``size`` at which every line of ``text`` fits ``width``.
+
+    Parameters
+    ----------
+    text : str
+        Text, possibly several lines.
+    width : float
+        Room in pixels (at :data:`DPI`).
+    size : float
+        Preferred size in points.
+
+    Returns
+    -------
+    float
+        Font size in points, shrunk in proportion when the widest line is too wide.
+    """
+    renderer = RendererAgg(1, 1, DPI)
+    with slide_style():
+        font = FontProperties(size=size)
+        widest = max(
+            renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+            for line in text.splitlines() or [""]
+        )
+    return size if widest <= width else math.floor(10 * size * width / widest) / 10
+
+
 def _axes_at(figure: Figure, left: int, bottom: int, width: int, height: int):
     """Axes covering an exact pixel rectangle, so pictures are not resampled off-grid."""
     fig_w, fig_h = (round(v * DPI) for v in figure.get_size_inches())
@@ -127,11 +157,15 @@ class MapFigure:
         fig_w = _MARGIN + shown_w + bar + _MARGIN
         fig_h = _MARGIN + shown_h + _MARGIN + _TITLE_LINE * title_lines
         self._mappable: ScalarMappable | None = None
+        self._title_room = fig_w - 2 * _MARGIN
         with slide_style():
             self.figure = Figure(figsize=(fig_w / DPI, fig_h / DPI), dpi=DPI)
             self.axes = _axes_at(self.figure, _MARGIN, _MARGIN, shown_w, shown_h)
             _show(self.axes, np.zeros((height, width, 3), np.uint8))
-            self.axes.set_title("", pad=12)
+            # Left-aligned over the whole figure, so long titles have the most room.
+            self.title = self.figure.text(
+                _MARGIN / fig_w, 1 - (_MARGIN / 2) / fig_h, "", ha="left", va="top"
+            )
             if colour_bar:
                 bar_axes = self.figure.add_axes(
                     (
@@ -173,7 +207,8 @@ class MapFigure:
             raise ValueError("the picture, title or scale does not fit this figure's layout")
         with slide_style():
             self.axes.images[0].set_data(picture)
-            self.axes.title.set_text(title)
+            self.title.set_text(title)
+            self.title.set_fontsize(fitted_font_size(title, self._title_room))
             if scale is not None and self._mappable is not None:
                 self._mappable.set_cmap(scale.cmap)
                 self._mappable.set_clim(scale.vmin, scale.vmax)
@@ -205,7 +240,7 @@ def map_figure(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure; ``figure.axes[0]`` shows the picture.
+        The figure; ``figure.axes[0]`` shows the picture, ``figure.texts[0]`` is the title.
     """
     layout = MapFigure(
         picture.shape[:2],
@@ -275,7 +310,12 @@ def grid_figure(
                 va="center",
                 fontsize="small",
             )
-        figure.suptitle(title, y=1 - _MARGIN / 2 / fig_h, va="top")
+        figure.suptitle(
+            title,
+            y=1 - _MARGIN / 2 / fig_h,
+            va="top",
+            fontsize=fitted_font_size(title, fig_w - 2 * _MARGIN, SLIDE_RC["figure.titlesize"]),
+        )
     return figure
 
 
@@ -329,5 +369,6 @@ def attention_distance_figure(
         axes.set_xticks(np.arange(layers))
         axes.set_ylim(bottom=0)
         axes.grid(alpha=0.3)
-        axes.set_title(title)
+        # The plot area is about three quarters of the figure's 1200 pixels.
+        axes.set_title(title, fontsize=fitted_font_size(title, 850))
     return figure

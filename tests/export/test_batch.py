@@ -1,0 +1,195 @@
+"""Batch export: figures for many images, failures isolated, maps equal to the computed ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vitviz.compute.images import open_image
+from vitviz.compute.preprocess import PreprocessMode, prepare
+from vitviz.compute.rollout import rollout
+from vitviz.errors import AnalysisError, VitvizError
+from vitviz.export.batch import BatchExporter, ExportRequest, predict_images, unique_stems
+from vitviz.export.figures import magnification
+from vitviz.export.pictures import PictureOptions, display_image, map_picture
+from vitviz.export.styles import MapStyle
+
+
+def _export(loaded, out, paths, *, batch_size=2, **request):
+    model, spec = loaded
+    exporter = BatchExporter(model, spec, ExportRequest(**request), out)
+    return exporter.run(paths, batch_size=batch_size, progress=False)
+
+
+def _picture_in(png_path, shape):
+    """The picture area of a saved map figure, sampled back to the picture's own pixels."""
+    rgb = np.asarray(Image.open(png_path).convert("RGB"))
+    height, width = shape
+    zoom = magnification(height, width)
+    top = rgb.shape[0] - 24 - height * zoom
+    shown = rgb[top : top + height * zoom, 24 : 24 + width * zoom]
+    return shown[::zoom, ::zoom]
+
+
+@pytest.mark.parametrize("style", ["overlay", "vit-paper"])
+def test_exported_rollout_equals_the_computed_rollout_after_rendering(
+    loaded, tmp_path, images, style
+):
+    options = PictureOptions(MapStyle(style))
+    # One image per forward pass, as computed below: batched matrix products may differ
+    # in the last float bit, which the blurred mask style can carry into a pixel value.
+    report = _export(loaded, tmp_path, images, kinds=("rollout",), picture=options, batch_size=1)
+    assert report.ok
+    assert report.done == len(images)
+    model, spec = loaded
+    for path in images:
+        image = open_image(path)
+        prepared = prepare(image, spec, PreprocessMode.CROP)
+        with torch.inference_mode():
+            output = model(prepared.tensor)
+        computed = rollout(output.attentions, output.layout)[0]  # [rows, cols]
+        base = display_image(image)
+        expected, _ = map_picture(computed, prepared.grid, base, options)
+        exported = _picture_in(tmp_path / f"{Path(path).stem}_rollout.png", base.shape[:2])
+        np.testing.assert_array_equal(exported, expected)
+
+
+def test_a_broken_image_is_reported_and_the_others_complete(loaded, tmp_path, images, broken_image):
+    paths = [images[0], broken_image, images[1]]
+    report = _export(loaded, tmp_path, paths, kinds=("rollout",), batch_size=2)
+    assert not report.ok
+    assert report.done == 2
+    assert [image for image, _ in report.failures] == [broken_image]
+    assert "not an image" in report.failures[0][1]
+    assert sorted(p.name for p in report.written) == ["shape0_rollout.png", "shape1_rollout.png"]
+    assert all(p.is_file() for p in report.written)
+
+
+@pytest.mark.parametrize("fmt", ["svg", "pdf"])
+def test_vector_formats(loaded, tmp_path, images, fmt):
+    report = _export(loaded, tmp_path, images[:1], kinds=("rollout", "head"), fmt=fmt)
+    assert report.ok
+    assert len(report.written) == 2
+    for path in report.written:
+        data = path.read_bytes()
+        assert data.startswith(b"%PDF") if fmt == "pdf" else b"<svg" in data[:2000]
+
+
+def test_gif_steps_through_every_layer(loaded, tmp_path, images):
+    model, _ = loaded
+    report = _export(loaded, tmp_path, images[:1], kinds=("rollout", "head"), fmt="gif", head=1)
+    assert report.ok
+    names = sorted(p.name for p in report.written)
+    assert names == ["shape0_head1.gif", "shape0_rollout.gif"]
+    for path in report.written:
+        gif = Image.open(path)
+        assert gif.format == "GIF"
+        assert gif.n_frames == model.config.depth
+
+
+def test_head_grid_and_stats_figures(loaded, tmp_path, images):
+    model, _ = loaded
+    depth, heads = model.config.depth, model.config.num_heads
+    report = _export(
+        loaded, tmp_path, images[:1], kinds=("head", "grid", "stats"), layer=1, head=0, query="2,3"
+    )
+    assert report.ok
+    names = [p.name for p in report.written]
+    assert names == ["shape0_layer1_head0.png", "shape0_grid.png", "shape0_distance.png"]
+    for path in report.written:
+        assert Image.open(path).format == "PNG"
+    # The grid has a row per layer and a column per head plus the fused one.
+    grid = np.asarray(Image.open(report.written[1]).convert("L"))
+    assert grid.shape[0] > depth * 48
+    assert grid.shape[1] > (heads + 1) * 48
+
+
+def test_the_last_layer_is_the_default_and_negative_layers_count_from_the_end(
+    loaded, tmp_path, images
+):
+    model, _ = loaded
+    last = model.config.depth - 1
+    default = _export(loaded, tmp_path / "a", images[:1], kinds=("head",))
+    negative = _export(loaded, tmp_path / "b", images[:1], kinds=("head",), layer=-1)
+    assert default.written[0].name == f"shape0_layer{last}_head-mean.png"
+    assert default.written[0].read_bytes() == negative.written[0].read_bytes()
+
+
+def test_exports_are_deterministic(loaded, tmp_path, images):
+    first = _export(loaded, tmp_path / "a", images[:2], kinds=("rollout", "grid"))
+    second = _export(loaded, tmp_path / "b", images[:2], kinds=("rollout", "grid"))
+    for a, b in zip(first.written, second.written, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_native_aspect_inputs_of_different_sizes_are_batched_apart(loaded, tmp_path, images):
+    report = _export(
+        loaded, tmp_path, images, kinds=("rollout",), preprocess=PreprocessMode.NATIVE, batch_size=3
+    )
+    assert report.ok
+    assert report.done == 3
+    wide = Image.open(tmp_path / "shape2_rollout.png")
+    square = Image.open(tmp_path / "shape0_rollout.png")
+    assert wide.size[0] / wide.size[1] > square.size[0] / square.size[1]
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "message"),
+    [
+        ({"kinds": ("grid",), "fmt": "gif"}, "cannot be animated"),
+        ({"kinds": ("stats",), "fmt": "mp4"}, "cannot be animated"),
+        ({"kinds": ("nonsense",)}, "unknown export"),
+        ({"kinds": ("rollout",), "fmt": "jpg"}, "unknown format"),
+    ],
+)
+def test_impossible_requests_are_refused_up_front(loaded, tmp_path, request_kwargs, message):
+    model, spec = loaded
+    with pytest.raises(VitvizError, match=message):
+        BatchExporter(model, spec, ExportRequest(**request_kwargs), tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "message"),
+    [
+        ({"head": 99}, "head 99 does not exist"),
+        ({"layer": 99}, "--layer 99 does not exist"),
+        ({"query": "99,99"}, "outside the 14x14"),
+        ({"query": "reg0"}, "unknown query token"),
+    ],
+)
+def test_what_the_model_lacks_is_refused_up_front(loaded, tmp_path, request_kwargs, message):
+    model, spec = loaded
+    with pytest.raises(AnalysisError, match=message):
+        BatchExporter(model, spec, ExportRequest(kinds=("head",), **request_kwargs), tmp_path)
+
+
+def test_predict_images_batches_and_skips_broken_images(loaded, images, broken_image):
+    model, spec = loaded
+    results, report = predict_images(
+        [images[0], broken_image, images[1]], model, spec, topk=3, batch_size=2, progress=False
+    )
+    assert [r["image"] for r in results] == [images[0], images[1]]
+    assert [image for image, _ in report.failures] == [broken_image]
+    for result in results:
+        guesses = result["predictions"]
+        assert [g["rank"] for g in guesses] == [1, 2, 3]
+        probabilities = [g["probability"] for g in guesses]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert 0 < sum(probabilities) <= 1 + 1e-6
+        assert all(g["label"] == spec.labels[g["index"]] for g in guesses)
+    # Batched predictions equal one-by-one predictions.
+    single, _ = predict_images(images[:1], model, spec, topk=3, batch_size=1, progress=False)
+    np.testing.assert_allclose(
+        [g["probability"] for g in single[0]["predictions"]],
+        [g["probability"] for g in results[0]["predictions"]],
+        rtol=1e-5,
+    )
+
+
+def test_unique_stems():
+    assert unique_stems(["a/x.png", "b/x.jpg", "c/y.png", "x.gif"]) == ["x", "x-2", "y", "x-3"]
