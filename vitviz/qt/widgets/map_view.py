@@ -7,8 +7,8 @@ in one ``drawImage`` (nearest or smooth), so a repaint never touches pixels in P
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from vitviz.qt.qimage import rgba_to_qimage
@@ -44,6 +44,14 @@ class MapView(QWidget):
         self._flags: list[tuple[int, int]] = []
         self._placeholder = "No result yet"
         self._hovered: tuple[int, int] = (-1, -1)
+        self._background_id = 0
+        self._map_id = 0
+        self._map_key: tuple | None = None
+        self._map_scaled = QImage()
+        self._background_key: tuple | None = None
+        self._background_pixmap = QPixmap()
+        self._grid_key: tuple | None = None
+        self._grid_pixmap = QPixmap()
         self.setMouseTracking(True)
         self.setMinimumSize(120, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -84,6 +92,7 @@ class MapView(QWidget):
     def set_background(self, rgb: np.ndarray | None) -> None:
         """Show ``rgb`` (``[h, w, 3]`` uint8, the image as the model saw it) under the map."""
         self._background = None if rgb is None else rgba_to_qimage(rgb)
+        self._background_id += 1
         self.update()
 
     def set_map(
@@ -109,6 +118,7 @@ class MapView(QWidget):
             self._map = None
         else:
             self._map = rgba_to_qimage(rgba)
+            self._map_id += 1
             self._grid = grid or (int(rgba.shape[0]), int(rgba.shape[1]))
         self.update()
 
@@ -167,35 +177,68 @@ class MapView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window())
-        rect = self.target_rect()
+        rect = self.target_rect().toRect()
         if self._background is not None:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            painter.drawImage(rect, self._background)
+            painter.drawPixmap(rect.topLeft(), self._scaled_background(rect.size()))
         if self._map is None:
             painter.setPen(self.palette().text().color())
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._smooth)
         painter.setOpacity(self._opacity if self._background is not None else 1.0)
-        painter.drawImage(rect, self._map)
+        painter.drawImage(rect.topLeft(), self._scaled_map(rect.size()))
         painter.setOpacity(1.0)
         if self._show_grid:
-            self._paint_grid(painter, rect)
+            painter.drawPixmap(rect.topLeft(), self._grid_overlay(rect.size()))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         for cell, color in [(c, FLAG_COLOR) for c in self._flags] + [(self._marker, MARKER_COLOR)]:
             if cell is not None:
                 painter.setPen(QPen(color, 2))
-                painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(self.cell_rect(*cell))
 
-    def _paint_grid(self, painter: QPainter, rect: QRectF) -> None:
-        rows, cols = self._grid
-        painter.setPen(QPen(GRID_COLOR, 1))
-        for r in range(1, rows):
-            y = rect.top() + r * rect.height() / rows
-            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-        for c in range(1, cols):
-            x = rect.left() + c * rect.width() / cols
-            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+    def _scaled_background(self, size: QSize) -> QPixmap:
+        # Smooth scaling of the photo is the costliest step of a paint; it only changes
+        # with the widget's size or the image, so it is done once for each.
+        key = (size.width(), size.height(), self._background_id)
+        if key != self._background_key:
+            scaled = self._background.scaled(
+                size,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            self._background_pixmap = QPixmap.fromImage(scaled)
+            self._background_key = key
+        return self._background_pixmap
+
+    def _scaled_map(self, size: QSize) -> QImage:
+        # Scaled once per map and size (premultiplied, the format Qt blends fastest), so
+        # that repaints without a new map cost a plain blit.
+        key = (size.width(), size.height(), self._map_id, self._smooth)
+        if key != self._map_key:
+            mode = (
+                Qt.TransformationMode.SmoothTransformation
+                if self._smooth
+                else Qt.TransformationMode.FastTransformation
+            )
+            scaled = self._map.scaled(size, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
+            self._map_scaled = scaled.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+            self._map_key = key
+        return self._map_scaled
+
+    def _grid_overlay(self, size: QSize) -> QPixmap:
+        key = (size.width(), size.height(), self._grid)
+        if key != self._grid_key:
+            overlay = QPixmap(size)
+            overlay.fill(Qt.GlobalColor.transparent)
+            rows, cols = self._grid
+            width, height = size.width(), size.height()
+            lines = [QLineF(0, r * height / rows, width, r * height / rows) for r in range(1, rows)]
+            lines += [QLineF(c * width / cols, 0, c * width / cols, height) for c in range(1, cols)]
+            painter = QPainter(overlay)
+            painter.setPen(QPen(GRID_COLOR, 1))
+            painter.drawLines(lines)
+            painter.end()
+            self._grid_pixmap, self._grid_key = overlay, key
+        return self._grid_pixmap
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         cell = self.cell_at(event.position())
