@@ -7,6 +7,7 @@ touches the network (the hub-unreachable cases force offline mode).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import pickle
 import zipfile
@@ -18,7 +19,6 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-import vitviz.vit.load as load_module
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.vit.checkpoint_files import save_checkpoint
 from vitviz.vit.device import resolve_device, resolve_dtype
@@ -28,6 +28,8 @@ from vitviz.vit.pretrained import class_labels
 ARCH = "vit_tiny_patch16_224"
 # Small enough to build in milliseconds: 2 blocks, a 2 x 3 patch grid, 5 classes.
 SMALL = {"depth": 2, "img_size": (32, 48), "num_classes": 5}
+# The package re-exports the function `load`, which hides the module of the same name.
+load_module = importlib.import_module("vitviz.vit.load")
 LABELS = ["cat", "dog", "owl", "fox", "elk"]
 CFG = {
     "input_size": [3, 32, 48],

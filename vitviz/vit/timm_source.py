@@ -259,21 +259,36 @@ def from_file(path: str | Path, *, arch: str | None = None) -> LoadedTimm:
     return LoadedTimm(model.eval(), arch_name, checkpoint.info)
 
 
-def _create(arch: str, overlay: Mapping[str, Any], kwargs: Mapping[str, Any]) -> nn.Module:
+def _create(
+    arch: str, overlay: Mapping[str, Any], kwargs: Mapping[str, Any], device: str = "meta"
+) -> nn.Module:
+    """Build the architecture; on the meta device by default (shapes only, no random init)."""
     overlay = dict(overlay)
     if "img_size" in kwargs and "input_size" not in overlay:
         # The preprocessing must follow the size the weights were built for, not the
         # architecture's default.
         overlay["input_size"] = (3, *to_2tuple(kwargs["img_size"]))
     try:
-        return timm.create_model(
-            arch, pretrained=False, pretrained_cfg_overlay=dict(overlay), **kwargs
-        )
+        with torch.device(device):
+            return timm.create_model(
+                arch, pretrained=False, pretrained_cfg_overlay=overlay, **kwargs
+            )
     except (TypeError, ValueError, AssertionError, RuntimeError) as exc:
         raise ModelLoadError(
             f"Could not build {arch} with {dict(kwargs)}: {exc}. Check the architecture and "
             "the 'vitviz.model_kwargs' metadata."
         ) from exc
+
+
+def _materialize(
+    model: nn.Module, arch: str, overlay: Mapping[str, Any], kwargs: Mapping[str, Any]
+) -> nn.Module:
+    """Real, uninitialised CPU storage for a meta model whose every tensor will be loaded."""
+    persistent = set(model.state_dict())
+    if all(name in persistent for name, _ in model.named_buffers()):
+        return model.to_empty(device="cpu")
+    # Buffers outside the state dict are computed at init; only a real build has them.
+    return _create(arch, overlay, kwargs, device="cpu")
 
 
 def _model_from_state_dict(checkpoint: CheckpointFile, arch: str) -> nn.Module:
@@ -302,6 +317,7 @@ def _model_from_state_dict(checkpoint: CheckpointFile, arch: str) -> nn.Module:
         model = _create(arch, overlay, {**kwargs, **inferred})
         state_dict = _to_timm_keys(checkpoint.state_dict, model, checkpoint.path)
     check_state_dict(state_dict, model, source=checkpoint.path.name, arch=arch)
+    model = _materialize(model, arch, overlay, {**kwargs, **inferred})
     model.load_state_dict(state_dict, strict=True)
     return model
 
@@ -406,10 +422,11 @@ def _model_from_npz(checkpoint: CheckpointFile, arch: str) -> nn.Module:
     with np.load(path, allow_pickle=False) as archive:
         shapes = {key: archive[key].shape for key in archive.files}
     prefix = _npz_prefix(shapes, path)
-    model = _create(arch, {}, _npz_model_kwargs(shapes, prefix, arch))
+    kwargs = _npz_model_kwargs(shapes, prefix, arch)
+    model = _materialize(_create(arch, {}, kwargs), arch, {}, kwargs)
     with torch.no_grad():
         # Poison every parameter first: whatever the converter does not overwrite stays
-        # NaN, so a partial load is caught instead of leaving random weights in place.
+        # NaN, so a partial load is caught instead of leaving garbage in place.
         for param in model.parameters():
             param.fill_(float("nan"))
         try:
