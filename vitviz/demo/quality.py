@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vitviz.compute.attention_maps import patch_columns
+from vitviz.compute.class_maps import class_maps
 from vitviz.compute.preprocess import prepare
 from vitviz.compute.rollout import rollout
 from vitviz.demo.dataset import generate_batch
@@ -134,38 +134,6 @@ def model_input(images: np.ndarray, spec: PretrainedSpec) -> torch.Tensor:
     return torch.cat([prepare(Image.fromarray(image), spec).tensor for image in images])
 
 
-def class_maps(model: torch.nn.Module, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-    """Chefer et al. 2021 relevance of each image's class, from the class token's row.
-
-    ``R = I; R += mean_h((dA ⊙ A)+) R`` over the blocks, with ``dA`` the gradient of the
-    class score with respect to the block's attention.
-
-    Parameters
-    ----------
-    model : vitviz.vit.VisionTransformer
-        The network.
-    x : torch.Tensor
-        ``[B, 3, H, W]`` input.
-    classes : torch.Tensor
-        ``[B]`` class index per image.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[B, rows, cols]`` relevance maps.
-    """
-    with torch.enable_grad():
-        out = model(x)
-        score = out.logits.gather(1, classes.to(out.logits.device)[:, None]).sum()
-        grads = torch.autograd.grad(score, out.attentions)
-    n = out.layout.num_tokens
-    relevance = torch.eye(n, device=x.device).expand(len(x), n, n)  # [B, N, N]
-    for attention, grad in zip(out.attentions, grads, strict=True):
-        cam = (grad * attention).clamp_min(0).mean(1)  # [B, N, N]
-        relevance = relevance + cam @ relevance  # [B, N, N]
-    return patch_columns(relevance[:, out.layout.class_index], out.layout)
-
-
 def _device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -223,11 +191,14 @@ def measure_pairs(
     grown = grown_patch_masks(masks, spec.patch_size)  # [B, 2, rows, cols]
     hits = np.zeros((len(images), 2), dtype=bool)
     for rank in range(2):
-        classes = top2[:, rank]  # [B]
-        maps = class_maps(model, x, classes)  # [B, rows, cols]
-        own = labels == classes.numpy()[:, None]  # [B, 2]: which object has that class
+        classes = top2[:, rank].numpy()  # [B]
+        own = labels == classes[:, None]  # [B, 2]: which object has that class
         target = np.where(own[..., None, None], grown, False).any(axis=1)  # [B, rows, cols]
-        hits[:, rank] = own.any(axis=1) & peak_on(maps, target)
+        # The app's maps take one class list for a whole batch: group images by class.
+        for cls in np.unique(classes):
+            chosen = np.nonzero(classes == cls)[0]
+            maps = class_maps(model, x[chosen], [int(cls)])[:, 0]  # [b, rows, cols]
+            hits[chosen, rank] = own[chosen].any(axis=1) & peak_on(maps, target[chosen])
     return hits
 
 
