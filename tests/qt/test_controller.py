@@ -2,9 +2,9 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import FakePipeline, make_image
 from PySide6.QtCore import QThread
 
+from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import OOM_MESSAGE, Controller, Pipeline
 from vitviz.state import AppState
 
@@ -192,12 +192,13 @@ def test_cancel_drops_the_running_request_and_restores_inputs(qtbot, state, pipe
 def test_real_model_end_to_end_in_sync_mode(state, tiny_model):
     pipeline = Pipeline()
     pipeline.load_model = lambda key: tiny_model
-    Controller(state, synchronous=True, pipeline=pipeline)
+    controller = Controller(state, synchronous=True, pipeline=pipeline)
     state.inputs.image = make_image(300, 200)
     inference = state.results.inference
     assert inference.layout.grid == (14, 14)
-    assert len(inference.attentions) == 2
+    assert inference.attentions.shape[:3] == (1, 2, 3)  # [B, L, H, N, N]
     state.selection.class_index = 4
     grid_map = state.results.class_maps[(4, "relevance")]
     assert grid_map.shape == (14, 14)
     assert np.isfinite(grid_map).all()
+    assert controller.idle

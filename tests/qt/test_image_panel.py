@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
-from conftest import fill_state, make_image
 from PySide6.QtCore import QPoint, Qt
 
+from tests.qt.shell_fakes import fill_state, make_image
 from vitviz.compute.rollout import rollout
 from vitviz.qt.panels.image_panel import ImagePanel
 from vitviz.state import AppState
@@ -23,7 +23,7 @@ def panel(qtbot, filled_state):
 def head_map(state, layer, head, query):
     inference = state.results.inference
     layout = inference.layout
-    row = inference.attentions[layer, head, query].float()  # [N]
+    row = inference.attentions[0, layer, head, query].float()  # [N]
     return row[layout.num_prefix :].reshape(layout.grid).numpy()
 
 
@@ -69,12 +69,12 @@ def test_fused_and_rollout_maps(panel, filled_state):
     filled_state.rollout.discard_ratio = 0.5
     patch = filled_state.layout.patch_index(2, 2)
     filled_state.select_token(patch)
-    expected = rollout(inference.attentions, inference.layout, discard_ratio=0.5).numpy()
+    expected = rollout(inference.attentions, inference.layout, discard_ratio=0.5)[0].numpy()
     np.testing.assert_allclose(panel.current_map, expected, rtol=1e-4)
     filled_state.rollout.follow_query = True
-    expected = rollout(
-        inference.attentions, inference.layout, query=patch, discard_ratio=0.5
-    ).numpy()
+    expected = rollout(inference.attentions, inference.layout, query=patch, discard_ratio=0.5)[
+        0
+    ].numpy()
     np.testing.assert_allclose(panel.current_map, expected, rtol=1e-4)
 
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from conftest import FakePipeline, make_image
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
+from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import Controller
 from vitviz.qt.main_window import PANELS, MainWindow, pil_from_qimage, save_widget
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
