@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from panel_data import make_state
 from PySide6.QtCore import Qt
 
+from tests.qt.panel_data import make_state
 from vitviz.qt.panels.class_map import ClassMapPanel
 from vitviz.state import AppState
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from panel_data import make_state
 from PySide6.QtCore import QPoint, Qt
 
+from tests.qt.panel_data import make_state
 from vitviz.compute import head_stats
 from vitviz.qt.panels.head_stats_plot import HeadStatsPlotPanel
 from vitviz.state import AppState

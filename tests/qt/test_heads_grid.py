@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
-from panel_data import make_state
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
+from tests.qt.panel_data import make_state
 from vitviz.compute import render
 from vitviz.qt.panels.heads_grid import HeadsGridPanel
 from vitviz.state import AppState

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from panel_data import make_state
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
+from tests.qt.panel_data import make_state
 from vitviz.compute import head_stats, render
 from vitviz.qt.panels.selected_head import SelectedHeadPanel
 from vitviz.state import AppState

@@ -2,9 +2,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from panel_data import make_state
 from PySide6.QtCore import Qt
 
+from tests.qt.panel_data import make_state
 from vitviz.qt.panels.tokens import TokensPanel, describe_layout
 from vitviz.state import AppState
 from vitviz.vit.layout import TokenLayout
