@@ -1,0 +1,86 @@
+"""Top-k predicted classes with probability bars; clicking one asks for its class map.
+
+The class-specific map itself is computed by the controller (a backward pass) and shown
+by the class-map panel; this panel only sets ``selection.class_index`` and the method.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from vitviz.compute import predictions
+from vitviz.qt.widgets.bindings import bind_combo, listen
+from vitviz.qt.widgets.probability_bars import ProbabilityBars
+from vitviz.state import AppState
+from vitviz.state.view import CLASS_METHODS
+
+METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
+DEFAULT_TOP_K = 5
+
+
+class PredictionsPanel(QWidget):
+    """The model's top-k classes for the current image; click one to see its map."""
+
+    title = "Predictions"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._classes: list[int] = []
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 50)
+        self.top_k.setValue(DEFAULT_TOP_K)
+        self.top_k.setPrefix("top ")
+        self.top_k.valueChanged.connect(self.render_all)
+        self.method = QComboBox()
+        self.method.setToolTip("How the class-specific map is computed")
+        bind_combo(
+            self.method, state.view, "class_method", CLASS_METHODS,
+            [METHOD_LABELS[m] for m in CLASS_METHODS],
+        )  # fmt: skip
+        self.bars = ProbabilityBars()
+        self.bars.setToolTip("Click a class to see its class-specific map")
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.top_k)
+        controls.addWidget(QLabel("map:"))
+        controls.addWidget(self.method, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.bars)
+        layout.addWidget(self.note)
+        layout.addStretch(1)
+
+        self.bars.row_clicked.connect(self._on_row_clicked)
+        listen(self, state.results.events.inference, self.render_all)
+        listen(self, state.selection.events.class_index, self._show_selection)
+        self.render_all()
+
+    @property
+    def classes(self) -> list[int]:
+        """Class indices of the rows shown, best first."""
+        return list(self._classes)
+
+    def render_all(self, *_) -> None:
+        """Recompute the top-k list from the current logits and redraw."""
+        inference, model = self.state.results.inference, self.state.results.model
+        if inference is None or model is None:
+            self._classes = []
+            self.bars.set_items([])
+            self.note.setText("")
+            return
+        top = predictions.top_k(inference.logits, model.spec.labels, k=self.top_k.value())
+        self._classes = [p.index for p in top.classes]
+        self.bars.set_items([(p.label, p.probability) for p in top.classes], top.reason or "")
+        self.note.setText(top.reason or "")
+        self._show_selection()
+
+    def _show_selection(self, *_) -> None:
+        index = self.state.selection.class_index
+        self.bars.set_selected(self._classes.index(index) if index in self._classes else None)
+
+    def _on_row_clicked(self, row: int) -> None:
+        if 0 <= row < len(self._classes):
+            self.state.selection.class_index = self._classes[row]
