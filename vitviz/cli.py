@@ -217,14 +217,21 @@ def _predict(args) -> int:
 
 def _export(args) -> int:
     from vitviz.compute.preprocess import PreprocessMode
-    from vitviz.export.batch import KINDS, BatchExporter, ExportRequest
+    from vitviz.export.batch import ANIMATED_KINDS, KINDS, BatchExporter, ExportRequest
     from vitviz.export.pictures import PictureOptions
-    from vitviz.export.styles import MapStyle
+    from vitviz.export.styles import ANIMATION_FORMATS, MapStyle
 
     kinds = list(dict.fromkeys(args.what))
+    # Refuse impossible combinations before spending time on loading the model.
+    ExportRequest(kinds=tuple(k for k in kinds if k != "all") or KINDS[:1], fmt=args.format).check()
+    model, spec = _load_model(args)
     if "all" in kinds:
-        animated_only = ("rollout", "head")
-        kinds = list(animated_only if args.format in ("gif", "mp4") else KINDS)
+        animated = args.format in ANIMATION_FORMATS
+        kinds = [
+            kind
+            for kind in KINDS
+            if (kind in ANIMATED_KINDS or not animated) and (kind != "class" or spec.num_classes)
+        ]
     request = ExportRequest(
         kinds=tuple(kinds),
         fmt=args.format,
@@ -247,8 +254,6 @@ def _export(args) -> int:
         preprocess=PreprocessMode(args.preprocess),
         fps=args.fps,
     )
-    request.check()
-    model, spec = _load_model(args)
     exporter = BatchExporter(model, spec, request, args.out)
     report = exporter.run(args.images, batch_size=args.batch_size, progress=not args.no_progress)
     for path in report.written:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from vitviz.compute.class_maps import class_maps
 from vitviz.compute.images import open_image
 from vitviz.compute.preprocess import PreprocessMode, prepare
 from vitviz.compute.rollout import rollout
@@ -166,6 +167,46 @@ def test_what_the_model_lacks_is_refused_up_front(loaded, tmp_path, request_kwar
     model, spec = loaded
     with pytest.raises(AnalysisError, match=message):
         BatchExporter(model, spec, ExportRequest(kinds=("head",), **request_kwargs), tmp_path)
+
+
+def test_class_maps_default_to_each_images_top_class_and_equal_the_computed_ones(
+    loaded, tmp_path, images
+):
+    model, spec = loaded
+    report = _export(loaded, tmp_path, images[:2], kinds=("class",), method="grad_rollout")
+    assert report.ok
+    for path, written in zip(images[:2], report.written, strict=True):
+        prepared = prepare(open_image(path), spec)
+        with torch.inference_mode():
+            top = int(model(prepared.tensor).logits.argmax())
+        label = spec.labels[top]
+        assert written.name == f"{Path(path).stem}_class{top}-{label}_grad_rollout.png"
+        computed = class_maps(model, prepared.tensor, [top], method="grad_rollout")[0, 0]
+        base = display_image(open_image(path))
+        expected, _ = map_picture(computed, prepared.grid, base)
+        # Batched and single backward passes may differ in the last bit; colours may
+        # move by one table entry at most in a handful of pixels.
+        exported = _picture_in(written, base.shape[:2]).astype(int)
+        assert np.abs(exported - expected).max() <= 3
+        assert (exported != expected).any(-1).mean() < 0.01
+
+
+def test_class_maps_of_named_classes(loaded, tmp_path, images):
+    _, spec = loaded
+    names = [spec.labels[3], "1"]
+    report = _export(loaded, tmp_path, images[:1], kinds=("class",), classes=tuple(names))
+    assert report.ok
+    assert [p.name for p in report.written] == [
+        f"shape0_class3-{spec.labels[3]}_relevance.png",
+        f"shape0_class1-{spec.labels[1]}_relevance.png",
+    ]
+
+
+def test_unknown_classes_are_refused_up_front(loaded, tmp_path):
+    model, spec = loaded
+    for name in ("unicorn", "99"):
+        with pytest.raises(AnalysisError, match="class"):
+            BatchExporter(model, spec, ExportRequest(kinds=("class",), classes=(name,)), tmp_path)
 
 
 def test_predict_images_batches_and_skips_broken_images(loaded, images, broken_image):

@@ -10,6 +10,7 @@ failed.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Iterator, Sequence
@@ -23,8 +24,10 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from vitviz.compute.attention_maps import fuse_heads, query_maps
+from vitviz.compute.class_maps import class_maps
 from vitviz.compute.head_stats import head_statistics
 from vitviz.compute.images import open_image
+from vitviz.compute.predictions import check_class_index, class_label, top_k_batch
 from vitviz.compute.preprocess import Prepared, PreprocessMode, prepare
 from vitviz.compute.rollout import rollout, selected_layers
 from vitviz.errors import AnalysisError, VitvizError
@@ -404,7 +407,40 @@ class BatchExporter:
             analyses["maps"] = query_maps(attentions, layout, query)  # [B, L, H, rows, cols]
         if "stats" in kinds:
             analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
+        if "class" in kinds:
+            self._analyse_classes(output, items, analyses)
         return analyses
+
+    def _analyse_classes(self, output, items: list[BatchItem], analyses: dict[str, Any]) -> None:
+        """Class maps of the batch: one forward with gradients, one backward per class."""
+        request = self.request
+        if output.logits is None:
+            raise AnalysisError(
+                "this model has no classifier head, so it has no class-specific maps"
+            )
+        if request.classes:
+            fixed = [
+                resolve_class(c, self.spec.labels, output.logits.shape[-1]) for c in request.classes
+            ]
+            wanted = [fixed] * len(items)
+        else:
+            wanted = [[int(i)] for i in output.logits.argmax(-1)]  # each image's top-1
+        union = sorted({c for classes in wanted for c in classes})
+        batch = torch.cat([item.prepared.tensor for item in items])  # [B, 3, H, W]
+        analyses["classes"] = wanted
+        analyses["class_columns"] = {c: k for k, c in enumerate(union)}
+        analyses["class_maps"] = class_maps(
+            self.model,
+            batch,
+            union,
+            method=request.method,
+            query=analyses["query"],
+            start_layer=request.start_layer,
+            end_layer=analyses["layer"],
+            head_fusion=request.fusion,
+            discard_ratio=request.discard_ratio,
+            residual_weight=request.residual,
+        )  # [B, K, rows, cols]
 
     def _map_figure(self, picture: np.ndarray, title: str, scale: ColourScale | None):
         key = (picture.shape[:2], title.count("\n"), scale is not None)
@@ -528,7 +564,73 @@ class BatchExporter:
         return self._save(figure, self._path(item.stem, "distance"))
 
     def _export_class(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
-        raise AnalysisError("class-specific maps are not available yet")
+        request = self.request
+        wanted = analyses["classes"][index]
+        probabilities = torch.softmax(output.logits[index].float(), dim=-1)  # [C]
+        maps = analyses["class_maps"]  # [B, K, rows, cols] over the batch's classes
+        written = []
+        for class_index in wanted:
+            label = class_label(class_index, self.spec.labels)
+            column = analyses["class_columns"][class_index]
+            picture, scale = map_picture(
+                maps[index, column],
+                item.prepared.grid,
+                item.picture_base,
+                request.picture,
+                label=request.method.replace("_", " "),
+            )
+            title = titles.class_title(
+                self.model_name,
+                label,
+                index=class_index,
+                method=request.method,
+                probability=float(probabilities[class_index]),
+                image=Path(item.source).name,
+            )
+            name = f"class{class_index}-{_safe(label)}_{request.method}"
+            path = self._path(item.stem, name)
+            written += self._save(self._map_figure(picture, title, scale), path)
+        return written
+
+
+def resolve_class(name: str | int, labels, num_classes: int) -> int:
+    """A class given by index or by label name (case-insensitive) as a class index.
+
+    Parameters
+    ----------
+    name : str or int
+        ``"3"``, ``3`` or ``"star"``.
+    labels : sequence of str or None
+        The model's class names.
+    num_classes : int
+        Number of classes of the model.
+
+    Returns
+    -------
+    int
+        The class index.
+
+    Raises
+    ------
+    AnalysisError
+        No such class.
+    """
+    text = str(name).strip()
+    if text.lstrip("-").isdigit():
+        return check_class_index(int(text), num_classes)
+    lowered = [label.lower() for label in labels or ()]
+    if text.lower() in lowered:
+        return lowered.index(text.lower())
+    known = ", ".join(labels[:12]) + (" ..." if len(labels) > 12 else "") if labels else ""
+    raise AnalysisError(
+        f"unknown class {text!r}; give a class index (0..{num_classes - 1})"
+        + (f" or a label: {known}" if known else "")
+    )
+
+
+def _safe(label: str) -> str:
+    """A class label as a file-name part."""
+    return "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")[:40] or "class"
 
 
 def _check_against_model(request: ExportRequest, model, spec) -> None:
@@ -545,6 +647,9 @@ def _check_against_model(request: ExportRequest, model, spec) -> None:
             f"head {request.head} does not exist: the model has {heads} heads per layer "
             f"(0..{heads - 1})"
         )
+    if "class" in request.kinds and request.classes:
+        for name in request.classes:
+            resolve_class(name, spec.labels, spec.num_classes)
     if request.preprocess is not PreprocessMode.NATIVE:
         # Every input has the spec's grid; native inputs are checked image by image.
         parse_query(request.query, spec.layout)
@@ -591,7 +696,7 @@ def predict_images(
     -------
     results : list of dict
         Per readable image: ``{"image", "predictions": [{"rank", "index", "label",
-        "probability"}]}``; a headless model gives no predictions and a ``note``.
+        "probability", "logit"}]}``; a headless model gives no predictions and a ``note``.
     report : BatchReport
         Failures (unreadable images).
     """
@@ -609,26 +714,14 @@ def predict_images(
     for group in groups:
         tensors = [item.prepared.tensor for item in group]
         output = forward_batch(model, tensors, capture=False)
-        for index, item in enumerate(group):
-            results.append({"image": item.source, **_top_classes(output.logits, index, spec, topk)})
+        ranked = top_k_batch(output.logits, spec.labels, topk, batch_size=len(group))
+        for item, predictions in zip(group, ranked, strict=True):
+            result: dict[str, Any] = {
+                "image": item.source,
+                "predictions": [dataclasses.asdict(p) for p in predictions.classes],
+            }
+            if predictions.reason:
+                result["note"] = predictions.reason
+            results.append(result)
             report.done += 1
     return results, report
-
-
-def _top_classes(logits, index: int, spec, topk: int) -> dict[str, Any]:
-    if logits is None:
-        return {"predictions": [], "note": "this model has no classifier head (no classes)"}
-    probabilities = torch.softmax(logits[index].float(), dim=-1)  # [C]
-    values, indices = probabilities.topk(min(topk, probabilities.numel()))
-    labels = spec.labels or ()
-    return {
-        "predictions": [
-            {
-                "rank": rank,
-                "index": int(i),
-                "label": labels[int(i)] if int(i) < len(labels) else f"class {int(i)}",
-                "probability": float(p),
-            }
-            for rank, (p, i) in enumerate(zip(values, indices, strict=True), start=1)
-        ]
-    }
