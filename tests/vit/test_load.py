@@ -11,6 +11,7 @@ import importlib
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import huggingface_hub.constants
 import numpy as np
@@ -366,6 +367,23 @@ def test_hub_unreachable_for_a_tag_says_so_and_suggests_a_local_file():
 def test_hub_unreachable_for_an_hf_hub_id():
     with pytest.raises(ModelLoadError, match="unreachable"):
         load("hf-hub:timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", device="cpu")
+
+
+def test_cached_tag_loads_offline_from_the_hub_cache(offline, image):
+    tag = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
+    torch.manual_seed(3)
+    timm_model = timm.create_model(tag, pretrained=False).eval()
+    # The layout huggingface_hub writes: refs/main names the snapshot holding the file.
+    repo = Path(huggingface_hub.constants.HF_HUB_CACHE) / f"models--timm--{tag}"
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    save_file(timm_model.state_dict(), str(snapshot / "model.safetensors"))
+    model, spec = load(tag, device="cpu")
+    x = torch.nn.functional.interpolate(image, size=(224, 224))
+    _assert_same_model(model, timm_model, x)
+    assert spec.label_source == "imagenet-1k"
 
 
 def test_empty_source_is_refused():

@@ -74,11 +74,43 @@ def close_matches(name: str, count: int = 5) -> list[str]:
     return matches
 
 
+def cached_hub_file(tag: str, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The weights file of a pretrained timm tag in the local Hugging Face cache, if any.
+
+    Parameters
+    ----------
+    tag : str
+        Pretrained tag; a bare architecture name means its default weights.
+    cache_dir : str or path-like, optional
+        Hugging Face hub cache to look in; the default cache when not given.
+
+    Returns
+    -------
+    Path or None
+        None for unknown tags, tags without hub weights, and weights not downloaded yet.
+    """
+    try:
+        cfg = get_pretrained_cfg(tag, allow_unregistered=False)
+    except RuntimeError:
+        return None
+    if not cfg.hf_hub_id:
+        return None
+    repo_id, _, revision = cfg.hf_hub_id.partition("@")
+    filenames = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HUB_WEIGHT_FILES
+    for filename in filenames:
+        found = try_to_load_from_cache(
+            repo_id, filename, cache_dir=cache_dir, revision=revision or None
+        )
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
 def is_cached(tag: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
     """Whether the weights of a pretrained timm tag are already on this machine.
 
-    Looks only at the local Hugging Face cache (and timm's old URL cache); never at
-    the network.
+    Looks only at the local Hugging Face cache (and, for the few tags timm fetches by
+    URL, torch's checkpoint cache); never at the network.
 
     Parameters
     ----------
@@ -93,19 +125,12 @@ def is_cached(tag: str, cache_dir: str | os.PathLike[str] | None = None) -> bool
     bool
         False for unknown tags and tags without weights.
     """
+    if cached_hub_file(tag, cache_dir) is not None:
+        return True
     try:
         cfg = get_pretrained_cfg(tag, allow_unregistered=False)
     except RuntimeError:
         return False
-    if cfg.hf_hub_id:
-        repo_id, _, revision = cfg.hf_hub_id.partition("@")
-        filenames = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HUB_WEIGHT_FILES
-        for filename in filenames:
-            found = try_to_load_from_cache(
-                repo_id, filename, cache_dir=cache_dir, revision=revision or None
-            )
-            if isinstance(found, str):
-                return True
-    if cfg.url and isinstance(cfg.url, str):
+    if not cfg.hf_hub_id and isinstance(cfg.url, str) and cfg.url:
         return (Path(get_dir()) / "checkpoints" / Path(cfg.url).name).is_file()
     return False
