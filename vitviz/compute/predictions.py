@@ -8,6 +8,7 @@ result that says why, instead of an error.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,7 +85,10 @@ def check_class_index(index: int, num_classes: int) -> int:
     """
     if num_classes == 0:
         raise AnalysisError(f"class {index} was asked for, but {NO_HEAD_REASON}")
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < num_classes:
+    if isinstance(index, bool) or not hasattr(type(index), "__index__"):
+        raise AnalysisError(f"a class index must be an integer, got {index!r}")
+    index = operator.index(index)  # numpy and torch integers too, not floats
+    if not 0 <= index < num_classes:
         raise AnalysisError(
             f"class {index!r} does not exist: the model has classes 0..{num_classes - 1}"
         )

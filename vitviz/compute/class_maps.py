@@ -1,0 +1,285 @@
+"""Class-specific maps: gradient rollout and Chefer et al.'s relevance, for any class.
+
+Both weight each layer's attention ``A_l`` by the gradient of the class score ``y_c``
+with respect to that same layer's attention, ``∇A_l = ∂y_c/∂A_l``, keeping the positive
+part per head: ``G_l = (∇A_l ⊙ A_l)⁺`` (``[H, N, N]``). Gradients are taken with
+``torch.autograd.grad`` with the attention tensors as ``inputs``, which returns them in
+the order asked for, so layer ``l``'s gradient always meets layer ``l``'s attention
+(vit-explain's backward hooks collect them in reverse order).
+
+- **relevance** (Chefer et al. 2021, "Generic attention-model explainability"):
+  ``R = I; R += mean_h(G_l) · R`` for each layer from ``start_layer`` up, i.e.
+  ``R = (I + Ḡ_end) … (I + Ḡ_start)``, no row normalisation (as the authors' code).
+- **grad_rollout** (vit-explain): ``G_l`` fused over heads (mean by default; the positive
+  part is taken *before* fusing, as in Chefer's formula — vit-explain fuses first), then
+  the rollout recipe of :mod:`vitviz.compute.rollout` (discard, residual, row
+  normalisation, product).
+
+The map is the query's row (class token by default) over the patch columns, as a grid.
+Several classes share one forward pass; each class costs one backward pass, and its
+gradients are dropped as soon as its map is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+
+from vitviz.compute.attention_maps import (
+    Attentions,
+    HeadFusion,
+    Query,
+    as_float,
+    attention_layers,
+    check_tokens,
+    fuse_heads,
+    patch_columns,
+)
+from vitviz.compute.predictions import check_class_index
+from vitviz.compute.rollout import chain_rows, rollout_factor, selected_layers, start_vector
+from vitviz.errors import AnalysisError
+from vitviz.vit.layout import TokenLayout
+
+ClassMethod = Literal["relevance", "grad_rollout"]
+CLASS_METHODS: tuple[str, ...] = ("relevance", "grad_rollout")
+
+
+def positive_grad_attention(attention: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    """``(∇A ⊙ A)⁺`` of one layer, per head.
+
+    Parameters
+    ----------
+    attention, gradient : torch.Tensor
+        ``[..., H, N, N]`` attention of one layer and the class score's gradient with
+        respect to it.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., H, N, N]`` in at least single precision.
+    """
+    return (as_float(gradient) * as_float(attention)).clamp_min_(0)
+
+
+def _check_pairs(
+    attentions: Attentions, gradients: Attentions, layout: TokenLayout
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    layers, grads = attention_layers(attentions), attention_layers(gradients)
+    if len(layers) != len(grads):
+        raise AnalysisError(f"{len(layers)} attention layers but {len(grads)} gradient layers")
+    for layer, grad in zip(layers, grads, strict=True):
+        if layer.shape != grad.shape:
+            raise AnalysisError(
+                f"gradient {tuple(grad.shape)} does not match attention {tuple(layer.shape)}"
+            )
+    check_tokens(layers[0], layout)
+    return layers, grads
+
+
+def relevance_rows(
+    attentions: Attentions,
+    gradients: Attentions,
+    layout: TokenLayout,
+    *,
+    query: Query = None,
+    pool_attention: torch.Tensor | None = None,
+    start_layer: int = 0,
+    end_layer: int | None = None,
+    every_layer: bool = False,
+) -> torch.Tensor:
+    """The query's row of Chefer et al.'s relevance ``R = Π_l (I + mean_h (∇A_l ⊙ A_l)⁺)``.
+
+    Parameters
+    ----------
+    attentions, gradients : torch.Tensor or sequence of torch.Tensor
+        ``[..., L, H, N, N]`` stacks (or per-layer ``[..., H, N, N]``) of attention and of
+        the class score's gradient with respect to it, layer for layer.
+    layout : TokenLayout
+        Token layout of the sequence.
+    query : Query
+        Which query's row (default: the class token, see
+        :func:`vitviz.compute.rollout.start_vector`).
+    pool_attention : torch.Tensor or None
+        ``[..., H, Q, N]``, for the pooling query of ``global_pool='map'`` models.
+    start_layer, end_layer : int
+        First and last block taken in (inclusive; None: the last block).
+    every_layer : bool
+        Return the relevance accumulated up to each selected layer.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
+    """
+    layers, grads = _check_pairs(attentions, gradients, layout)
+    chosen = selected_layers(len(layers), start_layer, end_layer)
+
+    def factor(index: int) -> torch.Tensor:
+        weighted = positive_grad_attention(layers[index], grads[index]).mean(-3)  # [..., N, N]
+        weighted.diagonal(dim1=-2, dim2=-1).add_(1.0)
+        return weighted
+
+    start = start_vector(layout, query, pool_attention=pool_attention, device=layers[0].device)
+    return chain_rows(start, factor, chosen, every_layer=every_layer)
+
+
+def grad_rollout_rows(
+    attentions: Attentions,
+    gradients: Attentions,
+    layout: TokenLayout,
+    *,
+    query: Query = None,
+    pool_attention: torch.Tensor | None = None,
+    head_fusion: HeadFusion = "mean",
+    discard_ratio: float = 0.0,
+    residual_weight: float = 0.5,
+    start_layer: int = 0,
+    end_layer: int | None = None,
+    every_layer: bool = False,
+) -> torch.Tensor:
+    """The query's row of gradient rollout: the rollout recipe on ``fuse_h (∇A ⊙ A)⁺``.
+
+    Parameters
+    ----------
+    attentions, gradients : torch.Tensor or sequence of torch.Tensor
+        As in :func:`relevance_rows`.
+    layout : TokenLayout
+        Token layout of the sequence.
+    query, pool_attention, start_layer, end_layer, every_layer
+        As in :func:`relevance_rows`.
+    head_fusion, discard_ratio, residual_weight
+        As in :func:`vitviz.compute.rollout.rollout_rows`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
+    """
+    layers, grads = _check_pairs(attentions, gradients, layout)
+    chosen = selected_layers(len(layers), start_layer, end_layer)
+
+    def factor(index: int) -> torch.Tensor:
+        weighted = positive_grad_attention(layers[index], grads[index])  # [..., H, N, N]
+        fused = fuse_heads(weighted, head_fusion)  # [..., N, N]
+        return rollout_factor(fused, discard_ratio=discard_ratio, residual_weight=residual_weight)
+
+    start = start_vector(
+        layout,
+        query,
+        pool_attention=pool_attention,
+        head_fusion=head_fusion,
+        device=layers[0].device,
+    )
+    return chain_rows(start, factor, chosen, every_layer=every_layer)
+
+
+def class_maps(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    classes: Sequence[int],
+    *,
+    method: ClassMethod = "relevance",
+    query: Query = None,
+    start_layer: int = 0,
+    end_layer: int | None = None,
+    head_fusion: HeadFusion = "mean",
+    discard_ratio: float = 0.0,
+    residual_weight: float = 0.5,
+    renormalize: bool = False,
+) -> torch.Tensor:
+    """Class-specific maps of several classes from one forward pass.
+
+    Parameters
+    ----------
+    model : vitviz.vit.VisionTransformer
+        The network; ``x`` is moved to its device and dtype. Its parameters' gradients
+        are left untouched (only the attention's gradients are computed).
+    x : torch.Tensor
+        ``[B, 3, H, W]`` or ``[3, H, W]`` preprocessed images.
+    classes : sequence of int
+        Class indices; each must exist (:class:`AnalysisError` otherwise, and for
+        headless models).
+    method : {"relevance", "grad_rollout"}
+        See the module docstring.
+    query : Query
+        Whose row is shown (default the class token).
+    start_layer, end_layer : int
+        Blocks taken in (inclusive; None: the last).
+    head_fusion, discard_ratio, residual_weight
+        Gradient rollout only (see :func:`grad_rollout_rows`).
+    renormalize : bool
+        Drop the prefix columns and renormalise each map over the patches.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, K, rows, cols]`` detached maps, ``K = len(classes)``, in at least single
+        precision, on the model's device.
+    """
+    if method not in CLASS_METHODS:
+        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
+    if x.dim() == 3:
+        x = x.unsqueeze(0)  # [1, 3, H, W]
+    parameter = next(model.parameters())
+    x = x.to(device=parameter.device, dtype=parameter.dtype)
+    with torch.enable_grad():
+        output = model(x)
+        num_classes = 0 if output.logits is None else output.logits.shape[-1]
+        classes = [check_class_index(c, num_classes) for c in classes]
+        if not output.attentions or not all(a.requires_grad for a in output.attentions):
+            raise AnalysisError(
+                "the model's attention is not part of the autograd graph, "
+                "so class-specific maps cannot be computed"
+            )
+
+        def rows_of(gradients: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            common = {
+                "query": query,
+                "pool_attention": output.pool_attention,
+                "start_layer": start_layer,
+                "end_layer": end_layer,
+            }
+            if method == "relevance":
+                return relevance_rows(output.attentions, gradients, output.layout, **common)
+            return grad_rollout_rows(
+                output.attentions,
+                gradients,
+                output.layout,
+                head_fusion=head_fusion,
+                discard_ratio=discard_ratio,
+                residual_weight=residual_weight,
+                **common,
+            )
+
+        maps = []
+        for position, index in enumerate(classes):
+            score = output.logits[:, index].sum()  # images are independent: one backward
+            gradients = torch.autograd.grad(
+                score, output.attentions, retain_graph=position < len(classes) - 1
+            )
+            maps.append(rows_of(gradients).detach())  # [B, N]
+            del gradients
+    rows = torch.stack(maps, dim=-2)  # [B, K, N]
+    return patch_columns(rows, output.layout, renormalize=renormalize)  # [B, K, rows, cols]
+
+
+def class_map(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    class_index: int,
+    *,
+    method: ClassMethod = "relevance",
+    **options,
+) -> torch.Tensor:
+    """The class-specific map of one class (see :func:`class_maps` for ``options``).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[rows, cols]`` for one image (``[3, H, W]`` or a batch of one), otherwise
+        ``[B, rows, cols]``.
+    """
+    maps = class_maps(model, x, [class_index], method=method, **options)[:, 0]  # [B, rows, cols]
+    return maps[0] if maps.shape[0] == 1 else maps
