@@ -2,10 +2,12 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import QThread
 
 from tests.qt.shell_fakes import FakePipeline, make_image
-from vitviz.qt.controller import OOM_MESSAGE, Controller, Pipeline
+from vitviz.errors import ModelLoadError
+from vitviz.qt.controller import OOM_MESSAGE, Controller, Pipeline, is_out_of_memory
 from vitviz.state import AppState
 
 
@@ -95,6 +97,14 @@ def test_gpu_out_of_memory_falls_back_to_the_cpu(sync, state, pipeline):
     assert state.results.error == OOM_MESSAGE
     assert state.results.inference is not None
     assert state.inputs.device == "cuda"
+
+
+def test_out_of_memory_is_recognised_through_the_cause_chain():
+    wrapped = ModelLoadError("Could not move the model to cuda")
+    wrapped.__cause__ = torch.OutOfMemoryError("CUDA out of memory")
+    assert is_out_of_memory(wrapped)
+    assert not is_out_of_memory(ModelLoadError("offline"))
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory"))
 
 
 def test_a_success_clears_the_previous_error(sync, state, pipeline):

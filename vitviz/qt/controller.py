@@ -95,14 +95,18 @@ class ClassMapResponse:
     error: str | None = None
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is a device out-of-memory error (CUDA or MPS)."""
+def is_out_of_memory(error: BaseException | None) -> bool:
+    """Whether ``error`` is (or was caused by) a device out-of-memory error."""
     import torch
 
     oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    return isinstance(error, oom_type) or (
-        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
-    )
+    while error is not None:
+        if isinstance(error, oom_type) or (
+            isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+        ):
+            return True
+        error = error.__cause__
+    return False
 
 
 def user_message(error: BaseException) -> str:
