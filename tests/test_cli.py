@@ -178,10 +178,32 @@ def test_export_all(model_source, images, tmp_path):
     status = _run(
         "export", images[0], "--model", model_source, "--what", "all", "--out", str(tmp_path)
     )
+    assert status == 0
     names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 5
     assert {"sample0_rollout.png", "sample0_grid.png", "sample0_distance.png"} <= set(names)
     assert any(name.startswith("sample0_layer") for name in names)
-    assert status in (0, 1)
+    assert any(name.startswith("sample0_class") for name in names)
+
+
+def test_export_all_as_gif_animates_rollout_and_head(model_source, images, tmp_path):
+    status = _run(
+        "export",
+        images[0],
+        "--model",
+        model_source,
+        "--what",
+        "all",
+        "--format",
+        "gif",
+        "--out",
+        str(tmp_path),
+    )
+    assert status == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "sample0_head-mean.gif",
+        "sample0_rollout.gif",
+    ]
 
 
 def test_mp4_without_an_encoder_says_so(model_source, images, tmp_path, capsys, monkeypatch):
