@@ -123,6 +123,18 @@ def test_save_checkpoint_writes_json_metadata(tmp_path, timm_model):
     assert not list(tmp_path.glob(".m.safetensors.*"))  # no temporary file left behind
 
 
+def test_unknown_pretrained_cfg_fields_are_ignored(tmp_path, timm_model):
+    path = save_checkpoint(
+        timm_model,
+        tmp_path / "m.safetensors",
+        arch=ARCH,
+        model_kwargs=SMALL,
+        pretrained_cfg={**CFG, "trained_by": "me"},
+    )
+    _, spec = load(path, device="cpu")
+    assert spec.mean == pytest.approx((0.1, 0.2, 0.3))
+
+
 def test_fp16_safetensors_loads_as_fp32(tmp_path, timm_model, image):
     half = {k: v.half() for k, v in timm_model.state_dict().items()}
     path = save_checkpoint(half, tmp_path / "half.safetensors", arch=ARCH, model_kwargs=SMALL)
@@ -155,6 +167,14 @@ def test_pt_with_model_wrapper_and_module_prefix(tmp_path, image):
     wrapped = {f"module.{k}": v for k, v in timm_model.state_dict().items()}
     torch.save({"model": wrapped, "epoch": 7}, tmp_path / "ddp.pt")
     model, _ = load(tmp_path / "ddp.pt", arch=ARCH, device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+
+
+def test_lightning_checkpoint_with_a_shared_key_prefix(tmp_path, image):
+    timm_model = _square_model()
+    prefixed = {f"model.backbone.{k}": v for k, v in timm_model.state_dict().items()}
+    torch.save({"state_dict": prefixed, "global_step": 10}, tmp_path / "last.ckpt")
+    model, _ = load(tmp_path / "last.ckpt", arch=ARCH, device="cpu")
     _assert_same_model(model, timm_model, image[..., :32])
 
 

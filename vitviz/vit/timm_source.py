@@ -10,6 +10,7 @@ returned until every weight is in place.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import socket
@@ -29,7 +30,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
 )
 from timm.layers import to_2tuple
-from timm.models import is_model_pretrained, list_pretrained, split_model_name_tag
+from timm.models import PretrainedCfg, is_model_pretrained, list_pretrained, split_model_name_tag
 from timm.models.vision_transformer import checkpoint_filter_fn
 from torch import nn
 
@@ -45,6 +46,8 @@ from vitviz.vit.checkpoint_files import (
 _log = logging.getLogger(__name__)
 
 _MAX_LISTED = 10
+# A key every timm ViT has, to recognise its state dict under a wrapper's prefix.
+_ANCHOR_KEY = "patch_embed.proj.weight"
 
 _UNREACHABLE = (
     LocalEntryNotFoundError,
@@ -300,9 +303,10 @@ def _materialize(
 def _model_from_state_dict(checkpoint: CheckpointFile, arch: str) -> nn.Module:
     assert checkpoint.state_dict is not None  # torch and safetensors files carry weights
     kwargs = dict(checkpoint.info.model_kwargs)
-    overlay = dict(checkpoint.info.pretrained_cfg)
+    overlay = _known_cfg_fields(checkpoint.info.pretrained_cfg, checkpoint.path)
+    raw = _strip_common_prefix(checkpoint.state_dict)
     model = _create(arch, overlay, kwargs)
-    state_dict = _to_timm_keys(checkpoint.state_dict, model, checkpoint.path)
+    state_dict = _to_timm_keys(raw, model, checkpoint.path)
     # A fine-tuned head, another depth or another training resolution are common in one's
     # own checkpoints: take them from the weights unless the metadata says otherwise.
     inferred = {}
@@ -315,17 +319,36 @@ def _model_from_state_dict(checkpoint: CheckpointFile, arch: str) -> nn.Module:
         if depth and depth != len(model.blocks):
             inferred["depth"] = depth
     if "img_size" not in kwargs:
-        img_size = _native_img_size(checkpoint.state_dict, model)
+        img_size = _native_img_size(raw, model)
         if img_size is not None and img_size != tuple(model.patch_embed.img_size):
             inferred["img_size"] = img_size
     if inferred:
         _log.info("%s: building %s with %s read from the weights", checkpoint.path, arch, inferred)
         model = _create(arch, overlay, {**kwargs, **inferred})
-        state_dict = _to_timm_keys(checkpoint.state_dict, model, checkpoint.path)
+        state_dict = _to_timm_keys(raw, model, checkpoint.path)
     check_state_dict(state_dict, model, source=checkpoint.path.name, arch=arch)
     model = _materialize(model, arch, overlay, {**kwargs, **inferred})
     model.load_state_dict(state_dict, strict=True)
     return model
+
+
+def _known_cfg_fields(cfg: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    known = {f.name for f in dataclasses.fields(PretrainedCfg)}
+    ignored = sorted(set(cfg) - known)
+    if ignored:
+        _log.warning("%s: ignoring unknown pretrained_cfg fields %s", path.name, ignored)
+    return {k: v for k, v in cfg.items() if k in known}
+
+
+def _strip_common_prefix(state_dict: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    """Drop a prefix every key shares (``model.`` of Lightning, ``backbone.`` ...)."""
+    if _ANCHOR_KEY in state_dict:
+        return state_dict
+    prefix = next((k[: -len(_ANCHOR_KEY)] for k in state_dict if k.endswith(f".{_ANCHOR_KEY}")), "")
+    if not prefix or not all(k.startswith(prefix) for k in state_dict):
+        return state_dict
+    _log.info("removing the prefix %r shared by every key", prefix)
+    return {k[len(prefix) :]: v for k, v in state_dict.items()}
 
 
 def _to_timm_keys(
