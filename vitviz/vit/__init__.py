@@ -3,6 +3,7 @@
 from vitviz.vit.catalog import is_cached, supported_pretrained_tags
 from vitviz.vit.checkpoint_files import save_checkpoint
 from vitviz.vit.config import ViTConfig
+from vitviz.vit.device import resolve_device
 from vitviz.vit.from_timm import from_timm
 from vitviz.vit.layout import TokenKind, TokenLayout
 from vitviz.vit.load import load
@@ -20,6 +21,7 @@ __all__ = [
     "from_timm",
     "is_cached",
     "load",
+    "resolve_device",
     "save_checkpoint",
     "supported_pretrained_tags",
 ]
