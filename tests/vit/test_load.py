@@ -250,6 +250,14 @@ def test_google_npz_round_trip(tmp_path, image):
     assert spec.input_size == (3, 32, 32)
 
 
+def test_hub_style_folder_round_trip(tmp_path, timm_model, image):
+    timm.models.save_for_hf(timm_model, tmp_path / "my-vit", safe_serialization=True)
+    model, spec = load(tmp_path / "my-vit", device="cpu")
+    _assert_same_model(model, timm_model, image)
+    assert spec.name == "my-vit"
+    assert spec.input_size == (3, 32, 48)
+
+
 def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, image):
     path = save_checkpoint(
         timm_model, tmp_path / "demo_vit.safetensors", arch=ARCH, model_kwargs=SMALL, labels=LABELS
@@ -419,10 +427,10 @@ def test_missing_file(tmp_path):
         load(tmp_path / "nope.pth", arch=ARCH, device="cpu")
 
 
-def test_directory_instead_of_file(tmp_path):
-    (tmp_path / "weights.pth").mkdir()
-    with pytest.raises(ModelLoadError, match="is not a file"):
-        load(tmp_path / "weights.pth", arch=ARCH, device="cpu")
+def test_folder_without_config(tmp_path):
+    (tmp_path / "weights").mkdir()
+    with pytest.raises(ModelLoadError, match=r"folder without a config\.json"):
+        load(tmp_path / "weights", arch=ARCH, device="cpu")
 
 
 def test_zero_byte_file(tmp_path):

@@ -14,7 +14,13 @@ from vitviz.vit.from_timm import from_timm
 from vitviz.vit.model import VisionTransformer
 from vitviz.vit.pretrained import build_spec
 from vitviz.vit.spec import PretrainedSpec
-from vitviz.vit.timm_source import LoadedTimm, from_file, from_hub, from_pretrained_tag
+from vitviz.vit.timm_source import (
+    LoadedTimm,
+    from_file,
+    from_folder,
+    from_hub,
+    from_pretrained_tag,
+)
 
 DEMO_NAME = "demo"
 HUB_PREFIX = "hf-hub:"
@@ -40,7 +46,8 @@ def load(
         One of: a timm tag (``vit_base_patch16_224.augreg2_in21k_ft_in1k``; weights come
         through timm's hub download and cache), an ``hf-hub:org/name`` id, a local
         checkpoint file (``.safetensors``, ``.pth``/``.pt``/``.bin`` state dicts, Google
-        ``.npz``), or ``"demo"`` for the bundled model.
+        ``.npz``), a folder with timm's ``config.json`` and weights (a hub download), or
+        ``"demo"`` for the bundled model.
     arch : str, optional
         timm architecture (or tag) of a checkpoint file that does not say what it is.
     device : str or torch.device
@@ -48,7 +55,7 @@ def load(
     dtype : str or torch.dtype, optional
         float32 by default; ``"fp16"`` / ``"bf16"`` on a GPU.
     pretrained : bool
-        For timm tags and hub ids: False builds the architecture with random weights
+        For timm tags, hub ids and folders: False builds the architecture with random weights
         (no weight download) but keeps its preprocessing and labels.
 
     Returns
@@ -100,6 +107,8 @@ def _load_timm(
         return source, from_hub(source, pretrained=pretrained)
     if _is_local_path(source):
         path = Path(source).expanduser()
+        if path.is_dir():
+            return path.name, from_folder(path, pretrained=pretrained)
         return path.name, from_file(path, arch=arch)
     if not isinstance(source, str) or not source.strip():
         raise ModelLoadError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import socket
@@ -186,6 +187,48 @@ def from_hub(hub_id: str, *, pretrained: bool = True) -> LoadedTimm:
     arch = model.pretrained_cfg.get("architecture") or hub_id
     check_arch(arch)
     return LoadedTimm(model.eval(), split_model_name_tag(arch)[0])
+
+
+def from_folder(folder: Path, *, pretrained: bool = True) -> LoadedTimm:
+    """Build a model from a folder with timm's ``config.json`` and weights.
+
+    Such folders come from ``timm.models.save_for_hf`` or a Hugging Face Hub download
+    (``hf download timm/... --local-dir ...``): the way to take hub models offline.
+
+    Parameters
+    ----------
+    folder : Path
+        The folder holding ``config.json`` and ``model.safetensors`` (or a ``.pth``/``.bin``).
+    pretrained : bool
+        False builds the architecture the config names with random weights.
+
+    Returns
+    -------
+    LoadedTimm
+
+    Raises
+    ------
+    ModelLoadError
+        No or unreadable config, or weights missing or not fitting it.
+    UnsupportedModelError
+        The config names an architecture vitviz cannot represent.
+    """
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ModelLoadError(
+            f"{folder} is a folder without a config.json: give the checkpoint file inside "
+            "it, or a folder saved by timm or downloaded from the Hugging Face Hub."
+        )
+    try:
+        arch = json.loads(config_file.read_text(encoding="utf-8"))["architecture"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelLoadError(
+            f"{config_file} is not a timm model config (it needs an 'architecture' entry)."
+        ) from exc
+    arch_name = check_arch(str(arch))
+    with hub_errors(folder.name):
+        model = timm.create_model(f"local-dir:{folder}", pretrained=pretrained)
+    return LoadedTimm(model.eval(), arch_name)
 
 
 @contextlib.contextmanager
