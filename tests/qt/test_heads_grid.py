@@ -121,15 +121,20 @@ def test_empty_state_then_a_result_then_another_model(qtbot):
     assert panel.thumbnail_maps(state.results.inference).shape == (4, 3, 2, 6)
 
 
-def test_zoom_buttons_and_fit(panel):
-    zoom = panel.mosaic.zoom
+def test_thumbnails_fit_the_panel_until_the_user_zooms(panel, qtbot):
+    fitted = panel.mosaic.zoom
+    assert panel.mosaic.sizeHint().width() <= panel.scroll.maximumViewportSize().width()
+    panel.resize(1000, 900)
+    qtbot.wait(1)
+    assert panel.mosaic.zoom > fitted
+    panel.zoom_out.click()
+    chosen = panel.mosaic.zoom
+    panel.resize(1100, 1000)
+    assert panel.mosaic.zoom == chosen
     panel.zoom_in.click()
-    assert panel.mosaic.zoom == zoom + 1
-    panel.zoom_out.click()
-    panel.zoom_out.click()
-    assert panel.mosaic.zoom == zoom - 1
+    assert panel.mosaic.zoom == chosen + 1
     panel.fit()
-    assert panel.mosaic.sizeHint().width() <= panel.scroll.viewport().width()
+    assert panel.mosaic.sizeHint().width() <= panel.scroll.maximumViewportSize().width()
 
 
 def test_attention_in_a_batch_axis_is_read_from_the_first_image(qtbot, state):

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.backend_bases import MouseEvent
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
+from vitviz.qt.widgets.plot_canvas import PlotCanvas
 from vitviz.state import AppState
 
 COLOUR_BY = ("entropy", "prefix mass", "head")
@@ -39,9 +38,9 @@ class HeadStatsPlotPanel(QWidget):
         self.colour_by.addItems(COLOUR_BY)
         self.colour_by.setToolTip("What the points' colour shows")
         self.colour_by.currentIndexChanged.connect(self.render_all)
-        self.figure = Figure(figsize=(5, 3.5), layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.axes = self.figure.add_subplot()
+        self.canvas = PlotCanvas(figsize=(5, 3.5))
+        self.figure, self.axes = self.canvas.figure, self.canvas.axes
+        self.canvas.restyled.connect(self.render_all)
         self._colorbar = None
         self._ring = None
         self._positions = np.zeros((0, 2))  # [L * H, 2] (layer, distance) of each point
@@ -86,6 +85,10 @@ class HeadStatsPlotPanel(QWidget):
 
     def render_all(self, *_) -> None:
         """Redraw the whole plot for the current result and colouring."""
+        with self.canvas.style():
+            self._draw_plot()
+
+    def _draw_plot(self) -> None:
         if self._colorbar is not None:
             self._colorbar.remove()
             self._colorbar = None

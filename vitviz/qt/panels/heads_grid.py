@@ -44,12 +44,16 @@ class HeadsGridPanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        # Thumbnails follow the panel's size until the user picks a zoom.
+        self._auto_fit = True
+        self._fitting = False
         self.mosaic = MosaicView()
         self.scroll = QScrollArea()
         self.scroll.setWidget(self.mosaic)
         self.scroll.setWidgetResizable(False)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.mosaic.installEventFilter(self)
+        self.scroll.installEventFilter(self)
         self.mosaic.setMouseTracking(True)
 
         self.fusion = QComboBox()
@@ -72,6 +76,7 @@ class HeadsGridPanel(QWidget):
         self.zoom_out.clicked.connect(lambda: self.mosaic.set_zoom(self.mosaic.zoom - 1))
         self.zoom_in.clicked.connect(lambda: self.mosaic.set_zoom(self.mosaic.zoom + 1))
         self.zoom_fit.clicked.connect(self.fit)
+        self.mosaic.zoom_changed.connect(self._on_zoom_changed)
         self.caption = QLabel()
 
         controls = QHBoxLayout()
@@ -111,11 +116,15 @@ class HeadsGridPanel(QWidget):
         depth, columns = cells.shape[:2]
         view = self.state.view
         colours = render.render_maps(cells, view.colormap, view.scale)  # [L, H+1, r, c, 4]
+        new_shape = self.mosaic.shape != (depth, columns)
         self.mosaic.set_cells(
             colours,
             row_labels=[f"L{i}" for i in range(depth)],
             col_labels=[f"h{i}" for i in range(columns - 1)] + [view.fusion],
         )
+        if new_shape:
+            # Another model: start again from the zoom that shows every head.
+            self.fit()
         self._show_selection()
 
     def thumbnail_maps(self, inference) -> np.ndarray:
@@ -136,8 +145,15 @@ class HeadsGridPanel(QWidget):
         return cells.numpy()
 
     def fit(self) -> None:
-        """Choose the largest zoom at which every thumbnail is visible."""
-        self.mosaic.set_zoom(self.mosaic.fit_zoom(self.scroll.viewport().size()))
+        """Choose the largest zoom at which every thumbnail is visible, and keep fitting."""
+        self._auto_fit, self._fitting = True, True
+        # The size without scroll bars: a fitted mosaic needs none.
+        self.mosaic.set_zoom(self.mosaic.fit_zoom(self.scroll.maximumViewportSize()))
+        self._fitting = False
+
+    def _on_zoom_changed(self, _zoom: int) -> None:
+        if not self._fitting:
+            self._auto_fit = False
 
     def _show_selection(self, *_) -> None:
         selection = self.state.selection
@@ -157,6 +173,8 @@ class HeadsGridPanel(QWidget):
             selection.head = col
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if watched is self.scroll and event.type() == QEvent.Type.Resize and self._auto_fit:
+            self.fit()
         if watched is self.mosaic and event.type() == QEvent.Type.ToolTip:
             QToolTip.showText(event.globalPos(), self.mosaic.tooltip_for(event.pos()), self.mosaic)
             return True

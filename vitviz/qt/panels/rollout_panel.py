@@ -89,11 +89,8 @@ class RolloutPanel(QWidget):
         self.caption = QLabel()
 
         form = QFormLayout()
-        row = QHBoxLayout()
-        row.addWidget(self.fusion)
-        row.addWidget(QLabel("of"))
-        row.addWidget(self.query)
-        form.addRow("head fusion", row)
+        form.addRow("query", self.query)
+        form.addRow("head fusion", self.fusion)
         form.addRow("discard ratio", self.discard)
         form.addRow("attention weight a", self.attention_weight)
         layers = QHBoxLayout()

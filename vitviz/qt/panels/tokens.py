@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from vitviz.compute import head_stats
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.image_map import ImageMapView
+from vitviz.qt.widgets.plot_canvas import PlotCanvas
 from vitviz.state import AppState
 
 MAX_LISTED = 12
@@ -47,9 +46,9 @@ class TokensPanel(QWidget):
         self.state = state
         self.summary = QLabel()
         self.buttons = QHBoxLayout()
-        self.figure = Figure(figsize=(5, 2.6), layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.axes = self.figure.add_subplot()
+        self.canvas = PlotCanvas(figsize=(5, 2.6))
+        self.figure, self.axes = self.canvas.figure, self.canvas.axes
+        self.canvas.restyled.connect(self.render_all)
         self._cursor = None
         self._mass: np.ndarray | None = None  # [L, num_prefix]
         self.map = ImageMapView(state)
@@ -59,6 +58,7 @@ class TokensPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        self.buttons.addStretch(1)
         layout.addLayout(self.buttons)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(QLabel("token norms of the selected layer (high-norm tokens outlined)"))
@@ -95,6 +95,10 @@ class TokensPanel(QWidget):
 
     def render_all(self, *_) -> None:
         """Redraw the prefix-mass plot, the buttons and the selected layer's norms."""
+        with self.canvas.style():
+            self._draw_plot()
+
+    def _draw_plot(self) -> None:
         inference = self.state.results.inference
         self._rebuild_buttons()
         self.axes.clear()
@@ -138,7 +142,7 @@ class TokensPanel(QWidget):
             button.setCheckable(True)
             button.setToolTip(f"Make {label} the query token")
             button.clicked.connect(lambda _=False, i=index: self.state.select_token(i))
-            self.buttons.addWidget(button)
+            self.buttons.insertWidget(self.buttons.count() - 1, button)
             self._prefix_buttons.append(button)
         self._show_query()
 
