@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
+from vitviz.resources import DEMO_MODEL_PATH
 from vitviz.vit.checkpoint_files import save_checkpoint
 from vitviz.vit.device import resolve_device, resolve_dtype
 from vitviz.vit.load import load
@@ -267,6 +268,16 @@ def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, i
     _assert_same_model(model, timm_model, image)
     assert spec.name == "demo"
     assert spec.labels == tuple(LABELS)
+
+
+def test_bundled_demo_model_loads():
+    if not DEMO_MODEL_PATH.is_file():
+        pytest.skip("the demo weights are not built yet (python -m vitviz.demo.train)")
+    model, spec = load("demo", device="cpu")
+    assert spec.labels[:3] == ("circle", "square", "triangle")
+    assert spec.label_source == "checkpoint"
+    height, width = spec.input_size[1:]
+    assert _logits(model, torch.zeros(1, 3, height, width)).shape == (1, 10)
 
 
 def test_timm_tag_without_download_keeps_its_preprocessing_and_labels():
