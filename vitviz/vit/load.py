@@ -9,18 +9,13 @@ import torch
 
 from vitviz.errors import ModelLoadError
 from vitviz.resources import DEMO_MODEL_PATH
+from vitviz.vit.checkpoint_models import from_file
 from vitviz.vit.device import resolve_device, resolve_dtype
 from vitviz.vit.from_timm import from_timm
 from vitviz.vit.model import VisionTransformer
 from vitviz.vit.pretrained import build_spec
 from vitviz.vit.spec import PretrainedSpec
-from vitviz.vit.timm_source import (
-    LoadedTimm,
-    from_file,
-    from_folder,
-    from_hub,
-    from_pretrained_tag,
-)
+from vitviz.vit.timm_source import LoadedTimm, from_folder, from_hub, from_pretrained_tag
 
 DEMO_NAME = "demo"
 HUB_PREFIX = "hf-hub:"
