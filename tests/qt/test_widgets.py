@@ -5,7 +5,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
 
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, bind_value
 from vitviz.qt.widgets.map_view import MapView
-from vitviz.qt.widgets.mosaic import MosaicView, pack_atlas
+from vitviz.qt.widgets.mosaic import MosaicView, label_step, pack_atlas
 from vitviz.state import AppState
 
 
@@ -124,3 +124,9 @@ def test_bindings_are_dropped_with_the_widget(qtbot):
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert len(state.view.events.fusion) == before - 1
     state.view.fusion = "max"
+
+
+def test_labels_thin_out_when_thumbnails_are_small():
+    assert label_step(10, 20) == 1
+    assert label_step(30, 14) == 3
+    assert label_step(5, 0) == 5

@@ -21,6 +21,12 @@ SELECTED_COLOR = QColor(0, 230, 255)
 ROW_HIGHLIGHT = QColor(0, 230, 255, 90)
 MIN_ZOOM, MAX_ZOOM = 1, 24
 RIGHT_MIDDLE = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+CENTRE_UNCLIPPED = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextDontClip
+
+
+def label_step(label_size: int, cell_size: int) -> int:
+    """Label every k-th cell so that labels of ``label_size`` pixels do not overlap."""
+    return max(1, -(-label_size // max(cell_size, 1)))
 
 
 def pack_atlas(cells: np.ndarray) -> np.ndarray:
@@ -90,17 +96,17 @@ class MosaicView(QWidget):
     ) -> None:
         """Show ``[R, C, h, w, 4]`` uint8 RGBA ``cells`` (or nothing) with their labels."""
         self._placeholder = placeholder
+        before = (self._shape, self._col_labels[-1:])
+        self._row_labels, self._col_labels = list(row_labels), list(col_labels)
         if cells is None:
             self._atlas = None
             self._shape = (0, 0, 1, 1)
         else:
             self._atlas = rgba_to_qimage(pack_atlas(cells))
-            shape = tuple(int(s) for s in cells.shape[:4])
-            if shape != self._shape:
-                self._shape = shape
-                self.updateGeometry()
-                self.adjustSize()
-        self._row_labels, self._col_labels = list(row_labels), list(col_labels)
+            self._shape = tuple(int(s) for s in cells.shape[:4])
+        if (self._shape, self._col_labels[-1:]) != before:
+            self.updateGeometry()
+            self.adjustSize()
         self.update()
 
     def set_selected(self, cell: tuple[int, int] | None) -> None:
@@ -123,7 +129,7 @@ class MosaicView(QWidget):
         """The largest zoom at which all cells fit in ``available`` (at least 1)."""
         n_rows, n_cols, h, w = self._shape
         left, top = self._margins()
-        zoom_w = (available.width() - left) // max(n_cols * (w + 1), 1)
+        zoom_w = (available.width() - left - self._right_margin()) // max(n_cols * (w + 1), 1)
         zoom_h = (available.height() - top) // max(n_rows * (h + 1), 1)
         return max(MIN_ZOOM, min(zoom_w, zoom_h, MAX_ZOOM))
 
@@ -132,10 +138,17 @@ class MosaicView(QWidget):
         left = metrics.horizontalAdvance("L00") + 6
         return left, metrics.height() + 4
 
+    def _right_margin(self) -> int:
+        # Room for the last column's label where it is wider than its thumbnail.
+        if not self._col_labels:
+            return 0
+        return self.fontMetrics().horizontalAdvance(self._col_labels[-1]) // 2 + 2
+
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         n_rows, n_cols, h, w = self._shape
         left, top = self._margins()
-        return QSize(left + n_cols * (w + 1) * self._zoom, top + n_rows * (h + 1) * self._zoom)
+        width = left + n_cols * (w + 1) * self._zoom + self._right_margin()
+        return QSize(width, top + n_rows * (h + 1) * self._zoom)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return self.sizeHint()
@@ -171,12 +184,21 @@ class MosaicView(QWidget):
         target = QRect(left, top, self._atlas.width() * z, self._atlas.height() * z)
         painter.drawImage(target, self._atlas)
         painter.setPen(self.palette().text().color())
+        metrics = self.fontMetrics()
+        # Small thumbnails cannot hold every label: label every k-th row / column.
+        row_step = label_step(metrics.height(), (h + 1) * z)
+        widest = max((metrics.horizontalAdvance(t) for t in self._col_labels), default=0)
+        col_step = label_step(widest + 4, (w + 1) * z)
         for row, text in enumerate(self._row_labels[:n_rows]):
-            rect = QRect(0, top + row * (h + 1) * z, left - 4, h * z)
-            painter.drawText(rect, RIGHT_MIDDLE, text)
+            if row % row_step == 0:
+                rect = QRect(0, top + row * (h + 1) * z, left - 4, h * z)
+                painter.drawText(rect, RIGHT_MIDDLE, text)
         for col, text in enumerate(self._col_labels[:n_cols]):
-            rect = QRect(left + col * (w + 1) * z, 0, w * z, top)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+            # The last column (the fused one) is always named.
+            last = col == n_cols - 1
+            if last or (col % col_step == 0 and n_cols - 1 - col >= col_step):
+                rect = QRect(left + col * (w + 1) * z, 0, w * z, top)
+                painter.drawText(rect, CENTRE_UNCLIPPED, text)
         if self._selected is not None:
             row, col = self._selected
             band = QRect(0, top + row * (h + 1) * z, left - 2, h * z)
