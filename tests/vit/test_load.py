@@ -561,6 +561,18 @@ def test_legacy_pickle_refused_for_safety(tmp_path, timm_model):
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol 4")
+def test_protocol_4_pickle_refused_for_safety(tmp_path):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "p4.pth"
+    with path.open("wb") as stream:
+        pickle.dump({"w": [1.0], "hook": _Payload(str(marker))}, stream, protocol=4)
+    with pytest.raises(ModelLoadError, match="refused for safety") as info:
+        load(path, arch=ARCH, device="cpu")
+    assert any(name in str(info.value) for name in ("io.open", "builtins.open"))
+    assert not marker.exists()
+
+
 def test_missing_keys_are_listed(tmp_path, timm_model):
     state = timm_model.state_dict()
     del state["norm.weight"], state["blocks.1.attn.qkv.bias"]

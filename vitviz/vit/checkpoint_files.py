@@ -213,7 +213,7 @@ def _read_torch(path: Path, *, legacy: bool) -> CheckpointFile:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(path, legacy=legacy)
-        if unsafe:
+        if unsafe or "weights only" in str(exc).lower():
             raise _refused_for_safety(path, unsafe) from exc
         raise ModelLoadError(
             f"{path} could not be unpickled ({first_line(exc)}): it is truncated or corrupt."
@@ -241,16 +241,20 @@ def _check_legacy_pickle(path: Path) -> None:
 
 def _legacy_globals(path: Path) -> list[str]:
     names: list[str] = []
+    strings: list[str] = []
     size = path.stat().st_size
     with path.open("rb") as stream:
         for _ in range(5):
             if stream.tell() >= size:
                 break  # a plain pickle, not torch.save's sequence
-            names += [
-                arg.replace(" ", ".")
-                for opcode, arg, _ in pickletools.genops(stream)
-                if opcode.name in ("GLOBAL", "INST")
-            ]
+            for opcode, arg, _ in pickletools.genops(stream):
+                if opcode.name in ("GLOBAL", "INST"):
+                    names.append(arg.replace(" ", "."))
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    # protocol 4+: module and name were pushed as the last two strings
+                    names.append(f"{strings[-2]}.{strings[-1]}")
+                elif isinstance(arg, str):
+                    strings.append(arg)
     return names
 
 
@@ -269,9 +273,10 @@ def _unsafe_globals(path: Path, *, legacy: bool) -> list[str]:
 
 def _refused_for_safety(path: Path, unsafe: list[str]) -> ModelLoadError:
     shown = ", ".join(unsafe[:8]) + (" ..." if len(unsafe) > 8 else "")
+    needs = f"Python objects other than tensors ({shown})" if unsafe else "Python objects"
     return ModelLoadError(
-        f"{path} was refused for safety: it is a pickle that needs Python objects other than "
-        f"tensors ({shown}), and loading it would run code from the file. vitviz only loads "
+        f"{path} was refused for safety: it is a pickle that needs {needs}, and loading "
+        "it could run code from the file. vitviz only loads "
         "pickles with torch.load(weights_only=True) and never falls back to unsafe loading. "
         "If you trust the file, convert it once to safetensors in Python: "
         f"`ckpt = torch.load({str(path)!r}, weights_only=False)`, take its state dict "
