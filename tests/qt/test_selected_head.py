@@ -105,3 +105,10 @@ def test_without_a_result_nothing_is_drawn(qtbot):
     qtbot.addWidget(panel)
     assert panel.head_map() is None
     assert not panel.map.view.has_map
+
+
+def test_presentation_mode_draws_a_high_contrast_grid(panel, state):
+    assert not panel.map.view.high_contrast
+    state.view.presentation = True
+    assert panel.map.view.high_contrast
+    panel.grab()

@@ -42,6 +42,8 @@ class ImageMapView(QWidget):
         listen(self, view.show_grid, self.view.set_show_grid)
         self.view.set_opacity(state.view.opacity)
         self.view.set_show_grid(state.view.show_grid)
+        listen(self, view.presentation, self.view.set_high_contrast)
+        self.view.set_high_contrast(state.view.presentation)
         self._update_background()
 
     @property

@@ -16,6 +16,7 @@ from vitviz.qt.qimage import rgba_to_qimage
 MARKER_COLOR = QColor(0, 230, 255)
 FLAG_COLOR = QColor(255, 60, 60)
 GRID_COLOR = QColor(255, 255, 255, 70)
+HIGH_CONTRAST_GRID = QColor(255, 255, 255, 220)
 
 
 class MapView(QWidget):
@@ -40,6 +41,7 @@ class MapView(QWidget):
         self._opacity = 1.0
         self._smooth = False
         self._show_grid = False
+        self._high_contrast = False
         self._marker: tuple[int, int] | None = None
         self._flags: list[tuple[int, int]] = []
         self._placeholder = "No result yet"
@@ -73,6 +75,11 @@ class MapView(QWidget):
     def map_image(self) -> QImage | None:
         """The coloured map as drawn (before scaling to the widget), or None."""
         return self._map
+
+    @property
+    def high_contrast(self) -> bool:
+        """Whether the grid is drawn for a projector."""
+        return self._high_contrast
 
     @property
     def placeholder(self) -> str:
@@ -135,6 +142,12 @@ class MapView(QWidget):
     def set_show_grid(self, show: bool) -> None:
         """Draw the patch grid lines."""
         self._show_grid = bool(show)
+        self.update()
+
+    def set_high_contrast(self, high: bool) -> None:
+        """Draw the grid bright and thick (presentation mode, projectors)."""
+        self._high_contrast = bool(high)
+        self._grid_key = None
         self.update()
 
     def set_marker(self, cell: tuple[int, int] | None) -> None:
@@ -234,7 +247,8 @@ class MapView(QWidget):
             lines = [QLineF(0, r * height / rows, width, r * height / rows) for r in range(1, rows)]
             lines += [QLineF(c * width / cols, 0, c * width / cols, height) for c in range(1, cols)]
             painter = QPainter(overlay)
-            painter.setPen(QPen(GRID_COLOR, 1))
+            pen = QPen(HIGH_CONTRAST_GRID, 2) if self._high_contrast else QPen(GRID_COLOR, 1)
+            painter.setPen(pen)
             painter.drawLines(lines)
             painter.end()
             self._grid_pixmap, self._grid_key = overlay, key
