@@ -259,6 +259,79 @@ def test_hub_style_folder_round_trip(tmp_path, timm_model, image):
     assert spec.input_size == (3, 32, 48)
 
 
+def _perturbed(model: torch.nn.Module) -> torch.nn.Module:
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.02)
+    return model.eval()
+
+
+def test_original_dinov2_checkpoint_is_converted(tmp_path, image):
+    torch.manual_seed(4)
+    arch = "vit_small_patch14_dinov2"
+    timm_model = _perturbed(timm.create_model(arch, pretrained=False, depth=2, img_size=28))
+    # facebookresearch/dinov2 keeps the masked-modelling token in its state dict.
+    original = dict(timm_model.state_dict(), mask_token=torch.zeros(1, 384))
+    torch.save(original, tmp_path / "dinov2_vits14_pretrain.pth")
+    model, spec = load(tmp_path / "dinov2_vits14_pretrain.pth", arch=arch, device="cpu")
+    x = image[..., :28, :28]
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).embedding, timm_model(x))
+    assert spec.labels is None
+    assert spec.label_source == "none"
+
+
+def test_original_deit3_layer_scale_names_are_converted(tmp_path, image):
+    torch.manual_seed(5)
+    arch = "deit3_small_patch16_224"
+    timm_model = _perturbed(timm.create_model(arch, pretrained=False, depth=2, img_size=32))
+    original = {
+        k.replace("ls1.gamma", "gamma_1").replace("ls2.gamma", "gamma_2"): v
+        for k, v in timm_model.state_dict().items()
+    }
+    assert "blocks.0.gamma_1" in original
+    torch.save({"model": original}, tmp_path / "deit_3_small_224_1k.pth")
+    model, _ = load(tmp_path / "deit_3_small_224_1k.pth", arch=arch, device="cpu")
+    _assert_same_model(model, timm_model, image[..., :32])
+
+
+def _to_openai_clip(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The key layout of OpenAI's CLIP checkpoints (inverse of timm's converter)."""
+    sd = model.state_dict()
+    out = {
+        "visual.class_embedding": sd["cls_token"][0, 0],
+        "visual.positional_embedding": sd["pos_embed"][0],
+        "visual.conv1.weight": sd["patch_embed.proj.weight"],
+        "visual.proj": sd["head.weight"].T,
+        # Text-tower entries, which the image model must ignore.
+        "logit_scale": torch.tensor(4.6),
+        "token_embedding.weight": torch.zeros(10, 8),
+    }
+    names = {"norm_pre": "ln_pre", "norm.": "ln_post.", "blocks.": "transformer.resblocks."}
+    names |= {"norm1": "ln_1", "norm2": "ln_2", "attn.qkv.": "attn.in_proj_"}
+    names |= {"attn.proj": "attn.out_proj", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj"}
+    for key, value in sd.items():
+        if key in ("cls_token", "pos_embed", "patch_embed.proj.weight") or key.startswith("head"):
+            continue
+        for ours, theirs in names.items():
+            key = key.replace(ours, theirs)
+        out[f"visual.{key}"] = value
+    return out
+
+
+def test_original_openai_clip_checkpoint_is_converted(tmp_path):
+    torch.manual_seed(6)
+    tag = "vit_base_patch32_clip_224.openai"
+    timm_model = _perturbed(timm.create_model(tag, pretrained=False, depth=2))
+    with torch.no_grad():
+        timm_model.head.bias.zero_()  # CLIP's projection has no bias
+    torch.save(_to_openai_clip(timm_model), tmp_path / "ViT-B-32.pt")
+    model, spec = load(tmp_path / "ViT-B-32.pt", arch=tag, device="cpu")
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(7))
+    _assert_same_model(model, timm_model, x)
+    assert spec.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
+
+
 def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, image):
     path = save_checkpoint(
         timm_model, tmp_path / "demo_vit.safetensors", arch=ARCH, model_kwargs=SMALL, labels=LABELS
