@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -107,6 +107,13 @@ def fitted_font_size(text: str, width: float, size: float = TITLE_SIZE) -> float
     return size if widest <= width else math.floor(10 * size * width / widest) / 10
 
 
+def _new_figure(width: float, height: float, **kwargs) -> Figure:
+    """A ``width`` x ``height`` pixel figure on its own Agg canvas (no pyplot, no GUI)."""
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, **kwargs)
+    FigureCanvasAgg(figure)
+    return figure
+
+
 def _axes_at(figure: Figure, left: int, bottom: int, width: int, height: int):
     """Axes covering an exact pixel rectangle, so pictures are not resampled off-grid."""
     fig_w, fig_h = (round(v * DPI) for v in figure.get_size_inches())
@@ -159,7 +166,7 @@ class MapFigure:
         self._mappable: ScalarMappable | None = None
         self._title_room = fig_w - 2 * _MARGIN
         with slide_style():
-            self.figure = Figure(figsize=(fig_w / DPI, fig_h / DPI), dpi=DPI)
+            self.figure = _new_figure(fig_w, fig_h)
             self.axes = _axes_at(self.figure, _MARGIN, _MARGIN, shown_w, shown_h)
             _show(self.axes, np.zeros((height, width, 3), np.uint8))
             # Left-aligned over the whole figure, so long titles have the most room.
@@ -292,7 +299,7 @@ def grid_figure(
     fig_w = _MARGIN + label_w + cols * (thumb_w + gap) + _MARGIN
     fig_h = _MARGIN + rows * (thumb_h + gap) + label_h + _title_height(title)
     with slide_style():
-        figure = Figure(figsize=(fig_w / DPI, fig_h / DPI), dpi=DPI)
+        figure = _new_figure(fig_w, fig_h)
         top = fig_h - _title_height(title) - label_h
         for r in range(rows):
             bottom = top - (r + 1) * (thumb_h + gap) + gap
@@ -352,7 +359,7 @@ def attention_distance_figure(
     layers, heads = distance.shape
     depth = np.broadcast_to(np.arange(layers)[:, None], distance.shape)
     with slide_style():
-        figure = Figure(figsize=(12, 7.5), dpi=DPI, layout="constrained")
+        figure = _new_figure(12 * DPI, 7.5 * DPI, layout="constrained")
         axes = figure.add_subplot()
         if colour is None:
             for head in range(heads):

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage, imsave
 
@@ -58,6 +59,20 @@ def _hidden(images: list[AxesImage]) -> Iterator[None]:
             image.set_visible(True)
 
 
+def _draw(figure: Figure, width: int, height: int) -> np.ndarray:
+    """Agg's ``[H, W, 4]`` pixels of the figure (a copy)."""
+    # A plain Agg canvas at our resolution (what the builders attach) draws in place and
+    # keeps its renderer, so unchanged text is not laid out again; any other canvas
+    # (a GUI's) is left alone and matplotlib's savefig draws on a temporary one.
+    canvas = figure.canvas
+    if type(canvas) is FigureCanvasAgg and figure.dpi == DPI:
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba()).copy()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="rgba", dpi=DPI)
+    return np.frombuffer(buffer.getbuffer(), np.uint8).reshape(height, width, 4).copy()
+
+
 def figure_rgba(figure: Figure) -> np.ndarray:
     """The figure rendered by Agg at :data:`DPI`, as a ``[H, W, 4]`` uint8 array.
 
@@ -80,10 +95,8 @@ def figure_rgba(figure: Figure) -> np.ndarray:
         and image.get_visible()
         and (place := _placement(image, fig_h)) is not None
     ]
-    buffer = io.BytesIO()
     with slide_style(), _hidden([image for image, _ in pictures]):
-        figure.savefig(buffer, format="rgba", dpi=DPI)
-    rgba = np.frombuffer(buffer.getbuffer(), np.uint8).reshape(fig_h, fig_w, 4).copy()
+        rgba = _draw(figure, fig_w, fig_h)
     for image, (top, left, zoom) in pictures:
         picture = np.asarray(image.get_array())
         if picture.shape[2] == 3:
