@@ -72,12 +72,16 @@ def _object_fill(size: tuple[int, int], under: np.ndarray, rng: np.random.Genera
 
 
 def _placements(
-    count: int, side: int, scale_range: tuple[float, float], rng: np.random.Generator
+    count: int,
+    side: int,
+    scale_range: tuple[float, float],
+    zoom: float,
+    rng: np.random.Generator,
 ) -> list[tuple[tuple[float, float], float]]:
     """Centres and radii of ``count`` objects inside the image, not overlapping."""
     placed: list[tuple[tuple[float, float], float]] = []
     while len(placed) < count:
-        radius = rng.uniform(*scale_range) * side / 2
+        radius = rng.uniform(*scale_range) * side / 2 * zoom
         for _ in range(100):
             centre = (rng.uniform(radius, side - radius), rng.uniform(radius, side - radius))
             if all(
@@ -102,7 +106,9 @@ def _degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return image
 
 
-def generate(seed: int, index: int, *, size: int = IMAGE_SIZE, num_objects: int = 1) -> Sample:
+def generate(
+    seed: int, index: int, *, size: int = IMAGE_SIZE, num_objects: int = 1, zoom: float = 1.0
+) -> Sample:
     """The ``index``-th sample of the stream named by ``seed``.
 
     Parameters
@@ -115,6 +121,10 @@ def generate(seed: int, index: int, *, size: int = IMAGE_SIZE, num_objects: int 
         Side of the square image in pixels; objects scale with it.
     num_objects : int
         1 for a classification sample, 2 for two objects of two different classes.
+    zoom : float
+        Objects are drawn this many times larger than their scale range says, as in a
+        ``1 / zoom`` crop of a bigger image: ``size=112, zoom=2`` gives objects of the
+        same pixel size as ``size=224`` (training at low resolution, true object scale).
 
     Returns
     -------
@@ -129,7 +139,7 @@ def generate(seed: int, index: int, *, size: int = IMAGE_SIZE, num_objects: int 
     image = background((size, size), rng)
     masks = np.zeros((num_objects, size, size), dtype=bool)
     for k, (label, (centre, radius)) in enumerate(
-        zip(labels, _placements(num_objects, size, scale_range, rng), strict=True)
+        zip(labels, _placements(num_objects, size, scale_range, zoom, rng), strict=True)
     ):
         coverage = rasterize(
             outline(int(label), rng),
@@ -151,7 +161,13 @@ def generate(seed: int, index: int, *, size: int = IMAGE_SIZE, num_objects: int 
 
 
 def generate_batch(
-    seed: int, start: int, count: int, *, size: int = IMAGE_SIZE, num_objects: int = 1
+    seed: int,
+    start: int,
+    count: int,
+    *,
+    size: int = IMAGE_SIZE,
+    num_objects: int = 1,
+    zoom: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Samples ``start .. start + count - 1`` of a stream, stacked.
 
@@ -163,6 +179,8 @@ def generate_batch(
         Image side in pixels.
     num_objects : int
         Objects per image (1 or 2).
+    zoom : float
+        Object magnification (see :func:`generate`).
 
     Returns
     -------
@@ -174,7 +192,8 @@ def generate_batch(
         ``bool [B, K, H, W]``.
     """
     samples = [
-        generate(seed, i, size=size, num_objects=num_objects) for i in range(start, start + count)
+        generate(seed, i, size=size, num_objects=num_objects, zoom=zoom)
+        for i in range(start, start + count)
     ]
     return (
         np.stack([s.image for s in samples]),
