@@ -181,20 +181,18 @@ def shrunk_timm_model(info: ArchInfo) -> nn.Module:
 def randomize(model: nn.Module, generator: torch.Generator) -> None:
     """Fill every parameter with random values of a sensible scale, none at its init."""
 
-    def normal(tensor: torch.Tensor, mean: float, std: float) -> None:
-        tensor.copy_(mean + std * torch.randn(tensor.shape, generator=generator))
-
     for name, param in model.named_parameters():
         leaf = name.rsplit(".", 1)[-1]
         if param.ndim >= 2 and leaf == "weight":
             # Linear / conv weights: unit-variance outputs, so two blocks stay well scaled.
-            normal(param, 0.0, param[0].numel() ** -0.5)
+            mean, std = 0.0, param[0].numel() ** -0.5
         elif leaf in ("cls_token", "dist_token", "reg_token", "pos_embed", "latent"):
-            normal(param, 0.0, 0.5)
+            mean, std = 0.0, 0.5
         elif leaf in ("weight", "gamma"):
-            normal(param, 1.0, 0.3)  # norm gains and LayerScale
+            mean, std = 1.0, 0.3  # norm gains and LayerScale
         else:
-            normal(param, 0.0, 0.2)  # biases, DiffAttention lambdas, mlp_bias
+            mean, std = 0.0, 0.2  # biases, DiffAttention lambdas, mlp_bias
+        param.normal_(mean, std, generator=generator)
 
 
 @dataclass
