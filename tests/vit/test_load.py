@@ -495,7 +495,9 @@ def test_cached_tag_loads_offline_from_the_hub_cache(offline, image):
     model, spec = load(tag, device="cpu")
     x = torch.nn.functional.interpolate(image, size=(224, 224))
     _assert_same_model(model, timm_model, x)
+    assert spec.name == tag
     assert spec.label_source == "imagenet-1k"
+    assert spec.mean == (0.5, 0.5, 0.5)
 
 
 def test_empty_source_is_refused():

@@ -9,6 +9,7 @@ import torch
 
 from vitviz.errors import ModelLoadError
 from vitviz.resources import DEMO_MODEL_PATH
+from vitviz.vit.catalog import cached_hub_file
 from vitviz.vit.checkpoint_models import from_file
 from vitviz.vit.device import resolve_device, resolve_dtype
 from vitviz.vit.from_timm import from_timm
@@ -109,7 +110,14 @@ def _load_timm(
         raise ModelLoadError(
             "No model given; name a timm tag, an hf-hub: id, a checkpoint file or 'demo'."
         )
-    return source.strip(), from_pretrained_tag(source.strip(), pretrained=pretrained)
+    tag = source.strip()
+    cached = cached_hub_file(tag) if pretrained else None
+    if cached is not None:
+        # Weights already downloaded load like a local file under the tag's config: no
+        # hub round-trip (offline, timm's client retries the network for most of a
+        # minute before it looks in its cache) and no random init of the architecture.
+        return tag, from_file(cached, arch=tag)
+    return tag, from_pretrained_tag(tag, pretrained=pretrained)
 
 
 def _is_local_path(source: str | os.PathLike[str]) -> bool:

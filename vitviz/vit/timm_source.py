@@ -27,7 +27,7 @@ from timm.models import is_model_pretrained, list_pretrained, split_model_name_t
 from torch import nn
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
-from vitviz.vit.catalog import cached_hub_file, close_matches, is_supported_arch
+from vitviz.vit.catalog import close_matches, is_supported_arch
 from vitviz.vit.checkpoint_files import StoredModelInfo
 
 _UNREACHABLE = (
@@ -130,14 +130,8 @@ def from_pretrained_tag(tag: str, *, pretrained: bool = True) -> LoadedTimm:
             f"timm has no pretrained weights for {arch}; load a checkpoint file with "
             f"arch={arch!r} instead."
         )
-    overlay = {}
-    cached = cached_hub_file(tag) if pretrained else None
-    if cached is not None:
-        # Read the cached file directly: offline, timm's hub client would first retry
-        # the network for most of a minute before falling back to its cache.
-        overlay = {"file": str(cached), "custom_load": False}
     with hub_errors(tag):
-        model = timm.create_model(tag, pretrained=pretrained, pretrained_cfg_overlay=overlay)
+        model = timm.create_model(tag, pretrained=pretrained)
     return LoadedTimm(model.eval(), arch)
 
 
