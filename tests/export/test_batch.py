@@ -70,6 +70,15 @@ def test_a_broken_image_is_reported_and_the_others_complete(loaded, tmp_path, im
     assert all(p.is_file() for p in report.written)
 
 
+def test_a_file_that_cannot_be_written_fails_only_its_image(loaded, tmp_path, images):
+    (tmp_path / "shape1_rollout.png").mkdir()  # a folder where the file should go
+    report = _export(loaded, tmp_path, images, kinds=("rollout",))
+    assert report.done == 2
+    assert [image for image, _ in report.failures] == [images[1]]
+    assert "could not write" in report.failures[0][1]
+    assert sorted(p.name for p in report.written) == ["shape0_rollout.png", "shape2_rollout.png"]
+
+
 @pytest.mark.parametrize("fmt", ["svg", "pdf"])
 def test_vector_formats(loaded, tmp_path, images, fmt):
     report = _export(loaded, tmp_path, images[:1], kinds=("rollout", "head"), fmt=fmt)

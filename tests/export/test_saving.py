@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from vitviz.export.figures import ColourScale, grid_figure, map_figure
-from vitviz.export.saving import figure_rgba, save_figure
+from vitviz.export.saving import FigureSaver, figure_rgba, save_figure
 from vitviz.export.styles import DPI, slide_style
 
 
@@ -62,3 +62,26 @@ def test_png_carries_the_figure_size_and_dpi(tmp_path):
     width, height = (round(v * DPI) for v in figure.get_size_inches())
     assert image.size == (width, height)
     assert round(image.info["dpi"][0]) == DPI
+
+
+def test_figure_saver_keeps_order_and_reports_write_errors(tmp_path):
+    saver = FigureSaver(max_pending=2)
+    figure = map_figure(_picture((10, 10, 3)), title="t")
+    (tmp_path / "blocked.png").mkdir()
+    for name in ("a.png", "blocked.png", "c.png", "d.png"):
+        saver.save(figure, tmp_path / name, "png", owner=name)
+    saver.save(figure, tmp_path / "e.svg", "svg", owner="e")
+    finished = saver.collect(wait=True)
+    saver.close()
+    assert [(owner, path.name) for owner, path, _ in finished] == [
+        ("a.png", "a.png"),
+        ("blocked.png", "blocked.png"),
+        ("c.png", "c.png"),
+        ("d.png", "d.png"),
+        ("e", "e.svg"),
+    ]
+    errors = {owner: error for owner, _, error in finished}
+    assert isinstance(errors.pop("blocked.png"), OSError)
+    assert all(error is None for error in errors.values())
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "c.png").read_bytes()
+    assert saver.collect(wait=True) == []

@@ -40,7 +40,7 @@ from vitviz.export.figures import (
     grid_figure,
 )
 from vitviz.export.pictures import PictureOptions, as_numpy, display_image, map_picture, thumbnails
-from vitviz.export.saving import save_figure
+from vitviz.export.saving import FigureSaver
 from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
 from vitviz.export.tokens import parse_query, query_label
 
@@ -319,6 +319,7 @@ class BatchExporter:
         # One figure per layout, reused for every image of that layout (same pixels as a
         # fresh figure, without rebuilding axes, colour bar and fonts each time).
         self._layouts: dict[tuple, MapFigure] = {}
+        self._saver = FigureSaver()
 
     def run(
         self, paths: Sequence[str | Path], *, batch_size: int = 8, progress: bool = True
@@ -350,28 +351,47 @@ class BatchExporter:
             progress=progress,
             desc="export",
         )
-        for group in groups:
-            self._export_group(group, report)
+        saver = self._saver = FigureSaver()
+        processed: list[str] = []
+        failed: set[str] = set()
+        try:
+            for group in groups:
+                self._export_group(group, report, failed)
+                processed += [item.source for item in group]
+                # PNGs still encoding overlap with the next batch's forward pass.
+                self._collect(saver.collect(wait=False), report, failed)
+            self._collect(saver.collect(wait=True), report, failed)
+        finally:
+            saver.close()
+        report.done = sum(source not in failed for source in processed)
         return report
 
-    def _export_group(self, items: list[BatchItem], report: BatchReport) -> None:
+    @staticmethod
+    def _collect(finished, report: BatchReport, failed: set[str]) -> None:
+        for source, path, error in finished:
+            if error is None:
+                report.written.append(path)
+            else:
+                report.fail(source, f"could not write {path}: {error}")
+                failed.add(source)
+
+    def _export_group(self, items: list[BatchItem], report: BatchReport, failed: set[str]) -> None:
         try:
             output = forward_batch(self.model, [item.prepared.tensor for item in items])
             analyses = self._analyse(output, items)
         except VitvizError as error:
             for item in items:
                 report.fail(item.source, str(error))
+                failed.add(item.source)
             return
         for index, item in enumerate(items):
-            complete = True
             # One kind failing (e.g. class maps of a headless model) leaves the others done.
             for kind in self.request.kinds:
                 try:
-                    report.written.extend(self._export(kind, item, analyses, index, output))
+                    self._export(kind, item, analyses, index, output)
                 except VitvizError as error:
                     report.fail(item.source, f"{kind}: {error}")
-                    complete = False
-            report.done += complete
+                    failed.add(item.source)
 
     def _analyse(self, output, items: list[BatchItem]) -> dict[str, Any]:
         """Batched maps for every requested kind, computed once per batch."""
@@ -453,11 +473,10 @@ class BatchExporter:
     def _path(self, stem: str, suffix: str) -> Path:
         return self.out_dir / f"{stem}_{suffix}.{self.request.fmt}"
 
-    def _save(self, figure, path: Path) -> list[Path]:
-        save_figure(figure, path, self.request.fmt)
-        return [path]
+    def _save(self, figure, path: Path, item: BatchItem) -> None:
+        self._saver.save(figure, path, self.request.fmt, item.source)
 
-    def _export(self, kind: str, item: BatchItem, analyses, index: int, output) -> list[Path]:
+    def _export(self, kind: str, item: BatchItem, analyses, index: int, output) -> None:
         exporter = {
             "rollout": self._export_rollout,
             "head": self._export_head,
@@ -465,12 +484,12 @@ class BatchExporter:
             "class": self._export_class,
             "stats": self._export_stats,
         }[kind]
-        return exporter(item, analyses, index, output)
+        exporter(item, analyses, index, output)
 
     def _query_label(self, analyses, item: BatchItem) -> str:
         return query_label(analyses["query"], item.prepared.grid.layout)
 
-    def _export_rollout(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+    def _export_rollout(self, item: BatchItem, analyses, index: int, output) -> None:
         request, grid = self.request, item.prepared.grid
         maps = analyses["rollout"][index]
         layers = analyses["rollout_layers"]
@@ -488,13 +507,13 @@ class BatchExporter:
             )
 
         path = self._path(item.stem, "rollout")
-        if not request.animated:
+        if request.animated:
+            self._animate(maps, [title(layer) for layer in layers], grid, item, path)
+        else:
             picture, scale = map_picture(maps, grid, item.picture_base, request.picture)
-            return self._save(self._map_figure(picture, title(layers[-1]), scale), path)
-        frames = [title(layer) for layer in layers]
-        return [self._animate(maps, frames, grid, item, path)]
+            self._save(self._map_figure(picture, title(layers[-1]), scale), path, item)
 
-    def _animate(self, maps, frame_titles, grid, item: BatchItem, path: Path) -> Path:
+    def _animate(self, maps, frame_titles, grid, item: BatchItem, path: Path) -> None:
         """One frame per map, on one colour scale so that frames compare."""
         values = as_numpy(maps)
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
@@ -504,9 +523,15 @@ class BatchExporter:
         ]
         scale = rendered[0][1]
         pictures = [picture for picture, _ in rendered]
-        return save_layer_animation(pictures, frame_titles, path, scale=scale, fps=self.request.fps)
+        self._saver.write_now(
+            item.source,
+            path,
+            lambda: save_layer_animation(
+                pictures, frame_titles, path, scale=scale, fps=self.request.fps
+            ),
+        )
 
-    def _export_head(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+    def _export_head(self, item: BatchItem, analyses, index: int, output) -> None:
         request, grid = self.request, item.prepared.grid
         maps = analyses["maps"][index]  # [L, H, rows, cols]
         if request.head is None:
@@ -530,13 +555,14 @@ class BatchExporter:
         if request.animated:
             path = self._path(item.stem, suffix)
             frames = [title(layer) for layer in range(maps.shape[0])]
-            return [self._animate(maps, frames, grid, item, path)]
+            self._animate(maps, frames, grid, item, path)
+            return
         layer = analyses["layer"]
         picture, scale = map_picture(maps[layer], grid, item.picture_base, request.picture)
         figure = self._map_figure(picture, title(layer), scale)
-        return self._save(figure, self._path(item.stem, f"layer{layer}_{suffix}"))
+        self._save(figure, self._path(item.stem, f"layer{layer}_{suffix}"), item)
 
-    def _export_grid(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+    def _export_grid(self, item: BatchItem, analyses, index: int, output) -> None:
         request = self.request
         maps = analyses["maps"][index]  # [L, H, rows, cols]
         fused = fuse_heads(maps, request.fusion, dim=-3)  # [L, rows, cols]
@@ -553,22 +579,21 @@ class BatchExporter:
             row_labels=[f"layer {layer}" for layer in range(layers)],
             column_labels=[f"head {head}" for head in range(heads)] + [request.fusion],
         )
-        return self._save(figure, self._path(item.stem, "grid"))
+        self._save(figure, self._path(item.stem, "grid"), item)
 
-    def _export_stats(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+    def _export_stats(self, item: BatchItem, analyses, index: int, output) -> None:
         stats = analyses["stats"]
         figure = attention_distance_figure(
             as_numpy(stats.mean_distance[index]),
             title=titles.distance_title(self.model_name, image=Path(item.source).name),
         )
-        return self._save(figure, self._path(item.stem, "distance"))
+        self._save(figure, self._path(item.stem, "distance"), item)
 
-    def _export_class(self, item: BatchItem, analyses, index: int, output) -> list[Path]:
+    def _export_class(self, item: BatchItem, analyses, index: int, output) -> None:
         request = self.request
         wanted = analyses["classes"][index]
         probabilities = torch.softmax(output.logits[index].float(), dim=-1)  # [C]
         maps = analyses["class_maps"]  # [B, K, rows, cols] over the batch's classes
-        written = []
         for class_index in wanted:
             label = class_label(class_index, self.spec.labels)
             column = analyses["class_columns"][class_index]
@@ -589,8 +614,7 @@ class BatchExporter:
             )
             name = f"class{class_index}-{_safe(label)}_{request.method}"
             path = self._path(item.stem, name)
-            written += self._save(self._map_figure(picture, title, scale), path)
-        return written
+            self._save(self._map_figure(picture, title, scale), path, item)
 
 
 def resolve_class(name: str | int, labels, num_classes: int) -> int:

@@ -13,7 +13,9 @@ pixel-aligned, or that share their axes with other artists, are left to matplotl
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -128,11 +130,72 @@ def save_figure(figure: Figure, path: str | Path, fmt: str | None = None) -> Pat
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"cannot save a figure as {fmt!r}; use one of {FIGURE_FORMATS}")
     if fmt == "png":
-        rgba = figure_rgba(figure)
-        imsave(
-            path, rgba, format="png", dpi=DPI, metadata=SAVE_METADATA["png"], pil_kwargs=PNG_OPTIONS
-        )
-        return path
+        return _write_png(figure_rgba(figure), path)
     with slide_style():
         figure.savefig(path, format=fmt, dpi=DPI, metadata=SAVE_METADATA[fmt])
     return path
+
+
+def _write_png(rgba: np.ndarray, path: Path) -> Path:
+    imsave(path, rgba, format="png", dpi=DPI, metadata=SAVE_METADATA["png"], pil_kwargs=PNG_OPTIONS)
+    return path
+
+
+class FigureSaver:
+    """Saves figures one after another, encoding PNGs on a worker thread.
+
+    The figure is drawn at once (so it can be reused for the next picture straight
+    away); only the PNG encoding and the file write, which do not hold the GIL, overlap
+    with what the caller does next (the next batch's forward pass). SVG and PDF are saved
+    before :meth:`save` returns.
+
+    Parameters
+    ----------
+    max_pending : int
+        At most this many encodings wait at once (each holds one figure's pixels).
+    """
+
+    def __init__(self, max_pending: int = 16):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitviz-png")
+        self._pending: deque[tuple[str, Path, Future]] = deque()
+        self._max_pending = max_pending
+
+    def save(self, figure: Figure, path: str | Path, fmt: str, owner: str) -> None:
+        """Save ``figure`` to ``path`` as ``fmt``; ``owner`` names it in :meth:`collect`."""
+        path = Path(path)
+        if fmt != "png":
+            self.write_now(owner, path, lambda: save_figure(figure, path, fmt))
+            return
+        if len(self._pending) >= self._max_pending:
+            self._pending[0][2].exception()  # wait for the oldest before adding more
+        self._pending.append(
+            (owner, path, self._pool.submit(_write_png, figure_rgba(figure), path))
+        )
+
+    def write_now(self, owner: str, path: Path, write: Callable[[], object]) -> None:
+        """Run ``write`` (which writes ``path``) now, and queue its outcome in order."""
+        done: Future = Future()
+        try:
+            done.set_result(write())
+        except OSError as error:
+            done.set_exception(error)
+        self._pending.append((owner, path, done))
+
+    def collect(self, *, wait: bool = True) -> list[tuple[str, Path, OSError | None]]:
+        """Finished saves, in order: ``(owner, path, error or None)``.
+
+        Parameters
+        ----------
+        wait : bool
+            Wait for every pending save; otherwise return only those already done (up to
+            the first one still running, so the order is kept).
+        """
+        finished = []
+        while self._pending and (wait or self._pending[0][2].done()):
+            owner, path, future = self._pending.popleft()
+            finished.append((owner, path, future.exception()))
+        return finished
+
+    def close(self) -> None:
+        """Wait for pending saves and stop the worker thread."""
+        self._pool.shutdown(wait=True)
