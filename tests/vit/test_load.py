@@ -500,6 +500,16 @@ def test_cached_tag_loads_offline_from_the_hub_cache(offline, image):
     assert spec.mean == (0.5, 0.5, 0.5)
 
 
+def test_cached_hf_hub_id_loads_offline(offline, timm_model, image):
+    repo = Path(huggingface_hub.constants.HF_HUB_CACHE) / "models--someone--my-vit"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    timm.models.save_for_hf(timm_model, repo / "snapshots" / "abc123", safe_serialization=True)
+    model, spec = load("hf-hub:someone/my-vit", device="cpu")
+    _assert_same_model(model, timm_model, image)
+    assert spec.name == "hf-hub:someone/my-vit"
+
+
 def test_empty_source_is_refused():
     with pytest.raises(ModelLoadError, match="No model given"):
         load("  ", device="cpu")

@@ -106,6 +106,31 @@ def cached_hub_file(tag: str, cache_dir: str | os.PathLike[str] | None = None) -
     return None
 
 
+def cached_hub_folder(hub_id: str, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The cached snapshot of a hub repository holding timm's config and weights, if any.
+
+    Parameters
+    ----------
+    hub_id : str
+        ``hf-hub:org/name`` (optionally ``@revision``), or the bare repository id.
+    cache_dir : str or path-like, optional
+        Hugging Face hub cache to look in; the default cache when not given.
+
+    Returns
+    -------
+    Path or None
+        The snapshot folder, or None when the config or the weights are not cached.
+    """
+    repo_id, _, revision = hub_id.removeprefix("hf-hub:").partition("@")
+    config = try_to_load_from_cache(
+        repo_id, "config.json", cache_dir=cache_dir, revision=revision or None
+    )
+    if not isinstance(config, str):
+        return None
+    folder = Path(config).parent
+    return folder if any((folder / name).is_file() for name in _HUB_WEIGHT_FILES) else None
+
+
 def is_cached(tag: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
     """Whether the weights of a pretrained timm tag are already on this machine.
 

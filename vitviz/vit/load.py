@@ -9,7 +9,7 @@ import torch
 
 from vitviz.errors import ModelLoadError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.catalog import cached_hub_file
+from vitviz.vit.catalog import cached_hub_file, cached_hub_folder
 from vitviz.vit.checkpoint_models import from_file
 from vitviz.vit.device import resolve_device, resolve_dtype
 from vitviz.vit.from_timm import from_timm
@@ -100,6 +100,9 @@ def _load_timm(
             )
         return DEMO_NAME, from_file(DEMO_MODEL_PATH, arch=arch)
     if isinstance(source, str) and source.startswith(HUB_PREFIX):
+        folder = cached_hub_folder(source) if pretrained else None
+        if folder is not None:
+            return source, from_folder(folder)
         return source, from_hub(source, pretrained=pretrained)
     if _is_local_path(source):
         path = Path(source).expanduser()
