@@ -86,14 +86,26 @@ def test_token_norms_are_the_l2_norms_of_each_block_output():
     assert torch.allclose(result.token_norms[-1], outputs[0].norm(dim=-1))
 
 
-def test_capture_off_gives_the_same_logits_through_the_fused_kernel():
-    model = small_model()
+@pytest.mark.parametrize(
+    "structure",
+    [
+        {},
+        {"attn_layer": "diff"},
+        {"block_fn": "parallel", "qkv_bias": False},
+        {"block_fn": "diff_parallel"},
+        {"global_pool": "map", "class_token": False},
+    ],
+    ids=["block", "diff", "parallel", "diff_parallel", "map"],
+)
+def test_capture_off_gives_the_same_logits_through_the_fused_kernel(structure):
+    model = small_model(**structure)
     image = torch.randn(2, 3, 32, 48)
     with torch.no_grad():
         captured = model(image)
         fused = model(image, capture=False)
     assert fused.attentions == ()
     assert fused.token_norms == ()
+    assert fused.pool_attention is None
     scale = captured.logits.abs().max()
     assert torch.allclose(fused.logits, captured.logits, atol=1e-5 * scale)
 

@@ -26,7 +26,7 @@ from vitviz.vit.config import ViTConfig
 from vitviz.vit.mlp import make_mlp
 from vitviz.vit.norms import RmsNorm, make_norm
 
-BlockOutput = tuple[torch.Tensor, "torch.Tensor | None"]
+BlockOutput = tuple[torch.Tensor, torch.Tensor | None]
 
 
 class LayerScale(nn.Module):

@@ -79,9 +79,9 @@ class ViTConfig:
         ``attn`` or ``diff`` (Differential attention; ``diff_dual_lambda`` picks its
         two-scalar lambda).
     block_fn : str
-        ``block`` (pre-norm), ``res_post`` (norm after the branch), ``parallel`` or
-        ``diff_parallel`` (attention and MLP side by side); ``fuse_out_proj`` fuses the
-        parallel block's two output projections.
+        ``block`` (pre-norm), ``res_post`` (norm after the branch), ``parallel`` (attention
+        and MLP side by side, two output projections) or ``diff_parallel`` (the same with
+        differential attention and one fused output projection).
     """
 
     img_size: tuple[int, int] = (224, 224)
@@ -118,7 +118,6 @@ class ViTConfig:
     attn_layer: str = "attn"
     diff_dual_lambda: bool = False
     block_fn: str = "block"
-    fuse_out_proj: bool = False
 
     def __post_init__(self) -> None:
         # JSON gives lists; the dataclass is frozen, hence object.__setattr__.
