@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.bindings import bind_combo, listen
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
 from vitviz.state.view import CLASS_METHODS
@@ -64,6 +65,7 @@ class ClassMapPanel(QWidget):
         grid_map = self.state.results.class_maps.get((index, self.state.view.class_method))
         return None if grid_map is None else np.asarray(grid_map, dtype=np.float32)
 
+    @shows_errors
     def render_all(self, *_) -> None:
         """Redraw the selected class's map (or say why there is none)."""
         values = self.class_map()
@@ -74,6 +76,11 @@ class ClassMapPanel(QWidget):
         label = self._label(self.state.selection.class_index)
         method = METHOD_LABELS.get(self.state.view.class_method, "")
         self.caption.setText(f"{label} · {method}")
+
+    def show_error(self, message: str) -> None:
+        """Say why there is no map."""
+        self.map.show_map(None, placeholder=message)
+        self.caption.setText("")
 
     def _placeholder(self) -> str:
         index = self.state.selection.class_index

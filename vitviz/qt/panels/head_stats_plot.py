@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.backend_bases import MouseEvent
+from matplotlib.colors import ListedColormap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from vitviz.compute import render
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.plot_canvas import PlotCanvas
 from vitviz.state import AppState
 
@@ -83,6 +86,7 @@ class HeadStatsPlotPanel(QWidget):
             colour = np.broadcast_to(np.arange(distance.shape[1]), distance.shape)
         return distance, colour, COLOUR_LABELS[mode]
 
+    @shows_errors
     def render_all(self, *_) -> None:
         """Redraw the whole plot for the current result and colouring."""
         with self.canvas.style():
@@ -107,9 +111,11 @@ class HeadStatsPlotPanel(QWidget):
         depth = np.repeat(np.arange(layers), heads)  # [L * H], layer-major like ravel()
         self._positions = np.stack([depth, distance.ravel()], axis=1).astype(float)
         self.axes.set_axis_on()
+        # The points take their colours from the same lookup table as every map.
+        cmap = ListedColormap(render.colormap_lut(self.state.view.colormap) / 255.0)
         points = self.axes.scatter(
-            depth, distance.ravel(), c=np.asarray(colour).ravel(), cmap=self.state.view.colormap,
-            s=28, edgecolors="none",
+            depth, distance.ravel(), c=np.asarray(colour).ravel(), cmap=cmap, s=28,
+            edgecolors="none",
         )  # fmt: skip
         self._colorbar = self.figure.colorbar(points, ax=self.axes, label=label)
         self.axes.set_xlabel("layer")
@@ -121,6 +127,14 @@ class HeadStatsPlotPanel(QWidget):
             [], [], "o", ms=11, mfc="none", mec=HIGHLIGHT, mew=2.0, zorder=5
         )
         self._show_selection()
+
+    def show_error(self, message: str) -> None:
+        """Say why there is no plot."""
+        self._positions, self._ring = np.zeros((0, 2)), None
+        self.axes.clear()
+        self.axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+        self.axes.set_axis_off()
+        self.canvas.draw_idle()
 
     def _show_selection(self, *_) -> None:
         if self._ring is None or not len(self._positions):

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from vitviz.compute import attention_maps, render
 from vitviz.qt.widgets.analysis_cache import first_image
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, listen
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.mosaic import MosaicView
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS, SCALES
@@ -105,6 +106,7 @@ class HeadsGridPanel(QWidget):
         """Head columns shown (the fused column comes after them)."""
         return self.mosaic.shape[1] - 1 if self.mosaic.shape[1] else 0
 
+    @shows_errors
     def render_all(self, *_) -> None:
         """Recompute and redraw every thumbnail for the current query and options."""
         inference = self.state.results.inference
@@ -126,6 +128,11 @@ class HeadsGridPanel(QWidget):
             # Another model: start again from the zoom that shows every head.
             self.fit()
         self._show_selection()
+
+    def show_error(self, message: str) -> None:
+        """Say why there are no thumbnails."""
+        self.mosaic.set_cells(None, placeholder=message)
+        self.caption.setText("")
 
     def thumbnail_maps(self, inference) -> np.ndarray:
         """``[L, H + 1, rows, cols]`` maps of the query: every head, then the fused one."""

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from vitviz.compute import predictions
 from vitviz.qt.widgets.bindings import bind_combo, listen
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.probability_bars import ProbabilityBars
 from vitviz.state import AppState
 from vitviz.state.view import CLASS_METHODS
@@ -63,6 +64,7 @@ class PredictionsPanel(QWidget):
         """Class indices of the rows shown, best first."""
         return list(self._classes)
 
+    @shows_errors
     def render_all(self, *_) -> None:
         """Recompute the top-k list from the current logits and redraw."""
         inference, model = self.state.results.inference, self.state.results.model
@@ -76,6 +78,12 @@ class PredictionsPanel(QWidget):
         self.bars.set_items([(p.label, p.probability) for p in top.classes], top.reason or "")
         self.note.setText(top.reason or "")
         self._show_selection()
+
+    def show_error(self, message: str) -> None:
+        """Say why there are no predictions."""
+        self._classes = []
+        self.bars.set_items([], message)
+        self.note.setText(message)
 
     def _show_selection(self, *_) -> None:
         index = self.state.selection.class_index

@@ -27,6 +27,7 @@ from vitviz.compute import attention_maps, rollout
 from vitviz.errors import AnalysisError
 from vitviz.qt.widgets.analysis_cache import first_image
 from vitviz.qt.widgets.bindings import bind_combo, bind_value, listen
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS
@@ -141,6 +142,7 @@ class RolloutPanel(QWidget):
         shown = chosen[-1] if shown is None else min(max(shown, chosen[0]), chosen[-1])
         return self._maps[shown - chosen[0]]
 
+    @shows_errors
     def render_all(self, *_) -> None:
         """Recompute the rollout if its inputs changed and redraw."""
         inference = self.state.results.inference
@@ -159,6 +161,12 @@ class RolloutPanel(QWidget):
             self._maps_key, self._maps_inference = key, inference
         self._update_slider(chosen)
         self._draw()
+
+    def show_error(self, message: str) -> None:
+        """Say why there is no rollout."""
+        self._maps, self._maps_key = None, None
+        self.map.show_map(None, placeholder=message)
+        self.caption.setText("")
 
     def _factor_fields(self) -> tuple:
         options = self.state.rollout
@@ -225,6 +233,7 @@ class RolloutPanel(QWidget):
         last = chosen is not None and value == chosen[-1]
         self.state.rollout.shown_layer = None if last else value
 
+    @shows_errors
     def _show_layer(self, *_) -> None:
         chosen = self.layers()
         if chosen is not None and self._maps is not None:

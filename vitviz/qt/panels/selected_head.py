@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidge
 from vitviz.compute import attention_maps
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import bind_value, listen
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
 from vitviz.vit.layout import TokenKind
@@ -87,6 +88,7 @@ class SelectedHeadPanel(QWidget):
             grid = grid * attention_maps.mass_threshold(grid, view.mass_threshold)
         return grid.numpy()
 
+    @shows_errors
     def render_all(self, *_) -> None:
         """Recompute and redraw the map, its colour bar and the statistics."""
         values = self.head_map()
@@ -99,6 +101,11 @@ class SelectedHeadPanel(QWidget):
         is_patch = 0 <= query < layout.num_tokens and layout.kind(query) is TokenKind.PATCH
         self.map.view.set_marker(layout.patch_position(query) if is_patch else None)
         self.stats.setText(self._describe(values))
+
+    def show_error(self, message: str) -> None:
+        """Say why there is no map."""
+        self.map.show_map(None, placeholder=message)
+        self.stats.setText("")
 
     def _describe(self, values: np.ndarray) -> str:
         inference = self.state.results.inference

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from vitviz.compute import head_stats
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.qt.widgets.plot_canvas import PlotCanvas
 from vitviz.state import AppState
@@ -93,6 +94,7 @@ class TokensPanel(QWidget):
         flags = head_statistics(inference, model.spec.patch_size).high_norm
         return None if flags is None else first_image(flags, 2).numpy()
 
+    @shows_errors
     def render_all(self, *_) -> None:
         """Redraw the prefix-mass plot, the buttons and the selected layer's norms."""
         with self.canvas.style():
@@ -129,6 +131,12 @@ class TokensPanel(QWidget):
         self.canvas.draw_idle()
         self._show_layer()
 
+    def show_error(self, message: str) -> None:
+        """Say why the token views are empty."""
+        self.map.show_map(None, placeholder=message)
+        self.map.view.set_flags([])
+        self.flags_text.setText(message)
+
     def _rebuild_buttons(self) -> None:
         for button in self._prefix_buttons:
             self.buttons.removeWidget(button)
@@ -156,6 +164,7 @@ class TokensPanel(QWidget):
         for index, button in enumerate(self._prefix_buttons):
             button.setChecked(index == query)
 
+    @shows_errors
     def _show_layer(self, *_) -> None:
         norms, flags = self.norms(), self.high_norm()
         layer = self.state.selection.layer

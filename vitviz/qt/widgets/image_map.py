@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vitviz.compute import render
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.colorbar import ColorBar
+from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.map_view import MapView
 from vitviz.state import AppState
 
@@ -57,6 +58,7 @@ class ImageMapView(QWidget):
         self._placeholder = placeholder
         self.redraw()
 
+    @shows_errors
     def redraw(self, *_) -> None:
         """Colour and draw the current values with the current view options."""
         values, cmap = self._values, self.state.view.colormap
@@ -73,6 +75,10 @@ class ImageMapView(QWidget):
         self.view.set_smooth(smooth)
         self.view.set_map(render.to_rgba(shown, cmap, vmin, vmax), values.shape)
         self.colorbar.set_range(cmap, vmin, vmax)
+
+    def show_error(self, message: str) -> None:
+        """Show ``message`` instead of the map."""
+        self.view.set_map(None, placeholder=message)
 
     def _input_size(self) -> tuple[int, int] | None:
         prepared = self.state.results.prepared
