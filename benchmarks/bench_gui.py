@@ -1,0 +1,183 @@
+"""Whole-window responsiveness: query change → every panel repainted, and cold start.
+
+1. **Query latency.** The main window (all eight panels visible: tabbed ones are floated)
+   shows a result of a random-weight ViT-B/16 at 224 px (12 × 12 = 144 heads) and ViT-L/16
+   (24 × 16 = 384 heads), computed by the real controller (synchronous mode). Then, many
+   times: a random patch becomes the query (as a click does, through the state) and the
+   event loop runs until no paint is pending. The time covers every panel's slot, map
+   computation, rendering and the paint itself. Panels that repainted are counted from
+   the Paint events they received. Target p95 <= 16 ms (one frame at 60 Hz).
+2. **Cold start.** A fresh Python process: import, window, the bundled demo model loaded,
+   a sample analysed, and the window painted with the result. Measured from before the
+   process starts to its report. Target <= 4 s.
+
+Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--repeats 200]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import torch
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
+
+MODELS = {"ViT-B/16": "vit_base_patch16_224", "ViT-L/16": "vit_large_patch16_224"}
+COLD_START_SCRIPT = """
+import os, sys, time
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from vitviz.app import build_parser, create_window
+from PySide6.QtWidgets import QApplication
+app, window = create_window(build_parser().parse_args(["--settings", sys.argv[1]]))
+window.resize(1600, 1000)
+window.show()
+state = window.state
+while state.results.inference is None or state.results.busy:
+    if state.results.error and state.results.model is None:
+        raise SystemExit(state.results.error)
+    app.processEvents()
+    time.sleep(0.002)
+app.processEvents()
+window.repaint()
+print("ready", time.time(), flush=True)
+window.controller.wait(10_000)
+"""
+
+
+class PaintCounter(QObject):
+    """Records which panels received a Paint event (for any widget inside them)."""
+
+    def __init__(self, panels: dict[str, QWidget]) -> None:
+        super().__init__()
+        self.panels = panels
+        self.painted: set[str] = set()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget):
+            for name, panel in self.panels.items():
+                if watched is panel or panel.isAncestorOf(watched):
+                    self.painted.add(name)
+                    break
+        return False
+
+
+def build_window(arch: str):
+    """The main window on a random-weight ``arch`` and the Grace Hopper photo."""
+    from vitviz.qt.controller import Controller, Pipeline
+    from vitviz.qt.main_window import MainWindow
+    from vitviz.qt.settings import Settings
+    from vitviz.state import AppState, LoadedModel
+    from vitviz.vit import load
+
+    model, spec = load(arch, device="cpu", pretrained=False)
+    loaded = LoadedModel(model, spec, arch, "cpu")
+    pipeline = Pipeline()
+    pipeline.load_model = lambda key: loaded
+    state = AppState()
+    controller = Controller(state, synchronous=True, pipeline=pipeline)
+    settings = Settings.at_path(os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_gui.ini"))
+    window = MainWindow(state, controller, settings)
+    window.reset_layout()
+    for dock in window.docks.values():
+        if window.tabifiedDockWidgets(dock) and not dock.isFloating():
+            dock.setFloating(True)  # every panel on screen at once
+            dock.resize(520, 420)
+    window.resize(1600, 1000)
+    window.show()
+    window.open_grace_hopper()
+    window.state.selection.class_index = int(state.results.inference.logits.argmax())
+    return window
+
+
+def settle(app: QApplication) -> None:
+    """Run the event loop until nothing is left to do (pending paints included)."""
+    for _ in range(3):
+        app.processEvents()
+
+
+def query_latency(app: QApplication, arch: str, repeats: int, seed: int = 0) -> dict:
+    """Milliseconds from a query change until every panel has repainted."""
+    window = build_window(arch)
+    settle(app)
+    counter = PaintCounter(window.panels)
+    app.installEventFilter(counter)
+    state = window.state
+    rows, cols = state.layout.grid
+    rng = random.Random(seed)
+    times, painted_counts = [], []
+    for _ in range(repeats):
+        row, col = rng.randrange(rows), rng.randrange(cols)
+        counter.painted.clear()
+        start = time.perf_counter()
+        state.select_token(state.layout.patch_index(row, col))
+        settle(app)
+        times.append((time.perf_counter() - start) * 1000)
+        painted_counts.append(len(counter.painted))
+    app.removeEventFilter(counter)
+    never = set(window.panels) - counter.painted
+    depth, heads = state.depth, state.num_heads
+    window.close()
+    window.deleteLater()
+    settle(app)
+    times.sort()
+    return {
+        "heads": depth * heads,
+        "p50": statistics.median(times),
+        "p95": times[int(0.95 * (len(times) - 1))],
+        "max": times[-1],
+        "panels_painted": statistics.median(painted_counts),
+        "not_painted_last": sorted(never),
+    }
+
+
+def cold_start(settings_path: str) -> float:
+    """Seconds from process start to the first result drawn with the demo model."""
+    start = time.time()
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_START_SCRIPT, settings_path],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ready = [line for line in done.stdout.splitlines() if line.startswith("ready")]
+    return float(ready[-1].split()[1]) - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--cold-starts", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    app = QApplication.instance() or QApplication([])
+    print(f"CPU threads: {torch.get_num_threads()}, platform: {app.platformName()}")
+    print("Query change -> every panel repainted (target p95 <= 16 ms)")
+    for name in args.models:
+        figures = query_latency(app, MODELS[name], args.repeats)
+        print(
+            f"  {name:9s} {figures['heads']:4d} heads: p50 {figures['p50']:6.1f} ms  "
+            f"p95 {figures['p95']:6.1f} ms  max {figures['max']:6.1f} ms  "
+            f"(panels repainted per change: {figures['panels_painted']:.0f} of 8; "
+            f"never repainted: {', '.join(figures['not_painted_last']) or 'none'})"
+        )
+    settings_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_gui_cold.ini")
+    starts = [cold_start(settings_path) for _ in range(args.cold_starts)]
+    if starts:
+        print(
+            f"Cold start to first drawn result, demo model (target <= 4 s): "
+            f"median {statistics.median(starts):.2f} s  best {min(starts):.2f} s  "
+            f"(runs: {', '.join(f'{s:.2f}' for s in starts)})"
+        )
+
+
+if __name__ == "__main__":
+    main()
