@@ -136,6 +136,17 @@ def test_unknown_pretrained_cfg_fields_are_ignored(tmp_path, timm_model):
     assert spec.mean == pytest.approx((0.1, 0.2, 0.3))
 
 
+def test_input_size_is_floored_to_whole_patches(tmp_path, timm_model):
+    # As for SigLIP so400m/14 configured at 384 px: timm's convolution drops the remainder.
+    cfg = {**CFG, "input_size": [3, 40, 56]}
+    path = save_checkpoint(
+        timm_model, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL, pretrained_cfg=cfg
+    )
+    _, spec = load(path, device="cpu")
+    assert spec.input_size == (3, 32, 48)
+    assert spec.layout.grid == (2, 3)
+
+
 def test_fp16_safetensors_loads_as_fp32(tmp_path, timm_model, image):
     half = {k: v.half() for k, v in timm_model.state_dict().items()}
     path = save_checkpoint(half, tmp_path / "half.safetensors", arch=ARCH, model_kwargs=SMALL)

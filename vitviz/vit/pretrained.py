@@ -92,6 +92,9 @@ def build_spec(
     _, height, width = (int(v) for v in data["input_size"])
     labels, source = class_labels(int(timm_model.num_classes), cfg, stored_labels)
     patch_h, patch_w = (int(v) for v in vit_model.patch_size)
+    # A few weight sets (SigLIP so400m/14 at 384) are configured for a size the patches do
+    # not divide; timm's convolution drops the remainder, so the grid is the floor.
+    height, width = height - height % patch_h, width - width % patch_w
     return PretrainedSpec(
         name=name,
         arch=arch,
