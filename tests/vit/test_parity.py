@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import pytest
 import timm
 import torch
-from timm.layers import PatchEmbed
+from timm.layers import GluMlp, PatchEmbed, SwiGLU
 from timm.models import model_entrypoint, split_model_name_tag
 from timm.models.deit import VisionTransformerDistilled
+from timm.models.vision_transformer import ParallelScalingBlock
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 from torch import nn
 
@@ -113,10 +114,56 @@ def test_hybrid_stems_are_refused_by_name(arch):
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", plain_archs())
 def test_matches_timm(arch):
-    info = vit_family()[arch]
-    patch_h, patch_w = info.patch_size
-    reference = shrunk_timm_model(info)
+    assert_parity(shrunk_timm_model(vit_family()[arch]))
+
+
+def _dual_lambda(model: nn.Module) -> nn.Module:
+    """Switch every DiffAttention to timm's two-scalar lambda parameterisation."""
+    for block in model.blocks:
+        block.attn.dual_lambda = True
+        for name in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
+            setattr(block.attn, name, None)
+        block.attn.lambda_a = nn.Parameter(torch.zeros(()))
+        block.attn.lambda_b = nn.Parameter(torch.zeros(()))
+    return model
+
+
+# Variants our network supports that no pretrained tag uses (timm constructor kwargs).
+UNUSED_VARIANTS = {
+    "no_pos_embed": {"pos_embed": "none"},
+    "qk_norm": {"qk_norm": True},
+    "qk_rmsnorm": {"qk_norm": True, "norm_layer": "rmsnorm"},
+    "avgmax_pool": {"class_token": False, "global_pool": "avgmax"},
+    "max_pool_with_prefix": {"reg_tokens": 2, "global_pool": "max", "pool_include_prefix": True},
+    "avg_no_fc_norm": {"global_pool": "avg", "fc_norm": False},
+    "geglu": {"mlp_layer": GluMlp, "act_layer": "gelu", "mlp_ratio": 3.0},
+    "swiglu_scale_norms": {
+        "mlp_layer": SwiGLU,
+        "act_layer": "silu",
+        "scale_mlp_norm": True,
+        "scale_attn_norm": True,
+    },
+    "parallel_no_qkv_bias": {"block_fn": ParallelScalingBlock, "qkv_bias": False},
+    "diff_dual_lambda": {"attn_layer": "diff", "init_values": 0.1},
+    "pre_norm_no_final_norm": {"pre_norm": True, "final_norm": False, "no_embed_class": True},
+    "embed_norm_no_head": {"embed_norm_layer": "layernorm", "num_classes": 0},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(UNUSED_VARIANTS))
+def test_matches_timm_beyond_pretrained_variants(variant):
+    kwargs = {"embed_dim": 64, "num_heads": 4, "depth": 2, "patch_size": 8, "num_classes": 7}
+    kwargs |= {"img_size": (16, 24), "dynamic_img_size": True, **UNUSED_VARIANTS[variant]}
+    model = TimmViT(**kwargs, device="meta", weight_init="skip")
+    if variant == "diff_dual_lambda":
+        model = _dual_lambda(model)
+    assert_parity(prepare_reference(model))
+
+
+def assert_parity(reference: nn.Module) -> None:
+    """Our network from ``reference`` reproduces its outputs, attention and token norms."""
     ours = from_timm(reference).eval()
+    patch_h, patch_w = reference.patch_embed.patch_size
     generator = torch.Generator().manual_seed(1)
     # The native non-square grid, then its transpose (position embedding resampled).
     for rows, cols in ((2, 3), (3, 2)):
@@ -127,9 +174,10 @@ def test_matches_timm(arch):
         num_tokens = result.layout.num_tokens
         assert result.layout.grid == (rows, cols)
         assert num_tokens == result.layout.num_prefix + rows * cols
-        assert_close_to_scale(
-            result.logits if info.num_classes else result.embedding, expected.output, "logits"
-        )
+        headless = reference.num_classes == 0
+        assert (result.logits is None) == headless
+        ours_output = result.embedding if headless else result.logits
+        assert_close_to_scale(ours_output, expected.output, "logits")
         assert len(result.attentions) == len(expected.attentions) == 2
         for index, (ours_attn, timm_attn) in enumerate(
             zip(result.attentions, expected.attentions, strict=True)
@@ -168,7 +216,12 @@ def shrunk_timm_model(info: ArchInfo) -> nn.Module:
         device="meta",
         weight_init="skip",
     )
-    model = model.to_empty(device="cpu").eval()
+    return prepare_reference(model)
+
+
+def prepare_reference(meta_model: nn.Module) -> nn.Module:
+    """A meta-device timm model materialised with random weights, fused attention off."""
+    model = meta_model.to_empty(device="cpu").eval()
     assert not list(model.buffers()), "buffers would keep uninitialised memory"
     randomize(model, torch.Generator().manual_seed(0))
     for module in model.modules():
