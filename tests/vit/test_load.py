@@ -341,6 +341,8 @@ def test_original_openai_clip_checkpoint_is_converted(tmp_path):
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(7))
     _assert_same_model(model, timm_model, x)
     assert spec.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
+    assert spec.label_source == "embedding"
+    assert spec.labels[7] == "embedding dim 7"
 
 
 def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, image):

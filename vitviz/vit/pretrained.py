@@ -34,7 +34,8 @@ def class_labels(
         None only for a headless model.
     source : str
         ``checkpoint``, ``pretrained config``, an ImageNet subset name such as
-        ``imagenet-1k``, ``generic`` (``class 0`` ... ``class n-1``) or ``none``.
+        ``imagenet-1k``, ``embedding`` (a CLIP projection head: ``embedding dim i``),
+        ``generic`` (``class 0`` ... ``class n-1``) or ``none``.
 
     Raises
     ------
@@ -56,6 +57,10 @@ def class_labels(
     subset = infer_imagenet_subset({"num_classes": num_classes})
     if subset:
         return tuple(ImageNetInfo(subset).label_descriptions()), subset
+    if "clip" in str(pretrained_cfg.get("architecture", "")):
+        # A CLIP image tower's head projects into the image-text embedding space: its
+        # outputs are embedding dimensions, not classes.
+        return tuple(f"embedding dim {i}" for i in range(num_classes)), "embedding"
     return tuple(f"class {i}" for i in range(num_classes)), "generic"
 
 

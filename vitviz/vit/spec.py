@@ -40,8 +40,9 @@ class PretrainedSpec:
     label_source : str
         Where ``labels`` came from: ``checkpoint`` (names stored with the file),
         ``pretrained config``, an ImageNet subset (``imagenet-1k``, ``imagenet-21k-goog``
-        ...), ``generic`` (``class 0`` ... because no names are known) or ``none``
-        (headless model).
+        ...), ``embedding`` (a CLIP image tower, whose outputs are embedding dimensions,
+        not classes), ``generic`` (``class 0`` ... because no names are known) or
+        ``none`` (headless model).
     """
 
     name: str
