@@ -128,3 +128,16 @@ def test_empty_state_then_a_result(qtbot):
     state.results.model = filled.results.model
     state.results.inference = filled.results.inference
     assert panel.maps.shape[0] == 2
+
+
+def test_play_steps_through_the_layers_and_wraps(panel, state, qtbot):
+    panel.layer_slider.setValue(2)
+    panel.step_shown_layer()
+    assert state.rollout.shown_layer is None  # the last layer
+    panel.step_shown_layer()
+    assert state.rollout.shown_layer == 0
+    panel.play.setChecked(True)
+    assert panel.is_playing
+    qtbot.waitUntil(lambda: state.rollout.shown_layer == 1, timeout=3000)
+    panel.play.setChecked(False)
+    assert not panel.is_playing

@@ -11,13 +11,14 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,7 @@ from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS
 
+PLAY_INTERVAL_MS = 500
 LAST_LAYER = -1
 """Spin-box value standing for ``end_layer=None`` (the model's last block)."""
 
@@ -86,6 +88,14 @@ class RolloutPanel(QWidget):
         self.layer_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.layer_slider.setToolTip("Show the rollout accumulated up to this layer")
         self.layer_slider.valueChanged.connect(self._on_slider)
+        self.play = QToolButton()
+        self.play.setText("▶")
+        self.play.setCheckable(True)
+        self.play.setToolTip("Step through the layers: how the picture forms")
+        self.play.toggled.connect(self._on_play)
+        self._timer = QTimer(self)
+        self._timer.setInterval(PLAY_INTERVAL_MS)
+        self._timer.timeout.connect(self.step_shown_layer)
         self.map = ImageMapView(state)
         self.caption = QLabel()
 
@@ -103,9 +113,11 @@ class RolloutPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.map, 1)
-        form_slider = QFormLayout()
-        form_slider.addRow("up to layer", self.layer_slider)
-        layout.addLayout(form_slider)
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(QLabel("up to layer"))
+        slider_row.addWidget(self.layer_slider, 1)
+        slider_row.addWidget(self.play)
+        layout.addLayout(slider_row)
         layout.addWidget(self.caption)
 
         results, events = state.results.events, state.rollout.events
@@ -227,6 +239,26 @@ class RolloutPanel(QWidget):
         self.layer_slider.setRange(chosen[0], chosen[-1])
         self.layer_slider.setValue(chosen[-1] if shown is None else shown)
         self.layer_slider.blockSignals(False)
+
+    @property
+    def is_playing(self) -> bool:
+        """Whether the layer slider is stepping by itself."""
+        return self._timer.isActive()
+
+    def step_shown_layer(self) -> None:
+        """Show the rollout one layer further, wrapping from the last layer to the first."""
+        chosen = self.layers()
+        if chosen is None:
+            return
+        shown = self.layer_slider.value()
+        self.layer_slider.setValue(chosen[0] if shown >= chosen[-1] else shown + 1)
+
+    def _on_play(self, playing: bool) -> None:
+        self.play.setText("⏸" if playing else "▶")
+        if playing:
+            self._timer.start()
+        else:
+            self._timer.stop()
 
     def _on_slider(self, value: int) -> None:
         chosen = self.layers()
