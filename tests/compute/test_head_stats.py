@@ -55,7 +55,7 @@ def naive_mean_distance(attention, layout, patch_size):
 
 
 def test_mean_distance_matches_explicit_loops_with_non_square_patches():
-    attention = random_attention(LAYOUT)
+    attention = random_attention(LAYOUT, heads=6)  # more heads than one pass takes
     distance = mean_attention_distance(attention, LAYOUT, (8, 4))
     torch.testing.assert_close(distance, naive_mean_distance(attention, LAYOUT, (8, 4)))
 
@@ -80,11 +80,11 @@ def test_patch_distances_are_pixel_distances_between_centres():
 
 
 def test_entropy_matches_loops_and_extremes():
-    attention = random_attention(LAYOUT)
+    attention = random_attention(LAYOUT, heads=6)
     entropy = attention_entropy(attention, LAYOUT)
     patches_only = attention_entropy(attention, LAYOUT, rows="patches")
     for layer in range(2):
-        for head in range(3):
+        for head in range(6):
             per_row = [
                 -sum(float(p) * math.log(float(p)) for p in attention[layer, head, i])
                 for i in range(LAYOUT.num_tokens)
