@@ -91,3 +91,13 @@ def test_a_model_without_prefix_tokens_and_an_empty_state(qtbot):
     _, colour, _ = panel.statistics()
     np.testing.assert_array_equal(colour, np.zeros((2, 2)))
     assert panel.positions.shape == (4, 2)
+
+
+def test_hovering_a_point_names_it(panel, state, qtbot):
+    distance = stats_of(state).mean_distance.numpy()
+    text = panel.describe_point(2, 1)
+    assert text.startswith("layer 2, head 1: ")
+    assert f"{distance[2, 1]:.1f} px" in text
+    assert "entropy" in text
+    qtbot.mouseMove(panel.canvas, qt_position(panel, 3, 0))
+    assert panel.canvas.toolTip().startswith("layer 3")

@@ -49,6 +49,9 @@ class HeadStatsPlotPanel(QWidget):
         self._positions = np.zeros((0, 2))  # [L * H, 2] (layer, distance) of each point
         self._heads = 1
         self.canvas.mpl_connect("button_press_event", self._on_press)
+        self.canvas.mpl_connect("motion_notify_event", self._on_move)
+        self._colour = np.zeros((0,))  # [L * H] colour value of each point
+        self._colour_label = ""
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("colour by"))
@@ -110,6 +113,7 @@ class HeadStatsPlotPanel(QWidget):
         self._heads = heads
         depth = np.repeat(np.arange(layers), heads)  # [L * H], layer-major like ravel()
         self._positions = np.stack([depth, distance.ravel()], axis=1).astype(float)
+        self._colour, self._colour_label = np.asarray(colour, dtype=float).ravel(), label
         self.axes.set_axis_on()
         # The points take their colours from the same lookup table as every map.
         cmap = ListedColormap(render.colormap_lut(self.state.view.colormap) / 255.0)
@@ -157,6 +161,16 @@ class HeadStatsPlotPanel(QWidget):
         if gaps[index] > PICK_RADIUS_PX * self.canvas.device_pixel_ratio:
             return None
         return divmod(index, self._heads)
+
+    def describe_point(self, layer: int, head: int) -> str:
+        """Tooltip text of point (layer, head)."""
+        index = layer * self._heads + head
+        distance, colour = self._positions[index, 1], self._colour[index]
+        return f"layer {layer}, head {head}: {distance:.1f} px · {self._colour_label} {colour:.3g}"
+
+    def _on_move(self, event: MouseEvent) -> None:
+        hit = None if event.x is None else self.point_at(event.x, event.y)
+        self.canvas.setToolTip("" if hit is None else self.describe_point(*hit))
 
     def _on_press(self, event: MouseEvent) -> None:
         if event.button != 1 or event.x is None:
