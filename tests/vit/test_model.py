@@ -217,6 +217,8 @@ def test_config_round_trips_through_json_and_refuses_unknown_fields():
         ViTConfig(act_layer="relu6")
     with pytest.raises(UnsupportedModelError, match="class token"):
         ViTConfig(class_token=False, global_pool="token")
+    with pytest.raises(UnsupportedModelError, match="register tokens"):
+        ViTConfig(distilled=True, reg_tokens=4)
 
 
 def test_from_timm_keeps_dtype_mode_and_copies_weights():

@@ -146,6 +146,10 @@ class ViTConfig:
                 "A distilled model reads its class and distillation tokens: it needs "
                 "class_token=True and global_pool='token'."
             )
+        if self.distilled and self.reg_tokens:
+            raise UnsupportedModelError(
+                "A distilled model with register tokens is not supported (timm ignores them)."
+            )
         if self.distilled and self.use_fc_norm:
             raise UnsupportedModelError(
                 "A distilled model's heads read unpooled tokens: it has no fc_norm."
