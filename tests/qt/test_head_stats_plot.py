@@ -101,3 +101,11 @@ def test_hovering_a_point_names_it(panel, state, qtbot):
     assert "entropy" in text
     qtbot.mouseMove(panel.canvas, qt_position(panel, 3, 0))
     assert panel.canvas.toolTip().startswith("layer 3")
+
+
+def test_a_larger_font_redraws_the_plot_larger(panel, qtbot):
+    before = panel.axes.xaxis.label.get_fontsize()
+    font = panel.canvas.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    panel.canvas.setFont(font)
+    assert panel.axes.xaxis.label.get_fontsize() == pytest.approx(2 * before)
