@@ -12,12 +12,14 @@ import json
 import pickle
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import huggingface_hub.constants
 import numpy as np
 import pytest
 import timm
 import torch
+from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
 from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
@@ -26,6 +28,7 @@ from vitviz.vit.checkpoint_files import save_checkpoint
 from vitviz.vit.device import resolve_device, resolve_dtype
 from vitviz.vit.load import load
 from vitviz.vit.pretrained import class_labels
+from vitviz.vit.timm_source import hub_errors
 
 ARCH = "vit_tiny_patch16_224"
 # Small enough to build in milliseconds: 2 blocks, a 2 x 3 patch grid, 5 classes.
@@ -521,6 +524,26 @@ def test_cached_hf_hub_id_loads_offline(offline, timm_model, image):
     model, spec = load("hf-hub:someone/my-vit", device="cpu")
     _assert_same_model(model, timm_model, image)
     assert spec.name == "hf-hub:someone/my-vit"
+
+
+def _hub_response() -> SimpleNamespace:
+    url = "https://huggingface.co/someone/my-vit"
+    return SimpleNamespace(headers={}, status_code=404, url=url, request=None)
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (lambda: GatedRepoError("gated", response=_hub_response()), "gated"),
+        (lambda: RepositoryNotFoundError("404", response=_hub_response()), "no repository"),
+        (lambda: EntryNotFoundError("no file"), "no weights file"),
+        (lambda: OSError("disk full"), "disk full"),
+    ],
+    ids=["gated", "no-repository", "no-weights-file", "other-os-error"],
+)
+def test_hub_failures_become_model_load_errors(error, message):
+    with pytest.raises(ModelLoadError, match=message), hub_errors("hf-hub:someone/my-vit"):
+        raise error()
 
 
 def test_empty_source_is_refused():
