@@ -150,6 +150,7 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
         global_pool not in ("token", "avg", "avgmax", "max", "map"),
         f"global_pool={global_pool!r} is not supported (token, avg, avgmax, max or map)",
     )
+    _refuse_if(name, len(timm_model.blocks) == 0, "a ViT without blocks has no attention")
     first = timm_model.blocks[0]
     norm_layer, norm_eps = _norm_kind(name, _block_norm(first))
     embed_norm = patch_embed.norm
