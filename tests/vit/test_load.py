@@ -672,6 +672,15 @@ def test_pickle_refused_by_weights_only_is_never_loaded_unsafely(tmp_path, timm_
     assert not marker.exists()
 
 
+def test_whole_pickled_module_is_refused_for_safety(tmp_path, timm_model):
+    path = tmp_path / "model.pth"
+    torch.save(timm_model, path)
+    with pytest.raises(ModelLoadError, match="refused for safety") as info:
+        load(path, arch=ARCH, device="cpu")
+    assert "timm.models.vision_transformer.VisionTransformer" in str(info.value)
+    assert "state_dict" in str(info.value)
+
+
 def test_legacy_pickle_refused_for_safety(tmp_path, timm_model):
     marker = tmp_path / "code-ran"
     path = tmp_path / "legacy.pth"

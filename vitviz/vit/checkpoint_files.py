@@ -261,7 +261,7 @@ def _legacy_globals(path: Path) -> list[str]:
 def _unsafe_globals(path: Path, *, legacy: bool) -> list[str]:
     if not legacy:
         try:
-            return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+            return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
         except (ValueError, RuntimeError, pickle.UnpicklingError):
             return []
     try:
