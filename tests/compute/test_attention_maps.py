@@ -183,8 +183,8 @@ def test_mass_threshold_hand_example_and_bad_input():
     assert not mass_threshold(torch.zeros(2, 2), 0.6).any()
     with pytest.raises(AnalysisError):
         mass_threshold(maps, 0.0)
-    with pytest.raises(AnalysisError):
-        mass_threshold(-maps, 0.5)
+    signed = torch.tensor([[0.5, -0.4], [0.3, 0.2]])  # negatives hold no mass
+    assert mass_threshold(signed, 0.6).tolist() == [[True, False], [True, False]]
 
 
 def test_pool_maps_average_latent_queries():

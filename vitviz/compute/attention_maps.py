@@ -303,7 +303,7 @@ def mass_threshold(maps: torch.Tensor, fraction: float = 0.6) -> torch.Tensor:
     Parameters
     ----------
     maps : torch.Tensor
-        ``[..., rows, cols]`` non-negative maps.
+        ``[..., rows, cols]`` maps; negative values (DiffAttention) count as no mass.
     fraction : float
         Fraction ``t`` of the mass to keep, in ``(0, 1]`` (0.6 in DINO's figures).
 
@@ -314,9 +314,7 @@ def mass_threshold(maps: torch.Tensor, fraction: float = 0.6) -> torch.Tensor:
     """
     if not 0.0 < fraction <= 1.0:
         raise AnalysisError(f"the mass threshold must be in (0, 1], got {fraction}")
-    flat = as_float(maps).flatten(-2)  # [..., P]
-    if bool((flat < 0).any()):
-        raise AnalysisError("the mass threshold needs a non-negative map")
+    flat = as_float(maps).flatten(-2).clamp_min(0)  # [..., P]
     values, order = flat.sort(dim=-1, descending=True, stable=True)  # [..., P]
     total = values.sum(-1, keepdim=True)  # [..., 1]
     mass_above = (values.cumsum(-1) - values) / total.clamp_min(torch.finfo(values.dtype).tiny)
