@@ -37,9 +37,9 @@ from vitviz.export.figures import (
     ColourScale,
     MapFigure,
     attention_distance_figure,
-    grid_figure,
 )
-from vitviz.export.pictures import PictureOptions, as_numpy, display_image, map_picture, thumbnails
+from vitviz.export.map_figures import heads_grid_figure
+from vitviz.export.pictures import PictureOptions, as_numpy, display_image, map_picture
 from vitviz.export.saving import FigureSaver
 from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
 from vitviz.export.tokens import parse_query, query_label
@@ -564,20 +564,14 @@ class BatchExporter:
 
     def _export_grid(self, item: BatchItem, analyses, index: int, output) -> None:
         request = self.request
-        maps = analyses["maps"][index]  # [L, H, rows, cols]
-        fused = fuse_heads(maps, request.fusion, dim=-3)  # [L, rows, cols]
-        everything = torch.cat([maps, fused[:, None]], dim=1)  # [L, H + 1, rows, cols]
-        coloured = thumbnails(
-            as_numpy(everything), request.picture.cmap, shared_scale=request.shared_scale
-        )
-        layers, heads = maps.shape[:2]
-        figure = grid_figure(
-            [list(row) for row in coloured],
+        figure = heads_grid_figure(
+            analyses["maps"][index],  # [L, H, rows, cols]
             title=titles.grid_title(
                 self.model_name, self._query_label(analyses, item), image=Path(item.source).name
             ),
-            row_labels=[f"layer {layer}" for layer in range(layers)],
-            column_labels=[f"head {head}" for head in range(heads)] + [request.fusion],
+            cmap=request.picture.cmap,
+            fusion=request.fusion,
+            shared_scale=request.shared_scale,
         )
         self._save(figure, self._path(item.stem, "grid"), item)
 
