@@ -80,7 +80,7 @@ def build_window(arch: str):
     model, spec = load(arch, device="cpu", pretrained=False)
     loaded = LoadedModel(model, spec, arch, "cpu")
     pipeline = Pipeline()
-    pipeline.load_model = lambda key: loaded
+    pipeline.load_model = lambda key, *_: loaded
     state = AppState()
     controller = Controller(state, synchronous=True, pipeline=pipeline)
     settings = Settings.at_path(os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_gui.ini"))

@@ -17,6 +17,7 @@ from PIL import Image
 
 from vitviz.errors import ModelLoadError
 from vitviz.qt.controller import Pipeline
+from vitviz.qt.download import DownloadCancelledError
 from vitviz.state import AppState, LoadedImage, LoadedModel
 from vitviz.vit.layout import TokenLayout
 from vitviz.vit.spec import PretrainedSpec
@@ -108,14 +109,26 @@ class FakePipeline(Pipeline):
         self.oom_on_device = None
         self.apply_threads = []
 
-    def load_model(self, key):
+    def load_model(self, key, progress=None, cancelled=None):
         self.loads.append(key)
+        if key.source.startswith("download:"):
+            self.download(progress, cancelled)
         if key.source in self.fail_sources:
             raise ModelLoadError(f"cannot load {key.source}: offline")
         config = SimpleNamespace(depth=3, num_heads=2)
         net = SimpleNamespace(config=config)
         device = "cuda:0" if key.device == "cuda" else "cpu"
         return LoadedModel(net, make_spec(CLS_ONLY, (64, 64)), key.source, device)
+
+    def download(self, progress, cancelled):
+        """Report 4 MB of 8 MB, then wait for a cancel (or the gate, when there is one)."""
+        progress(4_000_000, 8_000_000)
+        while not cancelled.is_set():
+            if self.gate is not None and self.gate.is_set():
+                progress(8_000_000, 8_000_000)
+                return
+            cancelled.wait(0.01)
+        raise DownloadCancelledError("Download cancelled.")
 
     def to_cpu(self, loaded):
         return LoadedModel(loaded.model, loaded.spec, loaded.source, "cpu")

@@ -201,7 +201,7 @@ def test_cancel_drops_the_running_request_and_restores_inputs(qtbot, state, pipe
 
 def test_real_model_end_to_end_in_sync_mode(state, tiny_model):
     pipeline = Pipeline()
-    pipeline.load_model = lambda key: tiny_model
+    pipeline.load_model = lambda key, *_: tiny_model
     controller = Controller(state, synchronous=True, pipeline=pipeline)
     state.inputs.image = make_image(300, 200)
     inference = state.results.inference
@@ -212,3 +212,19 @@ def test_real_model_end_to_end_in_sync_mode(state, tiny_model):
     assert grid_map.shape == (14, 14)
     assert np.isfinite(grid_map).all()
     assert controller.idle
+
+
+def test_download_progress_and_cancel(qtbot, state, pipeline):
+    controller = Controller(state, pipeline=pipeline)
+    state.inputs.image = make_image()
+    qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
+    reports = []
+    controller.download_progress.connect(lambda done, total: reports.append((done, total)))
+    state.inputs.model_source = "download:vit_huge"
+    qtbot.waitUntil(lambda: reports == [(4_000_000, 8_000_000)], timeout=10_000)
+    controller.cancel()  # the worker's download stops instead of running on
+    qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
+    assert state.results.model.source == "demo"
+    assert state.inputs.model_source == "demo"
+    assert not state.results.busy
+    assert controller.dropped == 1

@@ -213,6 +213,16 @@ def test_busy_indicator_and_cancel(window):
     assert not window.busy_bar.isVisible()
 
 
+def test_download_progress_shows_in_the_busy_bar(window):
+    window.state.results.busy = True
+    window.controller.download_progress.emit(150_000_000, 330_000_000)
+    assert window.busy_bar.maximum() == 330
+    assert window.busy_bar.value() == 150
+    assert "Downloading" in window.busy_bar.format()
+    window.state.results.busy = False
+    assert window.busy_bar.maximum() == 0  # back to an indeterminate bar for the next run
+
+
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_export_panel_and_window(window, tmp_path, suffix):
     panel = window.panels["image_panel"]

@@ -72,7 +72,7 @@ class ModelsPipeline(Pipeline):
     def __init__(self, models):
         self.models = models
 
-    def load_model(self, key):
+    def load_model(self, key, progress=None, cancelled=None):
         if key.source not in self.models:
             raise ModelLoadError(f"no model called {key.source}")
         return self.models[key.source]

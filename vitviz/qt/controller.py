@@ -18,15 +18,17 @@ benchmarks) requests run at once in the calling thread.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from superqt.utils import create_worker
 
 from vitviz.errors import VitvizError
+from vitviz.qt.download import Progress, prefetch_weights
 from vitviz.state import AppState, LoadedImage, LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class AnalysisRequest:
     model_key: ModelKey
     preprocess_mode: str
     max_tokens: int | None
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,21 @@ class Pipeline:
     worker thread and must not touch the state or Qt widgets.
     """
 
-    def load_model(self, key: ModelKey) -> LoadedModel:
-        """Load the model named by ``key`` (downloading timm weights when needed)."""
-        from vitviz.vit import load
+    def load_model(
+        self,
+        key: ModelKey,
+        progress: Progress | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> LoadedModel:
+        """Load the model named by ``key``, downloading timm weights first when needed.
 
+        ``progress(done, total)`` hears about download bytes; setting ``cancelled``
+        stops a download with :class:`~vitviz.qt.download.DownloadCancelledError`.
+        """
+        from vitviz.vit import is_cached, load
+
+        if progress is not None and cancelled is not None and not is_cached(key.source):
+            prefetch_weights(key.source, progress, cancelled)
         model, spec = load(key.source, arch=key.arch, device=key.device, dtype=key.precision)
         parameter = next(model.parameters())
         return LoadedModel(
@@ -172,6 +186,11 @@ class Pipeline:
 class Controller(QObject):
     """Keeps ``state.results`` in step with ``state.inputs``, off the UI thread.
 
+    Signals
+    -------
+    download_progress(int, int)
+        Bytes downloaded and the total (0 when unknown) while timm weights download.
+
     Parameters
     ----------
     state : AppState
@@ -182,6 +201,8 @@ class Controller(QObject):
     pipeline : Pipeline, optional
         The steps run in the worker.
     """
+
+    download_progress = Signal(int, int)
 
     def __init__(
         self,
@@ -200,6 +221,7 @@ class Controller(QObject):
         self._pending: AnalysisRequest | None = None
         self._pending_class: ClassMapRequest | None = None
         self._worker_running = False
+        self._running_request: AnalysisRequest | None = None
         self._restoring = False
         self._request_timer = QTimer(self)
         self._request_timer.setSingleShot(True)
@@ -269,6 +291,8 @@ class Controller(QObject):
         """
         self._generation += 1
         self._request_timer.stop()
+        if self._running_request is not None:
+            self._running_request.cancelled.set()
         self._pending = None
         self._pending_class = None
         self._restore_inputs()
@@ -297,6 +321,7 @@ class Controller(QObject):
             return
         if self._pending is not None:
             request, self._pending = self._pending, None
+            self._running_request = request
             self._start(self._run_analysis, request, self._on_analysis)
         elif self._pending_class is not None:
             request, self._pending_class = self._pending_class, None
@@ -314,16 +339,18 @@ class Controller(QObject):
 
     def _finish_job(self) -> None:
         self._worker_running = False
+        self._running_request = None
         self._pump()
         if self.idle:
             self.state.results.busy = False
 
     # --- worker side (no state, no widgets) -----------------------------------------
-    def _model_for(self, key: ModelKey) -> LoadedModel:
+    def _model_for(self, request: AnalysisRequest) -> LoadedModel:
+        key = request.model_key
         if key in self._models:
             self._models.move_to_end(key)
             return self._models[key]
-        loaded = self.pipeline.load_model(key)
+        loaded = self.pipeline.load_model(key, self.download_progress.emit, request.cancelled)
         self._models[key] = loaded
         while len(self._models) > MODEL_CACHE_SIZE:
             self._models.popitem(last=False)
@@ -353,7 +380,7 @@ class Controller(QObject):
             loaded = self.pipeline.to_cpu(self.pipeline.load_model(replace(key, device="cpu")))
             self._models[key] = loaded
         else:
-            loaded = self._model_for(key)
+            loaded = self._model_for(request)
         if request.image is None:
             return AnalysisResponse(request, model=loaded, notice=notice)
         prepared = self.pipeline.prepare(

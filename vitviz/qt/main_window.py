@@ -370,11 +370,12 @@ class MainWindow(QMainWindow):
         self.busy_bar = QProgressBar(self)
         self.busy_bar.setObjectName("busy_bar")
         self.busy_bar.setRange(0, 0)  # indeterminate: a forward pass has no progress
-        self.busy_bar.setMaximumWidth(140)
+        self.busy_bar.setMaximumWidth(220)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setObjectName("cancel_button")
         self.cancel_button.setToolTip("Stop waiting for the model and keep what is shown")
         self.cancel_button.clicked.connect(self.controller.cancel)
+        self.controller.download_progress.connect(self._show_download)
         status.addWidget(self.error_label)
         status.addPermanentWidget(self.status_label)
         status.addPermanentWidget(self.busy_bar)
@@ -392,7 +393,19 @@ class MainWindow(QMainWindow):
     def _show_status(self, text: str) -> None:
         self.status_label.setText(text)
 
+    def _show_download(self, done: int, total: int) -> None:
+        """Turn the busy indicator into a download bar (in MB: Qt's bar counts in int)."""
+        if total <= 0:
+            return
+        self.busy_bar.setRange(0, max(1, total // 1_000_000))
+        self.busy_bar.setValue(done // 1_000_000)
+        self.busy_bar.setFormat("Downloading %v / %m MB")
+        self.busy_bar.setTextVisible(True)
+
     def _show_busy(self, busy: bool) -> None:
+        if not busy:
+            self.busy_bar.setRange(0, 0)
+            self.busy_bar.setTextVisible(False)
         self.busy_bar.setVisible(bool(busy))
         self.cancel_button.setVisible(bool(busy))
         if busy:
