@@ -195,6 +195,9 @@ def test_class_map_of_one_image_and_batches(tiny_models):
     torch.testing.assert_close(single, both[1, 1], rtol=1e-5, atol=1e-7)
     assert class_map(model, x, 1).shape == (2, 4, 2)
     assert all(p.grad is None for p in model.parameters())
+    with torch.inference_mode():
+        inside = class_map(model, x[1].clone(), 3, renormalize=True)
+    torch.testing.assert_close(inside, single)
 
 
 def test_classes_that_cannot_exist_raise(tiny_models):

@@ -223,8 +223,12 @@ def class_maps(
     if x.dim() == 3:
         x = x.unsqueeze(0)  # [1, 3, H, W]
     parameter = next(model.parameters())
-    x = x.to(device=parameter.device, dtype=parameter.dtype)
-    with torch.enable_grad():
+    # Gradients even when called under no_grad or inference_mode (an inference tensor
+    # cannot enter the graph, so it is copied into a normal one).
+    with torch.inference_mode(False), torch.enable_grad():
+        x = x.to(device=parameter.device, dtype=parameter.dtype)
+        if x.is_inference():
+            x = x.clone()
         output = model(x)
         num_classes = 0 if output.logits is None else output.logits.shape[-1]
         classes = [check_class_index(c, num_classes) for c in classes]
