@@ -52,6 +52,7 @@ def test_stores_every_layer_in_half_precision_on_the_cpu(reference):
     assert result.embedding.shape == (2, 32)
     assert result.pool_attention is None
     assert not result.attentions.requires_grad
+    assert not result.attentions.is_inference()
     assert set(result.timings) == {"forward", "store", "total"}
     assert all(value >= 0 for value in result.timings.values())
 

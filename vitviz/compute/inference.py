@@ -114,7 +114,9 @@ def run_inference(
     storage = torch.device(storage_device)
     x = x.to(device=parameter.device, dtype=parameter.dtype)
     started = time.perf_counter()
-    with torch.inference_mode():
+    # no_grad rather than inference_mode: the stored tensors stay ordinary tensors, which
+    # callers may modify in place or feed to autograd later.
+    with torch.no_grad():
         output = model(x)
         _synchronize(parameter.device)
         forwarded = time.perf_counter()
