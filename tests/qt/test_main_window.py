@@ -280,3 +280,44 @@ def test_pil_from_qimage_keeps_pixels():
     assert pil.size == (3, 2)
     assert pil.getpixel((0, 0)) == (0, 0, 255)
     assert pil.getpixel((2, 1)) == (0, 255, 0)
+
+
+def test_app_delegates_subcommands_to_the_cli(capsys):
+    from vitviz import app
+
+    assert app.main(["models", "--filter", "vit_tiny_patch16_224"]) == 0
+    assert "vit_tiny_patch16_224.augreg_in21k" in capsys.readouterr().out
+
+
+def test_app_opens_the_window_on_the_arguments(qtbot, tmp_path, image_file, monkeypatch):
+    from vitviz import app
+    from vitviz.qt import controller as controller_module
+
+    monkeypatch.setattr(controller_module, "Pipeline", FakePipeline)
+    args = app.build_parser().parse_args(
+        [str(image_file), "--model", "vit_x", "--device", "cpu", "--mode", "whole",
+         "--settings", str(tmp_path / "s.ini")]
+    )  # fmt: skip
+    _, window = app.create_window(args)
+    qtbot.addWidget(window)
+    inputs = window.state.inputs
+    assert (inputs.model_source, inputs.device, inputs.preprocess_mode) == ("vit_x", "cpu", "whole")
+    assert inputs.image.path == str(image_file)
+    qtbot.waitUntil(lambda: window.controller.idle, timeout=10_000)
+    assert window.state.results.model.source == "vit_x"
+    assert window.state.results.image.name == "picture.png"
+    assert window.controller.pipeline.loads == [window.controller.pipeline.loads[0]]
+
+
+def test_app_falls_back_to_a_sample_when_the_image_is_unreadable(qtbot, tmp_path, monkeypatch):
+    from vitviz import app
+    from vitviz.qt import controller as controller_module
+
+    monkeypatch.setattr(controller_module, "Pipeline", FakePipeline)
+    missing = tmp_path / "missing.jpg"
+    args = app.build_parser().parse_args([str(missing), "--settings", str(tmp_path / "s.ini")])
+    _, window = app.create_window(args)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.controller.idle, timeout=10_000)
+    assert window.state.results.image.name.startswith("demo sample")
+    assert "missing.jpg" in window.state.results.error

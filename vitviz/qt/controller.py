@@ -222,6 +222,7 @@ class Controller(QObject):
         self._pending_class: ClassMapRequest | None = None
         self._worker_running = False
         self._running_request: AnalysisRequest | None = None
+        self._own_error: str | None = None
         self._restoring = False
         self._request_timer = QTimer(self)
         self._request_timer.setSingleShot(True)
@@ -418,7 +419,7 @@ class Controller(QObject):
 
     def _apply_error(self, message: str) -> None:
         results = self.state.results
-        results.error = message
+        results.error = self._own_error = message
         results.status = f"Failed: {message.splitlines()[0] if message else ''}"
         self._restore_inputs()
 
@@ -434,7 +435,10 @@ class Controller(QObject):
             results.prepared = response.prepared
             results.class_maps = {}
             results.inference = response.inference
-            results.error = response.notice
+            # A success clears the controller's own earlier message, not someone else's
+            # (e.g. the window's "cannot read that image" for an image it kept out).
+            if response.notice is not None or results.error == self._own_error:
+                results.error = self._own_error = response.notice
             results.status = self._result_status(response)
             if response.inference is not None:
                 state.fit_selection(
@@ -456,7 +460,7 @@ class Controller(QObject):
             if request.inference is not results.inference:
                 self.dropped += 1
             elif response.error is not None:
-                results.error = response.error
+                results.error = self._own_error = response.error
                 if self.state.selection.class_index == request.class_index:
                     self.state.selection.class_index = None
             else:
