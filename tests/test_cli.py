@@ -225,6 +225,24 @@ def test_mp4_without_an_encoder_says_so(model_source, images, tmp_path, capsys, 
     assert not list(tmp_path.glob("*.mp4"))
 
 
+@pytest.mark.skipif(not animation.mp4_available(), reason="no ffmpeg installed")
+def test_mp4_where_an_encoder_exists(model_source, images, tmp_path):
+    status = _run(
+        "export",
+        images[0],
+        "--model",
+        model_source,
+        "--what",
+        "rollout",
+        "--format",
+        "mp4",
+        "--out",
+        str(tmp_path),
+    )
+    assert status == 0
+    assert (tmp_path / "sample0_rollout.mp4").read_bytes()[4:8] == b"ftyp"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

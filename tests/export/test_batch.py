@@ -95,10 +95,13 @@ def test_gif_steps_through_every_layer(loaded, tmp_path, images):
     assert report.ok
     names = sorted(p.name for p in report.written)
     assert names == ["shape0_head1.gif", "shape0_rollout.gif"]
+    still = _export(loaded, tmp_path / "png", images[:1], kinds=("rollout",))
+    size = Image.open(still.written[0]).size
     for path in report.written:
         gif = Image.open(path)
         assert gif.format == "GIF"
         assert gif.n_frames == model.config.depth
+        assert gif.size == size  # the frames are the still figure's layout
 
 
 def test_head_grid_and_stats_figures(loaded, tmp_path, images):
