@@ -241,6 +241,25 @@ def test_export_panel_and_window(window, tmp_path, suffix):
     assert whole.stat().st_size > 500
 
 
+@pytest.mark.parametrize(("kind", "suffix"), [("map", ".png"), ("grid", ".svg")])
+def test_export_figures_through_vitviz_export(window, tmp_path, kind, suffix):
+    window.state.select_token(window.state.layout.patch_index(1, 1))
+    saved = window.export_figure(kind, tmp_path / f"figure{suffix}")
+    assert saved.stat().st_size > 1000
+    if suffix == ".png":
+        with Image.open(saved) as image:
+            assert min(image.size) > 200
+    else:
+        assert b"<svg" in saved.read_bytes()[:2000]
+    assert "patch (1, 1)" in window.panels["image_panel"].overlay_description()
+
+
+def test_export_figure_before_any_result_says_so(qtbot, settings, pipeline, tmp_path):
+    empty = build_window(qtbot, settings, pipeline)
+    assert empty.export_figure("map", tmp_path / "x.png") is None
+    assert "Nothing to export" in empty.state.results.error
+
+
 def test_copy_window_to_clipboard(window):
     window.copy_to_clipboard(window)
     pixmap = QGuiApplication.clipboard().pixmap()

@@ -241,6 +241,8 @@ class MainWindow(QMainWindow):
             "open_checkpoint": self.open_checkpoint_dialog,
             "export_panel": lambda: self.export_dialog(self.current_panel()),
             "export_window": lambda: self.export_dialog(self),
+            "export_figure": lambda: self.export_figure_dialog("map"),
+            "export_grid_figure": lambda: self.export_figure_dialog("grid"),
             "copy_panel": lambda: self.copy_to_clipboard(self.current_panel()),
             "copy_window": lambda: self.copy_to_clipboard(self),
             "quit": self.close,
@@ -296,7 +298,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(act["choose_model"])
         file_menu.addAction(act["open_checkpoint"])
         file_menu.addSeparator()
-        for name in ("export_panel", "export_window", "copy_panel", "copy_window"):
+        for name in ("export_panel", "export_window", "export_figure", "export_grid_figure",
+                     "copy_panel", "copy_window"):  # fmt: skip
             file_menu.addAction(act[name])
         file_menu.addSeparator()
         file_menu.addAction(act["quit"])
@@ -611,6 +614,75 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export", f"{name}.png", EXPORT_FILTER)
         if path:
             self.export_widget(widget, path)
+
+    def figure(self, kind: str):
+        """A titled matplotlib figure of what is shown (``vitviz.export``'s renderer).
+
+        Parameters
+        ----------
+        kind : {"map", "grid"}
+            The image panel's map on the image, or every head of every layer for the
+            query with a fused column.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or None
+            None when there is nothing to export yet.
+        """
+        from vitviz.compute.attention_maps import query_maps
+        from vitviz.export.map_figures import heads_grid_figure, map_image_figure
+        from vitviz.export.pictures import PictureOptions
+
+        state, results = self.state, self.state.results
+        if results.inference is None:
+            return None
+        layout, sel, view = results.inference.layout, state.selection, state.view
+        model = results.model.spec.name
+        if kind == "grid":
+            maps = query_maps(results.inference.attentions, layout, sel.query,
+                              renormalize=view.drop_prefix)[0]  # fmt: skip
+            return heads_grid_figure(
+                maps,
+                title=f"{model} · query {layout.label(sel.query)}",
+                cmap=view.colormap,
+                fusion=view.fusion,
+                shared_scale=view.scale == "shared",
+            )
+        panel = self.panels["image_panel"]
+        if panel.current_map is None:
+            return None
+        options = PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
+        return map_image_figure(
+            panel.current_map,
+            results.prepared.grid,
+            results.image.image,
+            title=f"{model} · {panel.overlay_description()}",
+            options=options,
+        )
+
+    def export_figure(self, kind: str, path: str | Path) -> Path | None:
+        """Save :meth:`figure` ``kind`` to ``path`` (PNG / SVG / PDF by suffix)."""
+        from vitviz.export.saving import save_figure
+
+        figure = self.figure(kind)
+        if figure is None:
+            self.state.results.error = "Nothing to export yet: open an image first."
+            return None
+        try:
+            saved = save_figure(figure, path)
+        except (OSError, ValueError) as error:
+            self.state.results.error = f"Could not export: {error}"
+            return None
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return saved
+
+    def export_figure_dialog(self, kind: str) -> None:
+        """Ask for a file name and save a figure there."""
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export figure", f"vitviz-{kind}.png", EXPORT_FILTER
+        )
+        if path:
+            self.export_figure(kind, path)
 
     def copy_to_clipboard(self, widget: QWidget) -> None:
         """Put ``widget``'s picture on the clipboard."""

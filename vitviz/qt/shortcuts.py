@@ -79,6 +79,20 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "Files",
     ),
     Shortcut(
+        "export_figure",
+        ("Ctrl+Alt+E",),
+        "Export Map &Figure…",
+        "Save the image panel's map on the image as a titled figure (PNG / SVG / PDF)",
+        "Files",
+    ),
+    Shortcut(
+        "export_grid_figure",
+        ("Ctrl+Alt+G",),
+        "Export &Heads Grid Figure…",
+        "Save every head of every layer for the query as one figure",
+        "Files",
+    ),
+    Shortcut(
         "copy_panel", ("Ctrl+C",), "&Copy Panel", "Copy the current panel to the clipboard", "Files"
     ),
     Shortcut(

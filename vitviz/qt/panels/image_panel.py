@@ -434,6 +434,25 @@ class ImagePanel(QWidget):
         """Choose the map drawn over the image (one of :data:`OVERLAYS`)."""
         self.source_combo.setCurrentIndex(OVERLAYS.index(source))
 
+    def overlay_description(self) -> str:
+        """What the drawn map is, for titles: ``layer 3, head 1 · query CLS``."""
+        state, source = self.state, self.overlay_source
+        sel, layout = state.selection, state.layout
+        query = layout.label(sel.query) if layout is not None else "?"
+        if source == "head":
+            return f"layer {sel.layer}, head {sel.head} · query {query}"
+        if source == "fusion":
+            return f"layer {sel.layer}, {state.view.fusion} of heads · query {query}"
+        if source == "rollout":
+            rolled = query if state.rollout.follow_query else "default query"
+            return f"rollout ({state.rollout.fusion}) · {rolled}"
+        if source == "class":
+            labels = state.results.model.spec.labels if state.results.model else None
+            index = sel.class_index
+            name = labels[index] if labels and index is not None else str(index)
+            return f"class {name} · {state.view.class_method}"
+        return "image"
+
     def render_all(self, *_: object) -> None:
         """Bring the whole panel up to date with the state (cheap when nothing changed)."""
         self._show_image()
