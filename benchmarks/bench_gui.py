@@ -157,9 +157,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--cold-starts", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # the UI thread, as vitviz.app sets it
     app = QApplication.instance() or QApplication([])
-    print(f"CPU threads: {torch.get_num_threads()}, platform: {app.platformName()}")
+    print(f"UI-thread torch threads: {torch.get_num_threads()}, platform: {app.platformName()}")
     print("Query change -> every panel repainted (target p95 <= 16 ms)")
     for name in args.models:
         figures = query_latency(app, MODELS[name], args.repeats)

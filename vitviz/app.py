@@ -72,6 +72,7 @@ def create_window(args: argparse.Namespace):
     tuple
         ``(QApplication, MainWindow)``; the window is not shown yet.
     """
+    import torch
     from PySide6.QtWidgets import QApplication
 
     from vitviz.qt.controller import Controller
@@ -79,6 +80,9 @@ def create_window(args: argparse.Namespace):
     from vitviz.qt.settings import Settings
     from vitviz.state import AppState
 
+    # The UI thread's tensors are small: one torch thread, so that idle OpenMP workers do
+    # not spin on the core Qt needs. The controller's worker uses every core.
+    torch.set_num_threads(1)
     app = QApplication.instance() or QApplication(["vitviz"])
     app.setApplicationName("vitviz")
     app.setOrganizationName("vitviz")

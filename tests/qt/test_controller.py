@@ -228,3 +228,22 @@ def test_download_progress_and_cancel(qtbot, state, pipeline):
     assert state.inputs.model_source == "demo"
     assert not state.results.busy
     assert controller.dropped == 1
+
+
+def test_the_worker_uses_every_core_and_the_ui_thread_keeps_its_count(qtbot, state, pipeline):
+    controller = Controller(state, pipeline=pipeline)
+    controller.worker_threads = 2
+    seen = []
+    infer = pipeline.infer
+    pipeline.infer = lambda loaded, prepared: (
+        seen.append(torch.get_num_threads()) or infer(loaded, prepared)
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        state.inputs.image = make_image()
+        qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
+        assert seen == [2]
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -18,6 +18,7 @@ benchmarks) requests run at once in the calling thread.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -231,6 +232,7 @@ class Controller(QObject):
         self._class_running: tuple[Any, int, str] | None = None
         self._models: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
         self.dropped = 0  # stale responses dropped, for tests and the benchmark
+        self.worker_threads = os.cpu_count() or 1
         for name in INPUT_FIELDS:
             getattr(state.inputs.events, name).connect(self._on_input_changed)
         state.selection.events.class_index.connect(self.request_class_map)
@@ -332,11 +334,27 @@ class Controller(QObject):
     def _start(self, work, request, done) -> None:
         self._worker_running = True
         if self.synchronous:
-            done(work(request))
+            done(self._with_worker_threads(work, request))
             return
-        worker = create_worker(work, request)
+        worker = create_worker(self._with_worker_threads, work, request)
         worker.returned.connect(done)
         worker.start()
+
+    def _with_worker_threads(self, work, request):
+        """Run ``work`` with all cores for torch, then give the calling thread its count back.
+
+        torch's intra-op thread count belongs to the calling thread: the UI thread keeps
+        one (its small tensors gain nothing from more, and idle OpenMP workers spinning
+        after each op would take a core from Qt), the forward pass gets them all.
+        """
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.worker_threads)
+        try:
+            return work(request)
+        finally:
+            torch.set_num_threads(previous)
 
     def _finish_job(self) -> None:
         self._worker_running = False
