@@ -109,3 +109,21 @@ def test_a_larger_font_redraws_the_plot_larger(panel, qtbot):
     font.setPointSizeF(font.pointSizeF() * 2)
     panel.canvas.setFont(font)
     assert panel.axes.xaxis.label.get_fontsize() == pytest.approx(2 * before)
+
+
+def ring_drawn_at(panel, layer, head):
+    """Whether the highlight colour appears in the canvas buffer around point (layer, head)."""
+    x, y = panel.axes.transData.transform(panel.positions[layer * 3 + head])
+    pixels = np.asarray(panel.canvas.buffer_rgba())  # [h, w, 4], top row first
+    row, col = int(pixels.shape[0] - y), int(x)
+    window = pixels[max(row - 15, 0) : row + 15, max(col - 15, 0) : col + 15, :3].astype(int)
+    return bool((np.abs(window - [0, 230, 255]).sum(-1) < 60).any())
+
+
+def test_a_selection_change_blits_the_ring_without_redrawing_the_figure(panel, state, qtbot):
+    draws = panel.canvas.full_draws
+    state.selection.layer, state.selection.head = 3, 0
+    qtbot.wait(10)
+    assert panel.canvas.full_draws == draws
+    assert ring_drawn_at(panel, 3, 0)
+    assert not ring_drawn_at(panel, 0, 0)

@@ -93,3 +93,12 @@ def test_models_without_prefix_tokens_and_the_empty_state(qtbot):
     assert panel.prefix_mass.shape == (2, 0)
     assert panel.prefix_buttons == []
     assert panel.map.view.has_map
+
+
+def test_a_layer_change_moves_the_cursor_without_redrawing_the_plot(panel, state, qtbot):
+    panel.canvas.draw()
+    draws = panel.canvas.full_draws
+    state.selection.layer = 2
+    qtbot.wait(10)
+    assert panel.canvas.full_draws == draws
+    assert panel._cursor.get_xdata()[0] == 2

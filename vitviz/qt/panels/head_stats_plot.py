@@ -106,7 +106,8 @@ class HeadStatsPlotPanel(QWidget):
             self._positions = np.zeros((0, 2))
             self.axes.text(0.5, 0.5, "No result yet", ha="center", va="center")
             self.axes.set_axis_off()
-            self.canvas.draw_idle()
+            self.canvas.set_overlays([])
+            self.canvas.settle()
             return
         distance, colour, label = result
         layers, heads = distance.shape
@@ -130,15 +131,22 @@ class HeadStatsPlotPanel(QWidget):
         (self._ring,) = self.axes.plot(
             [], [], "o", ms=11, mfc="none", mec=HIGHLIGHT, mew=2.0, zorder=5
         )
+        # The ring follows the selection by blitting; the rest is drawn once.
+        self.canvas.set_overlays([self._ring])
         self._show_selection()
+        self.canvas.settle()
 
     def show_error(self, message: str) -> None:
         """Say why there is no plot."""
+        if self._colorbar is not None:
+            self._colorbar.remove()
+            self._colorbar = None
         self._positions, self._ring = np.zeros((0, 2)), None
         self.axes.clear()
         self.axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
         self.axes.set_axis_off()
-        self.canvas.draw_idle()
+        self.canvas.set_overlays([])
+        self.canvas.settle()
 
     def _show_selection(self, *_) -> None:
         if self._ring is None or not len(self._positions):
@@ -146,7 +154,7 @@ class HeadStatsPlotPanel(QWidget):
         index = self.state.selection.layer * self._heads + self.state.selection.head
         if 0 <= index < len(self._positions):
             self._ring.set_data([self._positions[index, 0]], [self._positions[index, 1]])
-        self.canvas.draw_idle()
+        self.canvas.refresh_overlays()
 
     def point_at(self, x: float, y: float) -> tuple[int, int] | None:
         """(layer, head) of the point nearest display position ``(x, y)``, within a few pixels.

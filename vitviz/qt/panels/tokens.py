@@ -108,7 +108,8 @@ class TokensPanel(QWidget):
         if inference is None:
             self._mass = None
             self.summary.setText("No result yet")
-            self.canvas.draw_idle()
+            self.canvas.set_overlays([])
+            self.canvas.settle()
             self._show_layer()
             return
         layout = inference.layout
@@ -128,7 +129,9 @@ class TokensPanel(QWidget):
             self._mass = np.zeros((self.state.depth, 0))
             self.axes.text(0.5, 0.5, "This model has no prefix tokens", ha="center", va="center")
             self.axes.set_axis_off()
-        self.canvas.draw_idle()
+        # The layer cursor follows the selection by blitting; the rest is drawn once.
+        self.canvas.set_overlays([self._cursor] if self._cursor is not None else [])
+        self.canvas.settle()
         self._show_layer()
 
     def show_error(self, message: str) -> None:
@@ -176,7 +179,7 @@ class TokensPanel(QWidget):
             return
         if self._cursor is not None:
             self._cursor.set_xdata([layer, layer])
-            self.canvas.draw_idle()
+            self.canvas.refresh_overlays()
         values = norms[layer, layout.num_prefix :].reshape(layout.grid)  # [rows, cols]
         self.map.show_map(values)
         flagged = np.flatnonzero(flags[layer]) if flags is not None else np.zeros(0, int)
