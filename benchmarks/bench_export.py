@@ -31,7 +31,8 @@ import torch
 from PIL import Image
 
 from vitviz.demo.dataset import generate
-from vitviz.export.batch import BatchExporter, ExportRequest
+from vitviz.export.batch import BatchExporter
+from vitviz.export.request import ExportRequest
 from vitviz.resources import DEMO_MODEL_PATH
 from vitviz.vit import load, save_checkpoint
 from vitviz.vit.checkpoint_files import read_checkpoint
@@ -143,7 +144,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", nargs="+", default=["demo", "vit_base_patch16_224"])
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = write_images(folder, args.images)

@@ -189,7 +189,7 @@ def _report_failures(failures: Sequence[tuple[str, str]], total: int) -> int:
 
 
 def _predict(args) -> int:
-    from vitviz.export.batch import predict_images
+    from vitviz.export.predict import predict_images
 
     if args.topk < 1:
         raise VitvizError(f"--topk must be at least 1, got {args.topk}")
@@ -217,8 +217,9 @@ def _predict(args) -> int:
 
 def _export(args) -> int:
     from vitviz.compute.preprocess import PreprocessMode
-    from vitviz.export.batch import ANIMATED_KINDS, KINDS, BatchExporter, ExportRequest
+    from vitviz.export.batch import BatchExporter
     from vitviz.export.pictures import PictureOptions
+    from vitviz.export.request import ANIMATED_KINDS, KINDS, ExportRequest
     from vitviz.export.styles import ANIMATION_FORMATS, MapStyle
 
     kinds = list(dict.fromkeys(args.what))

@@ -14,9 +14,12 @@ from vitviz.compute.images import open_image
 from vitviz.compute.preprocess import PreprocessMode, prepare
 from vitviz.compute.rollout import rollout
 from vitviz.errors import AnalysisError, VitvizError
-from vitviz.export.batch import BatchExporter, ExportRequest, predict_images, unique_stems
+from vitviz.export.batch import BatchExporter
 from vitviz.export.figures import magnification
 from vitviz.export.pictures import PictureOptions, display_image, map_picture
+from vitviz.export.predict import predict_images
+from vitviz.export.reading import unique_stems
+from vitviz.export.request import ExportRequest
 from vitviz.export.styles import MapStyle
 
 

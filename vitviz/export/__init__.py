@@ -13,6 +13,9 @@ Modules, one idea each, imported by name (this package imports nothing, so that
 - ``map_figures``: maps → finished figures in one call (what the GUI's export calls).
 - ``saving``: deterministic PNG / SVG / PDF, with a fast raster path for pictures.
 - ``animation``: GIF (Pillow) and MP4 (ffmpeg, where installed) stepping through layers.
-- ``batch``: batched preprocessing, inference, analysis and export over many images, with
-  a progress bar, skipping unreadable images and collecting what failed.
+- ``request``: what to export, checked against the model before any work.
+- ``reading``: images read and prepared a batch at a time (progress bar), unreadable ones
+  reported and skipped; the report of what failed.
+- ``batch``: batched inference, analysis and export of the figures of a request.
+- ``predict``: batched top-k classes (``vitviz predict``).
 """

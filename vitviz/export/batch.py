@@ -4,291 +4,34 @@ Images are read and prepared a batch at a time, the model runs once per batch wi
 attention captured, maps are computed for the whole batch on the attention tensors, and
 each image's figures are rendered and saved before the next batch is read, so memory
 holds one batch of attention at most. An image that cannot be read, or whose export fails,
-is reported and skipped; the others complete, and the :class:`BatchReport` says what
-failed.
+is reported and skipped; the others complete, and the
+:class:`~vitviz.export.reading.BatchReport` says what failed.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
-from tqdm.auto import tqdm
 
 from vitviz.compute.attention_maps import fuse_heads, query_maps
 from vitviz.compute.class_maps import class_maps
 from vitviz.compute.head_stats import head_statistics
-from vitviz.compute.images import open_image
-from vitviz.compute.predictions import check_class_index, class_label, top_k_batch
-from vitviz.compute.preprocess import Prepared, PreprocessMode, prepare
+from vitviz.compute.predictions import class_label
 from vitviz.compute.rollout import rollout, selected_layers
 from vitviz.errors import AnalysisError, VitvizError
 from vitviz.export import titles
 from vitviz.export.animation import save_layer_animation
-from vitviz.export.figures import (
-    ColourScale,
-    MapFigure,
-    attention_distance_figure,
-)
+from vitviz.export.figures import ColourScale, MapFigure, attention_distance_figure
 from vitviz.export.map_figures import heads_grid_figure
-from vitviz.export.pictures import PictureOptions, as_numpy, display_image, map_picture
+from vitviz.export.pictures import as_numpy, map_picture
+from vitviz.export.reading import BatchItem, BatchReport, forward_batch, read_batches
+from vitviz.export.request import ExportRequest, check_against_model, resolve_class
 from vitviz.export.saving import FigureSaver
-from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
 from vitviz.export.tokens import parse_query, query_label
-
-logger = logging.getLogger(__name__)
-
-KINDS = ("rollout", "head", "grid", "class", "stats")
-ANIMATED_KINDS = ("rollout", "head")
-
-
-@dataclass(frozen=True)
-class ExportRequest:
-    """What to export for every image.
-
-    Attributes
-    ----------
-    kinds : tuple of str
-        Any of :data:`KINDS`.
-    fmt : str
-        ``png``, ``svg``, ``pdf`` (figures) or ``gif``, ``mp4`` (one frame per layer:
-        the rollout forming, or one head's attention layer by layer).
-    layer : int or None
-        Layer of ``head`` maps and last layer of the rollout; None for the last block;
-        negative counts from the end.
-    head : int or None
-        Head of ``head`` maps; None fuses the heads with ``fusion``.
-    query : str or None
-        Query token as text (see :mod:`vitviz.export.tokens`); None for the default.
-    classes : tuple of str
-        Classes of ``class`` maps, as indices or label names; empty for the top-1 class.
-    method : str
-        Class-specific method: ``relevance`` or ``grad_rollout``.
-    fusion : str
-        Head fusion of the rollout and of fused head maps.
-    discard_ratio, residual : float
-        Rollout settings (see :mod:`vitviz.compute.rollout`).
-    start_layer : int
-        First block of the rollout.
-    picture : PictureOptions
-        Map style, colormap, opacity and upsampling.
-    shared_scale : bool
-        One colour scale for all thumbnails of the grid.
-    preprocess : PreprocessMode
-        How images are fitted to the model.
-    fps : float
-        Frames per second of animations.
-    """
-
-    kinds: tuple[str, ...] = ("rollout",)
-    fmt: str = "png"
-    layer: int | None = None
-    head: int | None = None
-    query: str | None = None
-    classes: tuple[str, ...] = ()
-    method: str = "relevance"
-    fusion: str = "mean"
-    discard_ratio: float = 0.0
-    residual: float = 0.5
-    start_layer: int = 0
-    picture: PictureOptions = field(default_factory=PictureOptions)
-    shared_scale: bool = False
-    preprocess: PreprocessMode = PreprocessMode.CROP
-    fps: float = 2.0
-
-    @property
-    def animated(self) -> bool:
-        """Whether the format is an animation."""
-        return self.fmt in ANIMATION_FORMATS
-
-    def check(self) -> None:
-        """Refuse requests that cannot be honoured, before any work is done.
-
-        Raises
-        ------
-        VitvizError
-            Unknown kind or format, or a kind that has no animation.
-        """
-        unknown = set(self.kinds) - set(KINDS)
-        if unknown or not self.kinds:
-            raise VitvizError(f"unknown export {sorted(unknown)}; choose from {KINDS}")
-        if self.fmt not in FIGURE_FORMATS + ANIMATION_FORMATS:
-            raise VitvizError(
-                f"unknown format {self.fmt!r}; use one of {FIGURE_FORMATS + ANIMATION_FORMATS}"
-            )
-        still = [kind for kind in self.kinds if kind not in ANIMATED_KINDS]
-        if self.animated and still:
-            raise VitvizError(
-                f"{', '.join(still)} cannot be animated; animations ({self.fmt}) step through "
-                f"the layers of {' or '.join(ANIMATED_KINDS)}: export the others as png, svg "
-                "or pdf"
-            )
-
-
-@dataclass
-class BatchReport:
-    """Outcome of a batch run.
-
-    Attributes
-    ----------
-    written : list of Path
-        Every file written, in order.
-    failures : list of tuple of str
-        ``(image, message)`` for every image that was skipped or only partly exported.
-    done : int
-        Images exported completely.
-    """
-
-    written: list[Path] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    done: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Whether every image was exported completely."""
-        return not self.failures
-
-    def fail(self, image: str, message: str) -> None:
-        """Record that ``image`` failed with a user-facing ``message``."""
-        logger.warning("%s: %s", image, message)
-        self.failures.append((image, message))
-
-
-@dataclass
-class BatchItem:
-    """One readable image of a batch.
-
-    Attributes
-    ----------
-    source : str
-        Where it was read from.
-    stem : str
-        Unique file stem for its outputs.
-    image : PIL.Image.Image
-        The original RGB image.
-    prepared : Prepared
-        Model input and patch geometry.
-    """
-
-    source: str
-    stem: str
-    image: Image.Image
-    prepared: Prepared
-
-    @functools.cached_property
-    def picture_base(self) -> np.ndarray:
-        """The image scaled for figures (see :func:`vitviz.export.pictures.display_image`)."""
-        return display_image(self.image)
-
-
-def unique_stems(paths: Sequence[str | Path]) -> list[str]:
-    """File stems for the outputs, made unique where two inputs share a name.
-
-    Parameters
-    ----------
-    paths : sequence of str or Path
-        Input image paths.
-
-    Returns
-    -------
-    list of str
-        ``cat``, ``dog``, ``cat-2`` ...
-    """
-    seen: dict[str, int] = {}
-    stems = []
-    for path in paths:
-        stem = Path(path).stem or "image"
-        seen[stem] = seen.get(stem, 0) + 1
-        stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
-    return stems
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def forward_batch(model: torch.nn.Module, tensors: Sequence[torch.Tensor], *, capture=True):
-    """Run the model once on inputs of one size, without gradients.
-
-    Parameters
-    ----------
-    model : vitviz.vit.VisionTransformer
-        The network.
-    tensors : sequence of torch.Tensor
-        ``[1, 3, H, W]`` inputs of the same size.
-    capture : bool
-        Return every block's attention and token norms.
-
-    Returns
-    -------
-    vitviz.vit.ViTOutput
-        Output for the ``[B, 3, H, W]`` batch.
-    """
-    parameter = next(model.parameters())
-    batch = torch.cat(list(tensors)).to(parameter.device, parameter.dtype)  # [B, 3, H, W]
-    with torch.inference_mode():
-        return model(batch, capture=capture)
-
-
-def read_batches(
-    paths: Sequence[str | Path],
-    spec,
-    report: BatchReport,
-    *,
-    preprocess: PreprocessMode = PreprocessMode.CROP,
-    batch_size: int = 8,
-    progress: bool = True,
-    desc: str = "",
-) -> Iterator[list[BatchItem]]:
-    """Read and prepare images a batch at a time; unreadable ones go to ``report``.
-
-    Parameters
-    ----------
-    paths : sequence of str or Path
-        Image files.
-    spec : vitviz.vit.PretrainedSpec
-        Preprocessing of the model.
-    report : BatchReport
-        Receives a failure for every image that cannot be read or prepared.
-    preprocess : PreprocessMode
-        How images are fitted to the model.
-    batch_size : int
-        Images read per batch.
-    progress : bool
-        Show a tqdm progress bar (on stderr), advanced as batches are consumed.
-    desc : str
-        Label of the progress bar.
-
-    Yields
-    ------
-    list of BatchItem
-        Readable images of one batch with inputs of one size (so they stack).
-    """
-    if batch_size < 1:
-        raise VitvizError(f"the batch size must be at least 1, got {batch_size}")
-    named = list(zip([str(p) for p in paths], unique_stems(paths), strict=True))
-    with tqdm(total=len(named), unit="image", disable=not progress, desc=desc) as bar:
-        for chunk in _chunks(named, batch_size):
-            items = []
-            for source, stem in chunk:
-                try:
-                    image = open_image(source)
-                    prepared = prepare(image, spec, preprocess)
-                except VitvizError as error:
-                    report.fail(source, str(error))
-                    continue
-                items.append(BatchItem(source, stem, image, prepared))
-            yield from _same_size_groups(items)
-            bar.update(len(chunk))
 
 
 class BatchExporter:
@@ -310,7 +53,7 @@ class BatchExporter:
 
     def __init__(self, model, spec, request: ExportRequest, out_dir, *, model_name=None):
         request.check()
-        _check_against_model(request, model, spec)
+        check_against_model(request, model, spec)
         self.model = model
         self.spec = spec
         self.request = request
@@ -611,135 +354,6 @@ class BatchExporter:
             self._save(self._map_figure(picture, title, scale), path, item)
 
 
-def resolve_class(name: str | int, labels, num_classes: int) -> int:
-    """A class given by index or by label name (case-insensitive) as a class index.
-
-    Parameters
-    ----------
-    name : str or int
-        ``"3"``, ``3`` or ``"star"``.
-    labels : sequence of str or None
-        The model's class names.
-    num_classes : int
-        Number of classes of the model.
-
-    Returns
-    -------
-    int
-        The class index.
-
-    Raises
-    ------
-    AnalysisError
-        No such class.
-    """
-    text = str(name).strip()
-    if text.lstrip("-").isdigit():
-        return check_class_index(int(text), num_classes)
-    lowered = [label.lower() for label in labels or ()]
-    if text.lower() in lowered:
-        return lowered.index(text.lower())
-    known = ", ".join(labels[:12]) + (" ..." if len(labels) > 12 else "") if labels else ""
-    raise AnalysisError(
-        f"unknown class {text!r}; give a class index (0..{num_classes - 1})"
-        + (f" or a label: {known}" if known else "")
-    )
-
-
 def _safe(label: str) -> str:
     """A class label as a file-name part."""
     return "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")[:40] or "class"
-
-
-def _check_against_model(request: ExportRequest, model, spec) -> None:
-    """Refuse layers, heads and query tokens the model does not have, before any work."""
-    depth, heads = model.config.depth, model.config.num_heads
-    for name, layer in (("--layer", request.layer), ("--start-layer", request.start_layer)):
-        if layer is not None and not -depth <= layer < depth:
-            raise AnalysisError(
-                f"{name} {layer} does not exist: the model has {depth} layers (0..{depth - 1}, "
-                "or negative from the end)"
-            )
-    if request.head is not None and not 0 <= request.head < heads:
-        raise AnalysisError(
-            f"head {request.head} does not exist: the model has {heads} heads per layer "
-            f"(0..{heads - 1})"
-        )
-    if "class" in request.kinds and request.classes:
-        for name in request.classes:
-            resolve_class(name, spec.labels, spec.num_classes)
-    if request.preprocess is not PreprocessMode.NATIVE:
-        # Every input has the spec's grid; native inputs are checked image by image.
-        parse_query(request.query, spec.layout)
-
-
-def _same_size_groups(items: list[BatchItem]) -> list[list[BatchItem]]:
-    """Items grouped by input size (only equal sizes stack into one batch)."""
-    groups: dict[tuple[int, ...], list[BatchItem]] = {}
-    for item in items:
-        groups.setdefault(tuple(item.prepared.tensor.shape), []).append(item)
-    return list(groups.values())
-
-
-def predict_images(
-    paths: Sequence[str | Path],
-    model,
-    spec,
-    *,
-    topk: int = 5,
-    batch_size: int = 8,
-    progress: bool = True,
-    preprocess: PreprocessMode = PreprocessMode.CROP,
-) -> tuple[list[dict[str, Any]], BatchReport]:
-    """Top-k classes of many images, batched; unreadable images are reported and skipped.
-
-    Parameters
-    ----------
-    paths : sequence of str or Path
-        Image files.
-    model : vitviz.vit.VisionTransformer
-        The network.
-    spec : vitviz.vit.PretrainedSpec
-        Its preprocessing and labels.
-    topk : int
-        Classes per image (fewer when the model has fewer).
-    batch_size : int
-        Images per forward pass.
-    progress : bool
-        Show a tqdm progress bar.
-    preprocess : PreprocessMode
-        How images are fitted to the model.
-
-    Returns
-    -------
-    results : list of dict
-        Per readable image: ``{"image", "predictions": [{"rank", "index", "label",
-        "probability", "logit"}]}``; a headless model gives no predictions and a ``note``.
-    report : BatchReport
-        Failures (unreadable images).
-    """
-    report = BatchReport()
-    results: list[dict[str, Any]] = []
-    groups = read_batches(
-        paths,
-        spec,
-        report,
-        preprocess=preprocess,
-        batch_size=batch_size,
-        progress=progress,
-        desc="predict",
-    )
-    for group in groups:
-        tensors = [item.prepared.tensor for item in group]
-        output = forward_batch(model, tensors, capture=False)
-        ranked = top_k_batch(output.logits, spec.labels, topk, batch_size=len(group))
-        for item, predictions in zip(group, ranked, strict=True):
-            result: dict[str, Any] = {
-                "image": item.source,
-                "predictions": [dataclasses.asdict(p) for p in predictions.classes],
-            }
-            if predictions.reason:
-                result["note"] = predictions.reason
-            results.append(result)
-            report.done += 1
-    return results, report
