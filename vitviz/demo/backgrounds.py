@@ -120,7 +120,7 @@ def scatter_strokes(image: np.ndarray, rng: np.random.Generator, count: int) -> 
     return np.asarray(canvas, dtype=np.float32) / 255.0
 
 
-def background(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+def background(size: tuple[int, int], rng: np.random.Generator, clutter: float = 1.0) -> np.ndarray:
     """A random cluttered background.
 
     One pattern, often blended with a second one, and in most images scattered strokes.
@@ -131,17 +131,24 @@ def background(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
         ``(height, width)`` in pixels.
     rng : numpy.random.Generator
         Source of randomness.
+    clutter : float
+        In [0, 1]: 1 gives the full variety; 0 only flat colours and gradients, never
+        blended, with no strokes (the easy start of a training curriculum).
 
     Returns
     -------
     ndarray
         ``float32 [H, W, 3]`` in [0, 1].
     """
-    image = PATTERNS[int(rng.integers(len(PATTERNS)))](size, rng)
-    if rng.uniform() < 0.5:
+    plain = (gradient, flat)
+    if rng.uniform() < clutter:
+        image = PATTERNS[int(rng.integers(len(PATTERNS)))](size, rng)
+    else:
+        image = plain[int(rng.integers(len(plain)))](size, rng)
+    if rng.uniform() < 0.5 * clutter:
         other = PATTERNS[int(rng.integers(len(PATTERNS)))](size, rng)
         weight = rng.uniform(0.2, 0.6)
         image = (1 - weight) * image + weight * other
-    if rng.uniform() < 0.7:
+    if rng.uniform() < 0.7 * clutter:
         image = scatter_strokes(image, rng, int(rng.integers(3, 25)))
     return image.astype(np.float32)

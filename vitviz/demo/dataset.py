@@ -107,7 +107,13 @@ def _degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def generate(
-    seed: int, index: int, *, size: int = IMAGE_SIZE, num_objects: int = 1, zoom: float = 1.0
+    seed: int,
+    index: int,
+    *,
+    size: int = IMAGE_SIZE,
+    num_objects: int = 1,
+    zoom: float = 1.0,
+    clutter: float = 1.0,
 ) -> Sample:
     """The ``index``-th sample of the stream named by ``seed``.
 
@@ -125,6 +131,8 @@ def generate(
         Objects are drawn this many times larger than their scale range says, as in a
         ``1 / zoom`` crop of a bigger image: ``size=112, zoom=2`` gives objects of the
         same pixel size as ``size=224`` (training at low resolution, true object scale).
+    clutter : float
+        Background difficulty in [0, 1] (see :func:`vitviz.demo.backgrounds.background`).
 
     Returns
     -------
@@ -136,7 +144,7 @@ def generate(
     rng = np.random.default_rng([seed, index, num_objects, size])
     labels = rng.choice(len(CLASS_NAMES), size=num_objects, replace=False)
     scale_range = SCALE_RANGE if num_objects == 1 else TWO_OBJECT_SCALE_RANGE
-    image = background((size, size), rng)
+    image = background((size, size), rng, clutter)
     masks = np.zeros((num_objects, size, size), dtype=bool)
     for k, (label, (centre, radius)) in enumerate(
         zip(labels, _placements(num_objects, size, scale_range, zoom, rng), strict=True)
@@ -168,6 +176,7 @@ def generate_batch(
     size: int = IMAGE_SIZE,
     num_objects: int = 1,
     zoom: float = 1.0,
+    clutter: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Samples ``start .. start + count - 1`` of a stream, stacked.
 
@@ -179,8 +188,8 @@ def generate_batch(
         Image side in pixels.
     num_objects : int
         Objects per image (1 or 2).
-    zoom : float
-        Object magnification (see :func:`generate`).
+    zoom, clutter : float
+        Object magnification and background difficulty (see :func:`generate`).
 
     Returns
     -------
@@ -192,7 +201,7 @@ def generate_batch(
         ``bool [B, K, H, W]``.
     """
     samples = [
-        generate(seed, i, size=size, num_objects=num_objects, zoom=zoom)
+        generate(seed, i, size=size, num_objects=num_objects, zoom=zoom, clutter=clutter)
         for i in range(start, start + count)
     ]
     return (

@@ -36,7 +36,7 @@ import numpy as np
 import timm
 import torch
 import torch.nn.functional as F
-from timm.layers import resample_abs_pos_embed
+from timm.layers import build_sincos2d_pos_embed, resample_abs_pos_embed
 from torch import nn
 from tqdm import tqdm
 
@@ -83,6 +83,9 @@ class TrainConfig:
         Weight of the per-patch token-labelling loss.
     two_object_fraction : float
         Share of each batch that shows two objects, with half the target on each.
+    clutter_ramp : float
+        Share of the low-resolution steps over which background clutter rises from none
+        to full (curriculum).
     threads : int
         Torch threads of the training process (the data worker takes another core).
     eval_images : int
@@ -98,13 +101,14 @@ class TrainConfig:
     high_res_steps: int = 120
     batch_size: int = 64
     high_res_batch_size: int = 32
-    lr: float = 1e-3
+    lr: float = 7e-4
     high_res_lr: float = 2e-4
     warmup_steps: int = 50
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     token_label_weight: float = 0.5
     two_object_fraction: float = 0.25
+    clutter_ramp: float = 0.3
     threads: int = 1
     eval_images: int = 1000
 
@@ -181,6 +185,9 @@ class BatchStream(torch.utils.data.IterableDataset):
         Smoothing of the class targets.
     zoom : float
         Object magnification (:func:`vitviz.demo.dataset.generate`).
+    clutter_ramp : int
+        Steps over which background clutter rises linearly from none to full (a
+        curriculum: shapes are learnt on plain backgrounds first); 0 for full clutter.
     """
 
     def __init__(
@@ -192,16 +199,24 @@ class BatchStream(torch.utils.data.IterableDataset):
         two_object_fraction: float,
         label_smoothing: float,
         zoom: float = 1.0,
+        clutter_ramp: int = 0,
     ):
         super().__init__()
         self.seed, self.steps, self.batch_size, self.size = seed, steps, batch_size, size
-        self.zoom = zoom
+        self.zoom, self.clutter_ramp = zoom, clutter_ramp
         self.num_two = round(batch_size * two_object_fraction)
         self.label_smoothing = label_smoothing
 
     def _part(self, step: int, count: int, num_objects: int):
+        clutter = min(1.0, step / self.clutter_ramp) if self.clutter_ramp else 1.0
         images, labels, masks = generate_batch(
-            self.seed, step * count, count, size=self.size, num_objects=num_objects, zoom=self.zoom
+            self.seed,
+            step * count,
+            count,
+            size=self.size,
+            num_objects=num_objects,
+            zoom=self.zoom,
+            clutter=clutter,
         )
         # Half the class target on each object of a two-object image.
         targets = F.one_hot(torch.from_numpy(labels), NUM_CLASSES).float().mean(1)  # [b, C]
@@ -330,6 +345,11 @@ def train(config: TrainConfig) -> nn.Module:
     model = timm.create_model(
         ARCH, pretrained=False, **{**model_kwargs(config), "img_size": config.low_res}
     )
+    grid = config.low_res // PATCH
+    with torch.no_grad():
+        # 2-D sin-cos start for the (still learnt) position embedding: neighbourhood
+        # structure from step 0 instead of random codes (MAE; Beyer et al. 2022).
+        model.pos_embed[0, 1:] = build_sincos2d_pos_embed((grid, grid), config.embed_dim)
     token_head = nn.Linear(config.embed_dim, NUM_CLASSES + 1)
     # Training streams are named by even seeds, one per phase; evaluation uses its own.
     low = BatchStream(
@@ -340,6 +360,7 @@ def train(config: TrainConfig) -> nn.Module:
         config.two_object_fraction,
         config.label_smoothing,
         zoom=IMAGE_SIZE / config.low_res,
+        clutter_ramp=round(config.clutter_ramp * config.low_res_steps),
     )
     train_phase(
         model,
