@@ -126,7 +126,8 @@ class HeadStatsPlotPanel(QWidget):
         self.axes.set_xlabel("layer")
         self.axes.set_ylabel("mean attention distance (px)")
         self.axes.set_xticks(np.arange(0, layers, max(1, layers // 12)))
-        self.axes.set_ylim(bottom=0)
+        # Headroom so that the highest points and their ring are not cut in half.
+        self.axes.set_ylim(0, max(float(distance.max()), 1e-6) * 1.08)
         self.axes.grid(alpha=0.3)
         (self._ring,) = self.axes.plot(
             [], [], "o", ms=11, mfc="none", mec=HIGHLIGHT, mew=2.0, zorder=5
