@@ -75,3 +75,19 @@ def test_backgrounds_are_cluttered():
     rng = np.random.default_rng(0)
     spreads = [background((64, 64), rng).std() for _ in range(20)]
     assert np.median(spreads) > 0.03
+
+
+def test_clutter_zero_gives_plain_backgrounds():
+    def roughness(clutter: float) -> float:
+        rng = np.random.default_rng(1)
+        images = [background((64, 64), rng, clutter) for _ in range(30)]
+        return float(np.mean([np.abs(np.diff(image, axis=1)).mean() for image in images]))
+
+    assert roughness(0.0) < 0.01
+    assert roughness(1.0) > 3 * roughness(0.0)
+
+
+def test_zoom_draws_objects_as_in_a_crop_of_a_bigger_image():
+    areas = [generate(4, i, size=112, zoom=2.0).mask.mean() for i in range(20)]
+    full = [generate(4, i).mask.mean() for i in range(20)]
+    assert np.mean(areas) > 2.5 * np.mean(full)
