@@ -16,9 +16,14 @@ it because on a shared machine wall time also counts waiting for the cores. Peak
 is the process's resident-set high-water mark (``VmHWM``, reset before each measurement
 where the kernel allows it), which sees torch's allocations, unlike ``tracemalloc``.
 
+On a machine shared with other busy processes, OpenMP's default busy-waiting makes torch's
+two intra-op threads wait for each other at every operation (measured here: 14 s of CPU
+instead of 2 s); ``OMP_WAIT_POLICY=PASSIVE`` or ``--threads 1`` avoids that.
+
 Usage::
 
-    python benchmarks/bench_analysis.py [--repeats 3] [--threads 2] [--discard 0.0]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_analysis.py [--repeats 3] [--threads 2]
+        [--discard 0.0]
 """
 
 from __future__ import annotations
@@ -118,6 +123,7 @@ def main() -> None:
     )
     print(
         f"torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
         f"load average {os.getloadavg()[0]:.1f}, discard ratio {args.discard}, "
         f"peak reset {'yes' if reset_peak() else 'no (peak includes earlier steps)'}"
     )
