@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QTabBar
 
 from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import Controller
@@ -46,6 +47,12 @@ def test_every_panel_is_a_dock_with_its_title(window):
         assert dock.windowTitle() == window.panels[module].title
         assert dock.widget() is window.panels[module]
     assert window.docks["image_panel"].isVisible()
+
+
+def test_no_stray_tab_bars(window):
+    bars = [b for b in window.findChildren(QTabBar) if b.isVisible()]
+    groups = [tuple(b.tabText(i) for i in range(b.count())) for b in bars]
+    assert groups == [("Rollout", "Class map")]
 
 
 def test_status_bar_shows_model_layout_and_time(window):
