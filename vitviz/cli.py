@@ -183,7 +183,8 @@ def _report_failures(failures: Sequence[tuple[str, str]], total: int) -> int:
         # Image errors usually start with the path already.
         _err(f"vitviz: {message}" if message.startswith(image) else f"vitviz: {image}: {message}")
     if failures:
-        _err(f"vitviz: {len(failures)} of {total} images failed")
+        count = len({image for image, _ in failures})
+        _err(f"vitviz: {count} of {total} images failed")
         return EXIT_SOME_FAILED
     return EXIT_OK
 
