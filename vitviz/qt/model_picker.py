@@ -62,12 +62,14 @@ def stored_arch(path: str | Path) -> str | None:
     """
     from safetensors import SafetensorError, safe_open
 
-    from vitviz.vit.checkpoint_files import META_ARCH
+    from vitviz.errors import ModelLoadError
+    from vitviz.vit.checkpoint_files import parse_metadata
 
     try:
         with safe_open(str(path), "pt") as handle:
-            return (handle.metadata() or {}).get(META_ARCH)
-    except (SafetensorError, OSError, ValueError):
+            metadata = handle.metadata() or {}
+        return parse_metadata(metadata, Path(path)).arch
+    except (SafetensorError, OSError, ValueError, ModelLoadError):
         return None
 
 
