@@ -83,6 +83,15 @@ def test_a_broken_file_shows_a_message_and_keeps_the_image(window, tmp_path):
     assert not window.error_label.isVisible()
 
 
+def test_a_click_dismisses_the_error(window, qtbot):
+    window.state.results.error = "Something went wrong.\nDetails here."
+    assert window.error_label.isVisible()
+    assert window.error_label.text().startswith("Something went wrong.")
+    qtbot.mouseClick(window.error_label, Qt.MouseButton.LeftButton)
+    assert window.state.results.error is None
+    assert not window.error_label.isVisible()
+
+
 def test_paste_an_image_from_the_clipboard(window):
     image = QImage(40, 30, QImage.Format.Format_RGB32)
     image.fill(Qt.GlobalColor.red)
@@ -154,6 +163,8 @@ def test_keyboard_view_options(window, qtbot):
     assert view.opacity == pytest.approx(0.5)
     qtbot.keyClick(window, Qt.Key.Key_M)
     assert view.class_method == "grad_rollout"
+    qtbot.keyClick(window, Qt.Key.Key_O)
+    assert window.panels["image_panel"].overlay_source == "fusion"
 
 
 def test_number_keys_choose_the_top_classes(window, qtbot):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QByteArray, QMarginsF, QPoint, QSize, QSizeF, Qt
+from PySide6.QtCore import QByteArray, QEvent, QMarginsF, QObject, QPoint, QSize, QSizeF, Qt
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -267,6 +267,7 @@ class MainWindow(QMainWindow):
             "class_none": lambda: setattr(state.selection, "class_index", None),
             "toggle_grid": lambda: setattr(state.view, "show_grid", not state.view.show_grid),
             "next_colormap": lambda: self._cycle(state.view, "colormap", COLORMAPS),
+            "next_overlay": self.next_overlay,
             "next_fusion": lambda: self._cycle(state.view, "fusion", FUSIONS),
             "next_class_method": lambda: self._cycle(state.view, "class_method", CLASS_METHODS),
             "opacity_up": lambda: self._step_opacity(0.1),
@@ -314,8 +315,17 @@ class MainWindow(QMainWindow):
             if entry.group == "Selection":
                 select_menu.addAction(act[entry.name])
         view_menu = bar.addMenu("&View")
-        for name in ("toggle_grid", "next_colormap", "next_fusion", "next_class_method",
-                     "opacity_up", "opacity_down", "presentation"):  # fmt: skip
+        view_actions = (
+            "toggle_grid",
+            "next_colormap",
+            "next_overlay",
+            "next_fusion",
+            "next_class_method",
+            "opacity_up",
+            "opacity_down",
+            "presentation",
+        )
+        for name in view_actions:
             view_menu.addAction(act[name])
         view_menu.addSeparator()
         panels_menu = view_menu.addMenu("&Panels")
@@ -373,6 +383,8 @@ class MainWindow(QMainWindow):
             "QLabel { background: #7a1f1f; color: white; padding: 2px 8px; border-radius: 3px; }"
         )
         self.error_label.setWordWrap(False)
+        self.error_label.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.error_label.installEventFilter(self)
         self.error_label.hide()
         self.status_label = QLabel(self)
         self.status_label.setObjectName("status_label")
@@ -391,10 +403,16 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.cancel_button)
 
     # --- state → window -------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if watched is self.error_label and event.type() == QEvent.Type.MouseButtonPress:
+            self.state.results.error = None  # a click dismisses the message
+            return True
+        return super().eventFilter(watched, event)
+
     def _show_error(self, message: str | None) -> None:
         if message:
-            self.error_label.setText(message.splitlines()[0])
-            self.error_label.setToolTip(message)
+            self.error_label.setText(message.splitlines()[0] + "   ✕")
+            self.error_label.setToolTip(f"{message}\n\n(click to dismiss)")
             self.error_label.show()
         else:
             self.error_label.hide()
@@ -579,6 +597,14 @@ class MainWindow(QMainWindow):
             return
         order = logits.reshape(-1).float().argsort(descending=True)
         self.state.selection.class_index = int(order[rank])
+
+    def next_overlay(self) -> None:
+        """Cycle the map the image panel lays over the image."""
+        from vitviz.qt.panels.image_panel import OVERLAYS
+
+        panel = self.panels["image_panel"]
+        index = OVERLAYS.index(panel.overlay_source)
+        panel.set_overlay_source(OVERLAYS[(index + 1) % len(OVERLAYS)])
 
     @staticmethod
     def _cycle(owner, field: str, values: tuple[str, ...]) -> None:

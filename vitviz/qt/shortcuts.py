@@ -126,6 +126,13 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     # View
     Shortcut("toggle_grid", ("G",), "Patch &Grid", "Show or hide the patch grid", "View"),
     Shortcut("next_colormap", ("C",), "Next &Colormap", "Cycle the colormap", "View"),
+    Shortcut(
+        "next_overlay",
+        ("O",),
+        "Next &Image Map",
+        "Cycle the map over the image (head / fused layer / rollout / class / none)",
+        "View",
+    ),
     Shortcut("next_fusion", ("F",), "Next &Fusion", "Cycle head fusion (mean / max / min)", "View"),
     Shortcut(
         "next_class_method",
