@@ -65,7 +65,8 @@ class RolloutOptions:
     discard_ratio : float
         Fraction of the lowest fused entries zeroed per layer (never the query's own path).
     residual : float
-        Weight ``a`` of attention in ``a * A + (1 - a) * I``.
+        Weight ``w`` of the residual (identity) path in ``(1 - w) * A + w * I``;
+        0.5 is the standard ``(A + I) / 2``.
     start_layer : int
         First block multiplied in.
     end_layer : int or None
