@@ -125,8 +125,11 @@ def test_class_maps_are_computed_on_selection_and_cached(sync, state, pipeline):
     state.view.class_method = "grad_rollout"
     state.view.class_method = "relevance"
     assert pipeline.class_requests == [(3, "relevance"), (1, "relevance"), (3, "grad_rollout")]
-    assert set(state.results.class_maps) == {(3, "relevance"), (1, "relevance"),
-                                             (3, "grad_rollout")}  # fmt: skip
+    assert set(state.results.class_maps) == {
+        (3, "relevance"),
+        (1, "relevance"),
+        (3, "grad_rollout"),
+    }
 
 
 def test_a_new_result_recomputes_the_selected_class(sync, state, pipeline):

@@ -213,6 +213,9 @@ def test_an_unavailable_model_keeps_the_current_one(qtbot, window, monkeypatch, 
 def test_window_is_drawn_with_the_result(window):
     image = window.grab().toImage()
     assert image.width() >= 1400
-    colours = {image.pixel(QPoint(x, y)) for x in range(0, image.width(), 37)
-               for y in range(0, image.height(), 37)}  # fmt: skip
+    colours = {
+        image.pixel(QPoint(x, y))
+        for x in range(0, image.width(), 37)
+        for y in range(0, image.height(), 37)
+    }
     assert len(colours) > 100  # pictures, not an empty grey window

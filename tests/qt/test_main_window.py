@@ -332,9 +332,18 @@ def test_app_opens_the_window_on_the_arguments(qtbot, tmp_path, image_file, monk
 
     monkeypatch.setattr(controller_module, "Pipeline", FakePipeline)
     args = app.build_parser().parse_args(
-        [str(image_file), "--model", "vit_x", "--device", "cpu", "--mode", "whole",
-         "--settings", str(tmp_path / "s.ini")]
-    )  # fmt: skip
+        [
+            str(image_file),
+            "--model",
+            "vit_x",
+            "--device",
+            "cpu",
+            "--mode",
+            "whole",
+            "--settings",
+            str(tmp_path / "s.ini"),
+        ]
+    )
     _, window = app.create_window(args)
     qtbot.addWidget(window)
     inputs = window.state.inputs

@@ -47,8 +47,10 @@ def test_picker_asks_for_dialogs_without_changing_the_model(qtbot):
     state = AppState()
     picker = ModelPicker(state)
     qtbot.addWidget(picker)
-    for entry, signal in ((MORE_MODELS, picker.browse_requested),
-                          (OPEN_CHECKPOINT, picker.checkpoint_requested)):  # fmt: skip
+    for entry, signal in (
+        (MORE_MODELS, picker.browse_requested),
+        (OPEN_CHECKPOINT, picker.checkpoint_requested),
+    ):
         index = picker.findData(entry)
         with qtbot.waitSignal(signal, timeout=1000):
             picker.setCurrentIndex(index)
@@ -77,9 +79,11 @@ def test_model_dialog_filters_and_marks_cached_tags(qtbot, monkeypatch):
 def test_checkpoint_arch_from_metadata_or_asked(qtbot, tmp_path):
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=1, num_classes=3)
     described = save_checkpoint(
-        model, tmp_path / "run.safetensors", arch="vit_tiny_patch16_224",
+        model,
+        tmp_path / "run.safetensors",
+        arch="vit_tiny_patch16_224",
         model_kwargs={"depth": 1, "num_classes": 3},
-    )  # fmt: skip
+    )
     assert stored_arch(described) == "vit_tiny_patch16_224"
     bare = tmp_path / "vit_small_patch16_224_finetuned.pth"
     torch.save(model.state_dict(), bare)

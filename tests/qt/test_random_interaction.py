@@ -40,11 +40,26 @@ from vitviz.vit.layout import TokenLayout
 
 ACTIONS = int(os.environ.get("VITVIZ_RANDOM_ACTIONS", 2000))
 KEYS = (
-    Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp,
-    Qt.Key.Key_PageDown, Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight, Qt.Key.Key_Home,
-    Qt.Key.Key_G, Qt.Key.Key_C, Qt.Key.Key_F, Qt.Key.Key_M, Qt.Key.Key_Plus, Qt.Key.Key_Minus,
-    Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_0,
-)  # fmt: skip
+    Qt.Key.Key_Left,
+    Qt.Key.Key_Right,
+    Qt.Key.Key_Up,
+    Qt.Key.Key_Down,
+    Qt.Key.Key_PageUp,
+    Qt.Key.Key_PageDown,
+    Qt.Key.Key_BracketLeft,
+    Qt.Key.Key_BracketRight,
+    Qt.Key.Key_Home,
+    Qt.Key.Key_G,
+    Qt.Key.Key_C,
+    Qt.Key.Key_F,
+    Qt.Key.Key_M,
+    Qt.Key.Key_Plus,
+    Qt.Key.Key_Minus,
+    Qt.Key.Key_1,
+    Qt.Key.Key_2,
+    Qt.Key.Key_3,
+    Qt.Key.Key_0,
+)
 
 
 def small_model(name: str, **kwargs) -> LoadedModel:

@@ -305,8 +305,14 @@ class MainWindow(QMainWindow):
         file_menu.addAction(act["choose_model"])
         file_menu.addAction(act["open_checkpoint"])
         file_menu.addSeparator()
-        for name in ("export_panel", "export_window", "export_figure", "export_grid_figure",
-                     "copy_panel", "copy_window"):  # fmt: skip
+        for name in (
+            "export_panel",
+            "export_window",
+            "export_figure",
+            "export_grid_figure",
+            "copy_panel",
+            "copy_window",
+        ):
             file_menu.addAction(act[name])
         file_menu.addSeparator()
         file_menu.addAction(act["quit"])
@@ -346,16 +352,26 @@ class MainWindow(QMainWindow):
         self.model_picker.checkpoint_requested.connect(self.open_checkpoint_dialog)
         bar.addWidget(QLabel(" Model ", bar))
         bar.addWidget(self.model_picker)
-        self.device_combo = self._combo(bar, "device_combo", "Device", state.inputs, "device",
-                                        DEVICES)  # fmt: skip
-        self.precision_combo = self._combo(bar, "precision_combo", "Precision", state.inputs,
-                                           "precision", PRECISIONS)  # fmt: skip
+        self.device_combo = self._combo(
+            bar, "device_combo", "Device", state.inputs, "device", DEVICES
+        )
+        self.precision_combo = self._combo(
+            bar, "precision_combo", "Precision", state.inputs, "precision", PRECISIONS
+        )
         bar.addSeparator()
-        self.mode_combo = self._combo(bar, "mode_combo", "Preprocess", state.inputs,
-                                      "preprocess_mode", PREPROCESS_MODES, MODE_LABELS)  # fmt: skip
+        self.mode_combo = self._combo(
+            bar,
+            "mode_combo",
+            "Preprocess",
+            state.inputs,
+            "preprocess_mode",
+            PREPROCESS_MODES,
+            MODE_LABELS,
+        )
         bar.addSeparator()
-        self.colormap_combo = self._combo(bar, "colormap_combo", "Colormap", state.view,
-                                          "colormap", COLORMAPS)  # fmt: skip
+        self.colormap_combo = self._combo(
+            bar, "colormap_combo", "Colormap", state.view, "colormap", COLORMAPS
+        )
         self.opacity_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal, bar)
         self.opacity_slider.setObjectName("toolbar_opacity")
         self.opacity_slider.setRange(0.0, 1.0)
@@ -671,8 +687,9 @@ class MainWindow(QMainWindow):
         layout, sel, view = results.inference.layout, state.selection, state.view
         model = results.model.spec.name
         if kind == "grid":
-            maps = query_maps(results.inference.attentions, layout, sel.query,
-                              renormalize=view.drop_prefix)[0]  # fmt: skip
+            maps = query_maps(
+                results.inference.attentions, layout, sel.query, renormalize=view.drop_prefix
+            )[0]
             return heads_grid_figure(
                 maps,
                 title=f"{model} · query {layout.label(sel.query)}",

@@ -125,8 +125,11 @@ class ModelPicker(QComboBox):
         self.insertSeparator(self.count())
         self.addItem(MORE_MODELS, MORE_MODELS)
         self.addItem(OPEN_CHECKPOINT, OPEN_CHECKPOINT)
-        self.setCurrentIndex(self._sources.index(self.state.inputs.model_source)
-                             if self.state.inputs.model_source in self._sources else 0)  # fmt: skip
+        self.setCurrentIndex(
+            self._sources.index(self.state.inputs.model_source)
+            if self.state.inputs.model_source in self._sources
+            else 0
+        )
         self.blockSignals(False)
 
     def _show_source(self, source: str) -> None:

@@ -172,8 +172,9 @@ class ImageCanvas(QWidget):
         grid_lines: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
         """Crop box and patch-grid line positions (x lines, y lines), in original pixels."""
-        self._crop = None if crop is None else QRectF(crop[0], crop[1], crop[2] - crop[0],
-                                                      crop[3] - crop[1])  # fmt: skip
+        self._crop = (
+            None if crop is None else QRectF(crop[0], crop[1], crop[2] - crop[0], crop[3] - crop[1])
+        )
         self._grid_lines = grid_lines
         self.update()
 
@@ -254,8 +255,11 @@ class ImageCanvas(QWidget):
         painter.fillRect(self.rect(), self.palette().window())
         if self._image is None:
             painter.setPen(self.palette().text().color())
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self._placeholder)  # fmt: skip
+            painter.drawText(
+                self.rect(),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._placeholder,
+            )
             return
         rect = self.image_rect()
         painter.drawPixmap(rect.topLeft(), self._scaled_image())
@@ -381,8 +385,13 @@ class ImagePanel(QWidget):
         self.grid_check.setObjectName("grid_check")
         bind_check(self.grid_check, state.view, "show_grid")
         self.upsampling_combo = QComboBox(self)
-        bind_combo(self.upsampling_combo, state.view, "upsampling", ("nearest", "bilinear"),
-                   ("Blocky", "Smooth"))  # fmt: skip
+        bind_combo(
+            self.upsampling_combo,
+            state.view,
+            "upsampling",
+            ("nearest", "bilinear"),
+            ("Blocky", "Smooth"),
+        )
         self.info = QLabel(self)
         self.info.setObjectName("hover_info")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -417,7 +426,7 @@ class ImagePanel(QWidget):
             view.class_method,
             state.rollout.events,
         ):
-            listen(self, signal, self.render_all)  # fmt: skip
+            listen(self, signal, self.render_all)
         for signal in (view.opacity, view.upsampling, view.show_grid, view.presentation):
             listen(self, signal, self._apply_style)
         listen(self, sel.hover, self._show_boxes)
@@ -504,9 +513,19 @@ class ImagePanel(QWidget):
         # Results are compared by identity (their tensors have no truth value), the rest
         # by value.
         objects = (state.results.inference, state.results.class_maps)
-        values = (source, sel.query, sel.layer, sel.head, sel.class_index, view.fusion,
-                  view.drop_prefix, view.mass_threshold, view.class_method, view.colormap,
-                  *(getattr(state.rollout, f.name) for f in fields(state.rollout)))  # fmt: skip
+        values = (
+            source,
+            sel.query,
+            sel.layer,
+            sel.head,
+            sel.class_index,
+            view.fusion,
+            view.drop_prefix,
+            view.mass_threshold,
+            view.class_method,
+            view.colormap,
+            *(getattr(state.rollout, f.name) for f in fields(state.rollout)),
+        )
         if self._map_cache is not None:
             cached_objects, cached_values = self._map_cache
             if cached_values == values and all(
