@@ -13,6 +13,9 @@ ViT (patch 16, class token) is trained on freshly generated images, so it cannot
   fast; the shipped model is a plain timm ViT without it;
 - a share of two-object images with half the class target on each object (CutMix-like),
   so the model ranks both objects in its top 2;
+- a structured start (:mod:`vitviz.demo.initialization`: sin-cos position embedding,
+  DCT patch filters, mimetic attention) and a clutter curriculum (plain backgrounds
+  first);
 - AdamW, warm-up + cosine decay, label smoothing, gradient clipping.
 
 One process trains (one thread) while one worker process generates the next batch, which
@@ -36,11 +39,12 @@ import numpy as np
 import timm
 import torch
 import torch.nn.functional as F
-from timm.layers import build_sincos2d_pos_embed, resample_abs_pos_embed
+from timm.layers import resample_abs_pos_embed
 from torch import nn
 from tqdm import tqdm
 
 from vitviz.demo.dataset import IMAGE_SIZE, generate_batch
+from vitviz.demo.initialization import structured_init_
 from vitviz.demo.quality import QualityReport, evaluate
 from vitviz.demo.shapes import CLASS_NAMES
 from vitviz.resources import DEMO_MODEL_PATH
@@ -97,8 +101,8 @@ class TrainConfig:
     embed_dim: int = 192
     num_heads: int = 3
     low_res: int = 112
-    low_res_steps: int = 900
-    high_res_steps: int = 120
+    low_res_steps: int = 1200
+    high_res_steps: int = 80
     batch_size: int = 64
     high_res_batch_size: int = 32
     lr: float = 7e-4
@@ -346,10 +350,7 @@ def train(config: TrainConfig) -> nn.Module:
         ARCH, pretrained=False, **{**model_kwargs(config), "img_size": config.low_res}
     )
     grid = config.low_res // PATCH
-    with torch.no_grad():
-        # 2-D sin-cos start for the (still learnt) position embedding: neighbourhood
-        # structure from step 0 instead of random codes (MAE; Beyer et al. 2022).
-        model.pos_embed[0, 1:] = build_sincos2d_pos_embed((grid, grid), config.embed_dim)
+    structured_init_(model, (grid, grid), config.seed)
     token_head = nn.Linear(config.embed_dim, NUM_CLASSES + 1)
     # Training streams are named by even seeds, one per phase; evaluation uses its own.
     low = BatchStream(
