@@ -141,3 +141,10 @@ def test_play_steps_through_the_layers_and_wraps(panel, state, qtbot):
     qtbot.waitUntil(lambda: state.rollout.shown_layer == 1, timeout=3000)
     panel.play.setChecked(False)
     assert not panel.is_playing
+
+
+def test_valid_layers_again_bring_the_map_back(panel, state):
+    state.rollout.end_layer = 7  # beyond this model's 4 blocks
+    assert panel.shown_map() is None
+    state.rollout.end_layer = None
+    np.testing.assert_allclose(panel.shown_map(), reference(state), rtol=1e-5, atol=1e-7)

@@ -90,3 +90,9 @@ def test_rollout_follows_the_class_token_unless_asked():
     assert state.rollout.follow_query is False
     state.rollout.follow_query = True
     assert seen == [True]
+
+
+def test_move_query_from_a_stale_index_lands_on_first_patch(state):
+    state.selection.query = 10_000  # left over from a longer sequence
+    state.move_query(1, 0)
+    assert state.selection.query == LAYOUT.patch_index(0, 0)

@@ -52,12 +52,14 @@ class AppState:
     def move_query(self, d_row: int, d_col: int) -> None:
         """Move a patch query by whole patches, stopping at the grid's edge.
 
-        From a prefix token, any move lands on the top-left patch.
+        From a prefix token (or an index the layout does not have), any move lands on the
+        top-left patch.
         """
         layout = self.layout
         if layout is None:
             return
-        if layout.kind(self.selection.query) is not TokenKind.PATCH:
+        query = self.selection.query
+        if not 0 <= query < layout.num_tokens or layout.kind(query) is not TokenKind.PATCH:
             self.selection.query = layout.patch_index(0, 0)
             return
         row, col = layout.patch_position(self.selection.query)

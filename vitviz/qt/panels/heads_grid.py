@@ -26,6 +26,7 @@ from vitviz.compute import attention_maps, render
 from vitviz.qt.widgets.analysis_cache import first_image
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
+from vitviz.qt.widgets.labels import token_label
 from vitviz.qt.widgets.mosaic import MosaicView
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS, SCALES
@@ -169,7 +170,7 @@ class HeadsGridPanel(QWidget):
             return
         self.mosaic.set_selected((selection.layer, selection.head))
         self.caption.setText(
-            f"query {inference.layout.label(selection.query)} · "
+            f"query {token_label(inference.layout, selection.query)} · "
             f"layer {selection.layer}, head {selection.head}"
         )
 

@@ -30,6 +30,7 @@ from vitviz.qt.widgets.analysis_cache import first_image
 from vitviz.qt.widgets.bindings import bind_combo, bind_value, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
+from vitviz.qt.widgets.labels import token_label
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS
 
@@ -160,7 +161,7 @@ class RolloutPanel(QWidget):
         inference = self.state.results.inference
         chosen = self.layers()
         if inference is None or chosen is None or self.state.results.model is None:
-            self._maps = None
+            self._maps, self._maps_key = None, None
             self.map.show_map(None, "No result yet" if chosen else "Choose a start layer ≤ end")
             self.caption.setText("")
             return
@@ -228,7 +229,7 @@ class RolloutPanel(QWidget):
     def _query_label(self) -> str:
         layout = self.state.results.inference.layout
         if self.state.rollout.follow_query:
-            return layout.label(self.state.selection.query)
+            return token_label(layout, self.state.selection.query)
         if layout.class_index is not None:
             return layout.label(layout.class_index)
         return "the pooling query" if layout.pool_query else "the mean of the patches"

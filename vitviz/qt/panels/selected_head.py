@@ -16,6 +16,7 @@ from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import bind_value, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
+from vitviz.qt.widgets.labels import token_label
 from vitviz.state import AppState
 from vitviz.vit.layout import TokenKind
 
@@ -114,7 +115,7 @@ class SelectedHeadPanel(QWidget):
         peak = np.unravel_index(int(values.argmax()), values.shape)
         lines = [
             f"<b>layer {selection.layer}, head {selection.head}</b> · query "
-            f"{layout.label(selection.query)}",
+            f"{token_label(layout, selection.query)}",
             f"peak {values.max():.3g} at patch ({peak[0]}, {peak[1]})",
         ]
         if layout.num_prefix and not self.state.view.drop_prefix:
