@@ -39,16 +39,28 @@ SIZE = (64, 96)  # a 4 x 6 patch grid: rows and columns must not swap
 def build(state: AppState, **timm_kwargs) -> None:
     torch.manual_seed(0)
     timm_model = timm.create_model(
-        "vit_tiny_patch16_224", pretrained=False, depth=2, num_classes=7, img_size=SIZE,
+        "vit_tiny_patch16_224",
+        pretrained=False,
+        depth=2,
+        num_classes=7,
+        img_size=SIZE,
         **timm_kwargs,
-    ).eval()  # fmt: skip
+    ).eval()
     model = from_timm(timm_model).eval()
     layout = model.layout_for(*SIZE)
     spec = PretrainedSpec(
-        name="tiny", arch="vit_tiny_patch16_224", input_size=(3, *SIZE), crop_pct=1.0,
-        crop_mode="center", interpolation="bilinear", mean=(0.5,) * 3, std=(0.5,) * 3,
-        labels=tuple(f"shape {i}" for i in range(7)), layout=layout, patch_size=(16, 16),
-    )  # fmt: skip
+        name="tiny",
+        arch="vit_tiny_patch16_224",
+        input_size=(3, *SIZE),
+        crop_pct=1.0,
+        crop_mode="center",
+        interpolation="bilinear",
+        mean=(0.5,) * 3,
+        std=(0.5,) * 3,
+        labels=tuple(f"shape {i}" for i in range(7)),
+        layout=layout,
+        patch_size=(16, 16),
+    )
     pixels = np.random.default_rng(0).integers(0, 255, (120, 180, 3), dtype=np.uint8)
     prepared = prepare(Image.fromarray(pixels), spec, PreprocessMode.CROP)
     inference = run_inference(model, prepared.tensor)

@@ -39,9 +39,12 @@ PANELS = (
 def new_result(state, rng):
     """A result of another model (new layout, depth, heads), delivered as the controller does."""
     source = make_state(
-        rng.choice(LAYOUTS), rng.randint(1, 4), rng.randint(1, 3), num_classes=6,
+        rng.choice(LAYOUTS),
+        rng.randint(1, 4),
+        rng.randint(1, 3),
+        num_classes=6,
         seed=rng.randrange(1000),
-    )  # fmt: skip
+    )
     results = source.results
     with state.results.events.paused():
         state.results.model = results.model

@@ -34,9 +34,12 @@ class ClassMapPanel(QWidget):
         self.classes.currentIndexChanged.connect(self._on_class_chosen)
         self.method = QComboBox()
         bind_combo(
-            self.method, state.view, "class_method", CLASS_METHODS,
+            self.method,
+            state.view,
+            "class_method",
+            CLASS_METHODS,
             [METHOD_LABELS[m] for m in CLASS_METHODS],
-        )  # fmt: skip
+        )
         self.map = ImageMapView(state)
         self.caption = QLabel()
 

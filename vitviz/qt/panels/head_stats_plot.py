@@ -119,9 +119,13 @@ class HeadStatsPlotPanel(QWidget):
         # The points take their colours from the same lookup table as every map.
         cmap = ListedColormap(render.colormap_lut(self.state.view.colormap) / 255.0)
         points = self.axes.scatter(
-            depth, distance.ravel(), c=np.asarray(colour).ravel(), cmap=cmap, s=28,
+            depth,
+            distance.ravel(),
+            c=np.asarray(colour).ravel(),
+            cmap=cmap,
+            s=28,
             edgecolors="none",
-        )  # fmt: skip
+        )
         self._colorbar = self.figure.colorbar(points, ax=self.axes, label=label)
         self.axes.set_xlabel("layer")
         self.axes.set_ylabel("mean attention distance (px)")

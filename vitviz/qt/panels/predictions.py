@@ -36,9 +36,12 @@ class PredictionsPanel(QWidget):
         self.method = QComboBox()
         self.method.setToolTip("How the class-specific map is computed")
         bind_combo(
-            self.method, state.view, "class_method", CLASS_METHODS,
+            self.method,
+            state.view,
+            "class_method",
+            CLASS_METHODS,
             [METHOD_LABELS[m] for m in CLASS_METHODS],
-        )  # fmt: skip
+        )
         self.bars = ProbabilityBars()
         self.bars.setToolTip("Click a class to see its class-specific map")
         self.note = QLabel()
