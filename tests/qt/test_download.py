@@ -1,7 +1,9 @@
 import threading
 
 import pytest
+from huggingface_hub.errors import RemoteEntryNotFoundError
 
+from vitviz.errors import ModelLoadError
 from vitviz.qt import download
 from vitviz.qt.download import (
     WEIGHT_FILES,
@@ -22,6 +24,13 @@ def test_hub_weights_of_tags_ids_and_others():
     assert hub_weights("not_a_model_at_all") is None
 
 
+class MissingFileError(RemoteEntryNotFoundError):
+    """The hub's "no such file in this repository", without an HTTP response to carry."""
+
+    def __init__(self, message):
+        Exception.__init__(self, message)
+
+
 class FakeHub:
     """hf_hub_download stand-in: drives the tqdm class it is given like the hub client."""
 
@@ -34,7 +43,7 @@ class FakeHub:
         if self.fail is not None:
             raise self.fail
         if filename in self.missing:
-            raise FileNotFoundError(filename)
+            raise MissingFileError(f"{filename} is not in {repo_id}")
         bar = tqdm_class(total=self.size, unit="B", desc=filename)
         for _ in range(self.chunks):
             bar.update(self.size // self.chunks)
@@ -49,6 +58,7 @@ def fake_hub(monkeypatch):
         import huggingface_hub
 
         monkeypatch.setattr(huggingface_hub, "hf_hub_download", hub)
+        monkeypatch.setattr(download, "hub_reachable", lambda: True)
         return hub
 
     return install
@@ -74,9 +84,35 @@ def test_cancel_stops_the_download(fake_hub):
         prefetch_weights("hf-hub:org/model", progress, cancelled)
 
 
-def test_offline_is_left_to_the_loader(fake_hub):
-    fake_hub(fail=OSError("offline"))
+def test_other_hub_errors_are_left_to_the_loader(fake_hub):
+    hub = fake_hub(fail=OSError("gated repository"))
     assert not prefetch_weights("hf-hub:org/model", lambda d, t: None, threading.Event())
+    assert len(hub.calls) == 1  # no second file tried after a failure that is not "missing"
+
+
+def test_an_unreachable_hub_is_reported_at_once(monkeypatch):
+    import huggingface_hub
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(download, "hub_reachable", lambda: False)
+    with pytest.raises(ModelLoadError, match="unreachable"):
+        prefetch_weights("vit_tiny_patch16_224.augreg_in21k", lambda d, t: None, threading.Event())
+    assert calls == []
+
+
+def test_hub_reachable_in_offline_mode_and_without_a_route(monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    assert not download.hub_reachable()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    for name in download.PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "https://vitviz.invalid")
+    assert not download.hub_reachable(timeout=1.0)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert download.hub_reachable()
 
 
 def test_nothing_to_fetch_for_files_and_demo(fake_hub):

@@ -4,21 +4,27 @@ timm downloads pretrained weights itself (through the Hugging Face hub) without 
 anyone how far it got. Before a tag is loaded, :func:`prefetch_weights` fetches the same
 file into the same cache with ``hf_hub_download``, reporting bytes through a callback and
 stopping when asked; timm then finds the weights cached. Anything that stops the prefetch
-other than a cancel (offline, unknown tag, a repository laid out differently) is left to
-``vitviz.vit.load``, which reports it in its own words.
+other than a cancel or an unreachable hub (an unknown tag, a repository laid out
+differently) is left to ``vitviz.vit.load``, which reports it in its own words. An
+unreachable hub is found with one quick connection attempt and reported at once, rather
+than after the hub client's retries (a minute and a half, twice).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
+from urllib.parse import urlparse
 
-from vitviz.errors import VitvizError
+from vitviz.errors import ModelLoadError, VitvizError
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # timm's order of preference
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 Progress = Callable[[int, int], None]
 
 
@@ -46,6 +52,26 @@ def hub_weights(source: str) -> tuple[str, str | None, tuple[str, ...]] | None:
     repo_id, _, revision = cfg.hf_hub_id.partition("@")
     files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else WEIGHT_FILES
     return repo_id, revision or None, files
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub's host accepts a connection.
+
+    Offline mode says no; behind a proxy the answer is left to the hub client (yes).
+    """
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return True
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def progress_bar_class(progress: Progress, cancelled: threading.Event) -> type:
@@ -88,11 +114,21 @@ def prefetch_weights(source: str, progress: Progress, cancelled: threading.Event
     ------
     DownloadCancelledError
         When ``cancelled`` was set during the download.
+    ModelLoadError
+        When the hub cannot be reached.
     """
     location = hub_weights(source)
     if location is None:
         return False
+    if not hub_reachable():
+        raise ModelLoadError(
+            f"Could not download {source}: the Hugging Face Hub is unreachable (offline, or "
+            "blocked by a proxy) and its weights are not in the local cache. Connect to the "
+            "internet once to cache them, or open a local checkpoint file, or use the "
+            "bundled demo model."
+        )
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import RemoteEntryNotFoundError
 
     repo_id, revision, files = location
     bar = progress_bar_class(progress, cancelled)
@@ -101,10 +137,12 @@ def prefetch_weights(source: str, progress: Progress, cancelled: threading.Event
             raise DownloadCancelledError("Download cancelled.")
         try:
             hf_hub_download(repo_id, filename, revision=revision, tqdm_class=bar)
+        except RemoteEntryNotFoundError:
+            continue  # the repository keeps its weights under the next name
         except DownloadCancelledError:
             raise
-        except Exception as error:  # offline, missing file ...: load() will explain
-            logger.info("prefetch of %s/%s skipped: %s", repo_id, filename, error)
-            continue
+        except Exception as error:  # gated, revision missing ...: load() will explain
+            logger.info("prefetch of %s/%s stopped: %s", repo_id, filename, error)
+            return False
         return True
     return False
