@@ -99,3 +99,11 @@ def test_a_new_model_refills_the_classes(qtbot):
     other = make_state(num_classes=3)
     state.results.model = other.results.model
     assert panel.classes.count() == 4
+
+
+def test_typing_part_of_a_name_finds_the_class(panel, state, qtbot):
+    completer = panel.classes.completer()
+    completer.setCompletionPrefix("s 4")
+    assert completer.currentCompletion() == "4: class 4"
+    panel.classes.setCurrentIndex(panel.classes.findText("4: class 4"))
+    assert state.selection.class_index == 4

@@ -8,7 +8,8 @@ map, or says that it is being computed. Switching back to a class seen before is
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.bindings import bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
@@ -31,6 +32,11 @@ class ClassMapPanel(QWidget):
         self.classes = QComboBox()
         self.classes.setToolTip("The class whose evidence is shown")
         self.classes.setMinimumContentsLength(12)
+        # Typing part of a name finds the class among thousands.
+        self.classes.setEditable(True)
+        self.classes.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.classes.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.classes.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.classes.currentIndexChanged.connect(self._on_class_chosen)
         self.method = QComboBox()
         bind_combo(
@@ -106,9 +112,10 @@ class ClassMapPanel(QWidget):
     def _fill_classes(self, *_) -> None:
         self.classes.blockSignals(True)
         self.classes.clear()
-        self.classes.addItem(NO_CLASS, None)
-        for index, label in enumerate(self._labels()):
-            self.classes.addItem(f"{index}: {label}", index)
+        # Position p holds class p - 1: one addItems call, fast for 21k ImageNet classes.
+        self.classes.addItems(
+            [NO_CLASS] + [f"{i}: {label}" for i, label in enumerate(self._labels())]
+        )
         self.classes.blockSignals(False)
         self._on_class_index()
 
@@ -123,4 +130,4 @@ class ClassMapPanel(QWidget):
 
     def _on_class_chosen(self, position: int) -> None:
         if position >= 0:
-            self.state.selection.class_index = self.classes.itemData(position)
+            self.state.selection.class_index = None if position == 0 else position - 1
