@@ -14,7 +14,7 @@ import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSpinBox,
@@ -100,17 +100,25 @@ class RolloutPanel(QWidget):
         self.map = ImageMapView(state)
         self.caption = QLabel()
 
-        form = QFormLayout()
-        form.addRow("query", self.query)
-        form.addRow("head fusion", self.fusion)
-        form.addRow("discard ratio", self.discard)
-        form.addRow("attention weight a", self.attention_weight)
+        # Two columns of controls, so that the map keeps most of a short panel.
+        form = QGridLayout()
+        form.addWidget(QLabel("query"), 0, 0)
+        form.addWidget(self.query, 0, 1)
+        form.addWidget(QLabel("fusion"), 0, 2)
+        form.addWidget(self.fusion, 0, 3)
+        form.addWidget(QLabel("discard"), 1, 0)
+        form.addWidget(self.discard, 1, 1)
+        form.addWidget(QLabel("weight a"), 1, 2)
+        form.addWidget(self.attention_weight, 1, 3)
         layers = QHBoxLayout()
         layers.addWidget(self.start_layer)
         layers.addWidget(QLabel("to"))
         layers.addWidget(self.end_layer)
         layers.addStretch(1)
-        form.addRow("layers", layers)
+        form.addWidget(QLabel("layers"), 2, 0)
+        form.addLayout(layers, 2, 1, 1, 3)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.map, 1)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from vitviz.compute import head_stats
 from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
@@ -21,6 +29,7 @@ from vitviz.qt.widgets.plot_canvas import PlotCanvas
 from vitviz.state import AppState
 
 MAX_LISTED = 12
+MIN_PLOT_HEIGHT = 120
 
 
 def describe_layout(layout) -> str:
@@ -61,10 +70,20 @@ class TokensPanel(QWidget):
         layout.addWidget(self.summary)
         self.buttons.addStretch(1)
         layout.addLayout(self.buttons)
-        layout.addWidget(self.canvas, 1)
-        layout.addWidget(QLabel("token norms of the selected layer (high-norm tokens outlined)"))
-        layout.addWidget(self.map, 1)
-        layout.addWidget(self.flags_text)
+        # The plot and the norm map share the height; the user can move the divide.
+        norms = QWidget()
+        norms_layout = QVBoxLayout(norms)
+        norms_layout.setContentsMargins(0, 0, 0, 0)
+        norms_layout.addWidget(QLabel("token norms of the selected layer (high-norm outlined)"))
+        norms_layout.addWidget(self.map, 1)
+        norms_layout.addWidget(self.flags_text)
+        self.canvas.setMinimumHeight(MIN_PLOT_HEIGHT)
+        self.map.setMinimumHeight(MIN_PLOT_HEIGHT)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self.canvas)
+        splitter.addWidget(norms)
+        layout.addWidget(splitter, 1)
 
         listen(self, state.results.events.inference, self.render_all)
         listen(self, state.selection.events.layer, self._show_layer)
@@ -121,7 +140,7 @@ class TokensPanel(QWidget):
                 self.axes.plot(self._mass[:, index], marker=".", label=label)
             self.axes.legend(fontsize="small", ncols=min(len(layout.prefix_labels), 5))
             self.axes.set_xlabel("layer")
-            self.axes.set_ylabel("attention from patches")
+            self.axes.set_ylabel("mass from patches")
             self.axes.set_ylim(bottom=0)
             self.axes.grid(alpha=0.3)
             self._cursor = self.axes.axvline(self.state.selection.layer, color="#00a0c0", lw=1)
