@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 CLI_COMMANDS = ("predict", "export", "models")
 
@@ -89,22 +90,43 @@ def create_window(args: argparse.Namespace):
     state = AppState()
     settings = Settings.at_path(args.settings) if args.settings else Settings()
     controller = Controller(state)
-    window = MainWindow(state, controller, settings)
     inputs = state.inputs
     with inputs.events.paused(reducer=lambda _old, new: new):
         inputs.model_source = args.model or settings.last_model()
         inputs.arch = args.arch
-        if args.device:
-            inputs.device = args.device
-        if args.precision:
-            inputs.precision = args.precision
-        if args.mode:
-            inputs.preprocess_mode = args.mode
-    # The sample stays when the image cannot be read (its error is shown); both land in
-    # one event-loop turn, so the controller runs once.
-    window.new_sample()
-    if args.image is not None:
-        window.open_path(args.image)
+        inputs.device = args.device or settings.device()
+        inputs.precision = args.precision or settings.precision()
+        inputs.preprocess_mode = args.mode or settings.preprocess_mode()
+        image, error = first_image(args.image)
+        inputs.image = image
+    # The worker loads the model and analyses the image while the window is being built.
+    controller.request_now()
+    window = MainWindow(state, controller, settings)
+    if error is not None:
+        state.results.error = error
+    elif args.image is not None:
+        settings.add_recent_file(args.image)
     if args.presentation:
         state.view.presentation = True
     return app, window
+
+
+def first_image(path: str | None):
+    """The image to start with: ``path``, else (or when unreadable) demo sample 0.
+
+    Returns
+    -------
+    tuple
+        ``(LoadedImage, error message or None)``.
+    """
+    from vitviz.compute.images import open_image
+    from vitviz.errors import ImageLoadError
+    from vitviz.qt.main_window import demo_sample
+    from vitviz.state import LoadedImage
+
+    if path is not None:
+        try:
+            return LoadedImage(open_image(path), Path(path).name, path), None
+        except ImageLoadError as error:
+            return demo_sample(0), str(error)
+    return demo_sample(0), None

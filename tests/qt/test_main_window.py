@@ -295,7 +295,7 @@ def test_settings_persist_layout_model_and_view(qtbot, settings, pipeline, image
     assert settings.last_model() == "vit_other"
     again = build_window(qtbot, settings, pipeline)
     assert again.state.view.colormap == "magma"
-    assert again.state.inputs.preprocess_mode == "native"
+    assert settings.preprocess_mode() == "native"
     assert "vit_other" in again.model_picker.sources
     assert settings.recent_files() == [str(image_file)]
     assert not again.docks["tokens"].isVisible()
@@ -367,3 +367,23 @@ def test_app_falls_back_to_a_sample_when_the_image_is_unreadable(qtbot, tmp_path
     qtbot.waitUntil(lambda: window.controller.idle, timeout=10_000)
     assert window.state.results.image.name.startswith("demo sample")
     assert "missing.jpg" in window.state.results.error
+
+
+def test_app_starts_from_the_saved_inputs(qtbot, tmp_path, monkeypatch):
+    from vitviz import app
+    from vitviz.qt import controller as controller_module
+    from vitviz.qt.settings import Settings
+
+    monkeypatch.setattr(controller_module, "Pipeline", FakePipeline)
+    saved = Settings.at_path(tmp_path / "s.ini")
+    saved.set_last_model("vit_saved")
+    saved.set_preprocess_mode("native")
+    saved.sync()
+    args = app.build_parser().parse_args(["--settings", str(tmp_path / "s.ini")])
+    _, window = app.create_window(args)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.controller.idle, timeout=10_000)
+    assert window.state.inputs.preprocess_mode == "native"
+    assert window.state.results.model.source == "vit_saved"
+    assert window.state.results.image.name == "demo sample 0"
+    assert window.controller.generation == 1  # one request: started before the window

@@ -270,6 +270,15 @@ class Controller(QObject):
         self.state.results.status = self._busy_status(request)
         self._pump()
 
+    def request_now(self) -> None:
+        """Start the analysis of input changes waiting for the next event-loop turn now.
+
+        At start-up this lets the worker load the model while the window is built.
+        """
+        if self._request_timer.isActive():
+            self._request_timer.stop()
+            self.request_analysis()
+
     def request_class_map(self, *_: object) -> None:
         """Compute the selected class's map unless it is cached or being computed."""
         results, selection = self.state.results, self.state.selection

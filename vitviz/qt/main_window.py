@@ -80,6 +80,14 @@ PRESENTATION_FONT_SCALE = 1.6
 DEMO_SAMPLE_SEED = 20_240_611  # a stream of its own, apart from training and evaluation
 
 
+def demo_sample(index: int) -> LoadedImage:
+    """Generated demo image ``index`` of the app's own stream (0 is the start-up image)."""
+    from vitviz.demo.dataset import generate
+
+    sample = generate(DEMO_SAMPLE_SEED, index)
+    return LoadedImage(Image.fromarray(sample.image), f"demo sample {index}")
+
+
 def load_panel(module: str, class_name: str):
     """The panel class ``vitviz.qt.panels.<module>.<class_name>``."""
     return getattr(importlib.import_module(f"vitviz.qt.panels.{module}"), class_name)
@@ -155,7 +163,7 @@ class MainWindow(QMainWindow):
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.current_dock: QDockWidget | None = None
-        self._sample_index = itertools.count()
+        self._sample_index = itertools.count(1)  # sample 0 is the start-up image
         self._normal_font = QFont(self.font())
         self._was_maximized = False
         self.setObjectName("vitviz_main_window")
@@ -528,11 +536,7 @@ class MainWindow(QMainWindow):
 
     def new_sample(self) -> None:
         """A new generated demo image (one of the demo model's ten shapes)."""
-        from vitviz.demo.dataset import generate
-
-        index = next(self._sample_index)
-        sample = generate(DEMO_SAMPLE_SEED, index)
-        self.set_image(LoadedImage(Image.fromarray(sample.image), f"demo sample {index}"))
+        self.set_image(demo_sample(next(self._sample_index)))
 
     def open_grace_hopper(self) -> bool:
         """matplotlib's bundled photograph of Grace Hopper."""
@@ -752,7 +756,9 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_layout)
 
     def _restore_settings(self) -> None:
-        settings, inputs, view = self.settings, self.state.inputs, self.state.view
+        # The inputs (model, device, precision, mode) are the start-up's business
+        # (vitviz.app), where command-line arguments override them.
+        settings, view = self.settings, self.state.view
         colormap = settings.colormap(view.colormap)
         if colormap in COLORMAPS:
             view.colormap = colormap
@@ -765,10 +771,6 @@ class MainWindow(QMainWindow):
         if layout is not None:
             self.restoreState(layout)
         self.model_picker.remember(settings.last_model())
-        with inputs.events.paused(reducer=lambda a, b: b):
-            inputs.device = settings.device()
-            inputs.precision = settings.precision()
-            inputs.preprocess_mode = settings.preprocess_mode()
 
     def save_settings(self) -> None:
         """Remember layout, options and the model for the next run."""
