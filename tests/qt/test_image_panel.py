@@ -162,6 +162,17 @@ def test_empty_state_shows_a_placeholder_and_ignores_clicks(qtbot):
     assert state.selection.query == 0
 
 
+def test_the_chosen_image_shows_before_the_first_result(qtbot):
+    state = AppState()
+    panel = ImagePanel(state)
+    qtbot.addWidget(panel)
+    state.inputs.image = make_image(200, 100)
+    assert panel.canvas.image_rect().width() > 0
+    assert not panel.canvas.has_map
+    fill_state(state, image=state.inputs.image)
+    assert panel.canvas.has_map
+
+
 def test_a_new_result_replaces_chips_and_map(panel, filled_state):
     layout = TokenLayout(num_class=1, num_dist=1, num_reg=0, grid=(1, 1))
     fill_state(filled_state, layout=layout, image=make_image(90, 200, seed=3), seed=3)

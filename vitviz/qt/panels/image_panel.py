@@ -430,6 +430,7 @@ class ImagePanel(QWidget):
         for signal in (view.opacity, view.upsampling, view.show_grid, view.presentation):
             listen(self, signal, self._apply_style)
         listen(self, sel.hover, self._show_boxes)
+        listen(self, state.inputs.events.image, self.render_all)
         self._apply_style()
         self.render_all()
 
@@ -471,7 +472,8 @@ class ImagePanel(QWidget):
 
     def _show_image(self) -> None:
         results = self.state.results
-        image = results.image
+        # Before the first result, the chosen image is shown alone (no grid, no map).
+        image = results.image if results.image is not None else self.state.inputs.image
         if image is not self._image_key:
             self._image_key = image
             self.canvas.set_image(None if image is None else _pil_to_qimage(image.image))
