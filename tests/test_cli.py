@@ -150,6 +150,7 @@ def test_a_broken_image_is_skipped_and_the_exit_status_says_so(
         (["head", "--layer", "0", "--head", "1"], "svg", ["sample0_layer0_head1.svg"]),
         (["grid"], "pdf", ["sample0_grid.pdf"]),
         (["stats"], "png", ["sample0_distance.png"]),
+        (["stats", "--colour-by", "entropy"], "svg", ["sample0_distance.svg"]),
         (["rollout", "--style", "vit-paper"], "gif", ["sample0_rollout.gif"]),
         (["head", "--query", "3,4"], "gif", ["sample0_head-mean.gif"]),
     ],

@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--shared-scale", action="store_true", help="grid: one colour scale for all heads"
     )
     export.add_argument("--fps", type=float, default=2.0, help="animation frames per second")
+    export.add_argument(
+        "--colour-by",
+        default="head",
+        choices=("head", "entropy", "prefix"),
+        help="stats: colour points by head (default), attention entropy or prefix-token mass",
+    )
 
     models = commands.add_parser(
         "models", help="supported timm pretrained tags and whether they are downloaded"
@@ -255,6 +261,7 @@ def _export(args) -> int:
         shared_scale=args.shared_scale,
         preprocess=PreprocessMode(args.preprocess),
         fps=args.fps,
+        colour_by=args.colour_by,
     )
     exporter = BatchExporter(model, spec, request, args.out)
     report = exporter.run(args.images, batch_size=args.batch_size, progress=not args.no_progress)

@@ -124,6 +124,14 @@ def test_head_grid_and_stats_figures(loaded, tmp_path, images):
     assert grid.shape[1] > (heads + 1) * 48
 
 
+@pytest.mark.parametrize("colour_by", ["entropy", "prefix"])
+def test_distance_plot_coloured_by_a_statistic(loaded, tmp_path, images, colour_by):
+    report = _export(loaded, tmp_path, images[:1], kinds=("stats",), colour_by=colour_by)
+    assert report.ok
+    plain = _export(loaded, tmp_path / "plain", images[:1], kinds=("stats",))
+    assert report.written[0].read_bytes() != plain.written[0].read_bytes()
+
+
 def test_the_last_layer_is_the_default_and_negative_layers_count_from_the_end(
     loaded, tmp_path, images
 ):
@@ -160,6 +168,7 @@ def test_native_aspect_inputs_of_different_sizes_are_batched_apart(loaded, tmp_p
         ({"kinds": ("stats",), "fmt": "mp4"}, "cannot be animated"),
         ({"kinds": ("nonsense",)}, "unknown export"),
         ({"kinds": ("rollout",), "fmt": "jpg"}, "unknown format"),
+        ({"kinds": ("stats",), "colour_by": "mood"}, "cannot colour by"),
     ],
 )
 def test_impossible_requests_are_refused_up_front(loaded, tmp_path, request_kwargs, message):

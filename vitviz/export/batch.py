@@ -320,9 +320,19 @@ class BatchExporter:
 
     def _export_stats(self, item: BatchItem, analyses, index: int, output) -> None:
         stats = analyses["stats"]
+        colour, label = None, ""
+        if self.request.colour_by == "entropy":
+            colour, label = as_numpy(stats.entropy[index]), "attention entropy (nats)"
+        elif self.request.colour_by == "prefix":
+            # Total mass on the prefix tokens; zero for models without any.
+            colour = as_numpy(stats.prefix_mass[index].sum(-1))
+            label = "attention on prefix tokens"
         figure = attention_distance_figure(
             as_numpy(stats.mean_distance[index]),
             title=titles.distance_title(self.model_name, image=Path(item.source).name),
+            colour=colour,
+            colour_label=label,
+            cmap=self.request.picture.cmap,
         )
         self._save(figure, self._path(item.stem, "distance"), item)
 

@@ -12,6 +12,7 @@ from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
 from vitviz.export.tokens import parse_query
 
 KINDS = ("rollout", "head", "grid", "class", "stats")
+COLOUR_BY = ("head", "entropy", "prefix")
 ANIMATED_KINDS = ("rollout", "head")
 
 
@@ -51,6 +52,9 @@ class ExportRequest:
         How images are fitted to the model.
     fps : float
         Frames per second of animations.
+    colour_by : str
+        Colour of the points of the attention-distance plot: one of :data:`COLOUR_BY`
+        (head index as in the ViT paper, attention entropy, or mass on prefix tokens).
     """
 
     kinds: tuple[str, ...] = ("rollout",)
@@ -68,6 +72,7 @@ class ExportRequest:
     shared_scale: bool = False
     preprocess: PreprocessMode = PreprocessMode.CROP
     fps: float = 2.0
+    colour_by: str = "head"
 
     @property
     def animated(self) -> bool:
@@ -82,6 +87,8 @@ class ExportRequest:
         VitvizError
             Unknown kind or format, or a kind that has no animation.
         """
+        if self.colour_by not in COLOUR_BY:
+            raise VitvizError(f"cannot colour by {self.colour_by!r}; use one of {COLOUR_BY}")
         unknown = set(self.kinds) - set(KINDS)
         if unknown or not self.kinds:
             raise VitvizError(f"unknown export {sorted(unknown)}; choose from {KINDS}")
