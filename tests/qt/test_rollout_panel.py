@@ -50,10 +50,10 @@ def test_controls_set_the_options_and_the_map_follows(panel, state):
     assert state.rollout.fusion == "max"
     panel.discard.setValue(0.5)
     assert state.rollout.discard_ratio == pytest.approx(0.5)
-    panel.attention_weight.setValue(0.8)
+    panel.residual_weight.setValue(0.8)
     assert state.rollout.residual == pytest.approx(0.8)
-    # The state's weight is attention's: a·A + (1 − a)·I, so the identity gets 1 − a.
-    expected = reference(state, head_fusion="max", discard_ratio=0.5, residual_weight=0.2)
+    # The state's residual is the identity's weight: (1 − w)·A + w·I.
+    expected = reference(state, head_fusion="max", discard_ratio=0.5, residual_weight=0.8)
     np.testing.assert_allclose(panel.shown_map(), expected, rtol=1e-4, atol=1e-7)
 
 

@@ -66,14 +66,14 @@ class RolloutPanel(QWidget):
         self.discard.setDecimals(2)
         self.discard.setToolTip("Fraction of the lowest attention entries zeroed in each layer")
         bind_value(self.discard, options, "discard_ratio")
-        self.attention_weight = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.attention_weight.setRange(0.0, 1.0)
-        self.attention_weight.setDecimals(2)
-        self.attention_weight.setToolTip(
-            "a in a·A + (1 − a)·I: the weight of attention against the residual path "
-            "(0.5 is Abnar & Zuidema's)"
+        self.residual_weight = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.residual_weight.setRange(0.0, 1.0)
+        self.residual_weight.setDecimals(2)
+        self.residual_weight.setToolTip(
+            "w in (1 − w)·A + w·I: the weight of the residual (identity) path "
+            "(0.5 is Abnar & Zuidema's (A + I) / 2)"
         )
-        bind_value(self.attention_weight, options, "residual")
+        bind_value(self.residual_weight, options, "residual")
         self.start_layer = QSpinBox()
         bind_value(self.start_layer, options, "start_layer")
         self.end_layer = QSpinBox()
@@ -108,8 +108,8 @@ class RolloutPanel(QWidget):
         form.addWidget(self.fusion, 0, 3)
         form.addWidget(QLabel("discard"), 1, 0)
         form.addWidget(self.discard, 1, 1)
-        form.addWidget(QLabel("weight a"), 1, 2)
-        form.addWidget(self.attention_weight, 1, 3)
+        form.addWidget(QLabel("residual"), 1, 2)
+        form.addWidget(self.residual_weight, 1, 3)
         layers = QHBoxLayout()
         layers.addWidget(self.start_layer)
         layers.addWidget(QLabel("to"))
@@ -198,14 +198,14 @@ class RolloutPanel(QWidget):
         if key != self._factor_key or self._factor_inference is not inference:
             self._factors, self._factor_key, self._factor_inference = {}, key, inference
         layers = attention_maps.attention_layers(inference.attentions)
-        fusion, discard, attention_weight = self._factor_fields()
+        fusion, discard, residual = self._factor_fields()
 
         def factor(index: int) -> torch.Tensor:
             if index not in self._factors:
                 attention = attention_maps.as_float(first_image(layers[index], 3))  # [H, N, N]
                 fused = attention_maps.fuse_heads(attention, fusion)  # [N, N]
                 self._factors[index] = rollout.rollout_factor(
-                    fused, discard_ratio=discard, residual_weight=1.0 - attention_weight
+                    fused, discard_ratio=discard, residual_weight=residual
                 )
             return self._factors[index]
 
