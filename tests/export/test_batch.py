@@ -258,3 +258,40 @@ def test_predict_images_batches_and_skips_broken_images(loaded, images, broken_i
 
 def test_unique_stems():
     assert unique_stems(["a/x.png", "b/x.jpg", "c/y.png", "x.gif"]) == ["x", "x-2", "y", "x-3"]
+
+
+@pytest.fixture(scope="module")
+def headless(tmp_path_factory):
+    """A model with no class token and no classifier head, with two register tokens."""
+    import timm
+
+    from vitviz.vit import load, save_checkpoint
+
+    kwargs = {
+        "depth": 2,
+        "num_classes": 0,
+        "class_token": False,
+        "reg_tokens": 2,
+        "global_pool": "avg",
+        "no_embed_class": True,
+    }
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, **kwargs)
+    path = tmp_path_factory.mktemp("headless") / "headless.safetensors"
+    save_checkpoint(model, path, arch="vit_tiny_patch16_224", model_kwargs=kwargs)
+    return load(path, device="cpu")
+
+
+def test_models_without_class_token_or_head(headless, tmp_path, images):
+    model, spec = headless
+    report = _export(headless, tmp_path, images[:1], kinds=("rollout", "head", "grid", "stats"))
+    assert report.ok
+    assert len(report.written) == 4
+    registers = _export(headless, tmp_path / "reg", images[:1], kinds=("head",), query="reg1")
+    assert registers.ok
+    with pytest.raises(AnalysisError, match="unknown query token"):
+        BatchExporter(model, spec, ExportRequest(kinds=("head",), query="cls"), tmp_path)
+    with pytest.raises(AnalysisError, match="no classifier head"):
+        BatchExporter(model, spec, ExportRequest(kinds=("class",)), tmp_path)
+    results, _ = predict_images(images[:1], model, spec, progress=False)
+    assert results[0]["predictions"] == []
+    assert "no classifier head" in results[0]["note"]

@@ -171,7 +171,11 @@ class BatchExporter:
         if "stats" in kinds:
             analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
         if "class" in kinds:
-            self._analyse_classes(output, items, analyses)
+            try:
+                self._analyse_classes(output, items, analyses)
+            except AnalysisError as error:
+                # Only the class maps are lost; the other kinds of this batch still export.
+                analyses["class_error"] = error
         return analyses
 
     def _analyse_classes(self, output, items: list[BatchItem], analyses: dict[str, Any]) -> None:
@@ -337,6 +341,8 @@ class BatchExporter:
         self._save(figure, self._path(item.stem, "distance"), item)
 
     def _export_class(self, item: BatchItem, analyses, index: int, output) -> None:
+        if "class_error" in analyses:
+            raise analyses["class_error"]
         request = self.request
         wanted = analyses["classes"][index]
         probabilities = torch.softmax(output.logits[index].float(), dim=-1)  # [C]

@@ -169,6 +169,8 @@ def check_against_model(request: ExportRequest, model, spec) -> None:
             f"head {request.head} does not exist: the model has {heads} heads per layer "
             f"(0..{heads - 1})"
         )
+    if "class" in request.kinds and not spec.num_classes:
+        raise AnalysisError("this model has no classifier head, so it has no class-specific maps")
     if "class" in request.kinds and request.classes:
         for name in request.classes:
             resolve_class(name, spec.labels, spec.num_classes)
