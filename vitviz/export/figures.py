@@ -374,7 +374,8 @@ def attention_distance_figure(
         axes.set_xlabel("network depth (layer)")
         axes.set_ylabel("mean attention distance (pixels)")
         axes.set_xticks(np.arange(layers))
-        axes.set_ylim(bottom=0)
+        # Room above the highest point, so no marker is cut by the frame.
+        axes.set_ylim(0, max(float(np.nanmax(distance)) * 1.08, 1.0))
         axes.grid(alpha=0.3)
         # The plot area is about three quarters of the figure's 1200 pixels.
         axes.set_title(title, fontsize=fitted_font_size(title, 850))
