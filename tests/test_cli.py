@@ -262,6 +262,23 @@ def test_impossible_requests_exit_2_with_a_message(
     assert message in capsys.readouterr().err
 
 
+def test_an_output_folder_that_cannot_be_made_exits_2(model_source, images, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    status = _run(
+        "export",
+        images[0],
+        "--model",
+        model_source,
+        "--what",
+        "rollout",
+        "--out",
+        str(blocker / "figures"),
+    )
+    assert status == 2
+    assert "cannot create the output folder" in capsys.readouterr().err
+
+
 def test_bad_arguments_exit_2(capsys):
     assert cli.main(["export", "x.png", "--what", "everything", "--out", "o"]) == 2
     assert "invalid choice" in capsys.readouterr().err

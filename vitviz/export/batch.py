@@ -59,6 +59,13 @@ class BatchExporter:
         self.request = request
         self.out_dir = Path(out_dir)
         self.model_name = model_name or spec.name
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise VitvizError(
+                f"cannot create the output folder {self.out_dir}: {error.strerror or error}; "
+                "choose another --out"
+            ) from None
         # One figure per layout, reused for every image of that layout (same pixels as a
         # fresh figure, without rebuilding axes, colour bar and fonts each time).
         self._layouts: dict[tuple, MapFigure] = {}
@@ -83,7 +90,6 @@ class BatchExporter:
         BatchReport
             Files written and failures.
         """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         report = BatchReport()
         groups = read_batches(
             paths,
