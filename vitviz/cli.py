@@ -34,6 +34,7 @@ SUBCOMMANDS = ("predict", "export", "models")
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 _KIND_CHOICES = ("rollout", "head", "grid", "class", "stats", "all")
 _FORMATS = ("png", "svg", "pdf", "gif", "mp4")
@@ -313,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VitvizError as error:
         _err(f"vitviz: {error}")
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("vitviz: interrupted; files already written are complete")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
