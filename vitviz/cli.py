@@ -10,7 +10,8 @@ Examples::
 
 Exit status: 0 when everything succeeded; 1 when some images could not be read or
 exported (the others are still done; each failure is reported on stderr); 2 when nothing
-could be done (bad arguments, a model that does not load, an impossible request).
+could be done (bad arguments, a model that does not load, an impossible request); 130
+when interrupted.
 
 Layers and heads count from 0 (as timm's ``blocks.N``); negative layers count from the
 end. The GUI's entry point hands argument lists starting with a subcommand to :func:`main`.
@@ -315,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"vitviz: {error}")
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _err("vitviz: interrupted; files already written are complete")
+        _err("vitviz: interrupted")
         return EXIT_INTERRUPTED
 
 
