@@ -1,22 +1,24 @@
 """Animations that step through the layers: GIF through Pillow, MP4 through ffmpeg.
 
 One figure is built once and updated in place for every frame (the picture and the
-title), and matplotlib's movie writers grab the frames: :class:`~matplotlib.animation.
-PillowWriter` for GIF, :class:`~matplotlib.animation.FFMpegWriter` for MP4 only when an
-``ffmpeg`` executable is installed; otherwise MP4 export raises a :class:`VitvizError`
-that says so.
+title), and a movie writer grabs the frames: :class:`GifWriter` (Pillow) for GIF,
+matplotlib's :class:`~matplotlib.animation.FFMpegWriter` for MP4 only when an ``ffmpeg``
+executable is installed; otherwise MP4 export raises a :class:`VitvizError` that says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.animation import FFMpegWriter, PillowWriter
+from matplotlib.animation import FFMpegWriter
+from PIL import Image
 
 from vitviz.errors import VitvizError
 from vitviz.export.figures import ColourScale, MapFigure
+from vitviz.export.saving import figure_rgba
 from vitviz.export.styles import DPI, slide_style
 
 
@@ -25,9 +27,46 @@ def mp4_available() -> bool:
     return FFMpegWriter.isAvailable()
 
 
+class GifWriter:
+    """GIF through Pillow, with frames grabbed by the fast raster path.
+
+    The same interface as matplotlib's movie writers (``saving`` and ``grab_frame``) and
+    the same file as :class:`matplotlib.animation.PillowWriter` writes, without resampling
+    every frame's pictures through matplotlib's image pipeline.
+
+    Parameters
+    ----------
+    fps : float
+        Frames per second.
+    """
+
+    def __init__(self, fps: float):
+        self.fps = fps
+        self._figure = None
+        self._frames: list[Image.Image] = []
+
+    @contextlib.contextmanager
+    def saving(self, figure, path: str, dpi: float) -> Iterator[GifWriter]:
+        """Collect frames of ``figure`` inside the block; write ``path`` at its end."""
+        self._figure, self._frames = figure, []
+        yield self
+        self._frames[0].save(
+            path,
+            format="GIF",
+            save_all=True,
+            append_images=self._frames[1:],
+            duration=int(1000 / self.fps),
+            loop=0,
+        )
+
+    def grab_frame(self) -> None:
+        """Add the figure as it is now as a frame."""
+        self._frames.append(Image.fromarray(figure_rgba(self._figure)).convert("RGB"))
+
+
 def _writer(fmt: str, fps: float):
     if fmt == "gif":
-        return PillowWriter(fps=fps)
+        return GifWriter(fps)
     if fmt == "mp4":
         if not mp4_available():
             raise VitvizError(
