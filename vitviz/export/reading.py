@@ -129,7 +129,9 @@ def forward_batch(model: torch.nn.Module, tensors: Sequence[torch.Tensor], *, ca
     """
     parameter = next(model.parameters())
     batch = torch.cat(list(tensors)).to(parameter.device, parameter.dtype)  # [B, 3, H, W]
-    with torch.inference_mode():
+    # no_grad rather than inference_mode: the analysis functions may update tensors
+    # derived from the outputs in place, which inference tensors forbid.
+    with torch.no_grad():
         return model(batch, capture=capture)
 
 
