@@ -349,3 +349,11 @@ def test_export_as_a_subprocess(model_source, images, tmp_path):
     assert (tmp_path / "sample0_rollout.png").is_file()
     assert Image.open(tmp_path / "sample0_rollout.png").format == "PNG"
     assert "broken.jpg" in completed.stderr
+
+
+def test_importing_the_cli_loads_neither_torch_nor_matplotlib():
+    code = "import sys, vitviz.cli; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.split() == ["False", "False"]
