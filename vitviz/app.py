@@ -76,7 +76,7 @@ def create_window(args: argparse.Namespace):
     import torch
     from PySide6.QtWidgets import QApplication
 
-    from vitviz.qt.controller import Controller
+    from vitviz.qt.controller import Controller, held_events
     from vitviz.qt.main_window import MainWindow
     from vitviz.qt.settings import Settings
     from vitviz.state import AppState
@@ -91,7 +91,7 @@ def create_window(args: argparse.Namespace):
     settings = Settings.at_path(args.settings) if args.settings else Settings()
     controller = Controller(state)
     inputs = state.inputs
-    with inputs.events.paused(reducer=lambda _old, new: new):
+    with held_events(inputs):
         inputs.model_source = args.model or settings.last_model()
         inputs.arch = args.arch
         inputs.device = args.device or settings.device()

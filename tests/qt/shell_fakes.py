@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from vitviz.errors import ModelLoadError
-from vitviz.qt.controller import Pipeline
+from vitviz.qt.controller import Pipeline, held_events
 from vitviz.qt.download import DownloadCancelledError
 from vitviz.state import AppState, LoadedImage, LoadedModel
 from vitviz.vit.layout import TokenLayout
@@ -86,14 +86,13 @@ def fill_state(
     prepared = prepare(image.image, spec, PreprocessMode.CROP)
     config = SimpleNamespace(depth=depth, num_heads=heads)
     results = state.results
-    results.events.pause()
-    results.model = LoadedModel(SimpleNamespace(config=config), spec, "test", "cpu")
-    results.image = image
-    results.prepared = prepared
-    results.class_maps = {}
-    results.inference = fake_inference(prepared.grid.layout, depth, heads, seed)
-    state.fit_selection(prepared.grid.layout, depth, heads, reset_query=True)
-    results.events.resume()
+    with held_events(state.selection, results):  # as the controller does
+        results.model = LoadedModel(SimpleNamespace(config=config), spec, "test", "cpu")
+        results.image = image
+        results.prepared = prepared
+        results.class_maps = {}
+        results.inference = fake_inference(prepared.grid.layout, depth, heads, seed)
+        state.fit_selection(prepared.grid.layout, depth, heads, reset_query=True)
     return state
 
 
@@ -115,10 +114,12 @@ class FakePipeline(Pipeline):
             self.download(progress, cancelled)
         if key.source in self.fail_sources:
             raise ModelLoadError(f"cannot load {key.source}: offline")
-        config = SimpleNamespace(depth=3, num_heads=2)
+        small = key.source == "small"  # one block, one head, a 2 x 2 grid
+        config = SimpleNamespace(depth=1 if small else 3, num_heads=1 if small else 2)
         net = SimpleNamespace(config=config)
         device = "cuda:0" if key.device == "cuda" else "cpu"
-        return LoadedModel(net, make_spec(CLS_ONLY, (64, 64)), key.source, device)
+        spec = make_spec(CLS_ONLY, (32, 32) if small else (64, 64))
+        return LoadedModel(net, spec, key.source, device)
 
     def download(self, progress, cancelled):
         """Report 4 MB of 8 MB, then wait for a cancel (or the gate, when there is one)."""
@@ -139,7 +140,8 @@ class FakePipeline(Pipeline):
         if loaded.device == self.oom_on_device:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
         self.inferred.append(prepared)
-        return fake_inference(prepared.grid.layout, 3, 2)
+        config = loaded.model.config
+        return fake_inference(prepared.grid.layout, config.depth, config.num_heads)
 
     def class_map(self, request):
         self.class_requests.append((request.class_index, request.method))

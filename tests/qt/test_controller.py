@@ -7,7 +7,13 @@ from PySide6.QtCore import QThread
 
 from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.errors import ModelLoadError
-from vitviz.qt.controller import OOM_MESSAGE, Controller, Pipeline, is_out_of_memory
+from vitviz.qt.controller import (
+    OOM_MESSAGE,
+    Controller,
+    Pipeline,
+    held_events,
+    is_out_of_memory,
+)
 from vitviz.state import AppState
 
 
@@ -250,3 +256,42 @@ def test_the_worker_uses_every_core_and_the_ui_thread_keeps_its_count(qtbot, sta
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_held_events_emit_once_each_after_the_block_selection_first(state):
+    seen = []
+    state.selection.events.query.connect(lambda q: seen.append(("query", q, state.results.status)))
+    state.selection.events.layer.connect(lambda v: seen.append(("layer", v, state.selection.query)))
+    state.results.events.status.connect(lambda v: seen.append(("status", v, state.selection.layer)))
+    with held_events(state.selection, state.results):
+        state.results.status = "new"
+        state.selection.query = 5
+        state.selection.layer = 2
+        state.selection.query = 7
+        assert seen == []
+    # each field once, with its last value; the selection's before the results'
+    assert sorted(seen[:2]) == [("layer", 2, 7), ("query", 7, "new")]
+    assert seen[2:] == [("status", "new", 2)]
+
+
+def test_listeners_of_a_new_result_never_see_a_selection_that_does_not_fit(sync, state):
+    """A listener reading the selection on any event must find it inside the new result."""
+    seen = []
+
+    def check(*_):
+        layout, sel = state.layout, state.selection
+        if layout is not None:
+            seen.append(sel.query < layout.num_tokens and sel.layer < state.depth)
+
+    for signal in (
+        *state.selection.events.signals.values(),
+        *state.results.events.signals.values(),
+    ):
+        signal.connect(check)
+    state.inputs.image = make_image()
+    state.select_token(15)  # the last patch of the 4 x 4 grid
+    state.selection.layer = 2
+    state.inputs.model_source = "small"  # one block, a 2 x 2 grid
+    assert (state.layout.num_tokens, state.depth) == (5, 1)
+    assert seen
+    assert all(seen)

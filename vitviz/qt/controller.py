@@ -22,6 +22,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -111,6 +113,36 @@ def is_out_of_memory(error: BaseException | None) -> bool:
             return True
         error = error.__cause__
     return False
+
+
+@contextmanager
+def held_events(*parts: Any) -> Iterator[None]:
+    """Hold back the field events of evented state parts until the block ends.
+
+    psygnal's ``events.paused()`` only pauses the group's combined signal, not the
+    per-field signals panels connect to; this pauses each of those. At the end each field
+    that changed emits once, with its last value, in the order of ``parts`` and of their
+    fields, so every listener sees all of the block's changes at once.
+
+    Parameters
+    ----------
+    *parts : evented dataclass
+        E.g. ``state.selection``, ``state.results``.
+    """
+    signals = [signal for part in parts for signal in part.events.signals.values()]
+    for signal in signals:
+        signal.pause()
+    try:
+        yield
+    finally:
+        errors = []
+        for signal in signals:
+            try:
+                signal.resume(reducer=lambda _earlier, last: last)
+            except Exception as error:  # resume the others before reporting it
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
 
 def user_message(error: BaseException) -> str:
@@ -453,10 +485,9 @@ class Controller(QObject):
     def _apply(self, response: AnalysisResponse) -> None:
         state, results = self.state, self.state.results
         new_model = results.model is not response.model
-        # Fields change at once but results' events wait until the selection fits the new
-        # result, so every listener reads a consistent state.
-        results.events.pause()
-        try:
+        # Every field changes first and the events follow, selection before results, so
+        # each listener reads the new result with a selection that fits it.
+        with held_events(state.selection, results):
             results.model = response.model
             results.image = response.request.image if response.inference is not None else None
             results.prepared = response.prepared
@@ -474,8 +505,6 @@ class Controller(QObject):
                     response.model.num_heads,
                     reset_query=new_model,
                 )
-        finally:
-            results.events.resume()
         self._shown = response.request
         self._class_running = None
         self.request_class_map()

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider
 
 from vitviz.errors import ImageLoadError
-from vitviz.qt.controller import Controller
+from vitviz.qt.controller import Controller, held_events
 from vitviz.qt.model_picker import ModelPicker, arch_dialog, model_dialog, stored_arch
 from vitviz.qt.settings import Settings
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet, make_action
@@ -577,7 +577,7 @@ class MainWindow(QMainWindow):
         inputs = self.state.inputs
         if source == inputs.model_source and arch == inputs.arch:
             return
-        with inputs.events.paused(reducer=lambda a, b: b):
+        with held_events(inputs):
             inputs.arch = arch
             inputs.model_source = source
 
