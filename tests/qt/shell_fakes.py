@@ -131,9 +131,6 @@ class FakePipeline(Pipeline):
             cancelled.wait(0.01)
         raise DownloadCancelledError("Download cancelled.")
 
-    def to_cpu(self, loaded):
-        return LoadedModel(loaded.model, loaded.spec, loaded.source, "cpu")
-
     def infer(self, loaded, prepared):
         if self.gate is not None:
             assert self.gate.wait(10)

@@ -98,7 +98,10 @@ def test_unexpected_errors_become_messages(sync, state, pipeline):
 def test_gpu_out_of_memory_falls_back_to_the_cpu(sync, state, pipeline):
     pipeline.oom_on_device = "cuda:0"
     state.inputs.device = "cuda"
+    state.inputs.precision = "fp16"
     state.inputs.image = make_image()
+    assert pipeline.loads[-1].device == "cpu"
+    assert pipeline.loads[-1].precision == "fp32"  # half precision is GPU-only
     assert state.results.model.device == "cpu"
     assert state.results.error == OOM_MESSAGE
     assert state.results.inference is not None

@@ -37,8 +37,15 @@ from vitviz.state import AppState, LoadedImage, LoadedModel
 logger = logging.getLogger(__name__)
 
 MODEL_CACHE_SIZE = 2
-INPUT_FIELDS = ("image", "model_source", "arch", "device", "precision", "preprocess_mode",
-                "max_tokens")  # fmt: skip
+INPUT_FIELDS = (
+    "image",
+    "model_source",
+    "arch",
+    "device",
+    "precision",
+    "preprocess_mode",
+    "max_tokens",
+)
 OOM_MESSAGE = "The GPU ran out of memory; running on the CPU instead."
 
 
@@ -181,15 +188,8 @@ class Pipeline:
             spec=spec,
             source=key.source,
             device=str(parameter.device),
-            dtype=key.precision if parameter.is_floating_point() else "fp32",
+            dtype=key.precision,
         )
-
-    def to_cpu(self, loaded: LoadedModel) -> LoadedModel:
-        """The same model moved to the CPU in float32 (out-of-memory fallback)."""
-        import torch
-
-        loaded.model.to(device="cpu", dtype=torch.float32)
-        return replace(loaded, device="cpu", dtype="fp32")
 
     def prepare(self, image: LoadedImage, loaded: LoadedModel, mode: str, max_tokens: int | None):
         """Preprocess ``image`` for ``loaded``'s checkpoint."""
@@ -416,6 +416,14 @@ class Controller(QObject):
             self._models.popitem(last=False)
         return loaded
 
+    def _release(self, key: ModelKey) -> None:
+        """Forget the cached model for ``key`` and give its GPU memory back."""
+        import torch
+
+        self._models.pop(key, None)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def _run_analysis(self, request: AnalysisRequest) -> AnalysisResponse:
         started = time.perf_counter()
         try:
@@ -425,7 +433,7 @@ class Controller(QObject):
                 if not is_out_of_memory(error) or request.model_key.device == "cpu":
                     raise
                 logger.warning("out of memory on %s, falling back to the CPU", request.model_key)
-                self._models.pop(request.model_key, None)
+                self._release(request.model_key)
                 return self._analyse(request, started, notice=OOM_MESSAGE, force_cpu=True)
         except Exception as error:
             if not isinstance(error, VitvizError):
@@ -437,7 +445,9 @@ class Controller(QObject):
     ) -> AnalysisResponse:
         key = request.model_key
         if force_cpu:
-            loaded = self.pipeline.to_cpu(self.pipeline.load_model(replace(key, device="cpu")))
+            # Half precision is GPU-only: the CPU copy is float32. It is cached under the
+            # key asked for, so later requests for that device stay on the CPU.
+            loaded = self.pipeline.load_model(replace(key, device="cpu", precision="fp32"))
             self._models[key] = loaded
         else:
             loaded = self._model_for(request)
