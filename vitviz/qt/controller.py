@@ -319,7 +319,12 @@ class Controller(QObject):
             return
         if (index, method) in results.class_maps:
             return
-        if self._class_running == (results.inference, index, method):
+        running = self._class_running
+        if (
+            running is not None
+            and running[0] is results.inference
+            and running[1:] == (index, method)
+        ):
             return
         self._pending_class = ClassMapRequest(
             results.inference, results.model, results.prepared, index, method
