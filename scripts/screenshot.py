@@ -22,7 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication
 
 from vitviz.app import build_parser, create_window
-from vitviz.qt.main_window import demo_sample
+from vitviz.qt.samples import demo_sample
 
 logger = logging.getLogger("screenshot")
 

@@ -77,7 +77,6 @@ def create_window(args: argparse.Namespace):
     from PySide6.QtWidgets import QApplication
 
     from vitviz.qt.controller import Controller, held_events
-    from vitviz.qt.main_window import MainWindow
     from vitviz.qt.settings import Settings
     from vitviz.state import AppState
 
@@ -99,8 +98,11 @@ def create_window(args: argparse.Namespace):
         inputs.preprocess_mode = args.mode or settings.preprocess_mode()
         image, error = first_image(args.image)
         inputs.image = image
-    # The worker loads the model and analyses the image while the window is being built.
+    # The worker loads the model and analyses the image while the window's modules are
+    # imported and the window is built.
     controller.request_now()
+    from vitviz.qt.main_window import MainWindow
+
     window = MainWindow(state, controller, settings)
     if error is not None:
         state.results.error = error
@@ -121,7 +123,7 @@ def first_image(path: str | None):
     """
     from vitviz.compute.images import open_image
     from vitviz.errors import ImageLoadError
-    from vitviz.qt.main_window import demo_sample
+    from vitviz.qt.samples import demo_sample
     from vitviz.state import LoadedImage
 
     if path is not None:

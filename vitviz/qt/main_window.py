@@ -47,6 +47,7 @@ from superqt import QLabeledDoubleSlider
 from vitviz.errors import ImageLoadError
 from vitviz.qt.controller import Controller, held_events
 from vitviz.qt.model_picker import ModelPicker, arch_dialog, model_dialog, stored_arch
+from vitviz.qt.samples import demo_sample, grace_hopper_path
 from vitviz.qt.settings import Settings
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet, make_action
 from vitviz.qt.widgets.bindings import bind_combo, bind_value, listen
@@ -77,15 +78,6 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
 EXPORT_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
 PRESENTATION_FONT_SCALE = 1.6
-DEMO_SAMPLE_SEED = 20_240_611  # a stream of its own, apart from training and evaluation
-
-
-def demo_sample(index: int) -> LoadedImage:
-    """Generated demo image ``index`` of the app's own stream (0 is the start-up image)."""
-    from vitviz.demo.dataset import generate
-
-    sample = generate(DEMO_SAMPLE_SEED, index)
-    return LoadedImage(Image.fromarray(sample.image), f"demo sample {index}")
 
 
 def load_panel(module: str, class_name: str):
@@ -540,9 +532,7 @@ class MainWindow(QMainWindow):
 
     def open_grace_hopper(self) -> bool:
         """matplotlib's bundled photograph of Grace Hopper."""
-        from matplotlib import cbook
-
-        return self.open_path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+        return self.open_path(grace_hopper_path())
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
