@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app, window = create_window(args)
     window.show()
+    if args.presentation:  # after show(), which would leave full screen again
+        window.state.view.presentation = True
     status = app.exec()
     window.controller.wait(10_000)
     return status
@@ -71,7 +73,8 @@ def create_window(args: argparse.Namespace):
     Returns
     -------
     tuple
-        ``(QApplication, MainWindow)``; the window is not shown yet.
+        ``(QApplication, MainWindow)``; the window is not shown yet (and
+        ``--presentation`` is applied by :func:`main` once it is).
     """
     import torch
     from PySide6.QtWidgets import QApplication
@@ -108,8 +111,6 @@ def create_window(args: argparse.Namespace):
         state.results.error = error
     elif args.image is not None:
         settings.add_recent_file(args.image)
-    if args.presentation:
-        state.view.presentation = True
     return app, window
 
 
