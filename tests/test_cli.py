@@ -151,6 +151,16 @@ def test_a_broken_image_is_skipped_and_the_exit_status_says_so(
         (["grid"], "pdf", ["sample0_grid.pdf"]),
         (["stats"], "png", ["sample0_distance.png"]),
         (["stats", "--colour-by", "entropy"], "svg", ["sample0_distance.svg"]),
+        (
+            ["rollout", "--preprocess", "whole", "--upsampling", "bilinear"],
+            "png",
+            ["sample0_rollout.png"],
+        ),
+        (
+            ["class", "--class", "1", "--method", "grad_rollout"],
+            "png",
+            [f"sample0_class1-{CLASS_NAMES[1]}_grad_rollout.png"],
+        ),
         (["rollout", "--style", "vit-paper"], "gif", ["sample0_rollout.gif"]),
         (["head", "--query", "3,4"], "gif", ["sample0_head-mean.gif"]),
     ],
