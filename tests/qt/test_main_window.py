@@ -52,7 +52,7 @@ def test_every_panel_is_a_dock_with_its_title(window):
 def test_no_stray_tab_bars(window):
     bars = [b for b in window.findChildren(QTabBar) if b.isVisible()]
     groups = [tuple(b.tabText(i) for i in range(b.count())) for b in bars]
-    assert groups == [("Rollout", "Class map")]
+    assert groups == [("Rollout", "Class map", "Tokens")]
 
 
 def test_status_bar_shows_model_layout_and_time(window):

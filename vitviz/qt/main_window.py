@@ -60,8 +60,9 @@ logger = logging.getLogger(__name__)
 # (module under vitviz.qt.panels, class name, placement, anchor module). Placements, in
 # order: "left" / "right" start a dock area, "below" / "beside" split the anchor's place
 # vertically / horizontally, "tab" shares the anchor's place as a tab. Three columns:
-# image and rollout; heads grid and selected head; predictions and statistics. Only one
-# place holds tabs: with two, Qt 6 leaves a stray copy of the second tab bar on screen.
+# image over rollout / class map / tokens; heads grid over selected head; predictions over
+# head statistics. Only one place holds tabs: with two, Qt 6 leaves a stray copy of the
+# second tab bar on screen.
 PANELS = (
     ("image_panel", "ImagePanel", "left", None),
     ("rollout_panel", "RolloutPanel", "below", "image_panel"),
@@ -70,7 +71,7 @@ PANELS = (
     ("predictions", "PredictionsPanel", "beside", "heads_grid"),
     ("selected_head", "SelectedHeadPanel", "below", "heads_grid"),
     ("head_stats_plot", "HeadStatsPlotPanel", "below", "predictions"),
-    ("tokens", "TokensPanel", "below", "head_stats_plot"),
+    ("tokens", "TokensPanel", "tab", "rollout_panel"),
 )
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo", "jet", "hot", "gray")
 MODE_LABELS = ("Checkpoint crop", "Whole image", "Native aspect")
@@ -231,8 +232,8 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Vertical,
         )
         self.resizeDocks(
-            [self.docks[m] for m in ("predictions", "head_stats_plot", "tokens")],
-            [220, 420, 300],
+            [self.docks[m] for m in ("predictions", "head_stats_plot")],
+            [260, 680],
             Qt.Orientation.Vertical,
         )
         self.current_dock = self.docks["image_panel"]

@@ -396,6 +396,13 @@ class ImagePanel(QWidget):
         self.info.setObjectName("hover_info")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        # Combo boxes may shrink before the slider does (large fonts in presentation mode).
+        self.opacity_slider.setMinimumWidth(120)
+        for combo in (self.source_combo, self.upsampling_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(6)
         controls = QHBoxLayout()
         controls.addWidget(self.source_combo)
         controls.addWidget(QLabel("Opacity", self))
