@@ -19,6 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np
 from PySide6.QtWidgets import QApplication
 
 from vitviz.app import build_parser, create_window
@@ -40,7 +41,7 @@ def wait_for(app: QApplication, condition, timeout_s: float = 300) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="resources/screenshot.png")
-    parser.add_argument("--sample", type=int, default=3, help="demo sample index")
+    parser.add_argument("--sample", type=int, default=22, help="demo sample index")
     parser.add_argument("--layer", type=int, default=3)
     parser.add_argument("--head", type=int, default=1)
     parser.add_argument("--overlay", default="rollout", help="map over the image")
@@ -57,9 +58,12 @@ def main() -> None:
         wait_for(app, lambda: controller.idle and state.results.image is not None)
         window.select_top_class(0)
         wait_for(app, lambda: controller.idle)
-        # Point at the hottest patch of the top class's map: on the object.
+        # Point at the centre of mass of the top class's map: on the object.
         class_map = state.results.class_maps[(state.selection.class_index, "relevance")]
-        row, col = divmod(int(class_map.argmax()), class_map.shape[1])
+        weights = np.clip(class_map, 0, None)
+        rows, cols = np.indices(weights.shape)
+        row = round(float((rows * weights).sum() / weights.sum()))
+        col = round(float((cols * weights).sum() / weights.sum()))
         state.select_token(state.layout.patch_index(row, col))
         state.selection.layer = min(args.layer, state.depth - 1)
         state.selection.head = min(args.head, state.num_heads - 1)
