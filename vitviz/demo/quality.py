@@ -29,6 +29,10 @@ from vitviz.compute.rollout import rollout
 from vitviz.demo.dataset import generate_batch
 from vitviz.vit.spec import PretrainedSpec
 
+ACCURACY_BAR = 0.97
+POINTING_BAR = 0.85
+CLASS_MAP_BAR = 0.80
+
 EVAL_SEED = 1_000_003  # held out: training streams use small seeds
 TWO_OBJECT_EVAL_SEED = 2_000_003
 
@@ -59,14 +63,29 @@ class QualityReport:
     class_map_pointing: float
     class_map_hits: float
 
+    @property
+    def meets_bars(self) -> bool:
+        """Whether all three quality bars are met."""
+        return (
+            self.accuracy >= ACCURACY_BAR
+            and self.pointing >= POINTING_BAR
+            and self.class_map_pointing >= CLASS_MAP_BAR
+        )
+
     def lines(self) -> list[str]:
-        """Human-readable lines, one per metric."""
-        return [
-            f"top-1 accuracy            {100 * self.accuracy:6.2f} %  ({self.images} images)",
-            f"pointing game (rollout)   {100 * self.pointing:6.2f} %  ({self.images} images)",
-            f"class maps, both top-2    {100 * self.class_map_pointing:6.2f} %  "
-            f"({self.images} two-object images; {100 * self.class_map_hits:.2f} % of maps)",
+        """Human-readable lines, one per metric, each with its bar."""
+        rows = [
+            ("top-1 accuracy         ", self.accuracy, ACCURACY_BAR, "images"),
+            ("pointing game (rollout)", self.pointing, POINTING_BAR, "images"),
+            ("class maps, both top-2 ", self.class_map_pointing, CLASS_MAP_BAR, "image pairs"),
         ]
+        lines = [
+            f"{name} {100 * value:6.2f} %  (bar {100 * bar:.0f} %"
+            f"{'' if value >= bar else ', NOT MET'}; {self.images} {unit})"
+            for name, value, bar, unit in rows
+        ]
+        lines[-1] += f"; {100 * self.class_map_hits:.2f} % of single maps"
+        return lines
 
 
 def grown_patch_masks(masks: np.ndarray, patch_size: tuple[int, int]) -> np.ndarray:

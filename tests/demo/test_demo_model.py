@@ -1,0 +1,108 @@
+"""The shipped demo model: small, self-describing, and measured against its quality bars.
+
+The bars are measured on fewer held-out images than the training script's 1,000, to keep
+the test fast; the images are fixed, so the result is the same on every run.
+
+The shipped weights do not meet the accuracy and class-map bars yet (see
+``resources/models/MODEL_CARD.md``): those asserts are strict expected failures, so they
+turn into failures the moment better weights land and the marker must come off. Floors
+well above chance guard the current weights against regressions in loading and analysis.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from tests.demo.other_renderer import render
+from vitviz.demo.quality import (
+    ACCURACY_BAR,
+    CLASS_MAP_BAR,
+    POINTING_BAR,
+    QualityReport,
+    evaluate,
+    model_input,
+)
+from vitviz.demo.shapes import CLASS_NAMES
+from vitviz.resources import DEMO_MODEL_PATH
+from vitviz.vit import load
+
+BAR_IMAGES = 100
+OTHER_RENDERER_IMAGES = 100
+NOT_YET = pytest.mark.xfail(
+    strict=True, reason="the shipped demo weights miss this bar (resources/models/MODEL_CARD.md)"
+)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def report(demo) -> QualityReport:
+    return evaluate(*demo, BAR_IMAGES)
+
+
+@pytest.fixture(scope="module")
+def other_renderer_accuracy(demo) -> float:
+    model, spec = demo
+    rng = np.random.default_rng(0)
+    labels = np.arange(OTHER_RENDERER_IMAGES) % len(CLASS_NAMES)
+    images = np.stack([render(int(label), rng) for label in labels])
+    with torch.no_grad():
+        logits = torch.cat(
+            [
+                model(model_input(images[i : i + 50], spec), capture=False).logits
+                for i in range(0, len(images), 50)
+            ]
+        )
+    return float((logits.argmax(-1).numpy() == labels).mean())
+
+
+def test_the_file_is_small_and_describes_itself():
+    assert DEMO_MODEL_PATH.stat().st_size <= 12_000_000
+    with safe_open(str(DEMO_MODEL_PATH), "pt") as handle:
+        metadata = handle.metadata()
+    assert json.loads(metadata["vitviz.labels"]) == list(CLASS_NAMES)
+    cfg = json.loads(metadata["vitviz.pretrained_cfg"])
+    assert cfg["input_size"] == [3, 224, 224]
+    kwargs = json.loads(metadata["vitviz.model_kwargs"])
+    assert kwargs["num_classes"] == 10
+    assert json.loads(metadata["vitviz.arch"]).startswith("vit_")
+
+
+def test_it_loads_as_a_patch16_vit_with_a_class_token(demo):
+    model, spec = demo
+    assert spec.labels == CLASS_NAMES
+    assert spec.patch_size == (16, 16)
+    assert spec.layout.grid == (14, 14)
+    assert spec.layout.class_index == 0
+    assert 6 <= model.config.depth <= 12
+
+
+def test_pointing_game_bar(report):
+    assert report.pointing >= POINTING_BAR, report.lines()
+
+
+def test_current_weights_are_far_above_chance(report, other_renderer_accuracy):
+    assert report.accuracy >= 0.2, report.lines()
+    assert report.class_map_hits >= 0.15, report.lines()
+    assert other_renderer_accuracy >= 0.15
+
+
+@NOT_YET
+def test_accuracy_bar(report):
+    assert report.accuracy >= ACCURACY_BAR, report.lines()
+
+
+@NOT_YET
+def test_class_map_bar(report):
+    assert report.class_map_pointing >= CLASS_MAP_BAR, report.lines()
+
+
+@NOT_YET
+def test_it_generalises_to_shapes_drawn_by_another_renderer(other_renderer_accuracy):
+    assert other_renderer_accuracy >= 0.85
