@@ -15,6 +15,13 @@ The ratio (export images/s over timm images/s) is the figure to watch: its targe
 forward passes alone (timm's fused attention against ours, which materialises every
 layer's attention), to show where the rest of the time goes.
 
+On a machine whose cores are busy with other work, every multi-threaded torch operation
+waits for the second core to be scheduled (milliseconds per operation, which the many small
+operations of the analysis feel far more than the forward pass's few large ones); compare
+with ``--threads 1`` to see the cost of the export itself. For small models (the demo) the
+per-image figure (drawing and PNG encoding, tens of milliseconds) outweighs the forward
+pass, so the ratio is far below 1 whatever the batching.
+
 Run: ``python benchmarks/bench_export.py [--images 64] [--batch-size 8] [--repeats 2]
 [--models demo vit_base_patch16_224]``
 """
