@@ -29,7 +29,7 @@ from vitviz.demo.shapes import CLASS_NAMES
 from vitviz.resources import DEMO_MODEL_PATH
 from vitviz.vit import load
 
-BAR_IMAGES = 100
+BAR_IMAGES = 60
 OTHER_RENDERER_IMAGES = 100
 NOT_YET = pytest.mark.xfail(
     strict=True, reason="the shipped demo weights miss this bar (resources/models/MODEL_CARD.md)"

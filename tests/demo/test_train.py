@@ -45,17 +45,27 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     assert rates[-1] < 1e-5
 
 
+TINY = demo_train.TrainConfig(
+    depth=1,
+    embed_dim=48,
+    low_res=32,
+    low_res_zoom=1.0,
+    low_res_steps=2,
+    high_res_steps=1,
+    batch_size=4,
+    high_res_batch_size=2,
+    warmup_steps=1,
+)
+
+
+def test_training_is_reproducible_from_the_seed():
+    first = demo_train.train(TINY).state_dict()
+    second = demo_train.train(TINY).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
 def test_a_tiny_training_run_saves_a_checkpoint_that_loads(tmp_path):
-    config = demo_train.TrainConfig(
-        depth=1,
-        embed_dim=48,
-        low_res=32,
-        low_res_steps=2,
-        high_res_steps=1,
-        batch_size=4,
-        high_res_batch_size=2,
-        warmup_steps=1,
-    )
+    config = TINY
     model = demo_train.train(config)
     path = demo_train.save(model, config, tmp_path / "tiny.safetensors")
     with safe_open(str(path), "pt") as handle:
