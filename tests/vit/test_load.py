@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -125,6 +126,15 @@ def test_save_checkpoint_writes_json_metadata(tmp_path, timm_model):
     assert json.loads(metadata["vitviz.pretrained_cfg"]) == {}
     assert "vitviz.labels" not in metadata
     assert not list(tmp_path.glob(".m.safetensors.*"))  # no temporary file left behind
+
+
+def test_saved_checkpoint_has_the_permissions_of_a_plain_write(tmp_path, timm_model):
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(timm_model, tmp_path / "m.safetensors", arch=ARCH)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_unknown_pretrained_cfg_fields_are_ignored(tmp_path, timm_model):

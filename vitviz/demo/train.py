@@ -400,7 +400,7 @@ def train(config: TrainConfig) -> nn.Module:
 def save(model: nn.Module, config: TrainConfig, path: Path) -> Path:
     """Write the weights in fp16 as a self-describing safetensors checkpoint."""
     state = {k: v.detach().half() for k, v in model.state_dict().items()}
-    written = save_checkpoint(
+    return save_checkpoint(
         state,
         path,
         arch=ARCH,
@@ -408,8 +408,6 @@ def save(model: nn.Module, config: TrainConfig, path: Path) -> Path:
         pretrained_cfg=pretrained_cfg(),
         labels=CLASS_NAMES,
     )
-    written.chmod(0o644)  # a shipped resource: readable by everyone, like the sources
-    return written
 
 
 @dataclass(frozen=True)

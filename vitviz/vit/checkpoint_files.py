@@ -432,8 +432,12 @@ def save_checkpoint(
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         save_file(tensors, temp_name, metadata=metadata)
+        # mkstemp creates the file owner-only; give it the permissions a plain write would.
+        os.chmod(temp_name, 0o666 & ~umask)
         os.replace(temp_name, target)
     finally:
         if os.path.exists(temp_name):
