@@ -96,3 +96,14 @@ def test_move_query_from_a_stale_index_lands_on_first_patch(state):
     state.selection.query = 10_000  # left over from a longer sequence
     state.move_query(1, 0)
     assert state.selection.query == LAYOUT.patch_index(0, 0)
+
+
+def test_fit_selection_announces_only_a_consistent_selection(state):
+    sel = state.selection
+    sel.query, sel.layer, sel.head = 7, 3, 2
+    small = TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(2, 2))
+    seen = []
+    sel.events.query.connect(lambda _: seen.append((sel.query, sel.layer, sel.head)))
+    state.fit_selection(small, depth=2, num_heads=1, reset_query=True)
+    # When the query change is announced, layer and head are already clamped.
+    assert seen == [(0, 1, 0)]

@@ -22,8 +22,6 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +31,7 @@ from superqt.utils import create_worker
 from vitviz.errors import VitvizError
 from vitviz.qt.download import Progress, prefetch_weights
 from vitviz.state import AppState, LoadedImage, LoadedModel
+from vitviz.state.events import held_events
 
 logger = logging.getLogger(__name__)
 
@@ -120,36 +119,6 @@ def is_out_of_memory(error: BaseException | None) -> bool:
             return True
         error = error.__cause__
     return False
-
-
-@contextmanager
-def held_events(*parts: Any) -> Iterator[None]:
-    """Hold back the field events of evented state parts until the block ends.
-
-    psygnal's ``events.paused()`` only pauses the group's combined signal, not the
-    per-field signals panels connect to; this pauses each of those. At the end each field
-    that changed emits once, with its last value, in the order of ``parts`` and of their
-    fields, so every listener sees all of the block's changes at once.
-
-    Parameters
-    ----------
-    *parts : evented dataclass
-        E.g. ``state.selection``, ``state.results``.
-    """
-    signals = [signal for part in parts for signal in part.events.signals.values()]
-    for signal in signals:
-        signal.pause()
-    try:
-        yield
-    finally:
-        errors = []
-        for signal in signals:
-            try:
-                signal.resume(reducer=lambda _earlier, last: last)
-            except Exception as error:  # resume the others before reporting it
-                errors.append(error)
-        if errors:
-            raise errors[0]
 
 
 def user_message(error: BaseException) -> str:

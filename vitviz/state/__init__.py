@@ -6,6 +6,7 @@ results here. Nothing in this package imports Qt.
 """
 
 from vitviz.state.app_state import AppState
+from vitviz.state.events import held_events
 from vitviz.state.inputs import Inputs, LoadedImage
 from vitviz.state.results import LoadedModel, Results
 from vitviz.state.selection import Selection
@@ -20,4 +21,5 @@ __all__ = [
     "RolloutOptions",
     "Selection",
     "ViewOptions",
+    "held_events",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vitviz.state.events import held_events
 from vitviz.state.inputs import Inputs
 from vitviz.state.results import Results
 from vitviz.state.selection import Selection
@@ -90,7 +91,7 @@ class AppState:
         """
         sel = self.selection
         spec = self.results.model.spec if self.results.model else None
-        with sel.events.paused():
+        with held_events(sel):
             if reset_query or sel.query >= layout.num_tokens:
                 sel.query = default_query(layout)
             sel.layer = min(sel.layer, depth - 1)
