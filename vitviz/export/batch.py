@@ -10,7 +10,8 @@ is reported and skipped; the others complete, and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,10 @@ class BatchExporter:
                 report.fail(item.source, str(error))
                 failed.add(item.source)
             return
+        with _one_thread():
+            self._export_items(items, analyses, output, report, failed)
+
+    def _export_items(self, items, analyses, output, report: BatchReport, failed: set[str]):
         for index, item in enumerate(items):
             # One kind failing (e.g. class maps of a headless model) leaves the others done.
             for kind in self.request.kinds:
@@ -153,29 +158,31 @@ class BatchExporter:
         num_layers = len(attentions)
         end = selected_layers(num_layers, 0, request.layer)[-1]
         analyses["layer"] = end
-        if "rollout" in kinds:
-            layers = selected_layers(num_layers, request.start_layer, end)
-            analyses["rollout_layers"] = layers
-            analyses["rollout"] = rollout(
-                attentions,
-                layout,
-                query=query,
-                pool_attention=output.pool_attention,
-                head_fusion=request.fusion,
-                discard_ratio=request.discard_ratio,
-                residual_weight=request.residual,
-                start_layer=request.start_layer,
-                end_layer=end,
-                every_layer=request.animated,
-            )  # [B, rows, cols] or [B, layers, rows, cols]
-        if kinds & {"head", "grid"}:
-            if query == "pool":
-                raise AnalysisError(
-                    "the pooling query is not in the blocks' attention; pick a token with --query"
-                )
-            analyses["maps"] = query_maps(attentions, layout, query)  # [B, L, H, rows, cols]
-        if "stats" in kinds:
-            analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
+        with _one_thread():
+            if "rollout" in kinds:
+                layers = selected_layers(num_layers, request.start_layer, end)
+                analyses["rollout_layers"] = layers
+                analyses["rollout"] = rollout(
+                    attentions,
+                    layout,
+                    query=query,
+                    pool_attention=output.pool_attention,
+                    head_fusion=request.fusion,
+                    discard_ratio=request.discard_ratio,
+                    residual_weight=request.residual,
+                    start_layer=request.start_layer,
+                    end_layer=end,
+                    every_layer=request.animated,
+                )  # [B, rows, cols] or [B, layers, rows, cols]
+            if kinds & {"head", "grid"}:
+                if query == "pool":
+                    raise AnalysisError(
+                        "the pooling query is not in the blocks' attention; "
+                        "pick a token with --query"
+                    )
+                analyses["maps"] = query_maps(attentions, layout, query)  # [B, L, H, rows, cols]
+            if "stats" in kinds:
+                analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
         if "class" in kinds:
             try:
                 self._analyse_classes(output, items, analyses)
@@ -379,3 +386,19 @@ class BatchExporter:
 def _safe(label: str) -> str:
     """A class label as a file-name part."""
     return "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")[:40] or "class"
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread, then restore the count.
+
+    The analysis is many small operations: on a second thread each waits for a core
+    (milliseconds when the machine is busy) for microseconds of work. The forward pass's
+    large matrix products keep the full thread count.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -217,10 +217,18 @@ class MapFigure:
             self.title.set_text(title)
             self.title.set_fontsize(fitted_font_size(title, self._title_room))
             if scale is not None and self._mappable is not None:
-                self._mappable.set_cmap(scale.cmap)
-                self._mappable.set_clim(scale.vmin, scale.vmax)
-                self._bar.set_label(scale.label)
+                self._set_scale(scale)
         return self.figure
+
+    def _set_scale(self, scale: ColourScale) -> None:
+        # Every change redraws the colour bar (ticks, formatter, mesh): skip the unchanged.
+        mappable = self._mappable
+        if mappable.get_cmap().name != scale.cmap:
+            mappable.set_cmap(scale.cmap)
+        if mappable.get_clim() != (scale.vmin, scale.vmax):
+            mappable.set_clim(scale.vmin, scale.vmax)
+        if self._bar.ax.get_ylabel() != scale.label:
+            self._bar.set_label(scale.label)
 
 
 def map_figure(
