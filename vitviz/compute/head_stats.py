@@ -208,6 +208,58 @@ def _over_heads(function, layers: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(per_layer, dim=-2)  # [..., L, H]
 
 
+class _HeadWorkspace:
+    """Distance and entropy of one head at a time, in buffers reused across heads.
+
+    The same arithmetic as :func:`head_mean_distance` and :func:`head_entropy`, but every
+    intermediate ``[N, N]`` array is written into a buffer allocated once per analysis:
+    fresh multi-megabyte tensors per head cost page faults and zero-filling, and reused
+    buffers stay in the last-level cache across the heads.
+    """
+
+    def __init__(
+        self,
+        example: torch.Tensor,
+        layout: TokenLayout,
+        distances: torch.Tensor,
+        rows: EntropyRows,
+    ) -> None:
+        if rows not in ("all", "patches"):
+            raise AnalysisError(f"entropy rows must be 'all' or 'patches', got {rows!r}")
+        n, start, device = layout.num_tokens, layout.num_prefix, example.device
+        dtype = as_float(example).dtype
+        self.start = start
+        self.first_row = 0 if rows == "all" else start
+        self.distances = distances.to(dtype)  # [P, P]
+        self.patches = torch.empty((n - start, n - start), dtype=dtype, device=device)
+        self.half = example.dtype == torch.float16
+        if self.half:
+            self.table = _half_entropy_table(device)  # [65536]
+            self.index = torch.empty((n, n), dtype=torch.int32, device=device)
+            self.terms = torch.empty((n, n), dtype=self.table.dtype, device=device)
+
+    def head(self, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean distance and mean row entropy of one ``[N, N]`` head (0-d tensors)."""
+        patches = self.patches.copy_(attention[self.start :, self.start :])  # [P, P]
+        mass = patches.sum(-1)  # [P]
+        # In place: torch.linalg.vecdot would allocate its [P, P] product for every head.
+        weighted = patches.mul_(self.distances).sum(-1)  # [P]
+        distance = (weighted / mass.clamp_min(torch.finfo(mass.dtype).tiny)).mean()
+        if self.half:
+            self.index.copy_(attention.view(torch.uint16))  # [N, N]
+            torch.index_select(self.table, 0, self.index.view(-1), out=self.terms.view(-1))
+            entropy = self.terms[self.first_row :].sum()
+        else:
+            entropy = _entropy_sum(attention[self.first_row :])
+        return distance, entropy / (attention.shape[-2] - self.first_row)
+
+    def layer(self, attention: torch.Tensor) -> torch.Tensor:
+        """``[..., H, 2]`` distance and entropy of every head of one ``[..., H, N, N]`` layer."""
+        heads = attention.reshape(-1, *attention.shape[-2:])  # [B * H, N, N]
+        values = [torch.stack(self.head(head)) for head in heads]  # B * H x [2]
+        return torch.stack(values).view(*attention.shape[:-2], 2)  # [..., H, 2]
+
+
 def mean_attention_distance(
     attentions: Attentions, layout: TokenLayout, patch_size: tuple[int, int]
 ) -> torch.Tensor:
@@ -352,17 +404,8 @@ def head_statistics(
     check_tokens(layers[0], layout)
     distances = patch_distances(layout, patch_size, device=layers[0].device)
 
-    def distance_and_entropy(heads: torch.Tensor) -> torch.Tensor:
-        # Each reads the stored values itself: the distance upcasts only the patch block,
-        # the entropy reads half precision through its table.
-        distance = head_mean_distance(heads, layout, distances)  # [..., g]
-        entropy = head_entropy(heads, layout, entropy_rows)  # [..., g]
-        return torch.stack([distance, entropy.to(distance.dtype)], -1)  # [..., g, 2]
-
-    per_layer = [
-        torch.cat([distance_and_entropy(group) for group in layer.split(HEADS_PER_PASS, -3)], -2)
-        for layer in layers
-    ]  # L x [..., H, 2]
+    workspace = _HeadWorkspace(layers[0], layout, distances, entropy_rows)
+    per_layer = [workspace.layer(layer) for layer in layers]  # L x [..., H, 2]
     both = torch.stack(per_layer, -3)  # [..., L, H, 2]
     mass = [layer_prefix_mass(layer, layout, prefix_query) for layer in layers]
     high_norm = None
