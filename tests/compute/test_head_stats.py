@@ -168,3 +168,43 @@ def test_statistics_reject_a_mismatched_layout():
         high_norm_tokens(torch.ones(2, 3), other)
     with pytest.raises(AnalysisError, match="entropy rows"):
         attention_entropy(attention, LAYOUT, rows="prefix")
+
+
+def naive_entropy(attention, layout, first_row):
+    layers, heads, n = attention.shape[:3]
+    out = torch.zeros(layers, heads, dtype=torch.float64)
+    for layer in range(layers):
+        for head in range(heads):
+            rows = [
+                -sum(float(p) * math.log(float(p)) for p in attention[layer, head, i] if p > 0)
+                for i in range(first_row, n)
+            ]
+            out[layer, head] = sum(rows) / len(rows)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("rows", ["all", "patches"])
+def test_head_statistics_match_explicit_loops_for_each_storage_dtype(dtype, rows):
+    # head_statistics has its own per-head path (buffers reused across heads, a lookup table
+    # for float16): check it against the loops on the values as stored.
+    stored = torch.stack([random_attention(LAYOUT, heads=4, seed=s) for s in range(2)]).to(dtype)
+    stats = head_statistics(stored, LAYOUT, (8, 4), entropy_rows=rows)  # [B, L, H]
+    assert stats.mean_distance.shape == stats.entropy.shape == (2, 2, 4)
+    first_row = 0 if rows == "all" else LAYOUT.num_prefix
+    exact = stored.double()
+    for b in range(2):
+        torch.testing.assert_close(
+            stats.mean_distance[b].double(),
+            naive_mean_distance(exact[b], LAYOUT, (8, 4)),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+        torch.testing.assert_close(
+            stats.entropy[b].double(),
+            naive_entropy(exact[b], LAYOUT, first_row),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    with pytest.raises(AnalysisError, match="entropy rows"):
+        head_statistics(stored, LAYOUT, (8, 4), entropy_rows="prefix")
