@@ -208,3 +208,15 @@ def test_head_statistics_match_explicit_loops_for_each_storage_dtype(dtype, rows
         )
     with pytest.raises(AnalysisError, match="entropy rows"):
         head_statistics(stored, LAYOUT, (8, 4), entropy_rows="prefix")
+
+
+def test_head_statistics_accept_layers_stored_in_different_dtypes():
+    attention = random_attention(LAYOUT)  # [L, H, N, N] float64
+    mixed = [attention[0].half(), attention[1]]
+    stats = head_statistics(mixed, LAYOUT, (8, 4))
+    separate = [head_statistics([layer], LAYOUT, (8, 4)) for layer in mixed]
+    for layer, single in enumerate(separate):
+        torch.testing.assert_close(
+            stats.mean_distance[layer], single.mean_distance[0].to(stats.mean_distance.dtype)
+        )
+        torch.testing.assert_close(stats.entropy[layer], single.entropy[0].to(stats.entropy.dtype))

@@ -404,8 +404,14 @@ def head_statistics(
     check_tokens(layers[0], layout)
     distances = patch_distances(layout, patch_size, device=layers[0].device)
 
-    workspace = _HeadWorkspace(layers[0], layout, distances, entropy_rows)
-    per_layer = [workspace.layer(layer) for layer in layers]  # L x [..., H, 2]
+    # One workspace per storage dtype and device: a sequence of layers may mix them.
+    workspaces: dict[tuple[torch.dtype, torch.device], _HeadWorkspace] = {}
+    per_layer = []  # L x [..., H, 2]
+    for layer in layers:
+        key = (layer.dtype, layer.device)
+        if key not in workspaces:
+            workspaces[key] = _HeadWorkspace(layer, layout, distances, entropy_rows)
+        per_layer.append(workspaces[key].layer(layer))
     both = torch.stack(per_layer, -3)  # [..., L, H, 2]
     mass = [layer_prefix_mass(layer, layout, prefix_query) for layer in layers]
     high_norm = None
