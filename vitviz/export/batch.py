@@ -2,16 +2,18 @@
 
 Images are read and prepared a batch at a time, the model runs once per batch with its
 attention captured, maps are computed for the whole batch on the attention tensors, and
-each image's figures are rendered and saved before the next batch is read, so memory
-holds one batch of attention at most. An image that cannot be read, or whose export fails,
-is reported and skipped; the others complete, and the
+each image's figures are rendered and saved while the next batch's forward pass runs, so
+memory holds two batches of attention at most. An image that cannot be read, or whose
+export fails, is reported and skipped; the others complete, and the
 :class:`~vitviz.export.reading.BatchReport` says what failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -104,14 +106,22 @@ class BatchExporter:
         saver = self._saver = FigureSaver()
         processed: list[str] = []
         failed: set[str] = set()
+        # The next batch's forward pass runs on a worker thread (torch releases the GIL in
+        # its kernels) while this batch is analysed, drawn and saved.
+        forwards = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitviz-forward")
         try:
-            for group in groups:
-                self._export_group(group, report, failed)
-                processed += [item.source for item in group]
-                # PNGs still encoding overlap with the next batch's forward pass.
-                self._collect(saver.collect(wait=False), report, failed)
+            waiting = None
+            for group in chain(groups, [None]):
+                started = None if group is None else (group, forwards.submit(self._forward, group))
+                if waiting is not None:
+                    self._export_group(*waiting, report, failed)
+                    processed += [item.source for item in waiting[0]]
+                    # PNGs still encoding overlap with the next batch's forward pass.
+                    self._collect(saver.collect(wait=False), report, failed)
+                waiting = started
             self._collect(saver.collect(wait=True), report, failed)
         finally:
+            forwards.shutdown(wait=True, cancel_futures=True)
             saver.close()
         report.done = sum(source not in failed for source in processed)
         return report
@@ -125,9 +135,14 @@ class BatchExporter:
                 report.fail(source, f"could not write {path}: {error}")
                 failed.add(source)
 
-    def _export_group(self, items: list[BatchItem], report: BatchReport, failed: set[str]) -> None:
+    def _forward(self, items: list[BatchItem]):
+        return forward_batch(self.model, [item.prepared.tensor for item in items])
+
+    def _export_group(
+        self, items: list[BatchItem], forward: Future, report: BatchReport, failed: set[str]
+    ) -> None:
         try:
-            output = forward_batch(self.model, [item.prepared.tensor for item in items])
+            output = forward.result()
             analyses = self._analyse(output, items)
         except VitvizError as error:
             for item in items:
