@@ -8,19 +8,20 @@ batched on the CPU, in one process, alternately, best of ``--repeats``:
   the timm model (fused attention, nothing captured).
 - **vitviz export**: what ``vitviz export IMAGE... --what rollout --format png`` runs once
   the model is loaded: open, preprocess, batched forward with attention captured, batched
-  rollout, rendering on the image, a titled figure with colour bar, PNG written.
+  rollout, rendering on the image, a titled figure with colour bar, PNG written. The next
+  batch's forward pass runs on a worker thread while this batch is analysed and drawn, and
+  PNGs encode on another; the time is the wall time until all files are written.
 
 The ratio (export images/s over timm images/s) is the figure to watch: its target is
 >= 0.9, i.e. analysis and export cost at most 10 % on top of inference. Also printed: the
 forward passes alone (timm's fused attention against ours, which materialises every
 layer's attention), to show where the rest of the time goes.
 
-On a machine whose cores are busy with other work, every multi-threaded torch operation
-waits for the second core to be scheduled (milliseconds per operation, which the many small
-operations of the analysis feel far more than the forward pass's few large ones); compare
-with ``--threads 1`` to see the cost of the export itself. For small models (the demo) the
-per-image figure (drawing and PNG encoding, tens of milliseconds) outweighs the forward
-pass, so the ratio is far below 1 whatever the batching.
+The analysis (many small operations) runs on one torch thread: on a machine whose cores
+are busy, every multi-threaded small operation waits milliseconds for the second core.
+For small models (the demo) drawing and encoding the figure (tens of milliseconds) weigh
+as much as the forward pass; they overlap with it, so the ratio depends on having a core
+free for them. Timings on a shared machine vary by tens of percent between runs: repeat.
 
 Run: ``python benchmarks/bench_export.py [--images 64] [--batch-size 8] [--repeats 2]
 [--models demo vit_base_patch16_224]``
