@@ -21,25 +21,6 @@ from vitviz.demo.shapes import CLASS_NAMES
 from vitviz.export import animation
 from vitviz.export.figures import magnification
 from vitviz.export.pictures import PictureOptions, display_image, map_picture
-from vitviz.resources import DEMO_MODEL_PATH
-
-
-@pytest.fixture(scope="module")
-def model_source(tmp_path_factory) -> str:
-    """The bundled demo model, or a small random model of the same family until it ships."""
-    if DEMO_MODEL_PATH.is_file():
-        return "demo"
-    import timm
-
-    from vitviz.vit import save_checkpoint
-
-    kwargs = {"depth": 2, "num_classes": len(CLASS_NAMES)}
-    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, **kwargs)
-    path = tmp_path_factory.mktemp("model") / "small.safetensors"
-    save_checkpoint(
-        model, path, arch="vit_tiny_patch16_224", model_kwargs=kwargs, labels=list(CLASS_NAMES)
-    )
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Shared fixtures of the export and command-line tests: a model and generated images."""
+"""Shared fixtures of the export tests: generated images (the model is tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,6 @@ import pytest
 from PIL import Image
 
 from vitviz.demo.dataset import generate
-from vitviz.demo.shapes import CLASS_NAMES
-from vitviz.resources import DEMO_MODEL_PATH
-
-
-@pytest.fixture(scope="session")
-def model_source(tmp_path_factory) -> str:
-    """The bundled demo model, or a small random model of the same family until it ships."""
-    if DEMO_MODEL_PATH.is_file():
-        return "demo"
-    import timm
-
-    from vitviz.vit import save_checkpoint
-
-    kwargs = {"depth": 3, "num_classes": len(CLASS_NAMES)}
-    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, **kwargs)
-    path = tmp_path_factory.mktemp("model") / "small.safetensors"
-    save_checkpoint(
-        model, path, arch="vit_tiny_patch16_224", model_kwargs=kwargs, labels=list(CLASS_NAMES)
-    )
-    return str(path)
 
 
 @pytest.fixture(scope="session")
