@@ -12,10 +12,27 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vitviz.qt.panels.class_map import ClassMapPanel
+from vitviz.qt.panels.head_stats_plot import HeadStatsPlotPanel
+from vitviz.qt.panels.heads_grid import HeadsGridPanel
+from vitviz.qt.panels.predictions import PredictionsPanel
+from vitviz.qt.panels.rollout_panel import RolloutPanel
+from vitviz.qt.panels.selected_head import SelectedHeadPanel
+from vitviz.qt.panels.tokens import TokensPanel
 from vitviz.state import AppState, LoadedModel
 from vitviz.vit.layout import TokenLayout
 
 PATCH = 16
+# Every analysis panel, for the tests that build them all on one state.
+PANELS = (
+    HeadsGridPanel,
+    SelectedHeadPanel,
+    RolloutPanel,
+    PredictionsPanel,
+    ClassMapPanel,
+    HeadStatsPlotPanel,
+    TokensPanel,
+)
 
 
 def make_inference(layout: TokenLayout, depth: int, heads: int, num_classes: int, seed: int = 0):

@@ -2,26 +2,10 @@
 
 import pytest
 
-from tests.qt.panel_data import make_state
+from tests.qt.panel_data import PANELS, make_state
 from vitviz.errors import AnalysisError
-from vitviz.qt.panels.class_map import ClassMapPanel
-from vitviz.qt.panels.head_stats_plot import HeadStatsPlotPanel
 from vitviz.qt.panels.heads_grid import HeadsGridPanel
-from vitviz.qt.panels.predictions import PredictionsPanel
-from vitviz.qt.panels.rollout_panel import RolloutPanel
-from vitviz.qt.panels.selected_head import SelectedHeadPanel
-from vitviz.qt.panels.tokens import TokensPanel
 from vitviz.qt.widgets.guard import shows_errors
-
-PANELS = (
-    HeadsGridPanel,
-    SelectedHeadPanel,
-    RolloutPanel,
-    PredictionsPanel,
-    ClassMapPanel,
-    HeadStatsPlotPanel,
-    TokensPanel,
-)
 
 
 @pytest.mark.parametrize("panel_class", PANELS, ids=lambda c: c.__name__)

@@ -11,28 +11,13 @@ import torch
 from PIL import Image
 from PySide6.QtCore import Qt
 
+from tests.qt.panel_data import PANELS
 from vitviz.compute import class_maps, rollout
 from vitviz.compute.inference import run_inference
 from vitviz.compute.preprocess import PreprocessMode, prepare
-from vitviz.qt.panels.class_map import ClassMapPanel
-from vitviz.qt.panels.head_stats_plot import HeadStatsPlotPanel
-from vitviz.qt.panels.heads_grid import HeadsGridPanel
-from vitviz.qt.panels.predictions import PredictionsPanel
-from vitviz.qt.panels.rollout_panel import RolloutPanel
-from vitviz.qt.panels.selected_head import SelectedHeadPanel
-from vitviz.qt.panels.tokens import TokensPanel
 from vitviz.state import AppState, LoadedModel
 from vitviz.vit import PretrainedSpec, from_timm
 
-PANELS = (
-    HeadsGridPanel,
-    SelectedHeadPanel,
-    RolloutPanel,
-    PredictionsPanel,
-    ClassMapPanel,
-    HeadStatsPlotPanel,
-    TokensPanel,
-)
 SIZE = (64, 96)  # a 4 x 6 patch grid: rows and columns must not swap
 
 

@@ -9,14 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from tests.qt.panel_data import make_state
-from vitviz.qt.panels.class_map import ClassMapPanel
-from vitviz.qt.panels.head_stats_plot import HeadStatsPlotPanel
-from vitviz.qt.panels.heads_grid import HeadsGridPanel
-from vitviz.qt.panels.predictions import PredictionsPanel
-from vitviz.qt.panels.rollout_panel import RolloutPanel
-from vitviz.qt.panels.selected_head import SelectedHeadPanel
-from vitviz.qt.panels.tokens import TokensPanel
+from tests.qt.panel_data import PANELS, make_state
 from vitviz.state.view import CLASS_METHODS, FUSIONS, SCALES, UPSAMPLING
 from vitviz.vit.layout import TokenLayout
 
@@ -24,15 +17,6 @@ LAYOUTS = (
     TokenLayout(num_class=1, num_dist=0, num_reg=2, grid=(3, 5)),
     TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(4, 2)),
     TokenLayout(num_class=1, num_dist=1, num_reg=0, grid=(2, 2)),
-)
-PANELS = (
-    HeadsGridPanel,
-    SelectedHeadPanel,
-    RolloutPanel,
-    PredictionsPanel,
-    ClassMapPanel,
-    HeadStatsPlotPanel,
-    TokensPanel,
 )
 
 
