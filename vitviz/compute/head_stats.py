@@ -20,13 +20,14 @@ Definitions (each one a choice the known tools make differently, so stated here)
   rule), with median and MAD taken over the *patch* tokens of that block (the baseline of
   ordinary patches); prefix tokens are flagged by the same rule.
 
-Attention may be stored in half precision; heads are upcast to float32 one at a time, so
-the peak extra memory is a few ``[N, N]`` matrices.
+Attention may be stored in half precision. :func:`head_statistics` reads each head once, a
+block of rows at a time, on worker threads (:mod:`vitviz.compute.head_scan`); the
+single-statistic functions upcast one head at a time. Either way the peak extra memory is
+a few ``[N, N]`` matrices.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -41,6 +42,7 @@ from vitviz.compute.attention_maps import (
     check_tokens,
     select_query_rows,
 )
+from vitviz.compute.head_scan import half_entropy_table, scan_heads
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
@@ -105,14 +107,6 @@ def patch_distances(
     return torch.cdist(centres, centres)  # [P, P]
 
 
-@functools.cache
-def _half_entropy_table(device: torch.device) -> torch.Tensor:
-    """``-v ln v`` for every float16 bit pattern read as uint16; negatives, inf, NaN give 0."""
-    bits = torch.arange(65536, dtype=torch.int32).to(torch.uint16)  # [65536]
-    values = bits.view(torch.float16).float()  # [65536]
-    return torch.special.entr(values.clamp_min(0)).nan_to_num(0.0, 0.0, 0.0).to(device)
-
-
 def _entropy_sum(matrix: torch.Tensor) -> torch.Tensor:
     """``Σ -a ln a`` over the last two dims; negative entries count as 0.
 
@@ -120,7 +114,7 @@ def _entropy_sum(matrix: torch.Tensor) -> torch.Tensor:
     values and about four times faster than a logarithm per entry.
     """
     if matrix.dtype == torch.float16:
-        table = _half_entropy_table(matrix.device)
+        table = half_entropy_table(matrix.device)
         index = matrix.contiguous().view(torch.uint16).to(torch.int32)  # [..., R, N]
         terms = table.index_select(0, index.flatten()).view(index.shape)  # [..., R, N]
         return terms.sum((-2, -1))
@@ -206,58 +200,6 @@ def _over_heads(function, layers: Sequence[torch.Tensor]) -> torch.Tensor:
         for layer in layers
     ]  # L x [..., H, ...]
     return torch.stack(per_layer, dim=-2)  # [..., L, H]
-
-
-class _HeadWorkspace:
-    """Distance and entropy of one head at a time, in buffers reused across heads.
-
-    The same arithmetic as :func:`head_mean_distance` and :func:`head_entropy`, but every
-    intermediate ``[N, N]`` array is written into a buffer allocated once per analysis:
-    fresh multi-megabyte tensors per head cost page faults and zero-filling, and reused
-    buffers stay in the last-level cache across the heads.
-    """
-
-    def __init__(
-        self,
-        example: torch.Tensor,
-        layout: TokenLayout,
-        distances: torch.Tensor,
-        rows: EntropyRows,
-    ) -> None:
-        if rows not in ("all", "patches"):
-            raise AnalysisError(f"entropy rows must be 'all' or 'patches', got {rows!r}")
-        n, start, device = layout.num_tokens, layout.num_prefix, example.device
-        dtype = as_float(example).dtype
-        self.start = start
-        self.first_row = 0 if rows == "all" else start
-        self.distances = distances.to(dtype)  # [P, P]
-        self.patches = torch.empty((n - start, n - start), dtype=dtype, device=device)
-        self.half = example.dtype == torch.float16
-        if self.half:
-            self.table = _half_entropy_table(device)  # [65536]
-            self.index = torch.empty((n, n), dtype=torch.int32, device=device)
-            self.terms = torch.empty((n, n), dtype=self.table.dtype, device=device)
-
-    def head(self, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean distance and mean row entropy of one ``[N, N]`` head (0-d tensors)."""
-        patches = self.patches.copy_(attention[self.start :, self.start :])  # [P, P]
-        mass = patches.sum(-1)  # [P]
-        # In place: torch.linalg.vecdot would allocate its [P, P] product for every head.
-        weighted = patches.mul_(self.distances).sum(-1)  # [P]
-        distance = (weighted / mass.clamp_min(torch.finfo(mass.dtype).tiny)).mean()
-        if self.half:
-            self.index.copy_(attention.view(torch.uint16))  # [N, N]
-            torch.index_select(self.table, 0, self.index.view(-1), out=self.terms.view(-1))
-            entropy = self.terms[self.first_row :].sum()
-        else:
-            entropy = _entropy_sum(attention[self.first_row :])
-        return distance, entropy / (attention.shape[-2] - self.first_row)
-
-    def layer(self, attention: torch.Tensor) -> torch.Tensor:
-        """``[..., H, 2]`` distance and entropy of every head of one ``[..., H, N, N]`` layer."""
-        heads = attention.reshape(-1, *attention.shape[-2:])  # [B * H, N, N]
-        values = [torch.stack(self.head(head)) for head in heads]  # B * H x [2]
-        return torch.stack(values).view(*attention.shape[:-2], 2)  # [..., H, 2]
 
 
 def mean_attention_distance(
@@ -403,15 +345,20 @@ def head_statistics(
     layers = attention_layers(attentions)
     check_tokens(layers[0], layout)
     distances = patch_distances(layout, patch_size, device=layers[0].device)
-
-    # One workspace per storage dtype and device: a sequence of layers may mix them.
-    workspaces: dict[tuple[torch.dtype, torch.device], _HeadWorkspace] = {}
-    per_layer = []  # L x [..., H, 2]
-    for layer in layers:
-        key = (layer.dtype, layer.device)
-        if key not in workspaces:
-            workspaces[key] = _HeadWorkspace(layer, layout, distances, entropy_rows)
-        per_layer.append(workspaces[key].layer(layer))
+    if entropy_rows not in ("all", "patches"):
+        raise AnalysisError(f"entropy rows must be 'all' or 'patches', got {entropy_rows!r}")
+    first_row = 0 if entropy_rows == "all" else layout.num_prefix
+    n = layout.num_tokens
+    heads = [layer.reshape(-1, n, n) for layer in layers]  # L x [B * H, N, N]
+    per_head = iter(
+        scan_heads(
+            [h for group in heads for h in group], layout.num_prefix, distances, first_row=first_row
+        )
+    )  # L * B * H x [2]
+    per_layer = [
+        torch.stack([next(per_head) for _ in group]).view(*layer.shape[:-2], 2)  # [..., H, 2]
+        for group, layer in zip(heads, layers, strict=True)
+    ]
     both = torch.stack(per_layer, -3)  # [..., L, H, 2]
     mass = [layer_prefix_mass(layer, layout, prefix_query) for layer in layers]
     high_norm = None
