@@ -8,12 +8,15 @@ import torch
 
 from vitviz.compute.attention_maps import fuse_heads
 from vitviz.compute.rollout import (
+    chain_rows,
     discard_lowest,
+    multiply_factor,
     rollout,
     rollout_factor,
     rollout_matrix,
     rollout_rows,
     selected_layers,
+    start_vector,
 )
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
@@ -229,3 +232,72 @@ def test_layer_selection_and_bad_options():
         rollout(attention, LAYOUT, residual_weight=-0.1)
     with pytest.raises(AnalysisError, match="token layout"):
         rollout(attention, NO_CLASS)
+
+
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("discard_ratio", [0.0, 0.4])
+@pytest.mark.parametrize("residual_weight", [0.0, 0.5, 1.0])
+def test_multiply_factor_is_the_product_with_the_formed_factor(
+    fusion, discard_ratio, residual_weight
+):
+    attention = random_attention(LAYOUT, layers=1, heads=4)[0]  # [H, N, N]
+    fused = fuse_heads(attention, fusion)  # [N, N]
+    rows = torch.rand(3, LAYOUT.num_tokens, dtype=torch.float64)  # [k, N]
+    options = {"discard_ratio": discard_ratio, "residual_weight": residual_weight}
+    expected = rows @ rollout_factor(fused, **options)
+    torch.testing.assert_close(multiply_factor(rows, fused, **options), expected)
+    with pytest.raises(AnalysisError, match="residual"):
+        multiply_factor(rows, fused, residual_weight=1.5)
+
+
+def test_multiply_factor_keeps_a_row_without_mass_at_zero():
+    fused = torch.tensor([[0.0, 0.0], [0.3, 0.7]])
+    rows = torch.tensor([[0.6, 0.4]])
+    expected = rows @ rollout_factor(fused, residual_weight=0.0)  # row 0 of the factor is 0
+    product = multiply_factor(rows, fused, residual_weight=0.0)
+    torch.testing.assert_close(product, expected)
+    assert torch.isfinite(product).all()
+
+
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("discard_ratio", [0.0, 0.3])
+def test_rollout_rows_equal_the_chain_of_formed_factors_for_batches_and_storage(
+    fusion, discard_ratio
+):
+    # rollout_rows fuses the heads into one buffer shared by the layers and never forms a
+    # factor; chain_rows multiplies the formed factors. Same rows, batch and dtype alike.
+    layout = TokenLayout(num_class=1, num_dist=0, num_reg=4, grid=(3, 5))
+    batch = torch.stack([random_attention(layout, layers=5, seed=s) for s in range(2)])
+    options = {"discard_ratio": discard_ratio, "residual_weight": 0.5}
+    for stored in (batch, batch.float(), batch.half()):
+        exact = stored.double()
+        for query, every_layer in [(None, True), (7, False), ("patches", True)]:
+            start = start_vector(layout, query)  # float32, as rollout_rows starts
+
+            def factor(index, exact=exact):
+                fused = fuse_heads(exact[:, index], fusion)  # [B, N, N]
+                return rollout_factor(fused, **options)
+
+            expected = chain_rows(start, factor, range(1, 5), every_layer=every_layer)
+            rows = rollout_rows(
+                stored,
+                layout,
+                query=query,
+                head_fusion=fusion,
+                start_layer=1,
+                every_layer=every_layer,
+                **options,
+            )
+            assert rows.dtype == torch.promote_types(stored.dtype, torch.float32)
+            tolerance = 1e-12 if stored.dtype == torch.float64 else 2e-6
+            torch.testing.assert_close(rows.double(), expected, rtol=tolerance, atol=tolerance)
+
+
+def test_a_sequence_of_layers_in_different_storage_dtypes():
+    attention = random_attention(LAYOUT)  # [L, H, N, N]
+    mixed = [layer.half() if index % 2 else layer.float() for index, layer in enumerate(attention)]
+    rows = rollout_rows(mixed, LAYOUT, every_layer=True)
+    expected = rollout_rows(
+        torch.stack([layer.double() for layer in mixed]), LAYOUT, every_layer=True
+    )
+    torch.testing.assert_close(rows.double(), expected, rtol=2e-6, atol=2e-6)

@@ -98,6 +98,44 @@ def rollout_factor(
     return mixed.div_(total.clamp_min(torch.finfo(mixed.dtype).tiny))
 
 
+def multiply_factor(
+    rows: torch.Tensor,
+    fused: torch.Tensor,
+    *,
+    discard_ratio: float = 0.0,
+    residual_weight: float = 0.5,
+) -> torch.Tensor:
+    """``rows @ rollout_factor(fused, …)`` without forming the factor.
+
+    With ``F' = discard(F)`` and row sums ``t = (1 - w) F' 1 + w``, the factor is
+    ``diag(1/t) ((1 - w) F' + w I)``, so ``rows @ factor = (1 - w) (u @ F') + w u`` with
+    ``u = rows / t``: one product with the fused matrix and no ``[N, N]`` temporaries
+    (none at all when nothing is discarded).
+
+    Parameters
+    ----------
+    rows : torch.Tensor
+        ``[..., k, N]`` row vectors.
+    fused : torch.Tensor
+        ``[..., N, N]`` head-fused, non-negative attention ``F``.
+    discard_ratio, residual_weight : float
+        As in :func:`rollout_factor`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., k, N]`` in the promoted dtype of ``rows`` and ``fused``.
+    """
+    if not 0.0 <= residual_weight <= 1.0:
+        raise AnalysisError(f"the residual weight must be in [0, 1], got {residual_weight}")
+    kept = discard_lowest(fused, discard_ratio)  # [..., N, N]
+    total = kept.sum(-1).mul_(1.0 - residual_weight).add_(residual_weight)  # [..., N]
+    tiny = torch.finfo(total.dtype).tiny
+    scaled = rows / total.clamp_min(tiny).unsqueeze(-2)  # [..., k, N]
+    product = scaled @ kept.to(scaled.dtype)  # [..., k, N]
+    return product.mul_(1.0 - residual_weight).add_(scaled, alpha=residual_weight)
+
+
 def selected_layers(num_layers: int, start_layer: int = 0, end_layer: int | None = None) -> range:
     """Blocks ``start_layer … end_layer`` (both inclusive; negatives count from the end).
 
@@ -209,25 +247,38 @@ def chain_rows(
     torch.Tensor
         ``[..., N]``, or ``[..., len(layers), N]`` with ``every_layer``.
     """
+
+    def multiply(rows: torch.Tensor, index: int) -> torch.Tensor:
+        matrix = factor(index)  # [..., N, N]
+        dtype = torch.promote_types(rows.dtype, matrix.dtype)
+        return rows.to(dtype) @ matrix.to(dtype)  # [..., k, N]
+
+    return _chain(start, multiply, layers, every_layer=every_layer)
+
+
+def _chain(
+    start: torch.Tensor,
+    multiply: Callable[[torch.Tensor, int], torch.Tensor],
+    layers: Sequence[int],
+    *,
+    every_layer: bool,
+) -> torch.Tensor:
+    """:func:`chain_rows` with ``multiply(rows, l)`` standing for ``rows @ Ã_l``."""
     layers = list(layers)
     if not layers:
         raise AnalysisError("no layers selected")
-    rows: torch.Tensor | None = None
-    for position in reversed(range(len(layers))):
-        matrix = factor(layers[position])  # [..., N, N]
-        if rows is None:
-            batch = torch.broadcast_shapes(matrix.shape[:-2], start.shape[:-1])
-            dtype = torch.promote_types(matrix.dtype, start.dtype)
-            count = len(layers) if every_layer else 1
-            rows = start.new_zeros((*batch, count, matrix.shape[-1]), dtype=dtype)  # [..., k, N]
-            if not every_layer:
-                rows[..., 0, :] = start
-        if every_layer:
-            rows[..., position, :] = start
-            rows[..., position:, :] = rows[..., position:, :] @ matrix  # [..., k, N]
-        else:
-            rows = rows @ matrix  # [..., 1, N]
-    return rows if every_layer else rows[..., 0, :]
+    if not every_layer:
+        rows = start.unsqueeze(-2)  # [..., 1, N]
+        for index in reversed(layers):
+            rows = multiply(rows, index)  # [..., 1, N]
+        return rows[..., 0, :]
+    top = multiply(start.unsqueeze(-2), layers[-1])  # [..., 1, N]
+    chains = top.new_zeros((*top.shape[:-2], len(layers), top.shape[-1]))  # [..., k, N]
+    chains[..., -1:, :] = top
+    for position in reversed(range(len(layers) - 1)):
+        chains[..., position, :] = start
+        chains[..., position:, :] = multiply(chains[..., position:, :], layers[position])
+    return chains
 
 
 def _factor_fn(
@@ -241,6 +292,30 @@ def _factor_fn(
         return rollout_factor(fused, discard_ratio=discard_ratio, residual_weight=residual_weight)
 
     return factor
+
+
+def _fused_multiply(
+    layers: tuple[torch.Tensor, ...],
+    head_fusion: HeadFusion,
+    discard_ratio: float,
+    residual_weight: float,
+) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """``multiply(rows, l) = rows @ Ã_l``, the heads fused into one buffer reused by every layer."""
+    buffer = torch.empty(0)
+
+    def multiply(rows: torch.Tensor, index: int) -> torch.Tensor:
+        nonlocal buffer
+        layer = layers[index]  # [..., H, N, N]
+        shape = (*layer.shape[:-3], *layer.shape[-2:])
+        dtype = torch.promote_types(layer.dtype, torch.float32)
+        if buffer.shape != shape or buffer.dtype != dtype or buffer.device != layer.device:
+            buffer = torch.empty(shape, dtype=dtype, device=layer.device)  # [..., N, N]
+        fused = fuse_layer(layer, head_fusion, out=buffer)  # [..., N, N]
+        return multiply_factor(
+            rows, fused, discard_ratio=discard_ratio, residual_weight=residual_weight
+        )
+
+    return multiply
 
 
 def rollout_rows(
@@ -296,8 +371,8 @@ def rollout_rows(
         head_fusion=head_fusion,
         device=layers[0].device,
     )
-    factor = _factor_fn(layers, head_fusion, discard_ratio, residual_weight)
-    return chain_rows(start, factor, chosen, every_layer=every_layer)
+    multiply = _fused_multiply(layers, head_fusion, discard_ratio, residual_weight)
+    return _chain(start, multiply, chosen, every_layer=every_layer)
 
 
 def rollout(
