@@ -10,7 +10,7 @@ from vitviz.compute.geometry import PatchGrid
 from vitviz.export.figures import map_figure
 from vitviz.export.map_figures import heads_grid_figure, map_image_figure
 from vitviz.export.pictures import PictureOptions, display_image, map_picture
-from vitviz.export.saving import figure_rgba
+from vitviz.export.raster import figure_rgba
 from vitviz.vit.layout import TokenLayout
 
 

@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from vitviz.export.figures import ColourScale, grid_figure, map_figure
-from vitviz.export.saving import FigureSaver, figure_rgba, save_figure
+from vitviz.export.raster import figure_rgba
+from vitviz.export.saving import FigureSaver, save_figure
 from vitviz.export.styles import DPI, slide_style
 
 

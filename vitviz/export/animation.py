@@ -9,7 +9,7 @@ executable is installed; otherwise MP4 export raises a :class:`VitvizError` that
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from PIL import Image
 
 from vitviz.errors import VitvizError
 from vitviz.export.figures import ColourScale, MapFigure
-from vitviz.export.saving import figure_rgba
+from vitviz.export.raster import figure_rgba
 from vitviz.export.styles import DPI, slide_style
 
 
@@ -38,10 +38,14 @@ class GifWriter:
     ----------
     fps : float
         Frames per second.
+    pixels : callable, optional
+        Returns the figure's ``[H, W, 4]`` pixels (e.g. :meth:`MapFigure.rgba
+        <vitviz.export.figures.MapFigure.rgba>`); default :func:`figure_rgba` of it.
     """
 
-    def __init__(self, fps: float):
+    def __init__(self, fps: float, pixels: Callable[[], np.ndarray] | None = None):
         self.fps = fps
+        self._pixels = pixels
         self._figure = None
         self._frames: list[Image.Image] = []
 
@@ -61,12 +65,13 @@ class GifWriter:
 
     def grab_frame(self) -> None:
         """Add the figure as it is now as a frame."""
-        self._frames.append(Image.fromarray(figure_rgba(self._figure)).convert("RGB"))
+        rgba = self._pixels() if self._pixels is not None else figure_rgba(self._figure)
+        self._frames.append(Image.fromarray(rgba).convert("RGB"))
 
 
-def _writer(fmt: str, fps: float):
+def _writer(fmt: str, fps: float, layout: MapFigure):
     if fmt == "gif":
-        return GifWriter(fps)
+        return GifWriter(fps, pixels=layout.rgba)
     if fmt == "mp4":
         if not mp4_available():
             raise VitvizError(
@@ -119,9 +124,9 @@ def save_layer_animation(
     if len(pictures) != len(titles) or not pictures:
         raise ValueError("one title per picture, and at least one picture, are needed")
     path = Path(path)
-    writer = _writer(path.suffix.lstrip(".").lower(), fps)
     lines = max(title.count("\n") + 1 for title in titles)
     layout = MapFigure(pictures[0].shape[:2], title_lines=lines, colour_bar=scale is not None)
+    writer = _writer(path.suffix.lstrip(".").lower(), fps, layout)
     with slide_style(), writer.saving(layout.figure, str(path), dpi=DPI):
         for picture, title in zip(pictures, titles, strict=True):
             padded = title + "\n" * (lines - 1 - title.count("\n"))

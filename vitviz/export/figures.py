@@ -13,22 +13,26 @@ backend or global figure registry is involved. Save them with
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
+from vitviz.export.raster import PICTURE_LABEL, BlitRaster
 from vitviz.export.styles import DPI, SLIDE_RC, slide_style
+from vitviz.export.text_cache import TextCachingCanvas
+
+# Measures text for fitted_font_size (only sizes: one pixel of canvas is enough).
+_MEASURING = RendererAgg(1, 1, DPI)
 
 TITLE_SIZE = SLIDE_RC["axes.titlesize"]
-PICTURE_LABEL = "vitviz-picture"
-"""Label of the images shown pixel-aligned at a whole magnification (see ``saving``)."""
 
 # Pictures smaller than this (longest side, pixels) are magnified by a whole factor.
 MIN_PICTURE_SIDE = 640
@@ -97,20 +101,22 @@ def fitted_font_size(text: str, width: float, size: float = TITLE_SIZE) -> float
     float
         Font size in points, shrunk in proportion when the widest line is too wide.
     """
-    renderer = RendererAgg(1, 1, DPI)
+    widest = max(_line_width(line, size) for line in text.splitlines() or [""])
+    return size if widest <= width else math.floor(10 * size * width / widest) / 10
+
+
+@functools.lru_cache(maxsize=1024)
+def _line_width(line: str, size: float) -> float:
+    """Width in pixels of one line in the slide style (titles share most of their lines)."""
     with slide_style():
         font = FontProperties(size=size)
-        widest = max(
-            renderer.get_text_width_height_descent(line, font, ismath=False)[0]
-            for line in text.splitlines() or [""]
-        )
-    return size if widest <= width else math.floor(10 * size * width / widest) / 10
+        return _MEASURING.get_text_width_height_descent(line, font, ismath=False)[0]
 
 
 def _new_figure(width: float, height: float, **kwargs) -> Figure:
     """A ``width`` x ``height`` pixel figure on its own Agg canvas (no pyplot, no GUI)."""
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, **kwargs)
-    FigureCanvasAgg(figure)
+    TextCachingCanvas(figure)
     return figure
 
 
@@ -133,7 +139,8 @@ class MapFigure:
 
     Batches and animations show many pictures of one size; building the figure (axes,
     colour bar, fonts) once and swapping the picture, title and colour limits gives the
-    same pixels as a fresh figure at a fraction of the cost.
+    same pixels as a fresh figure at a fraction of the cost, and :meth:`rgba` draws only
+    what changes (title, colour-bar ticks and label) over the rest drawn once.
 
     Parameters
     ----------
@@ -184,6 +191,9 @@ class MapFigure:
                 )
                 self._mappable = ScalarMappable(Normalize(0, 1), "viridis")
                 self._bar = self.figure.colorbar(self._mappable, cax=bar_axes)
+        # A full draw paints the bar's axis (ticks, labels) under its outline, the title last.
+        bar_parts = [self._bar.ax.yaxis, self._bar.outline] if colour_bar else []
+        self._raster = BlitRaster(self.figure, [*bar_parts, self.title])
 
     def fits(self, picture: np.ndarray, title: str, scale: ColourScale | None) -> bool:
         """Whether :meth:`show` can display these without a different layout."""
@@ -220,11 +230,27 @@ class MapFigure:
                 self._set_scale(scale)
         return self.figure
 
+    def rgba(self) -> np.ndarray:
+        """The figure's ``[H, W, 4]`` pixels, drawn fast (see ``raster.BlitRaster``).
+
+        They equal :func:`~vitviz.export.raster.figure_rgba`'s except inside the colour
+        bar, whose colours are drawn once, at the limits 0 and 1: from the real limits a
+        full draw can move an edge between two of the bar's colours by a row (rounding),
+        and one figure's pixels must not depend on the pictures shown before it.
+        """
+        if self._mappable is not None and self._raster.needs_background:
+            limits = self._mappable.get_clim()
+            self._mappable.set_clim(0, 1)
+            self._raster.draw_background()
+            self._mappable.set_clim(*limits)
+        return self._raster.rgba()
+
     def _set_scale(self, scale: ColourScale) -> None:
         # Every change redraws the colour bar (ticks, formatter, mesh): skip the unchanged.
         mappable = self._mappable
         if mappable.get_cmap().name != scale.cmap:
             mappable.set_cmap(scale.cmap)
+            self._raster.invalidate()  # the bar's colours are drawn once, with the rest
         if mappable.get_clim() != (scale.vmin, scale.vmax):
             mappable.set_clim(scale.vmin, scale.vmax)
         if self._bar.ax.get_ylabel() != scale.label:
