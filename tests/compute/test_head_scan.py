@@ -121,15 +121,13 @@ def test_head_statistics_of_a_batch_through_several_blocks_and_workers():
     generator = torch.Generator().manual_seed(5)
     n = LAYOUT.num_tokens
     stack = (torch.randn(2, 3, 4, n, n, generator=generator) * 3).softmax(-1)  # [B, L, H, N, N]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # head_statistics shares the heads among this many workers
-    try:
-        stats = head_statistics(stack.half(), LAYOUT, PATCH_SIZE, entropy_rows="patches")
-    finally:
-        torch.set_num_threads(threads)
+    stats = head_statistics(stack.half(), LAYOUT, PATCH_SIZE, entropy_rows="patches", workers=3)
     assert stats.mean_distance.shape == stats.entropy.shape == (2, 3, 4)
     exact = stack.half().double()
     for b, layer, h in [(0, 0, 0), (1, 2, 3), (0, 1, 2), (1, 0, 1)]:
         expected = loop_statistics(exact[b, layer, h], LAYOUT, LAYOUT.num_prefix)
         assert float(stats.mean_distance[b, layer, h]) == pytest.approx(expected[0], rel=1e-6)
         assert float(stats.entropy[b, layer, h]) == pytest.approx(expected[1], rel=1e-6)
+    serial = head_statistics(stack.half(), LAYOUT, PATCH_SIZE, entropy_rows="patches", workers=1)
+    assert torch.equal(serial.mean_distance, stats.mean_distance)
+    assert torch.equal(serial.entropy, stats.entropy)

@@ -318,6 +318,7 @@ def head_statistics(
     prefix_query: Query = None,
     entropy_rows: EntropyRows = "all",
     high_norm_z: float = 3.5,
+    workers: int | None = None,
 ) -> HeadStatistics:
     """Every per-head statistic in one pass over the heads.
 
@@ -337,6 +338,9 @@ def head_statistics(
         Query rows averaged by the entropy.
     high_norm_z : float
         Modified z-score threshold of the high-norm flags.
+    workers : int or None
+        Threads sharing the heads on the CPU (each runs torch on one thread); None: the
+        calling thread's torch thread count, so a caller held to one thread stays on one.
 
     Returns
     -------
@@ -352,7 +356,11 @@ def head_statistics(
     heads = [layer.reshape(-1, n, n) for layer in layers]  # L x [B * H, N, N]
     per_head = iter(
         scan_heads(
-            [h for group in heads for h in group], layout.num_prefix, distances, first_row=first_row
+            [h for group in heads for h in group],
+            layout.num_prefix,
+            distances,
+            first_row=first_row,
+            workers=workers,
         )
     )  # L * B * H x [2]
     per_layer = [
