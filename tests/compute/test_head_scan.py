@@ -45,7 +45,7 @@ def loop_statistics(head: torch.Tensor, layout: TokenLayout, first_row: int) -> 
     return total / (rows * cols), entropy / (n - first_row)
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 @pytest.mark.parametrize("first_row", [0, LAYOUT.num_prefix])
 @pytest.mark.parametrize(("rows_per_block", "workers"), [(1, 1), (4, 2), (7, 3), (64, 1)])
 def test_blocks_and_workers_match_explicit_loops(dtype, first_row, rows_per_block, workers):
