@@ -10,7 +10,10 @@ are renormalised (keeping dims, so that *rows*, not columns, sum to 1)::
 The rollout of a query is the query's row of ``R``. It is computed as a row-vector chain
 from the top layer down (``e_qᵀ Ã_end … Ã_start``), so one query costs ``L`` vector-matrix
 products instead of ``L`` matrix products; :func:`rollout_matrix` gives every query's row
-at once when a caller wants to cache them.
+at once when a caller wants to cache them. :func:`rollout_rows` never forms ``Ã_l``: the
+heads are fused into one buffer reused by every layer and the rows are multiplied by
+``F_l`` and rescaled (:func:`multiply_factor`), so a layer costs one read of its stored
+attention and one vector-matrix product per chain.
 
 Discard, precisely: ``k = ⌊ratio · N(N-1)⌋`` of the *off-diagonal* entries of ``F_l`` are
 zeroed, those at or below the ``k``-th smallest off-diagonal value (ties at the threshold
