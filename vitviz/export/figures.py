@@ -13,13 +13,11 @@ backend or global figure registry is involved. Save them with
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -27,10 +25,11 @@ from matplotlib.font_manager import FontProperties
 
 from vitviz.export.raster import PICTURE_LABEL, BlitRaster
 from vitviz.export.styles import DPI, SLIDE_RC, slide_style
-from vitviz.export.text_cache import TextCachingCanvas
+from vitviz.export.text_cache import TextCachingCanvas, TextCachingRenderer
 
-# Measures text for fitted_font_size (only sizes: one pixel of canvas is enough).
-_MEASURING = RendererAgg(1, 1, DPI)
+# Measures text for fitted_font_size (only sizes: one pixel of canvas is enough); its
+# sizes are kept, and found again when the title is laid out for drawing.
+_MEASURING = TextCachingRenderer(1, 1, DPI)
 
 TITLE_SIZE = SLIDE_RC["axes.titlesize"]
 
@@ -105,9 +104,8 @@ def fitted_font_size(text: str, width: float, size: float = TITLE_SIZE) -> float
     return size if widest <= width else math.floor(10 * size * width / widest) / 10
 
 
-@functools.lru_cache(maxsize=1024)
 def _line_width(line: str, size: float) -> float:
-    """Width in pixels of one line in the slide style (titles share most of their lines)."""
+    """Width in pixels of one line in the slide style."""
     with slide_style():
         font = FontProperties(size=size)
         return _MEASURING.get_text_width_height_descent(line, font, ismath=False)[0]

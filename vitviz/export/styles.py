@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import threading
 from collections.abc import Iterator
 
 import matplotlib as mpl
@@ -53,6 +54,9 @@ SAVE_METADATA = {
 }
 
 
+_inside = threading.local()  # whether this thread is in a slide_style block
+
+
 class MapStyle(enum.Enum):
     """How a map is shown on its image."""
 
@@ -71,5 +75,14 @@ def slide_style() -> Iterator[None]:
     None
         matplotlib's rcParams are the slide style inside the block and restored after it.
     """
-    with mpl.rc_context(SLIDE_RC):
+    # Nested blocks (a figure drawn while it is built ...) keep the outer one's style:
+    # entering matplotlib's rc_context copies every rcParam, per block.
+    if getattr(_inside, "active", False):
         yield
+        return
+    _inside.active = True
+    try:
+        with mpl.rc_context(SLIDE_RC):
+            yield
+    finally:
+        _inside.active = False

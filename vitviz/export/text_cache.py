@@ -12,8 +12,10 @@ what matplotlib's Agg renderer computes for them:
 
 The pixels are exactly those of matplotlib's renderer. Glyph layouts and bitmaps are
 kept where matplotlib draws text glyph by glyph (3.11 and later); with older versions
-only sizes are kept. Each renderer keeps its own entries (FreeType fonts are not shared
-between threads), a bounded number of them.
+only sizes are kept. Sizes (plain numbers) are shared by all renderers, so a title
+measured before it is drawn (``figures.fitted_font_size``) is laid out once; layouts and
+bitmaps hold FreeType fonts, which are not shared between threads, so each renderer keeps
+its own. The number of entries is bounded.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ MAX_STRINGS = 4096
 MAX_GLYPHS = 65536
 
 _GLYPH_BY_GLYPH = hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+_SIZES: dict = {}  # (string, font, dpi, hinting) -> (width, height, descent)
 
 
 def _remember(cache: dict, key, value, limit: int):
@@ -46,7 +49,6 @@ class TextCachingRenderer(RendererAgg):
 
     def __init__(self, width, height, dpi):
         super().__init__(width, height, dpi)
-        self._sizes: dict = {}
         self._layouts: dict = {}
         self._glyphs: dict = {}
 
@@ -55,10 +57,10 @@ class TextCachingRenderer(RendererAgg):
         if ismath:
             return super().get_text_width_height_descent(s, prop, ismath)
         key = (s, hash(prop), self.dpi, get_hinting_flag())
-        found = self._sizes.get(key)
+        found = _SIZES.get(key)
         if found is None:
             found = super().get_text_width_height_descent(s, prop, ismath)
-            _remember(self._sizes, key, found, MAX_STRINGS)
+            _remember(_SIZES, key, found, MAX_STRINGS)
         return found
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
