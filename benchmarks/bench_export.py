@@ -10,12 +10,18 @@ batched on the CPU, in one process, alternately, best of ``--repeats``:
   the model is loaded: open, preprocess, batched forward with attention captured, batched
   rollout, rendering on the image, a titled figure with colour bar, PNG written. The next
   batch's forward pass runs on a worker thread while this batch is analysed and drawn, and
-  PNGs encode on another; the time is the wall time until all files are written.
+  PNGs encode on another; the time is the wall time until all files are written. The
+  figure is drawn once per layout; per image only the title and the colour bar's axis are
+  drawn over it (``vitviz.export.raster``), with text layouts and glyphs kept
+  (``vitviz.export.text_cache``), and the PNG is encoded with one row filter
+  (``vitviz.export.png``).
 
 The ratio (export images/s over timm images/s) is the figure to watch: its target is
 >= 0.9, i.e. analysis and export cost at most 10 % on top of inference. Also printed: the
-forward passes alone (timm's fused attention against ours, which materialises every
-layer's attention), to show where the rest of the time goes.
+CPU time of each side (all threads; on a busy machine it moves less than wall time, but
+threads that wait for a core spin and count), and the forward passes alone (timm's fused
+attention against ours, which materialises every layer's attention), to show where the
+rest of the time goes.
 
 The analysis (many small operations) runs on one torch thread: on a machine whose cores
 are busy, every multi-threaded small operation waits milliseconds for the second core.
@@ -91,12 +97,14 @@ def forward_only(model, batch: torch.Tensor, batch_size: int, **kwargs) -> None:
 
 
 def best_time(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timed(function)[0] for _ in range(repeats))
+
+
+def timed(function) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of one call; CPU time counts every thread of the process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def bench_model(name: str, paths: list[str], folder: Path, args) -> None:
@@ -120,9 +128,9 @@ def bench_model(name: str, paths: list[str], folder: Path, args) -> None:
     exporter.run(paths[: args.batch_size], batch_size=args.batch_size, progress=False)
     timings = {"timm": [], "export": []}
     for _ in range(args.repeats):
-        timings["timm"].append(best_time(plain_timm, 1))
-        timings["export"].append(best_time(export, 1))
-    timm_s, export_s = min(timings["timm"]), min(timings["export"])
+        timings["timm"].append(timed(plain_timm))
+        timings["export"].append(timed(export))
+    (timm_s, timm_cpu), (export_s, export_cpu) = min(timings["timm"]), min(timings["export"])
 
     size = spec.input_size[1:]
     batch = torch.randn(args.batch_size * 2, 3, *size)  # [B, 3, H, W]
@@ -139,6 +147,11 @@ def bench_model(name: str, paths: list[str], folder: Path, args) -> None:
     print(f"  ratio export / timm                 {timm_s / export_s:8.3f}   (target >= 0.9)")
     timm_ms, export_ms = 1000 * timm_s / count, 1000 * export_s / count
     print(f"  per image: timm {timm_ms:.1f} ms, export {export_ms:.1f} ms")
+    timm_cpu_ms, export_cpu_ms = 1000 * timm_cpu / count, 1000 * export_cpu / count
+    print(
+        f"  CPU per image (all threads): timm {timm_cpu_ms:.1f} ms, export {export_cpu_ms:.1f} ms"
+        f" (ratio {timm_cpu / export_cpu:.3f})"
+    )
     per = len(batch)
     print(
         f"  forward only: timm {1000 * timm_forward / per:.1f} ms/image, "
