@@ -42,6 +42,7 @@ from vitviz.compute.attention_maps import (
     patch_columns,
     resolve_query,
 )
+from vitviz.compute.selection import kth_smallest
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
@@ -69,8 +70,10 @@ def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
         return fused
     ranked = fused.clone()
     ranked.diagonal(dim1=-2, dim2=-1).fill_(math.inf)
-    threshold = ranked.flatten(-2).kthvalue(count, dim=-1).values  # [...]
-    return fused.masked_fill(ranked <= threshold[..., None, None], 0.0)
+    flat = ranked.reshape(-1, n * n)  # [B, N * N]
+    threshold = torch.stack([kth_smallest(matrix, count) for matrix in flat])  # [B]
+    threshold = threshold.view(*fused.shape[:-2], 1, 1)  # [..., 1, 1]
+    return fused.masked_fill(ranked <= threshold, 0.0)
 
 
 def rollout_factor(
