@@ -15,8 +15,9 @@ the cache between the operations on them and no head costs fresh pages.
 
 On the CPU the heads are shared among worker threads, as many as the calling thread's
 torch thread count, each running torch on one thread: the table lookup is a serial loop
-in torch, and blocks of a few hundred rows are too small for torch's own threads to pay
-for waking each other at every operation (they do not on a busy machine).
+in torch anyway, and torch's own threads, woken for every operation on a block of a few
+hundred rows, cost more CPU time than they save (measured on a busy 2-core machine: 2.4
+to 2.6 ms of CPU per head on two intra-op threads, 1.9 ms on one thread).
 """
 
 from __future__ import annotations
