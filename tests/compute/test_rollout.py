@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -301,3 +303,17 @@ def test_a_sequence_of_layers_in_different_storage_dtypes():
         torch.stack([layer.double() for layer in mixed]), LAYOUT, every_layer=True
     )
     torch.testing.assert_close(rows.double(), expected, rtol=2e-6, atol=2e-6)
+
+
+def test_discard_in_place_writes_the_buffer_and_otherwise_leaves_the_input():
+    fused = fuse_heads(random_attention(LAYOUT, layers=1)[0], "mean")  # [N, N]
+    n = LAYOUT.num_tokens
+    original = fused.clone()
+    copied = discard_lowest(fused, 0.6)
+    torch.testing.assert_close(fused, original, rtol=0, atol=0)
+    buffer = fused.clone()
+    in_place = discard_lowest(buffer, 0.6, in_place=True)
+    assert in_place is buffer
+    torch.testing.assert_close(in_place, copied, rtol=0, atol=0)
+    torch.testing.assert_close(in_place.diagonal(), original.diagonal(), rtol=0, atol=0)
+    assert int((in_place == 0).sum()) == math.floor(0.6 * n * (n - 1) + 1e-9)

@@ -47,7 +47,7 @@ from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
 
-def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
+def discard_lowest(fused: torch.Tensor, ratio: float, *, in_place: bool = False) -> torch.Tensor:
     """Zero the lowest ``ratio`` of each matrix's off-diagonal entries (diagonal kept).
 
     Parameters
@@ -56,11 +56,13 @@ def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
         ``[..., N, N]`` head-fused attention.
     ratio : float
         Fraction in ``[0, 1]`` of the ``N(N-1)`` off-diagonal entries to zero.
+    in_place : bool
+        Zero them in ``fused`` itself (a buffer the caller owns) rather than in a copy.
 
     Returns
     -------
     torch.Tensor
-        ``[..., N, N]``; ``fused`` itself when nothing is discarded.
+        ``[..., N, N]``; ``fused`` itself when nothing is discarded or ``in_place``.
     """
     if not 0.0 <= ratio <= 1.0:
         raise AnalysisError(f"the discard ratio must be in [0, 1], got {ratio}")
@@ -68,12 +70,16 @@ def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
     count = math.floor(ratio * n * (n - 1) + 1e-9)
     if count == 0:
         return fused
-    ranked = fused.clone()
-    ranked.diagonal(dim1=-2, dim2=-1).fill_(math.inf)
+    ranked = fused if in_place else fused.clone()
+    diagonal = ranked.diagonal(dim1=-2, dim2=-1)  # [..., N]
+    kept = diagonal.clone()  # [..., N]
+    diagonal.fill_(math.inf)  # never among the lowest
     flat = ranked.reshape(-1, n * n)  # [B, N * N]
     threshold = torch.stack([kth_smallest(matrix, count) for matrix in flat])  # [B]
     threshold = threshold.view(*fused.shape[:-2], 1, 1)  # [..., 1, 1]
-    return fused.masked_fill(ranked <= threshold, 0.0)
+    ranked.masked_fill_(ranked <= threshold, 0.0)
+    diagonal.copy_(kept)
+    return ranked
 
 
 def rollout_factor(
@@ -110,6 +116,7 @@ def multiply_factor(
     *,
     discard_ratio: float = 0.0,
     residual_weight: float = 0.5,
+    in_place: bool = False,
 ) -> torch.Tensor:
     """``rows @ rollout_factor(fused, …)`` without forming the factor.
 
@@ -126,6 +133,8 @@ def multiply_factor(
         ``[..., N, N]`` head-fused, non-negative attention ``F``.
     discard_ratio, residual_weight : float
         As in :func:`rollout_factor`.
+    in_place : bool
+        Discard in ``fused`` itself (see :func:`discard_lowest`).
 
     Returns
     -------
@@ -134,7 +143,7 @@ def multiply_factor(
     """
     if not 0.0 <= residual_weight <= 1.0:
         raise AnalysisError(f"the residual weight must be in [0, 1], got {residual_weight}")
-    kept = discard_lowest(fused, discard_ratio)  # [..., N, N]
+    kept = discard_lowest(fused, discard_ratio, in_place=in_place)  # [..., N, N]
     total = kept.sum(-1).mul_(1.0 - residual_weight).add_(residual_weight)  # [..., N]
     tiny = torch.finfo(total.dtype).tiny
     scaled = rows / total.clamp_min(tiny).unsqueeze(-2)  # [..., k, N]
@@ -318,7 +327,11 @@ def _fused_multiply(
             buffer = torch.empty(shape, dtype=dtype, device=layer.device)  # [..., N, N]
         fused = fuse_layer(layer, head_fusion, out=buffer)  # [..., N, N]
         return multiply_factor(
-            rows, fused, discard_ratio=discard_ratio, residual_weight=residual_weight
+            rows,
+            fused,
+            discard_ratio=discard_ratio,
+            residual_weight=residual_weight,
+            in_place=True,
         )
 
     return multiply
