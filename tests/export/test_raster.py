@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from vitviz.export.figures import ColourScale, MapFigure
@@ -75,4 +76,13 @@ def test_a_picture_matplotlib_must_blend_is_drawn_in_full():
     layout.show(translucent, "translucent")
     np.testing.assert_array_equal(layout.rgba(), _matplotlib_rgba(layout.figure))
     layout.show(_picture(2), "opaque again")
+    np.testing.assert_array_equal(layout.rgba(), _matplotlib_rgba(layout.figure))
+
+
+def test_a_figure_on_another_canvas_is_drawn_in_full_by_matplotlib():
+    layout = MapFigure((40, 60), title_lines=1)
+    layout.show(_picture(0), "on our canvas", ColourScale("inferno", 0, 1))
+    layout.rgba()
+    FigureCanvasBase(layout.figure)  # e.g. a GUI's canvas, which vitviz does not draw on
+    layout.show(_picture(1), "on another canvas", ColourScale("inferno", 0.2, 0.7))
     np.testing.assert_array_equal(layout.rgba(), _matplotlib_rgba(layout.figure))

@@ -163,8 +163,19 @@ class BlitRaster:
 
     @property
     def needs_background(self) -> bool:
-        """Whether the next :meth:`rgba` draws the unchanging parts first."""
+        """Whether the next :meth:`rgba` draws the unchanging parts first.
+
+        False also when it is going to draw the whole figure (see :meth:`rgba`).
+        """
+        if not self._blittable():
+            return False
         return self._background is None or self.figure.canvas.get_renderer() is not self._renderer
+
+    def _blittable(self) -> bool:
+        # A picture Agg has to draw (translucent, not aligned) is part of the background,
+        # and a canvas not ours (a GUI's) is drawn by its owner.
+        _, all_pasteable = _pictures(self.figure)
+        return all_pasteable and _own_canvas(self.figure)
 
     def draw_background(self) -> None:
         """Draw and keep everything but the changing artists and the pasted pictures."""
@@ -177,13 +188,12 @@ class BlitRaster:
 
     def rgba(self) -> np.ndarray:
         """The figure's ``[H, W, 4]`` pixels, as :func:`figure_rgba` gives them."""
-        pictures, all_pasteable = _pictures(self.figure)
-        if not (all_pasteable and _own_canvas(self.figure)):
-            # A picture Agg has to draw (translucent, not aligned) is part of the background.
+        if not self._blittable():
             self.invalidate()
             return figure_rgba(self.figure)
         if self.needs_background:
             self.draw_background()
+        pictures, _ = _pictures(self.figure)
         renderer = self._renderer
         with slide_style():
             renderer.restore_region(self._background)
