@@ -86,10 +86,11 @@ def test_mixed_storage_dtypes_keep_their_order_across_workers():
         torch.testing.assert_close(value, alone[0])
 
 
-def test_workers_leave_the_thread_count_of_the_caller_and_of_later_threads():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_leave_the_thread_count_of_the_caller_and_of_later_threads(workers):
     before = torch.get_num_threads()
     heads = list(random_heads(LAYOUT, 4).half())
-    scan_heads(heads, LAYOUT.num_prefix, patch_distances(LAYOUT, PATCH_SIZE), workers=2)
+    scan_heads(heads, LAYOUT.num_prefix, patch_distances(LAYOUT, PATCH_SIZE), workers=workers)
     assert torch.get_num_threads() == before
     seen = []
     later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
