@@ -94,14 +94,16 @@ class BatchExporter:
             Files written and failures.
         """
         report = BatchReport()
-        groups = read_batches(
-            paths,
-            self.spec,
-            report,
-            preprocess=self.request.preprocess,
-            batch_size=batch_size,
-            progress=progress,
-            desc="export",
+        groups = _on_one_thread(
+            read_batches(
+                paths,
+                self.spec,
+                report,
+                preprocess=self.request.preprocess,
+                batch_size=batch_size,
+                progress=progress,
+                desc="export",
+            )
         )
         saver = self._saver = FigureSaver()
         processed: list[str] = []
@@ -407,6 +409,20 @@ class BatchExporter:
 def _safe(label: str) -> str:
     """A class label as a file-name part."""
     return "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")[:40] or "class"
+
+
+def _on_one_thread(groups: Iterator[list[BatchItem]]) -> Iterator[list[BatchItem]]:
+    """The groups, each read and prepared on one torch thread (see :func:`_one_thread`).
+
+    Images are read while the previous batch's forward pass runs on the worker thread;
+    preprocessing's small tensor operations would otherwise wait for its cores.
+    """
+    while True:
+        with _one_thread():
+            group = next(groups, None)
+        if group is None:
+            return
+        yield group
 
 
 @contextmanager
