@@ -215,6 +215,28 @@ def test_non_rgb_input_is_converted():
     np.testing.assert_array_equal(np.asarray(prepared.image), 90)
 
 
+@pytest.mark.parametrize("name", ["nearest", "bilinear", "bicubic", "box", "hamming", "lanczos"])
+def test_every_timm_filter_name_resamples_as_timm_does(name):
+    # Our name -> PIL filter table stands in for timm's (not imported on the start path).
+    spec = make_spec((3, 32, 48), crop_pct=1.0, crop_mode="squash", interpolation=name, patch=16)
+    image = noise(45, 70)
+    expected = create_transform(
+        input_size=(3, 32, 48),
+        is_training=False,
+        interpolation=name,
+        mean=MEAN,
+        std=STD,
+        crop_pct=1.0,
+        crop_mode="squash",
+    )(image)
+    assert torch.equal(prepare(image, spec, PreprocessMode.CROP).tensor[0], expected)
+
+
+def test_interpolation_names_are_case_sensitive_as_in_timm():
+    with pytest.raises(AnalysisError, match="interpolation"):
+        prepare(noise(64, 64), make_spec(interpolation="Bicubic"))
+
+
 def test_unknown_interpolation_is_reported():
     with pytest.raises(AnalysisError, match="interpolation"):
         prepare(noise(64, 64), make_spec(interpolation="sinc"))

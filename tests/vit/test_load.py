@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.checkpoint_files import save_checkpoint
+from vitviz.vit.checkpoint_save import save_checkpoint
 from vitviz.vit.device import resolve_device, resolve_dtype
 from vitviz.vit.load import load
 from vitviz.vit.pretrained import class_labels
@@ -123,7 +123,17 @@ def test_save_checkpoint_writes_json_metadata(tmp_path, timm_model):
         "img_size": [32, 48],
         "num_classes": 5,
     }
-    assert json.loads(metadata["vitviz.pretrained_cfg"]) == {}
+    # The architecture's preprocessing, resolved as timm does for the saved size.
+    assert json.loads(metadata["vitviz.pretrained_cfg"]) == {
+        "input_size": [3, 32, 48],
+        "crop_pct": 0.9,
+        "crop_mode": "center",
+        "interpolation": "bicubic",
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+    }
+    config = json.loads(metadata["vitviz.config"])
+    assert (config["depth"], config["img_size"], config["num_classes"]) == (2, [32, 48], 5)
     assert "vitviz.labels" not in metadata
     assert not list(tmp_path.glob(".m.safetensors.*"))  # no temporary file left behind
 

@@ -10,7 +10,7 @@ from torch import nn
 from vitviz.errors import AnalysisError, ModelLoadError, UnsupportedModelError
 from vitviz.vit import TokenKind, VisionTransformer, ViTConfig, from_timm
 from vitviz.vit.attention import Attention, attention_probabilities, diff_lambda
-from vitviz.vit.from_timm import load_weights
+from vitviz.vit.weights import load_weights
 
 # DESIGN.md's hand-checkable case: 3 tokens, d = 4 -> 3, unscaled dot-product attention.
 X = torch.tensor([[1.0, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1]])

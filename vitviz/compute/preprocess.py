@@ -15,12 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
-from timm.data.transforms import str_to_pil_interp
 
 from vitviz.compute.geometry import PatchGrid
 from vitviz.compute.images import to_rgb
 from vitviz.errors import AnalysisError
 from vitviz.vit.spec import PretrainedSpec
+
+# timm's names of PIL's filters (``timm.data.transforms.str_to_pil_interp``), taken from
+# PIL itself so that preprocessing does not import timm: the six filters, lower case.
+_PIL_FILTERS = {member.name.lower(): member for member in Image.Resampling}
 
 
 class PreprocessMode(enum.Enum):
@@ -164,7 +167,7 @@ def _fit(
 
 def _resample_filter(interpolation: str) -> Image.Resampling:
     try:
-        return str_to_pil_interp(interpolation or "bicubic")
+        return _PIL_FILTERS[interpolation or "bicubic"]
     except KeyError:
         raise AnalysisError(
             f"unknown resize interpolation {interpolation!r} in the model's preprocessing "

@@ -2,7 +2,8 @@
 
 The names below are imported on first use (PEP 562): the GUI's start-up path needs only
 the light modules (``layout``, ``spec``, ``output``), and importing this package must not
-pull in timm, which the model-loading worker thread imports in the background instead.
+pull in timm. Loading imports timm only for sources that need it (tags, hub ids, folders,
+files without ``vitviz.config``): the bundled demo model starts the app without it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vitviz.vit.catalog import is_cached, supported_pretrained_tags
-    from vitviz.vit.checkpoint_files import save_checkpoint
+    from vitviz.vit.checkpoint_save import save_checkpoint
     from vitviz.vit.config import ViTConfig
     from vitviz.vit.device import resolve_device
     from vitviz.vit.from_timm import from_timm
@@ -36,7 +37,7 @@ _MODULE_OF = {
     "is_cached": "catalog",
     "load": "load",
     "resolve_device": "device",
-    "save_checkpoint": "checkpoint_files",
+    "save_checkpoint": "checkpoint_save",
     "supported_pretrained_tags": "catalog",
 }
 

@@ -1,4 +1,8 @@
-"""Which timm models vitviz can show, which are already downloaded, and name suggestions."""
+"""Which timm models vitviz can show, which are already downloaded, and name suggestions.
+
+timm and the hub client are imported inside the functions: the app asks
+:func:`is_cached` about the demo model on its start path, which must not pay for timm.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,7 @@ import functools
 import os
 from pathlib import Path
 
-import timm
-from huggingface_hub import try_to_load_from_cache
-from timm.models import get_arch_name, get_pretrained_cfg, is_model_in_modules
-from torch.hub import get_dir
+from vitviz.vit.sources import is_demo, is_local_path
 
 # timm modules whose entrypoints build VisionTransformer / VisionTransformerDistilled with
 # a plain patch embedding; hybrids, ViTamin, EVA and the rest live in other modules.
@@ -32,11 +33,15 @@ def is_supported_arch(arch: str) -> bool:
     -------
     bool
     """
+    from timm.models import is_model_in_modules
+
     return is_model_in_modules(arch, _SUPPORTED_MODULES)
 
 
 @functools.cache
 def _supported_tags() -> tuple[str, ...]:
+    import timm
+
     return tuple(tag for tag in timm.list_pretrained() if is_supported_arch(tag))
 
 
@@ -65,6 +70,9 @@ def close_matches(name: str, count: int = 5) -> list[str]:
     -------
     list of str
     """
+    import timm
+    from timm.models import get_arch_name
+
     supported = list(_supported_tags()) + sorted({get_arch_name(t) for t in _supported_tags()})
     matches = difflib.get_close_matches(name, supported, n=count, cutoff=0.6)
     if len(matches) < count:
@@ -89,6 +97,9 @@ def cached_hub_file(tag: str, cache_dir: str | os.PathLike[str] | None = None) -
     Path or None
         None for unknown tags, tags without hub weights, and weights not downloaded yet.
     """
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models import get_pretrained_cfg
+
     try:
         cfg = get_pretrained_cfg(tag, allow_unregistered=False)
     except RuntimeError:
@@ -121,6 +132,8 @@ def cached_hub_folder(hub_id: str, cache_dir: str | os.PathLike[str] | None = No
     Path or None
         The snapshot folder, or None when the config or the weights are not cached.
     """
+    from huggingface_hub import try_to_load_from_cache
+
     repo_id, _, revision = hub_id.removeprefix("hf-hub:").partition("@")
     config = try_to_load_from_cache(
         repo_id, "config.json", cache_dir=cache_dir, revision=revision or None
@@ -131,29 +144,35 @@ def cached_hub_folder(hub_id: str, cache_dir: str | os.PathLike[str] | None = No
     return folder if any((folder / name).is_file() for name in _HUB_WEIGHT_FILES) else None
 
 
-def is_cached(tag: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
-    """Whether the weights of a pretrained timm tag are already on this machine.
+def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether a model source's weights are already on this machine (nothing to download).
 
     Looks only at the local Hugging Face cache (and, for the few tags timm fetches by
     URL, torch's checkpoint cache); never at the network.
 
     Parameters
     ----------
-    tag : str
-        Pretrained tag, e.g. ``vit_base_patch16_224.augreg2_in21k_ft_in1k``; a bare
-        architecture name means its default weights.
+    source : str
+        A pretrained tag, e.g. ``vit_base_patch16_224.augreg2_in21k_ft_in1k`` (a bare
+        architecture name means its default weights); ``demo`` and local files and
+        folders are always on this machine.
     cache_dir : str or path-like, optional
         Hugging Face hub cache to look in; the default cache when not given.
 
     Returns
     -------
     bool
-        False for unknown tags and tags without weights.
+        True for ``demo`` and local paths; False for unknown tags and tags without weights.
     """
-    if cached_hub_file(tag, cache_dir) is not None:
+    if is_demo(source) or is_local_path(source):
         return True
+    if cached_hub_file(source, cache_dir) is not None:
+        return True
+    from timm.models import get_pretrained_cfg
+    from torch.hub import get_dir
+
     try:
-        cfg = get_pretrained_cfg(tag, allow_unregistered=False)
+        cfg = get_pretrained_cfg(source, allow_unregistered=False)
     except RuntimeError:
         return False
     if not cfg.hf_hub_id and isinstance(cfg.url, str) and cfg.url:

@@ -24,7 +24,6 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
-from timm.models import clean_state_dict
 
 from vitviz.errors import ModelLoadError
 
@@ -34,20 +33,14 @@ META_ARCH = "vitviz.arch"
 META_MODEL_KWARGS = "vitviz.model_kwargs"
 META_PRETRAINED_CFG = "vitviz.pretrained_cfg"
 META_LABELS = "vitviz.labels"
+META_CONFIG = "vitviz.config"
 
 # Keys under which training scripts nest the weights, tried in this order.
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module")
 
-# The preprocessing fields of a timm pretrained config that a checkpoint file carries.
-_PRETRAINED_CFG_FIELDS = (
-    "input_size",
-    "crop_pct",
-    "crop_mode",
-    "interpolation",
-    "mean",
-    "std",
-    "num_classes",
-)
+# The preprocessing fields of a timm pretrained config: with all of them stored, a file's
+# preprocessing needs nothing from timm.
+PREPROCESSING_FIELDS = ("input_size", "crop_pct", "crop_mode", "interpolation", "mean", "std")
 
 _FORMATS_HELP = (
     "vitviz reads .safetensors, PyTorch .pth/.pt/.bin (state dicts) and Google ViT .npz files."
@@ -78,12 +71,25 @@ class StoredModelInfo:
         Preprocessing fields overlaid on the architecture's pretrained config.
     labels : tuple of str or None
         Class names in logit order.
+    config : dict or None
+        ``ViTConfig.to_dict()`` of the network the weights fit (``vitviz.config``): with
+        it and the full preprocessing, the file loads without timm.
     """
 
     arch: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     pretrained_cfg: dict[str, Any] = field(default_factory=dict)
     labels: tuple[str, ...] | None = None
+    config: dict[str, Any] | None = None
+
+    @property
+    def describes_network(self) -> bool:
+        """Whether the file says all that building the network and its spec needs."""
+        return (
+            self.config is not None
+            and self.arch is not None
+            and all(name in self.pretrained_cfg for name in PREPROCESSING_FIELDS)
+        )
 
 
 @dataclass(frozen=True)
@@ -316,6 +322,9 @@ def _unwrap_state_dict(loaded: object, path: Path) -> tuple[dict[str, torch.Tens
     ignored = [str(k) for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
     if ignored:
         _log.info("%s: ignoring non-tensor entries %s", path, ignored[:8])
+    # Imported here: timm is heavy, and only pickles (which always load through timm) need it.
+    from timm.models import clean_state_dict
+
     return clean_state_dict(tensors), arch
 
 
@@ -364,70 +373,30 @@ def parse_metadata(metadata: Mapping[str, str], path: Path | None = None) -> Sto
         model_kwargs=kwargs,
         pretrained_cfg=cfg,
         labels=tuple(labels) if labels is not None else None,
+        config=field_json(META_CONFIG, dict),
     )
 
 
-def save_checkpoint(
-    weights: torch.nn.Module | Mapping[str, torch.Tensor],
-    path: str | os.PathLike[str],
-    *,
-    arch: str | None = None,
-    model_kwargs: Mapping[str, Any] | None = None,
-    pretrained_cfg: Mapping[str, Any] | None = None,
-    labels: list[str] | tuple[str, ...] | None = None,
+def write_safetensors(
+    tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str]
 ) -> Path:
-    """Write a self-describing ``.safetensors`` checkpoint that ``load(path)`` reads alone.
+    """Write tensors and string metadata to a ``.safetensors`` file, atomically.
 
     Parameters
     ----------
-    weights : torch.nn.Module or mapping of str to torch.Tensor
-        A timm model or its state dict (timm key names).
+    tensors : mapping of str to torch.Tensor
+        Contiguous CPU tensors.
     path : str or path-like
         Where to write; written to a temporary file first and then renamed, so an
         interrupted save never leaves a truncated checkpoint behind.
-    arch : str, optional
-        timm architecture or tag (``vit_tiny_patch16_224``). Taken from a timm model's
-        ``pretrained_cfg`` when not given.
-    model_kwargs : mapping, optional
-        Keyword arguments for ``timm.create_model`` (``depth``, ``num_classes``, ``img_size``
-        ...); JSON-serialisable.
-    pretrained_cfg : mapping, optional
-        Preprocessing: ``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``,
-        ``mean``, ``std``. Taken from a timm model's ``pretrained_cfg`` when not given.
-    labels : sequence of str, optional
-        Class names in logit order.
+    metadata : mapping of str to str
+        The file's metadata.
 
     Returns
     -------
     Path
         The written file.
-
-    Raises
-    ------
-    ModelLoadError
-        If the architecture is unknown, a field is not JSON-serialisable, or the weights
-        are not tensors.
     """
-    model_cfg = getattr(weights, "pretrained_cfg", None) or {}
-    arch = arch or model_cfg.get("architecture")
-    if not arch:
-        raise ModelLoadError("save_checkpoint needs arch= (the timm architecture name).")
-    if pretrained_cfg is None:
-        pretrained_cfg = {k: model_cfg[k] for k in _PRETRAINED_CFG_FIELDS if k in model_cfg}
-    state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
-    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelLoadError("save_checkpoint needs a model or a non-empty dict of tensors.")
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    try:
-        metadata = {
-            META_ARCH: json.dumps(arch),
-            META_MODEL_KWARGS: json.dumps(dict(model_kwargs or {})),
-            META_PRETRAINED_CFG: json.dumps(dict(pretrained_cfg)),
-        }
-        if labels is not None:
-            metadata[META_LABELS] = json.dumps([str(label) for label in labels])
-    except TypeError as exc:
-        raise ModelLoadError(f"Checkpoint metadata must be JSON-serialisable: {exc}") from exc
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -435,7 +404,7 @@ def save_checkpoint(
     umask = os.umask(0)
     os.umask(umask)
     try:
-        save_file(tensors, temp_name, metadata=metadata)
+        save_file(dict(tensors), temp_name, metadata=dict(metadata))
         # mkstemp creates the file owner-only; give it the permissions a plain write would.
         os.chmod(temp_name, 0o666 & ~umask)
         os.replace(temp_name, target)

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,12 @@ from timm.models.vision_transformer import checkpoint_filter_fn
 from torch import nn
 
 from vitviz.errors import ModelLoadError
-from vitviz.vit.checkpoint_files import CheckpointFile, first_line, read_checkpoint
+from vitviz.vit.checkpoint_files import (
+    CheckpointFile,
+    StoredModelInfo,
+    first_line,
+    read_checkpoint,
+)
 from vitviz.vit.timm_source import LoadedTimm, check_arch
 
 _log = logging.getLogger(__name__)
@@ -58,7 +64,28 @@ def from_file(path: str | Path, *, arch: str | None = None) -> LoadedTimm:
     UnsupportedModelError
         An architecture vitviz cannot represent.
     """
-    checkpoint = read_checkpoint(path)
+    return from_checkpoint(read_checkpoint(path), arch=arch)
+
+
+def from_checkpoint(checkpoint: CheckpointFile, *, arch: str | None = None) -> LoadedTimm:
+    """Build a timm model from a checkpoint file already read.
+
+    Parameters
+    ----------
+    checkpoint : CheckpointFile
+        From :func:`vitviz.vit.checkpoint_files.read_checkpoint`.
+    arch : str, optional
+        As for :func:`from_file`.
+
+    Returns
+    -------
+    LoadedTimm
+
+    Raises
+    ------
+    ModelLoadError, UnsupportedModelError
+        As for :func:`from_file`.
+    """
     arch = arch or checkpoint.info.arch
     if not arch:
         raise ModelLoadError(
@@ -69,8 +96,33 @@ def from_file(path: str | Path, *, arch: str | None = None) -> LoadedTimm:
     if checkpoint.format == "npz":
         model = _model_from_npz(checkpoint, arch)
     else:
-        model = _model_from_state_dict(checkpoint, arch)
+        assert checkpoint.state_dict is not None  # torch and safetensors files carry weights
+        plan = plan_model(checkpoint.state_dict, checkpoint.info, arch=arch, path=checkpoint.path)
+        model = _materialize(plan.model, arch, plan.overlay, plan.kwargs)
+        model.load_state_dict(plan.state_dict, strict=True)
     return LoadedTimm(model.eval(), arch_name, checkpoint.info)
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """The timm model a state dict fits, on the meta device, and the weights in its keys.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The timm model, built on the meta device (shapes only).
+    state_dict : dict of str to torch.Tensor
+        The weights in timm's key layout, checked to fit ``model`` key for key.
+    overlay : dict
+        Pretrained-config fields overlaid on the architecture's.
+    kwargs : dict
+        ``timm.create_model`` arguments, the ones read from the weights included.
+    """
+
+    model: nn.Module
+    state_dict: dict[str, torch.Tensor]
+    overlay: dict[str, Any]
+    kwargs: dict[str, Any]
 
 
 def _create(
@@ -105,13 +157,41 @@ def _materialize(
     return _create(arch, overlay, kwargs, device="cpu")
 
 
-def _model_from_state_dict(checkpoint: CheckpointFile, arch: str) -> nn.Module:
-    assert checkpoint.state_dict is not None  # torch and safetensors files carry weights
-    kwargs = dict(checkpoint.info.model_kwargs)
-    overlay = _known_cfg_fields(checkpoint.info.pretrained_cfg, checkpoint.path)
-    raw = _strip_common_prefix(checkpoint.state_dict)
+def plan_model(
+    raw_state_dict: Mapping[str, torch.Tensor],
+    info: StoredModelInfo,
+    *,
+    arch: str,
+    path: Path,
+) -> ModelPlan:
+    """Which timm model a state dict fits, checked key by key, without building its weights.
+
+    Parameters
+    ----------
+    raw_state_dict : mapping of str to torch.Tensor
+        The weights as a file holds them (a shared key prefix and foreign key layouts are
+        converted to timm's).
+    info : StoredModelInfo
+        The file's own description: ``model_kwargs`` and ``pretrained_cfg`` are used.
+    arch : str
+        timm architecture or tag.
+    path : Path
+        The file, for messages.
+
+    Returns
+    -------
+    ModelPlan
+
+    Raises
+    ------
+    ModelLoadError
+        When the model cannot be built or the weights do not fit it.
+    """
+    kwargs = dict(info.model_kwargs)
+    overlay = _known_cfg_fields(info.pretrained_cfg, path)
+    raw = _strip_common_prefix(raw_state_dict)
     model = _create(arch, overlay, kwargs)
-    state_dict = _to_timm_keys(raw, model, checkpoint.path)
+    state_dict = _to_timm_keys(raw, model, path)
     # A fine-tuned head, another depth or another training resolution are common in one's
     # own checkpoints: take them from the weights unless the metadata says otherwise.
     inferred = {}
@@ -128,13 +208,11 @@ def _model_from_state_dict(checkpoint: CheckpointFile, arch: str) -> nn.Module:
         if img_size is not None and img_size != tuple(model.patch_embed.img_size):
             inferred["img_size"] = img_size
     if inferred:
-        _log.info("%s: building %s with %s read from the weights", checkpoint.path, arch, inferred)
+        _log.info("%s: building %s with %s read from the weights", path, arch, inferred)
         model = _create(arch, overlay, {**kwargs, **inferred})
-        state_dict = _to_timm_keys(raw, model, checkpoint.path)
-    check_state_dict(state_dict, model, source=checkpoint.path.name, arch=arch)
-    model = _materialize(model, arch, overlay, {**kwargs, **inferred})
-    model.load_state_dict(state_dict, strict=True)
-    return model
+        state_dict = _to_timm_keys(raw, model, path)
+    check_state_dict(state_dict, model, source=path.name, arch=arch)
+    return ModelPlan(model, state_dict, overlay, {**kwargs, **inferred})
 
 
 def _known_cfg_fields(cfg: Mapping[str, Any], path: Path) -> dict[str, Any]:

@@ -8,8 +8,6 @@ state_dict names, so the mapping is the identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import torch
 from timm.layers import PatchEmbed as TimmPatchEmbed
 from timm.models.deit import VisionTransformerDistilled
@@ -22,10 +20,11 @@ from timm.models.vision_transformer import (
 from timm.models.vision_transformer import VisionTransformer as TimmVisionTransformer
 from torch import nn
 
-from vitviz.errors import ModelLoadError, UnsupportedModelError
+from vitviz.errors import UnsupportedModelError
 from vitviz.vit.attention import diff_lambda_init
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
+from vitviz.vit.weights import load_weights
 
 HYBRID_MESSAGE = (
     "hybrid CNN-stem ViTs (ResNet r26/r50 hybrids, ViTamin, MobileCLIP) are not supported: "
@@ -74,53 +73,6 @@ def from_timm(timm_model: nn.Module) -> VisionTransformer:
         model = VisionTransformer(config)
     load_weights(model, timm_model.state_dict(), source=_name_of(timm_model))
     return model.train(timm_model.training)
-
-
-def load_weights(
-    model: VisionTransformer, state_dict: Mapping[str, torch.Tensor], *, source: str = "weights"
-) -> None:
-    """Copy a timm-keyed state dict into ``model`` after a strict key and shape check.
-
-    ``model`` may live on the meta device: its parameters are replaced by copies of the
-    given tensors (device and dtype follow ``state_dict``).
-
-    Parameters
-    ----------
-    model : VisionTransformer
-        The network to fill.
-    state_dict : Mapping of str to torch.Tensor
-        timm state_dict keys and tensors.
-    source : str
-        What the weights are, for the error message.
-
-    Raises
-    ------
-    ModelLoadError
-        Listing missing keys, unexpected keys and shape mismatches.
-    """
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = [
-        f"{key}: {tuple(state_dict[key].shape)} in {source}, {tuple(tensor.shape)} expected"
-        for key, tensor in expected.items()
-        if key in state_dict and state_dict[key].shape != tensor.shape
-    ]
-    if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"missing {_preview(missing)}")
-        if unexpected:
-            problems.append(f"unexpected {_preview(unexpected)}")
-        if mismatched:
-            problems.append(f"wrong shape {_preview(mismatched)}")
-        raise ModelLoadError(
-            f"The weights of {source} do not fit the network built for them: "
-            + "; ".join(problems)
-            + ". The checkpoint and its architecture description disagree; re-export it."
-        )
-    copies = {key: tensor.detach().clone() for key, tensor in state_dict.items()}
-    model.load_state_dict(copies, strict=True, assign=True)
 
 
 def config_from_timm(timm_model: nn.Module) -> ViTConfig:
@@ -330,8 +282,3 @@ def _refuse_if(name: str, condition: bool, reason: str) -> None:
 def _name_of(timm_model: nn.Module) -> str:
     cfg = getattr(timm_model, "pretrained_cfg", None) or {}
     return cfg.get("architecture") or type(timm_model).__name__
-
-
-def _preview(items: list[str], limit: int = 6) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -9,21 +9,12 @@ import torch
 
 from vitviz.errors import ModelLoadError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.catalog import cached_hub_file, cached_hub_folder
-from vitviz.vit.checkpoint_models import from_file
+from vitviz.vit.checkpoint_files import read_checkpoint
+from vitviz.vit.described_checkpoint import from_described
 from vitviz.vit.device import resolve_device, resolve_dtype
-from vitviz.vit.from_timm import from_timm
 from vitviz.vit.model import VisionTransformer
-from vitviz.vit.pretrained import build_spec
+from vitviz.vit.sources import DEMO_NAME, is_demo, is_hub_id, is_local_path
 from vitviz.vit.spec import PretrainedSpec
-from vitviz.vit.timm_source import LoadedTimm, from_folder, from_hub, from_pretrained_tag
-
-DEMO_NAME = "demo"
-HUB_PREFIX = "hf-hub:"
-
-# File names that mean "a local file" even when the file is missing, so that a typo in a
-# path says "file not found" rather than "unknown model".
-_CHECKPOINT_SUFFIXES = frozenset({".safetensors", ".pth", ".pt", ".bin", ".npz", ".ckpt", ".tar"})
 
 
 def load(
@@ -70,15 +61,7 @@ def load(
     """
     target_device = resolve_device(device)
     target_dtype = resolve_dtype(dtype, target_device)
-    name, loaded = _load_timm(source, arch=arch, pretrained=pretrained)
-    model = from_timm(loaded.model)
-    spec = build_spec(
-        name=name,
-        arch=loaded.arch,
-        timm_model=loaded.model,
-        vit_model=model,
-        stored_labels=loaded.stored.labels,
-    )
+    name, model, spec = _network(source, arch=arch, pretrained=pretrained)
     try:
         model = model.to(device=target_device, dtype=target_dtype)
     except RuntimeError as exc:
@@ -89,47 +72,45 @@ def load(
     return model.eval(), spec
 
 
-def _load_timm(
+def _network(
     source: str | os.PathLike[str], *, arch: str | None, pretrained: bool
-) -> tuple[str, LoadedTimm]:
-    if isinstance(source, str) and source.strip() == DEMO_NAME:
+) -> tuple[str, VisionTransformer, PretrainedSpec]:
+    # timm (seconds to import) is imported only by the sources that need it: the bundled
+    # demo model and every file save_checkpoint writes describe their network themselves.
+    if is_demo(source):
         if not DEMO_MODEL_PATH.is_file():
             raise ModelLoadError(
                 f"The bundled demo model is missing ({DEMO_MODEL_PATH}); reinstall vitviz "
                 "or rebuild it with `python -m vitviz.demo.train`."
             )
-        return DEMO_NAME, from_file(DEMO_MODEL_PATH, arch=arch)
-    if isinstance(source, str) and source.startswith(HUB_PREFIX):
-        folder = cached_hub_folder(source) if pretrained else None
-        if folder is not None:
-            return source, from_folder(folder)
-        return source, from_hub(source, pretrained=pretrained)
-    if _is_local_path(source):
+        return DEMO_NAME, *_file_network(DEMO_NAME, DEMO_MODEL_PATH, arch=arch)
+    if is_hub_id(source):
+        from vitviz.vit.timm_load import hub_network
+
+        return source, *hub_network(source, pretrained=pretrained)
+    if is_local_path(source):
         path = Path(source).expanduser()
         if path.is_dir():
-            return path.name, from_folder(path, pretrained=pretrained)
-        return path.name, from_file(path, arch=arch)
+            from vitviz.vit.timm_load import folder_network
+
+            return path.name, *folder_network(path, pretrained=pretrained)
+        return path.name, *_file_network(path.name, path, arch=arch)
     if not isinstance(source, str) or not source.strip():
         raise ModelLoadError(
             "No model given; name a timm tag, an hf-hub: id, a checkpoint file or 'demo'."
         )
+    from vitviz.vit.timm_load import tag_network
+
     tag = source.strip()
-    cached = cached_hub_file(tag) if pretrained else None
-    if cached is not None:
-        # Weights already downloaded load like a local file under the tag's config: no
-        # hub round-trip (offline, timm's client retries the network for most of a
-        # minute before it looks in its cache) and no random init of the architecture.
-        return tag, from_file(cached, arch=tag)
-    return tag, from_pretrained_tag(tag, pretrained=pretrained)
+    return tag, *tag_network(tag, pretrained=pretrained)
 
 
-def _is_local_path(source: str | os.PathLike[str]) -> bool:
-    if not isinstance(source, str):
-        return True
-    path = Path(source).expanduser()
-    return (
-        path.exists()
-        or path.suffix.lower() in _CHECKPOINT_SUFFIXES
-        or any(sep in source for sep in ("/", "\\"))
-        or source.startswith("~")
-    )
+def _file_network(
+    name: str, path: Path, *, arch: str | None
+) -> tuple[VisionTransformer, PretrainedSpec]:
+    checkpoint = read_checkpoint(path)
+    if checkpoint.info.describes_network and arch in (None, checkpoint.info.arch):
+        return from_described(checkpoint, name)
+    from vitviz.vit.timm_load import checkpoint_network
+
+    return checkpoint_network(name, checkpoint, arch=arch)

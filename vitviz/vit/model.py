@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from timm.layers import resample_abs_pos_embed
 from torch import nn
 
 from vitviz.errors import AnalysisError
@@ -157,12 +156,18 @@ class VisionTransformer(nn.Module):
         if self.pos_embed is None:
             return torch.cat([*prefix, patches], dim=1)
         config = self.config
-        pos_embed = resample_abs_pos_embed(
-            self.pos_embed,
-            new_size=grid,
-            old_size=config.grid_size,
-            num_prefix_tokens=0 if config.no_embed_class else config.num_prefix_tokens,
-        )  # [1, (prefix +) rows * cols, D]
+        pos_embed = self.pos_embed  # [1, (prefix +) rows * cols, D]
+        if grid != config.grid_size:
+            # Imported here: timm is heavy, and at the trained grid (the demo model's start
+            # path) timm's resampling returns the embedding unchanged anyway.
+            from timm.layers import resample_abs_pos_embed
+
+            pos_embed = resample_abs_pos_embed(
+                pos_embed,
+                new_size=grid,
+                old_size=config.grid_size,
+                num_prefix_tokens=0 if config.no_embed_class else config.num_prefix_tokens,
+            )  # [1, (prefix +) rows * cols, D]
         if config.no_embed_class:
             # DeiT-3 / DINOv2: positions cover the patches only; add, then prepend.
             return torch.cat([*prefix, patches + pos_embed], dim=1)

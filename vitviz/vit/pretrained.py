@@ -1,11 +1,15 @@
-"""Building a :class:`PretrainedSpec`: preprocessing, class names and token layout."""
+"""Building a :class:`PretrainedSpec`: preprocessing, class names and token layout.
+
+timm is imported only where it is needed (a timm model's data config, ImageNet's class
+names): a checkpoint that carries its own preprocessing and class names gets its spec
+without it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from timm.data import ImageNetInfo, infer_imagenet_subset, resolve_model_data_config
 from torch import nn
 
 from vitviz.errors import ModelLoadError
@@ -54,6 +58,8 @@ def class_labels(
     cfg_names = pretrained_cfg.get("label_names")
     if cfg_names and len(cfg_names) == num_classes:
         return tuple(str(name) for name in cfg_names), "pretrained config"
+    from timm.data import ImageNetInfo, infer_imagenet_subset
+
     subset = infer_imagenet_subset({"num_classes": num_classes})
     if subset:
         return tuple(ImageNetInfo(subset).label_descriptions()), subset
@@ -64,6 +70,64 @@ def class_labels(
     return tuple(f"class {i}" for i in range(num_classes)), "generic"
 
 
+def spec_from_data_config(
+    *,
+    name: str,
+    arch: str,
+    data_config: Mapping[str, Any],
+    pretrained_cfg: Mapping[str, Any],
+    num_classes: int,
+    vit_model: nn.Module,
+    stored_labels: Sequence[str] | None = None,
+) -> PretrainedSpec:
+    """Describe a model from its resolved preprocessing, without timm.
+
+    Parameters
+    ----------
+    name : str
+        What the user loaded (tag, hub id, ``demo`` or file name).
+    arch : str
+        timm architecture name.
+    data_config : mapping
+        Resolved preprocessing, as timm's ``resolve_model_data_config`` gives it:
+        ``input_size``, ``crop_pct``, ``interpolation``, ``mean``, ``std`` and optionally
+        ``crop_mode`` (``center`` when absent).
+    pretrained_cfg : mapping
+        The weights' pretrained config, for class names (``label_names``) and the
+        ``architecture`` (a CLIP tower's outputs are embedding dimensions).
+    num_classes : int
+        Outputs of the model's head.
+    vit_model : vitviz.vit.VisionTransformer
+        Our network; gives the patch size and token layout.
+    stored_labels : sequence of str, optional
+        Class names stored with the checkpoint.
+
+    Returns
+    -------
+    PretrainedSpec
+    """
+    _, height, width = (int(v) for v in data_config["input_size"])
+    labels, source = class_labels(num_classes, pretrained_cfg, stored_labels)
+    patch_h, patch_w = (int(v) for v in vit_model.patch_size)
+    # A few weight sets (SigLIP so400m/14 at 384) are configured for a size the patches do
+    # not divide; timm's convolution drops the remainder, so the grid is the floor.
+    height, width = height - height % patch_h, width - width % patch_w
+    return PretrainedSpec(
+        name=name,
+        arch=arch,
+        input_size=(3, height, width),
+        crop_pct=float(data_config["crop_pct"]),
+        crop_mode=str(data_config.get("crop_mode", "center")),
+        interpolation=str(data_config["interpolation"]),
+        mean=tuple(float(v) for v in data_config["mean"]),
+        std=tuple(float(v) for v in data_config["std"]),
+        labels=labels,
+        layout=vit_model.layout_for(height, width),
+        patch_size=(patch_h, patch_w),
+        label_source=source,
+    )
+
+
 def build_spec(
     *,
     name: str,
@@ -72,7 +136,7 @@ def build_spec(
     vit_model: nn.Module,
     stored_labels: Sequence[str] | None = None,
 ) -> PretrainedSpec:
-    """Describe how a loaded model wants its input and what its outputs mean.
+    """Describe how a loaded timm model wants its input and what its outputs mean.
 
     Parameters
     ----------
@@ -92,25 +156,14 @@ def build_spec(
     -------
     PretrainedSpec
     """
-    cfg = dict(getattr(timm_model, "pretrained_cfg", None) or {})
-    data = resolve_model_data_config(timm_model)
-    _, height, width = (int(v) for v in data["input_size"])
-    labels, source = class_labels(int(timm_model.num_classes), cfg, stored_labels)
-    patch_h, patch_w = (int(v) for v in vit_model.patch_size)
-    # A few weight sets (SigLIP so400m/14 at 384) are configured for a size the patches do
-    # not divide; timm's convolution drops the remainder, so the grid is the floor.
-    height, width = height - height % patch_h, width - width % patch_w
-    return PretrainedSpec(
+    from timm.data import resolve_model_data_config
+
+    return spec_from_data_config(
         name=name,
         arch=arch,
-        input_size=(3, height, width),
-        crop_pct=float(data["crop_pct"]),
-        crop_mode=str(data.get("crop_mode", "center")),
-        interpolation=str(data["interpolation"]),
-        mean=tuple(float(v) for v in data["mean"]),
-        std=tuple(float(v) for v in data["std"]),
-        labels=labels,
-        layout=vit_model.layout_for(height, width),
-        patch_size=(patch_h, patch_w),
-        label_source=source,
+        data_config=resolve_model_data_config(timm_model),
+        pretrained_cfg=dict(getattr(timm_model, "pretrained_cfg", None) or {}),
+        num_classes=int(timm_model.num_classes),
+        vit_model=vit_model,
+        stored_labels=stored_labels,
     )
