@@ -109,8 +109,11 @@ def _paste(rgba: np.ndarray, pictures: list[tuple[AxesImage, Placement]]) -> np.
         picture = np.asarray(image.get_array())
         if picture.shape[2] == 3:
             picture = np.dstack([picture, np.full(picture.shape[:2], 255, np.uint8)])
-        block = np.repeat(np.repeat(picture, zoom, axis=0), zoom, axis=1)  # [h*z, w*z, 4]
-        rgba[top : top + block.shape[0], left : left + block.shape[1]] = block
+        height, width = picture.shape[:2]
+        row = np.repeat(picture, zoom, axis=1)  # [h, w*z, 4]
+        area = rgba[top : top + height * zoom, left : left + width * zoom]  # [h*z, w*z, 4]
+        # Each row shown zoom times: broadcast into a view of the area, no [h*z, ...] copy.
+        area.reshape(height, zoom, width * zoom, 4)[...] = row[:, None]  # [h, z, w*z, 4]
     return rgba
 
 
