@@ -317,3 +317,25 @@ def test_discard_in_place_writes_the_buffer_and_otherwise_leaves_the_input():
     torch.testing.assert_close(in_place, copied, rtol=0, atol=0)
     torch.testing.assert_close(in_place.diagonal(), original.diagonal(), rtol=0, atol=0)
     assert int((in_place == 0).sum()) == math.floor(0.6 * n * (n - 1) + 1e-9)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_rollout_rows_with_the_rows_fused_in_bands_on_worker_threads(threads):
+    # On the CPU each of the caller's torch threads fuses a band of rows (3 bands of 10).
+    attention = random_attention(LAYOUT, layers=3, heads=5).float()
+    start = start_vector(LAYOUT, None)
+
+    def factor(index):
+        return rollout_factor(fuse_heads(attention[index].double(), "max"), discard_ratio=0.2)
+
+    expected = chain_rows(start, factor, range(3), every_layer=True)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rows = rollout_rows(
+            attention, LAYOUT, head_fusion="max", discard_ratio=0.2, every_layer=True
+        )
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(rows.double(), expected, rtol=2e-6, atol=2e-6)

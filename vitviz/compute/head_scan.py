@@ -13,22 +13,22 @@ the cache between the operations on them and no head costs fresh pages.
 - **Distance**: per patch row, the patch-column mass and the distance-weighted sum, in
   float32 (float64 kept), from which the head's mean is taken.
 
-On the CPU the heads are shared among worker threads, as many as the calling thread's
-torch thread count, each running torch on one thread (a single worker is the calling
-thread itself, also on one torch thread): the table lookup is a serial loop in torch
-anyway, and torch's own threads, woken for every operation on a block of a few hundred
-rows, cost more CPU time than they save (measured on a busy 2-core machine: 2.4 to 2.6 ms
-of CPU per head on two intra-op threads, 1.9 ms on one thread; with OpenMP's default
-busy-waiting, 5.3 s instead of 0.9 s for DINOv2-L's 384 heads).
+On the CPU the heads are shared among :class:`~vitviz.compute.workers.SingleThreadWorkers`,
+as many as the calling thread's torch thread count: the table lookup is a serial loop in
+torch anyway, and torch's own threads, woken for every operation on a block of a few
+hundred rows, cost more CPU time than they save (measured on a busy 2-core machine: 2.4 to
+2.6 ms of CPU per head on two intra-op threads, 1.9 ms on one thread; with OpenMP's
+default busy-waiting, 5.3 s instead of 0.9 s for DINOv2-L's 384 heads).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
+
+from vitviz.compute.workers import SingleThreadWorkers
 
 ROWS_PER_BLOCK = 256
 """Rows of a head processed together. Measured on a 2-core CPU with 1 MB of L2 per core
@@ -194,20 +194,6 @@ def scan_heads(
     if not on_cpu:
         scan(0)
         return results
-    threads = torch.get_num_threads()
-
-    def scan_on_one_thread(first: int) -> None:
-        # The count is per thread, but a new thread starts from the last count set by any
-        # thread: restore the caller's, so that threads started later are not left at 1.
-        torch.set_num_threads(1)
-        try:
-            scan(first)
-        finally:
-            torch.set_num_threads(threads)
-
-    if count == 1:  # in the calling thread, still on one torch thread
-        scan_on_one_thread(0)
-        return results
-    with ThreadPoolExecutor(count, thread_name_prefix="vitviz-heads") as pool:
-        list(pool.map(scan_on_one_thread, range(count)))
+    with SingleThreadWorkers(count) as pool:
+        pool.map(scan, range(count))
     return results

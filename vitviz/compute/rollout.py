@@ -43,6 +43,7 @@ from vitviz.compute.attention_maps import (
     resolve_query,
 )
 from vitviz.compute.selection import kth_smallest
+from vitviz.compute.workers import SingleThreadWorkers
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
@@ -314,8 +315,12 @@ def _fused_multiply(
     head_fusion: HeadFusion,
     discard_ratio: float,
     residual_weight: float,
+    workers: SingleThreadWorkers | None,
 ) -> Callable[[torch.Tensor, int], torch.Tensor]:
-    """``multiply(rows, l) = rows @ Ã_l``, the heads fused into one buffer reused by every layer."""
+    """``multiply(rows, l) = rows @ Ã_l``, the heads fused into one buffer reused by every layer.
+
+    With ``workers``, each fuses its own band of rows of the buffer.
+    """
     buffer = torch.empty(0)
 
     def multiply(rows: torch.Tensor, index: int) -> torch.Tensor:
@@ -325,10 +330,18 @@ def _fused_multiply(
         dtype = torch.promote_types(layer.dtype, torch.float32)
         if buffer.shape != shape or buffer.dtype != dtype or buffer.device != layer.device:
             buffer = torch.empty(shape, dtype=dtype, device=layer.device)  # [..., N, N]
-        fused = fuse_layer(layer, head_fusion, out=buffer)  # [..., N, N]
+        if workers is None:
+            fuse_layer(layer, head_fusion, out=buffer)
+        else:
+            n, count = shape[-1], workers.count
+            bands = [slice(n * part // count, n * (part + 1) // count) for part in range(count)]
+            workers.map(
+                lambda band: fuse_layer(layer[..., band, :], head_fusion, out=buffer[..., band, :]),
+                bands,
+            )
         return multiply_factor(
             rows,
-            fused,
+            buffer,
             discard_ratio=discard_ratio,
             residual_weight=residual_weight,
             in_place=True,
@@ -390,8 +403,12 @@ def rollout_rows(
         head_fusion=head_fusion,
         device=layers[0].device,
     )
-    multiply = _fused_multiply(layers, head_fusion, discard_ratio, residual_weight)
-    return _chain(start, multiply, chosen, every_layer=every_layer)
+    if layers[0].device.type != "cpu":
+        multiply = _fused_multiply(layers, head_fusion, discard_ratio, residual_weight, None)
+        return _chain(start, multiply, chosen, every_layer=every_layer)
+    with SingleThreadWorkers() as workers:
+        multiply = _fused_multiply(layers, head_fusion, discard_ratio, residual_weight, workers)
+        return _chain(start, multiply, chosen, every_layer=every_layer)
 
 
 def rollout(
