@@ -23,7 +23,11 @@ where the kernel allows it), which sees torch's allocations, unlike ``tracemallo
 
 On a machine shared with other busy processes, OpenMP's default busy-waiting makes torch's
 two intra-op threads wait for each other at every operation (measured here: 14 s of CPU
-instead of 2 s); ``OMP_WAIT_POLICY=PASSIVE`` or ``--threads 1`` avoids that.
+instead of 2 s). The analysis now splits its work among threads of its own, each running
+torch on one thread (:mod:`vitviz.compute.workers`), so the policy no longer changes its
+figures (measured on a loaded machine: 1.14 s of CPU in total with
+``OMP_WAIT_POLICY=PASSIVE``, 1.20 s without); ``PASSIVE`` remains the setting to compare
+with earlier runs.
 
 Usage::
 
