@@ -25,9 +25,11 @@ rest of the time goes.
 
 The analysis (many small operations) runs on one torch thread: on a machine whose cores
 are busy, every multi-threaded small operation waits milliseconds for the second core.
-For small models (the demo) drawing and encoding the figure (tens of milliseconds) weigh
-as much as the forward pass; they overlap with it, so the ratio depends on having a core
-free for them. Timings on a shared machine vary by tens of percent between runs: repeat.
+For small models (the demo) drawing and encoding the figure (about 20 ms of CPU per image:
+some 12 ms drawing on the main thread, 7 ms PNG encoding on a worker) weigh as much as the
+forward pass (about 20 ms on one thread); they overlap with it, so the ratio depends on
+having a core free for them. Timings on a shared machine vary by tens of percent between
+runs: repeat, and compare the CPU times.
 
 Run: ``python benchmarks/bench_export.py [--images 64] [--batch-size 8] [--repeats 2]
 [--models demo vit_base_patch16_224]``
