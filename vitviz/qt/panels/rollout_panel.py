@@ -202,8 +202,8 @@ class RolloutPanel(QWidget):
 
         def factor(index: int) -> torch.Tensor:
             if index not in self._factors:
-                attention = attention_maps.as_float(first_image(layers[index], 3))  # [H, N, N]
-                fused = attention_maps.fuse_heads(attention, fusion)  # [N, N]
+                # Head by head: the layer is never upcast whole (120 MB for DINOv2-L).
+                fused = attention_maps.fuse_layer(first_image(layers[index], 3), fusion)  # [N, N]
                 self._factors[index] = rollout.rollout_factor(
                     fused, discard_ratio=discard, residual_weight=residual
                 )

@@ -7,6 +7,7 @@ so that a new inference costs one computation, however many panels show it.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from vitviz.compute import head_stats
@@ -42,8 +43,13 @@ def head_statistics(inference: Any, patch_size: tuple[int, int]) -> head_stats.H
     norms = inference.token_norms
     if norms is not None and not len(norms):
         norms = None
+    # The UI thread runs torch on one thread; the heads are shared among the cores instead.
     stats = head_stats.head_statistics(
-        inference.attentions, inference.layout, tuple(patch_size), token_norms=norms
+        inference.attentions,
+        inference.layout,
+        tuple(patch_size),
+        token_norms=norms,
+        workers=os.cpu_count() or 1,
     )
     _last = (inference, tuple(patch_size), stats)
     return stats
