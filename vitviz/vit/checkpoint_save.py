@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from timm.data import resolve_model_data_config
 
 from vitviz.errors import ModelLoadError
 from vitviz.vit.checkpoint_files import (
@@ -164,8 +165,6 @@ def _resolved_cfg(timm_model: torch.nn.Module, given: Mapping[str, Any]) -> dict
     Overlaying resolved values changes nothing for timm's own loading path, and lets
     loading without timm read them straight from the file.
     """
-    from timm.data import resolve_model_data_config
-
     data = resolve_model_data_config(timm_model)
     resolved = {**given, **{k: data[k] for k in PREPROCESSING_FIELDS if k in data}}
     resolved.setdefault("crop_mode", "center")
