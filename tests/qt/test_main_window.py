@@ -7,8 +7,11 @@ from PySide6.QtWidgets import QTabBar
 
 from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import Controller
-from vitviz.qt.main_window import PANELS, MainWindow, pil_from_qimage, save_widget
+from vitviz.qt.main_window import MainWindow
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
+from vitviz.qt.window.docks import PANELS
+from vitviz.qt.window.image_input import pil_from_qimage
+from vitviz.qt.window.pictures import save_widget
 from vitviz.state import AppState
 
 

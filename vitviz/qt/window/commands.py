@@ -1,0 +1,61 @@
+"""Keyboard commands that act on the selection and view (top-k classes, overlays, cycling).
+
+The actions in :mod:`vitviz.qt.window.actions` call these; each one only writes state
+(or the image panel's overlay choice), so every panel follows at once.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from vitviz.qt.shortcuts import ShortcutSheet
+
+
+def cycle(owner, field: str, values: tuple[str, ...]) -> None:
+    """Set ``owner.<field>`` to the value after its current one in ``values`` (wrapping)."""
+    current = getattr(owner, field)
+    index = values.index(current) if current in values else -1
+    setattr(owner, field, values[(index + 1) % len(values)])
+
+
+def step_opacity(view, delta: float) -> None:
+    """Change the map opacity by ``delta``, kept within ``[0, 1]``."""
+    view.opacity = round(min(max(view.opacity + delta, 0.0), 1.0), 2)
+
+
+class SelectionCommands:
+    """Main-window mixin: the commands that need more than one line of state.
+
+    The window provides ``state`` and ``panels``.
+    """
+
+    def query_default(self) -> None:
+        """Query the class token (the centre patch for models without one)."""
+        from vitviz.state.app_state import default_query
+
+        layout = self.state.layout
+        if layout is not None:
+            self.state.select_token(default_query(layout))
+
+    def select_top_class(self, rank: int) -> None:
+        """Select the class predicted at ``rank`` (0 = top-1)."""
+        inference = self.state.results.inference
+        logits = None if inference is None else inference.logits
+        if logits is None or logits.shape[-1] <= rank:
+            return
+        order = logits.reshape(-1).float().argsort(descending=True)
+        self.state.selection.class_index = int(order[rank])
+
+    def next_overlay(self) -> None:
+        """Cycle the map the image panel lays over the image."""
+        from vitviz.qt.panels.image_panel import OVERLAYS
+
+        panel = self.panels["image_panel"]
+        index = OVERLAYS.index(panel.overlay_source)
+        panel.set_overlay_source(OVERLAYS[(index + 1) % len(OVERLAYS)])
+
+    def show_shortcuts(self) -> None:
+        """The keyboard shortcut sheet (``?``)."""
+        sheet = ShortcutSheet(self)
+        sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        sheet.show()

@@ -1,0 +1,113 @@
+"""Images in: open, recent files, samples, paste and drag and drop.
+
+Every way in ends in ``state.inputs.image``; the controller analyses what lands there. A
+file that cannot be read leaves the current image and says why in the error bar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QFileDialog
+
+from vitviz.errors import ImageLoadError
+from vitviz.qt.samples import demo_sample, grace_hopper_path
+from vitviz.state import LoadedImage
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm);;All files (*)"
+
+
+def pil_from_qimage(image: QImage) -> Image.Image:
+    """A QImage (e.g. from the clipboard) as an RGB PIL image."""
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    width, height = rgba.width(), rgba.height()
+    buffer = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=rgba.sizeInBytes())
+    rows = buffer.reshape(height, rgba.bytesPerLine())[:, : width * 4]  # [h, w*4]
+    return Image.fromarray(rows.reshape(height, width, 4).copy(), "RGBA").convert("RGB")
+
+
+class ImageInput:
+    """Main-window mixin: every way of getting an image into ``state.inputs``.
+
+    The window provides ``state``, ``settings``, ``recent_menu`` and ``_sample_index`` (a
+    counter of generated samples), and accepts drops.
+    """
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open the image at ``path``; on failure say why and keep the current image."""
+        from vitviz.compute.images import open_image
+
+        path = str(path)
+        try:
+            image = open_image(path)
+        except ImageLoadError as error:
+            self.state.results.error = str(error)
+            return False
+        self.settings.add_recent_file(path)
+        self.set_image(LoadedImage(image, Path(path).name, path))
+        return True
+
+    def set_image(self, image: LoadedImage) -> None:
+        """Show ``image`` (the controller analyses it)."""
+        self.state.results.error = None
+        self.state.inputs.image = image
+
+    def open_image_dialog(self) -> None:
+        """File → Open Image…"""
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def paste_image(self) -> bool:
+        """Use the clipboard's image (or the image file it names)."""
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is not None and mime.hasImage():
+            image = QImage(mime.imageData())
+            if not image.isNull():
+                self.set_image(LoadedImage(pil_from_qimage(image), "pasted image"))
+                return True
+        if mime is not None and mime.hasUrls():
+            local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+            if local:
+                return self.open_path(local[0])
+        self.state.results.error = "The clipboard holds no image."
+        return False
+
+    def new_sample(self) -> None:
+        """A new generated demo image (one of the demo model's ten shapes)."""
+        self.set_image(demo_sample(next(self._sample_index)))
+
+    def open_grace_hopper(self) -> bool:
+        """matplotlib's bundled photograph of Grace Hopper."""
+        return self.open_path(grace_hopper_path())
+
+    def fill_recent_menu(self) -> None:
+        """List the recent files in ``recent_menu`` (called as it opens)."""
+        self.recent_menu.clear()
+        recent = self.settings.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear", self.settings.clear_recent_files)
+        else:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        mime = event.mimeData()
+        if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
+        mime = event.mimeData()
+        local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+        if local:
+            self.open_path(local[0])
+        elif mime.hasImage():
+            self.set_image(LoadedImage(pil_from_qimage(QImage(mime.imageData())), "dropped image"))
+        event.acceptProposedAction()
