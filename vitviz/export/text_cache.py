@@ -28,12 +28,21 @@ from matplotlib.backends.backend_agg import (
     RendererAgg,
     get_hinting_flag,
 )
+from matplotlib.ft2font import FT2Font
+from matplotlib.text import Text
 
 # Bounds on the kept entries; a batch draws far fewer distinct strings and glyphs.
 MAX_STRINGS = 4096
 MAX_GLYPHS = 65536
 
-_GLYPH_BY_GLYPH = hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+# matplotlib 3.11's text drawing (shaped layouts, glyphs drawn one by one), which the
+# layout and glyph caches reproduce; with other versions only sizes are kept.
+_GLYPH_BY_GLYPH = (
+    hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+    and hasattr(FT2Font, "_layout")
+    and hasattr(FT2Font, "_render_glyph")
+    and hasattr(Text, "get_fontfeatures")
+)
 _SIZES: dict = {}  # (string, font, dpi, hinting) -> (width, height, descent)
 
 
