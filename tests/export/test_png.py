@@ -46,3 +46,10 @@ def test_only_rgba_bytes_are_encoded():
         encode_png(np.zeros((4, 4, 3), np.uint8), dpi=100)
     with pytest.raises(ValueError, match="uint8"):
         encode_png(np.zeros((4, 4, 4), np.float32), dpi=100)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1)])
+def test_one_pixel_wide_or_high_pictures_round_trip(shape):
+    rgba = _pixels(*shape)
+    image = Image.open(io.BytesIO(encode_png(rgba, dpi=100)))
+    np.testing.assert_array_equal(np.asarray(image), rgba)

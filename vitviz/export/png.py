@@ -2,9 +2,11 @@
 
 Pillow's encoder tries every PNG row filter on every row and keeps the best, which costs
 about three times the compression itself at zlib level 1. Exported figures are mostly
-flat margins and pictures magnified by whole factors (each row repeated), for which the
-"Up" filter alone compresses as well; so rows are filtered once with numpy and
-compressed by zlib. The same pixels always give the same bytes.
+flat margins and pictures magnified by whole factors: every pixel repeated along its row,
+every row repeated. So a row equal to the one above gets the "Up" filter (all zeros) and
+any other row the "Sub" filter (zeros where a pixel repeats its left neighbour), chosen
+and applied with numpy, and zlib compresses the result: faster than Pillow, and smaller.
+The same pixels always give the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _RGBA = 6  # PNG colour type
-_UP = 2  # PNG filter type: difference with the row above
+_SUB, _UP = 1, 2  # PNG filter types: difference with the pixel on the left, the row above
 _METRES_PER_INCH = 0.0254
 
 
@@ -25,13 +27,17 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _up_filtered(pixels: np.ndarray) -> bytes:
-    """Rows prefixed by their filter byte, each the difference with the row above."""
+def _filtered(pixels: np.ndarray) -> bytes:
+    """Rows prefixed by their filter byte: Up for a row equal to the one above, else Sub."""
     rows = pixels.reshape(pixels.shape[0], -1)  # [H, W * 4]
     filtered = np.empty((rows.shape[0], 1 + rows.shape[1]), np.uint8)  # [H, 1 + W * 4]
-    filtered[:, 0] = _UP
-    filtered[0, 1:] = rows[0]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps modulo 256, as PNG wants
+    repeated = np.zeros(rows.shape[0], bool)
+    repeated[1:] = (rows[1:] == rows[:-1]).all(axis=1)
+    filtered[:, 0] = np.where(repeated, _UP, _SUB)
+    # Sub: each byte minus the same byte of the pixel on the left (wrapping modulo 256).
+    filtered[:, 1:5] = rows[:, :4]
+    np.subtract(rows[:, 4:], rows[:, :-4], out=filtered[:, 5:])
+    filtered[repeated, 1:] = 0  # Up of a repeated row
     return filtered.tobytes()
 
 
@@ -64,7 +70,7 @@ def encode_png(rgba: np.ndarray, *, dpi: float, text: dict[str, str] | None = No
     ]
     for key, value in (text or {}).items():
         parts.append(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
-    parts.append(_chunk(b"IDAT", zlib.compress(_up_filtered(np.ascontiguousarray(rgba)), 1)))
+    parts.append(_chunk(b"IDAT", zlib.compress(_filtered(np.ascontiguousarray(rgba)), 1)))
     parts.append(_chunk(b"IEND", b""))
     return b"".join(parts)
 
