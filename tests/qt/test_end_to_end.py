@@ -174,7 +174,7 @@ def test_switching_model_and_a_broken_image_lose_nothing(qtbot, window, tmp_path
     assert state.layout.prefix_labels == ("CLS", "REG0", "REG1")
     assert state.selection.query == 0  # a new model: back to its class token
     assert state.selection.layer == 1  # clamped to the new depth
-    chips = [b.text() for b in window.panels["image_panel"]._chip_group.buttons()]
+    chips = [b.text() for b in window.panels["image_panel"].chips.group.buttons()]
     assert chips == ["CLS", "REG0", "REG1"]
     assert window.panels["heads_grid"].thumbnail_maps(state.results.inference).shape[:2] == (2, 4)
 

@@ -34,17 +34,17 @@ def patch_point(panel, row, col):
 
 
 def test_prefix_tokens_are_chips_and_the_query_is_checked(panel, filled_state):
-    labels = [b.text() for b in panel._chip_group.buttons()]
+    labels = [b.text() for b in panel.chips.group.buttons()]
     assert labels == ["CLS", "REG0", "REG1"]
-    checked = [b.text() for b in panel._chip_group.buttons() if b.isChecked()]
+    checked = [b.text() for b in panel.chips.group.buttons() if b.isChecked()]
     assert checked == ["CLS"]
     filled_state.select_token(2)
-    checked = [b.text() for b in panel._chip_group.buttons() if b.isChecked()]
+    checked = [b.text() for b in panel.chips.group.buttons() if b.isChecked()]
     assert checked == ["REG1"]
 
 
 def test_clicking_a_chip_makes_its_token_the_query(panel, filled_state, qtbot):
-    chip = panel.findChild(type(panel._chip_group.buttons()[0]), "chip_REG0")
+    chip = panel.findChild(type(panel.chips.group.buttons()[0]), "chip_REG0")
     qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)
     assert filled_state.selection.query == 1
 
@@ -176,7 +176,7 @@ def test_the_chosen_image_shows_before_the_first_result(qtbot):
 def test_a_new_result_replaces_chips_and_map(panel, filled_state):
     layout = TokenLayout(num_class=1, num_dist=1, num_reg=0, grid=(1, 1))
     fill_state(filled_state, layout=layout, image=make_image(90, 200, seed=3), seed=3)
-    labels = [b.text() for b in panel._chip_group.buttons()]
+    labels = [b.text() for b in panel.chips.group.buttons()]
     assert labels == ["CLS", "DIST"]
     expected = head_map(filled_state, 0, 0, 0)
     assert panel.current_map.shape == expected.shape

@@ -52,7 +52,6 @@ class ImagePanel(QWidget):
         self.canvas = ImageCanvas(self)
         self.chips = PrefixChips(self)
         self.chips.chosen.connect(self.state.select_token)
-        self._chip_group = self.chips.group  # where the panel tests find the chips
 
         self.source_combo = QComboBox(self)
         self.source_combo.setObjectName("overlay_source")
