@@ -65,6 +65,17 @@ def test_png_carries_the_figure_size_and_dpi(tmp_path):
     assert round(image.info["dpi"][0]) == DPI
 
 
+def test_png_holds_the_figure_pixels_and_the_same_figure_gives_the_same_bytes(tmp_path):
+    figure = map_figure(_picture((10, 10, 3)), title="t")
+    first = save_figure(figure, tmp_path / "a.png").read_bytes()
+    again = save_figure(figure, tmp_path / "b.png").read_bytes()
+    assert first == again
+    image = Image.open(io.BytesIO(first))
+    assert image.mode == "RGBA"
+    assert image.info["Software"] == "vitviz"
+    np.testing.assert_array_equal(np.asarray(image), figure_rgba(figure))
+
+
 def test_figure_saver_keeps_order_and_reports_write_errors(tmp_path):
     saver = FigureSaver(max_pending=2)
     figure = map_figure(_picture((10, 10, 3)), title="t")
