@@ -12,8 +12,7 @@ batched on the CPU, in one process, alternately, best of ``--repeats``:
   batch's forward pass runs on a worker thread while this batch is analysed and drawn, and
   PNGs encode on another; the time is the wall time until all files are written. The
   figure is drawn once per layout; per image only the title and the colour bar's axis are
-  drawn over it (``vitviz.export.raster``), with text layouts and glyphs kept
-  (``vitviz.export.text_cache``), and Pillow encodes the PNG at zlib level 1.
+  drawn over it (``vitviz.export.raster``), and Pillow encodes the PNG at zlib level 1.
 
 The ratio (export images/s over timm images/s) is the figure to watch: its target is
 >= 0.9, i.e. analysis and export cost at most 10 % on top of inference. Also printed: the

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -25,11 +26,9 @@ from matplotlib.font_manager import FontProperties
 
 from vitviz.export.raster import PICTURE_LABEL, BlitRaster
 from vitviz.export.styles import DPI, SLIDE_RC, slide_style
-from vitviz.export.text_cache import TextCachingCanvas, TextCachingRenderer
 
-# Measures text for fitted_font_size (only sizes: one pixel of canvas is enough); its
-# sizes are kept, and found again when the title is laid out for drawing.
-_MEASURING = TextCachingRenderer(1, 1, DPI)
+# Measures text for fitted_font_size (only sizes: one pixel of canvas is enough).
+_MEASURING = RendererAgg(1, 1, DPI)
 
 TITLE_SIZE = SLIDE_RC["axes.titlesize"]
 
@@ -114,7 +113,7 @@ def _line_width(line: str, size: float) -> float:
 def _new_figure(width: float, height: float, **kwargs) -> Figure:
     """A ``width`` x ``height`` pixel figure on its own Agg canvas (no pyplot, no GUI)."""
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, **kwargs)
-    TextCachingCanvas(figure)
+    FigureCanvasAgg(figure)
     return figure
 
 

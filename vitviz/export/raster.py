@@ -26,7 +26,6 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from vitviz.export.styles import DPI, slide_style
-from vitviz.export.text_cache import TextCachingCanvas
 
 PICTURE_LABEL = "vitviz-picture"
 """Label of the images shown pixel-aligned at a whole magnification (pasted, not drawn)."""
@@ -87,14 +86,13 @@ def _hidden(artists: Sequence[Artist]) -> Iterator[None]:
 
 def _own_canvas(figure: Figure) -> bool:
     """Whether the figure draws on an Agg canvas of ours at our resolution (the builders')."""
-    return type(figure.canvas) in (FigureCanvasAgg, TextCachingCanvas) and figure.dpi == DPI
+    return type(figure.canvas) is FigureCanvasAgg and figure.dpi == DPI
 
 
 def _draw(figure: Figure) -> np.ndarray:
     """Agg's ``[H, W, 4]`` pixels of the figure (a copy)."""
-    # Our own canvas draws in place and keeps its renderer, so unchanged text is not laid
-    # out again; any other canvas (a GUI's) is left alone and matplotlib's savefig draws
-    # on a temporary one.
+    # Our own canvas draws in place and keeps its renderer; any other canvas (a GUI's)
+    # is left alone and matplotlib's savefig draws on a temporary one.
     if _own_canvas(figure):
         figure.canvas.draw()
         return np.asarray(figure.canvas.buffer_rgba()).copy()
