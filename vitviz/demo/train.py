@@ -94,6 +94,10 @@ class TrainConfig:
         to full (curriculum).
     threads : int
         Torch threads of the training process (the data worker takes another core).
+    precision : str
+        ``"bf16"`` runs the forward pass under CPU bfloat16 autocast (about twice the
+        steps per minute on CPUs with AVX-512 BF16; weights and optimiser stay float32),
+        ``"fp32"`` does not.
     eval_images : int
         Held-out images per quality bar.
     """
@@ -104,11 +108,11 @@ class TrainConfig:
     num_heads: int = 3
     low_res: int = 112
     low_res_zoom: float = 2.0
-    low_res_steps: int = 1200
-    high_res_steps: int = 80
+    low_res_steps: int = 4000
+    high_res_steps: int = 150
     batch_size: int = 64
     high_res_batch_size: int = 32
-    lr: float = 7e-4
+    lr: float = 1e-3
     high_res_lr: float = 2e-4
     warmup_steps: int = 50
     weight_decay: float = 0.05
@@ -117,6 +121,7 @@ class TrainConfig:
     two_object_fraction: float = 0.25
     clutter_ramp: float = 0.3
     threads: int = 1
+    precision: str = "bf16"
     eval_images: int = 1000
 
 
@@ -305,9 +310,10 @@ def train_phase(
     for step, (images, targets, tokens) in enumerate(progress):
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, stream.steps, peak_lr, warmup)
-        features = model.forward_features(images)  # [B, 1+P, D]
-        logits = model.forward_head(features)  # [B, C]
-        token_logits = token_head(features[:, model.num_prefix_tokens :])  # [B, P, C+1]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            features = model.forward_features(images)  # [B, 1+P, D]
+            logits = model.forward_head(features).float()  # [B, C]
+            token_logits = token_head(features[:, model.num_prefix_tokens :]).float()  # [B, P, C+1]
         class_loss = _soft_cross_entropy(logits, targets)
         token_loss = _soft_cross_entropy(token_logits.flatten(0, 1), tokens.flatten(0, 1))
         loss = class_loss + config.token_label_weight * token_loss
@@ -496,7 +502,10 @@ It knows ten flat shapes and nothing else: any other image gets one of these ten
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name, value in asdict(TrainConfig()).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+        choices = ("bf16", "fp32") if name == "precision" else None
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=type(value), default=value, choices=choices
+        )
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_PATH, help="weights file")
     return parser.parse_args()
 
