@@ -32,6 +32,7 @@ from vitviz.vit.checkpoint_files import (
     read_checkpoint,
 )
 from vitviz.vit.timm_source import LoadedTimm, check_arch
+from vitviz.vit.weights import preview, state_dict_differences
 
 _log = logging.getLogger(__name__)
 
@@ -297,20 +298,16 @@ def check_state_dict(
     ModelLoadError
         With the missing keys, unexpected keys and shape mismatches.
     """
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = [
-        f"{key}: file {tuple(value.shape)}, model {tuple(expected[key].shape)}"
-        for key, value in state_dict.items()
-        if key in expected and value.shape != expected[key].shape
-    ]
+    missing, unexpected, mismatched = state_dict_differences(model.state_dict(), state_dict)
     if not (missing or unexpected or mismatched):
         return
     parts = [
         _listing("missing from the file", missing),
         _listing("not in the model", unexpected),
-        _listing("with other shapes", mismatched),
+        _listing(
+            "with other shapes",
+            [f"{key}: file {given}, model {wanted}" for key, given, wanted in mismatched],
+        ),
     ]
     raise ModelLoadError(
         f"The weights in {source} do not fit {arch}: "
@@ -321,11 +318,7 @@ def check_state_dict(
 
 
 def _listing(what: str, keys: list[str]) -> str:
-    if not keys:
-        return ""
-    shown = ", ".join(keys[:_MAX_LISTED])
-    more = f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else ""
-    return f"{len(keys)} keys {what} ({shown}{more})"
+    return f"{len(keys)} keys {what} ({preview(keys, _MAX_LISTED)})" if keys else ""
 
 
 def _model_from_npz(checkpoint: CheckpointFile, arch: str) -> nn.Module:

@@ -43,22 +43,19 @@ def load_weights(
     ModelLoadError
         Listing missing keys, unexpected keys and shape mismatches.
     """
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = [
-        f"{key}: {tuple(state_dict[key].shape)} in {source}, {tuple(tensor.shape)} expected"
-        for key, tensor in expected.items()
-        if key in state_dict and state_dict[key].shape != tensor.shape
-    ]
+    missing, unexpected, mismatched = state_dict_differences(model.state_dict(), state_dict)
     if missing or unexpected or mismatched:
         problems = []
         if missing:
-            problems.append(f"missing {_preview(missing)}")
+            problems.append(f"missing {preview(missing)}")
         if unexpected:
-            problems.append(f"unexpected {_preview(unexpected)}")
+            problems.append(f"unexpected {preview(unexpected)}")
         if mismatched:
-            problems.append(f"wrong shape {_preview(mismatched)}")
+            wrong = [
+                f"{key}: {given} in {source}, {wanted} expected"
+                for key, given, wanted in mismatched
+            ]
+            problems.append(f"wrong shape {preview(wrong)}")
         raise ModelLoadError(
             f"The weights of {source} do not fit the network built for them: "
             + "; ".join(problems)
@@ -71,6 +68,39 @@ def load_weights(
     model.load_state_dict(tensors, strict=True, assign=True)
 
 
-def _preview(items: list[str], limit: int = 6) -> str:
+def state_dict_differences(
+    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]
+) -> tuple[list[str], list[str], list[tuple[str, tuple[int, ...], tuple[int, ...]]]]:
+    """How ``given`` weights differ from the ``expected`` state dict of a model.
+
+    Parameters
+    ----------
+    expected : mapping of str to torch.Tensor
+        The model's own state dict.
+    given : mapping of str to torch.Tensor
+        The weights meant for it.
+
+    Returns
+    -------
+    missing : list of str
+        Keys of the model that the weights lack, sorted.
+    unexpected : list of str
+        Keys of the weights that the model lacks, sorted.
+    mismatched : list of tuple
+        ``(key, given shape, expected shape)`` of shared keys whose shapes differ, in the
+        model's key order.
+    """
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    mismatched = [
+        (key, tuple(given[key].shape), tuple(tensor.shape))
+        for key, tensor in expected.items()
+        if key in given and given[key].shape != tensor.shape
+    ]
+    return missing, unexpected, mismatched
+
+
+def preview(items: list[str], limit: int = 6) -> str:
+    """The first ``limit`` items joined by commas, and how many more there are."""
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
