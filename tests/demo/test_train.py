@@ -24,12 +24,36 @@ def test_token_targets_share_each_patch_between_its_object_and_background():
     assert targets[0, 3, demo_train.BACKGROUND] == pytest.approx(0.5)
 
 
+def test_figure_targets_give_each_cell_of_each_patch_its_object_cover():
+    masks = np.zeros((1, 2, 32, 48), dtype=bool)
+    masks[0, 0, :16, :16] = True  # object 0 fills patch 0
+    masks[0, 1, 16:18, 40:41] = True  # object 1: half of one 2 x 2 cell, patch (1, 2)
+    masks[0, 1, 0:2, 0:2] = True  # overlaps object 0: counted once
+    figure = demo_train.figure_targets(masks)
+    cells = demo_train.FIGURE_CELLS
+    assert figure.shape == (1, 6, cells * cells)
+    assert (figure[0, 0] == 1.0).all()
+    assert figure[0, 1:5].sum() == 0.0
+    expected = torch.zeros(cells * cells)
+    expected[4] = 0.5  # cell row 0, column 4 (pixels 40-41 of the patch at 32-47)
+    assert torch.equal(figure[0, 5], expected)
+
+
+def test_figure_targets_agree_with_token_targets_on_generated_images():
+    stream = demo_train.BatchStream(2, 1, 6, 64, 0.5, 0.0)
+    _, _, tokens, figure = stream.batch(0)
+    assert torch.allclose(figure.mean(-1), 1.0 - tokens[..., demo_train.BACKGROUND], atol=1e-6)
+    assert figure.sum() > 0
+
+
 def test_batches_are_reproducible_and_two_object_targets_are_split():
     stream = demo_train.BatchStream(5, 2, 8, 32, 0.25, 0.0)
-    images, targets, tokens = stream.batch(1)
+    images, targets, tokens, figure = stream.batch(1)
     again = stream.batch(1)
     assert images.shape == (8, 3, 32, 32)
     assert tokens.shape == (8, 4, 11)
+    assert figure.shape == (8, 4, demo_train.FIGURE_CELLS**2)
+    assert torch.equal(figure, again[3])
     assert torch.equal(images, again[0])
     assert torch.equal(targets, again[1])
     assert not torch.equal(images, stream.batch(0)[0])

@@ -11,6 +11,9 @@ ViT (patch 16, class token) is trained on freshly generated images, so it cannot
   only during training, predicts for every patch token which class covers it (or
   background) from the generator's masks, a dense signal that makes a small ViT learn
   fast; the shipped model is a plain timm ViT without it;
+- a figure/ground head, also used only during training: every patch token predicts which
+  of its 8 x 8 cells (2 x 2 pixels each) the objects cover, a dense, local signal for the
+  colour- and clutter-invariant edges the patch embedding has to learn;
 - a share of two-object images with half the class target on each object (CutMix-like),
   so the model ranks both objects in its top 2;
 - a structured start (:mod:`vitviz.demo.initialization`: sin-cos position embedding,
@@ -89,6 +92,9 @@ class TrainConfig:
         Mass moved from the target classes to all classes.
     token_label_weight : float
         Weight of the per-patch token-labelling loss.
+    figure_weight : float
+        Weight of the per-patch figure/ground loss (mean binary cross-entropy over the
+        cells of every patch).
     two_object_fraction : float
         Share of each batch that shows two objects, with half the target on each.
     clutter_ramp : float
@@ -120,6 +126,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     token_label_weight: float = 0.5
+    figure_weight: float = 4.0
     two_object_fraction: float = 0.25
     clutter_ramp: float = 0.3
     threads: int = 1
@@ -184,6 +191,41 @@ def token_targets(labels: np.ndarray, masks: np.ndarray) -> torch.Tensor:
     return targets
 
 
+FIGURE_CELLS = 8  # figure/ground cells per patch side
+
+
+def figure_targets(masks: np.ndarray) -> torch.Tensor:
+    """Share of each cell of each patch that any object covers.
+
+    Parameters
+    ----------
+    masks : ndarray
+        ``bool [B, K, H, W]`` object pixels.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, rows*cols, FIGURE_CELLS**2]``, cells in row-major order within the patch.
+    """
+    b, _, height, width = masks.shape
+    rows, cols, cell = height // PATCH, width // PATCH, PATCH // FIGURE_CELLS
+    union = masks.any(axis=1)  # [B, H, W]
+    cover = union.reshape(b, rows, FIGURE_CELLS, cell, cols, FIGURE_CELLS, cell).mean(
+        axis=(3, 6)
+    )  # [B, rows, n, cols, n]
+    cover = cover.transpose(0, 1, 3, 2, 4)  # [B, rows, cols, n, n]
+    return torch.from_numpy(cover.reshape(b, rows * cols, FIGURE_CELLS**2)).float()
+
+
+class AuxiliaryHeads(nn.Module):
+    """Per-patch heads used only in training: token labels and figure/ground cells."""
+
+    def __init__(self, embed_dim: int):
+        super().__init__()
+        self.tokens = nn.Linear(embed_dim, NUM_CLASSES + 1)
+        self.figure = nn.Linear(embed_dim, FIGURE_CELLS**2)
+
+
 class BatchStream(torch.utils.data.IterableDataset):
     """Training batches ``0 .. steps-1`` of one phase, each a pure function of its step.
 
@@ -234,10 +276,11 @@ class BatchStream(torch.utils.data.IterableDataset):
         )
         # Half the class target on each object of a two-object image.
         targets = F.one_hot(torch.from_numpy(labels), NUM_CLASSES).float().mean(1)  # [b, C]
-        return images, targets, token_targets(labels, masks)
+        return images, targets, token_targets(labels, masks), figure_targets(masks)
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Images ``[B, 3, H, W]``, class targets ``[B, C]``, token targets ``[B, P, C+1]``."""
+    def batch(self, step: int) -> tuple[torch.Tensor, ...]:
+        """Images ``[B, 3, H, W]``, class targets ``[B, C]``, token targets ``[B, P, C+1]``
+        and figure/ground targets ``[B, P, FIGURE_CELLS**2]``."""
         parts = [self._part(step, self.batch_size - self.num_two, 1)]
         if self.num_two:
             parts.append(self._part(step, self.num_two, 2))
@@ -245,7 +288,9 @@ class BatchStream(torch.utils.data.IterableDataset):
         targets = torch.cat([p[1] for p in parts])  # [B, C]
         eps = self.label_smoothing
         targets = targets * (1 - eps) + eps / NUM_CLASSES
-        return to_tensor(images), targets, torch.cat([p[2] for p in parts])
+        tokens = torch.cat([p[2] for p in parts])  # [B, P, C+1]
+        figure = torch.cat([p[3] for p in parts])  # [B, P, cells]
+        return to_tensor(images), targets, tokens, figure
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -267,7 +312,7 @@ def _soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
 
 def train_phase(
     model: nn.Module,
-    token_head: nn.Module,
+    heads: AuxiliaryHeads,
     stream: BatchStream,
     config: TrainConfig,
     *,
@@ -281,12 +326,12 @@ def train_phase(
     ----------
     model : torch.nn.Module
         The timm ViT.
-    token_head : torch.nn.Module
-        The auxiliary per-patch classifier (``embed_dim -> C + 1``).
+    heads : AuxiliaryHeads
+        The per-patch training heads.
     stream : BatchStream
         The phase's batches.
     config : TrainConfig
-        Weight decay and token-labelling weight.
+        Weight decay and auxiliary loss weights.
     peak_lr : float
         Peak learning rate.
     warmup : int
@@ -294,7 +339,7 @@ def train_phase(
     description : str
         Progress bar label.
     """
-    named = [*model.named_parameters(), *token_head.named_parameters(prefix="token_head")]
+    named = [*model.named_parameters(), *heads.named_parameters(prefix="heads")]
     decay = [p for n, p in named if p.ndim > 1 and "pos_embed" not in n]
     no_decay = [p for n, p in named if p.ndim <= 1 or "pos_embed" in n]
     optimizer = torch.optim.AdamW(
@@ -309,19 +354,24 @@ def train_phase(
     progress = tqdm(loader, total=stream.steps, desc=description, unit="step", mininterval=5)
     smooth: dict[str, float] = {}
     single = stream.batch_size - stream.num_two
-    for step, (images, targets, tokens) in enumerate(progress):
+    for step, (images, targets, tokens, figure) in enumerate(progress):
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, stream.steps, peak_lr, warmup)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
             features = model.forward_features(images)  # [B, 1+P, D]
             logits = model.forward_head(features).float()  # [B, C]
-            token_logits = token_head(features[:, model.num_prefix_tokens :]).float()  # [B, P, C+1]
+            patches = features[:, model.num_prefix_tokens :]  # [B, P, D]
+            token_logits = heads.tokens(patches).float()  # [B, P, C+1]
+            figure_logits = heads.figure(patches).float()  # [B, P, cells]
         class_loss = _soft_cross_entropy(logits, targets)
         token_loss = _soft_cross_entropy(token_logits.flatten(0, 1), tokens.flatten(0, 1))
-        loss = class_loss + config.token_label_weight * token_loss
+        figure_loss = F.binary_cross_entropy_with_logits(figure_logits, figure)
+        loss = (
+            class_loss + config.token_label_weight * token_loss + config.figure_weight * figure_loss
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_([*model.parameters(), *token_head.parameters()], 1.0)
+        nn.utils.clip_grad_norm_([*model.parameters(), *heads.parameters()], 1.0)
         optimizer.step()
         accuracy = (logits[:single].argmax(-1) == targets[:single].argmax(-1)).float().mean()
         for key, value in (("cls", class_loss), ("tok", token_loss), ("acc", accuracy)):
@@ -362,7 +412,7 @@ def train(config: TrainConfig) -> nn.Module:
     )
     grid = config.low_res // PATCH
     structured_init_(model, (grid, grid), config.seed)
-    token_head = nn.Linear(config.embed_dim, NUM_CLASSES + 1)
+    heads = AuxiliaryHeads(config.embed_dim)
     # Training streams are named by even seeds, one per phase; evaluation uses its own.
     low = BatchStream(
         2 * config.seed,
@@ -376,7 +426,7 @@ def train(config: TrainConfig) -> nn.Module:
     )
     train_phase(
         model,
-        token_head,
+        heads,
         low,
         config,
         peak_lr=config.lr,
@@ -395,7 +445,7 @@ def train(config: TrainConfig) -> nn.Module:
         )
         train_phase(
             model,
-            token_head,
+            heads,
             high,
             config,
             peak_lr=config.high_res_lr,
@@ -477,9 +527,10 @@ clutter rising from none over the first {config.clutter_ramp:.0%} of the steps),
 embedding resampled); structured start (sin-cos position embedding, DCT patch filters,
 mimetic attention), AdamW, warm-up + cosine, label smoothing {config.label_smoothing},
 token labelling (auxiliary per-patch class loss from the generator's masks, weight
-{config.token_label_weight}; the
-auxiliary head is not shipped). Measured time: {timing.wall_minutes:.1f} min wall clock
-and {timing.cpu_minutes:.1f} CPU minutes (training process and data worker together) on
+{config.token_label_weight}; the auxiliary head is not shipped), and a figure/ground head
+(the objects' cover of every patch's 8 x 8 cells, weight {config.figure_weight}; not shipped
+either). Measured time: {timing.wall_minutes:.1f} min wall clock and
+{timing.cpu_minutes:.1f} CPU minutes (training process and data worker together) on
 {platform.machine()} with {config.threads} torch thread(s) plus one data worker.
 
 | setting | value |
