@@ -374,7 +374,8 @@ def train_phase(
         nn.utils.clip_grad_norm_([*model.parameters(), *heads.parameters()], 1.0)
         optimizer.step()
         accuracy = (logits[:single].argmax(-1) == targets[:single].argmax(-1)).float().mean()
-        for key, value in (("cls", class_loss), ("tok", token_loss), ("acc", accuracy)):
+        losses = (("cls", class_loss), ("tok", token_loss), ("fig", figure_loss))
+        for key, value in (*losses, ("acc", accuracy)):
             smooth[key] = 0.95 * smooth.get(key, value.item()) + 0.05 * value.item()
         progress.set_postfix({k: f"{v:.3f}" for k, v in smooth.items()}, refresh=False)
 
