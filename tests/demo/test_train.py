@@ -105,3 +105,29 @@ def test_a_tiny_training_run_saves_a_checkpoint_that_loads(tmp_path):
         ours = loaded(x).logits
         theirs = model(x)
     assert torch.allclose(ours, theirs, atol=1e-2)  # weights were stored in fp16
+
+
+def test_training_model_computes_attention_explicitly_with_the_fused_kernels_result():
+    model = demo_train.create_model(TINY, 32).eval()
+    assert not any(block.attn.fused_attn for block in model.blocks)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        explicit = model(x)
+        for block in model.blocks:
+            block.attn.fused_attn = True
+        fused = model(x)
+    assert torch.allclose(explicit, fused, atol=1e-5)
+
+
+def test_training_steps_lower_every_loss_on_a_repeated_batch():
+    torch.manual_seed(0)
+    config = demo_train.TrainConfig(depth=2, embed_dim=48, precision="fp32")
+    model = demo_train.create_model(config, 32).train()
+    heads = demo_train.AuxiliaryHeads(config.embed_dim)
+    optimizer = demo_train.build_optimizer(model, heads, config, 3e-3)
+    batch = demo_train.BatchStream(3, 1, 8, 32, 0.25, 0.0).batch(0)
+    _, first = demo_train.training_step(model, heads, optimizer, batch, config)
+    for _ in range(30):
+        _, last = demo_train.training_step(model, heads, optimizer, batch, config)
+    for name in ("cls", "tok", "fig"):
+        assert last[name] < 0.8 * first[name], name
