@@ -87,6 +87,12 @@ def test_pointing_game_bar(report):
     assert report.pointing >= POINTING_BAR, report.lines()
 
 
+def test_accuracy_by_object_size_splits_the_images_into_thirds(report):
+    assert len(report.accuracy_by_size) == 3
+    assert BAR_IMAGES % 3 == 0
+    assert np.mean(report.accuracy_by_size) == pytest.approx(report.accuracy)
+
+
 def test_current_weights_are_far_above_chance(report, other_renderer_accuracy):
     assert report.accuracy >= 0.2, report.lines()
     assert report.class_map_hits >= 0.15, report.lines()

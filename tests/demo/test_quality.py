@@ -40,3 +40,9 @@ def test_report_lines_show_percentages():
     assert "97.50 %" in lines[0]
     assert "90.00 %" in lines[1]
     assert "85.00 %" in lines[2]
+    assert len(lines) == 3
+
+
+def test_report_lines_show_accuracy_by_object_size_when_measured():
+    lines = QualityReport(100, 0.9, 0.9, 0.85, 0.9, (0.8, 0.9, 1.0)).lines()
+    assert "80.0 % / 90.0 % / 100.0 %" in lines[3]

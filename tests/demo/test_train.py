@@ -8,6 +8,7 @@ import torch
 from safetensors import safe_open
 
 from vitviz.demo import train as demo_train
+from vitviz.demo.quality import QualityReport
 from vitviz.vit import load
 
 
@@ -83,14 +84,18 @@ TINY = demo_train.TrainConfig(
 
 
 def test_training_is_reproducible_from_the_seed():
-    first = demo_train.train(TINY).state_dict()
-    second = demo_train.train(TINY).state_dict()
+    first = demo_train.train(TINY).model.state_dict()
+    second = demo_train.train(TINY).model.state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_a_tiny_training_run_saves_a_checkpoint_that_loads(tmp_path):
     config = TINY
-    model = demo_train.train(config)
+    run = demo_train.train(config)
+    model = run.model
+    assert list(run.curves) == ["32 px crops", "224 px scenes"]
+    assert [step for step, _ in run.curves["32 px crops"]] == [1, 2]
+    assert all(0.0 <= acc <= 1.0 for curve in run.curves.values() for _, acc in curve)
     path = demo_train.save(model, config, tmp_path / "tiny.safetensors")
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata()
@@ -131,3 +136,16 @@ def test_training_steps_lower_every_loss_on_a_repeated_batch():
         _, last = demo_train.training_step(model, heads, optimizer, batch, config)
     for name in ("cls", "tok", "fig"):
         assert last[name] < 0.8 * first[name], name
+
+
+def test_the_model_card_records_the_learning_curve_and_unmet_bars(tmp_path):
+    path = tmp_path / "weights.safetensors"
+    path.write_bytes(b"0" * 1000)
+    report = QualityReport(100, 0.9, 0.9, 0.5, 0.7, (0.8, 0.9, 1.0))
+    curves = {"112 px crops": [(500, 0.25), (1000, 0.5)], "224 px scenes": [(40, 0.75)]}
+    card = demo_train.model_card(TINY, report, demo_train.Timing(20.0, 39.0), path, curves)
+    assert "- 112 px crops: 25 % at 500, 50 % at 1000" in card
+    assert "- 224 px scenes: 75 % at 40" in card
+    assert "**Not all bars are met**" in card
+    assert "80.0 % / 90.0 % / 100.0 %" in card
+    assert "20.0 min wall clock" in card

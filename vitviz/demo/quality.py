@@ -55,6 +55,9 @@ class QualityReport:
         Share of two-object images where both top-2 class maps peak on their own object.
     class_map_hits : float
         Share of the individual top-2 class maps that peak on their own object.
+    accuracy_by_size : tuple of float
+        Top-1 accuracy on the thirds of the one-object images with the smallest, middle
+        and largest objects (by area); empty when not measured.
     """
 
     images: int
@@ -62,6 +65,7 @@ class QualityReport:
     pointing: float
     class_map_pointing: float
     class_map_hits: float
+    accuracy_by_size: tuple[float, ...] = ()
 
     @property
     def meets_bars(self) -> bool:
@@ -85,6 +89,9 @@ class QualityReport:
             for name, value, bar, unit in rows
         ]
         lines[-1] += f"; {100 * self.class_map_hits:.2f} % of single maps"
+        if self.accuracy_by_size:
+            thirds = " / ".join(f"{100 * value:.1f} %" for value in self.accuracy_by_size)
+            lines.append(f"top-1 by object size    {thirds}  (smallest to largest third)")
         return lines
 
 
@@ -253,19 +260,24 @@ def evaluate(
     size = spec.input_size[1]
     starts = range(0, num_images, batch_size)
     wrap = progress or (lambda it: it)
-    correct, pointed, pairs = [], [], []
+    correct, pointed, pairs, areas = [], [], [], []
     for start in wrap(iter(starts)):
         count = min(batch_size, num_images - start)
-        c, p = measure_single(model, spec, *generate_batch(EVAL_SEED, start, count, size=size))
+        single = generate_batch(EVAL_SEED, start, count, size=size)
+        c, p = measure_single(model, spec, *single)
         correct.append(c)
         pointed.append(p)
+        areas.append(single[2][:, 0].mean(axis=(1, 2)))  # [b] object area share
         two = generate_batch(TWO_OBJECT_EVAL_SEED, start, count, size=size, num_objects=2)
         pairs.append(measure_pairs(model, spec, *two))
     hits = np.concatenate(pairs)
+    correct_all = np.concatenate(correct)
+    by_area = np.array_split(np.argsort(np.concatenate(areas), kind="stable"), 3)
     return QualityReport(
         images=num_images,
-        accuracy=float(np.concatenate(correct).mean()),
+        accuracy=float(correct_all.mean()),
         pointing=float(np.concatenate(pointed).mean()),
         class_map_pointing=float(hits.all(axis=1).mean()),
         class_map_hits=float(hits.mean()),
+        accuracy_by_size=tuple(float(correct_all[third].mean()) for third in by_area),
     )
