@@ -335,6 +335,19 @@ def training_step(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One optimiser step on ``batch`` (as :meth:`BatchStream.batch` returns it).
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The timm ViT, in train mode.
+    heads : AuxiliaryHeads
+        The per-patch training heads.
+    optimizer : torch.optim.Optimizer
+        Over model and heads (:func:`build_optimizer`), learning rate already set.
+    batch : tuple of torch.Tensor
+        Images, class targets, token targets and figure/ground targets.
+    config : TrainConfig
+        Precision and auxiliary loss weights.
+
     Returns
     -------
     logits : torch.Tensor
