@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import torch
 
+from vitviz.demo.dataset import IMAGE_SIZE
 from vitviz.demo.train import (
     AuxiliaryHeads,
     BatchStream,
@@ -42,7 +43,13 @@ def seconds(run: Callable[[], object]) -> float:
 def phase(config: TrainConfig, size: int, batch_size: int, zoom: float, repeats: int) -> None:
     """Print the median step time of both attention forms and of batch generation."""
     stream = BatchStream(
-        0, repeats + 1, batch_size, size, config.two_object_fraction, 0.1, zoom=zoom
+        0,
+        repeats + 1,
+        batch_size,
+        size,
+        config.two_object_fraction,
+        config.label_smoothing,
+        zoom=zoom,
     )
     generation = [seconds(lambda s=s: stream.batch(s)) for s in range(repeats)]
     batch = stream.batch(repeats)
@@ -78,7 +85,7 @@ def main() -> None:
     config = TrainConfig()
     print(f"{torch.get_num_threads()} torch thread(s), {args.repeats} interleaved repeats")
     phase(config, config.low_res, config.batch_size, config.low_res_zoom, args.repeats)
-    phase(config, 224, config.high_res_batch_size, 1.0, args.repeats)
+    phase(config, IMAGE_SIZE, config.high_res_batch_size, 1.0, args.repeats)
 
 
 if __name__ == "__main__":
