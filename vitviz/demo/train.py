@@ -117,11 +117,11 @@ class TrainConfig:
     low_res: int = 112
     low_res_zoom: float = 2.0
     low_res_steps: int = 10000
-    high_res_steps: int = 400
+    high_res_steps: int = 700
     batch_size: int = 64
     high_res_batch_size: int = 32
     lr: float = 1e-3
-    high_res_lr: float = 2e-4
+    high_res_lr: float = 4e-4
     warmup_steps: int = 50
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
