@@ -5,8 +5,10 @@
 same batches and the same optimiser step, once with timm's default fused attention
 (``scaled_dot_product_attention``) and once explicit, interleaved in one run so that
 machine load hits both alike, at the shapes of both training phases. It also times the
-data worker's share of a step (generating the batch and its targets), since the two run
-side by side on the two cores.
+same explicit step with plain AdamW instead of Muon (what Muon's orthogonalisation costs
+per step; what it saves in steps is in the model card), and the data worker's share of a
+step (generating the batch and its targets), since the two run side by side on the two
+cores.
 
 Usage::
 
@@ -54,12 +56,20 @@ def phase(config: TrainConfig, size: int, batch_size: int, zoom: float, repeats:
     generation = [seconds(lambda s=s: stream.batch(s)) for s in range(repeats)]
     batch = stream.batch(repeats)
     steps: dict[str, Callable[[], object]] = {}
-    for name, fused in (("fused attention", True), ("explicit attention", False)):
+    variants = (
+        ("fused attention", True, "muon"),
+        ("explicit attention", False, "muon"),
+        ("explicit, AdamW", False, "adamw"),
+    )
+    for name, fused, optimiser in variants:
         model = create_model(config, size).train()
         for block in model.blocks:
             block.attn.fused_attn = fused
         heads = AuxiliaryHeads(config.embed_dim)
-        optimizer = build_optimizer(model, heads, config, config.lr)
+        if optimiser == "muon":
+            optimizer = build_optimizer(model, heads, config, config.lr)
+        else:
+            optimizer = torch.optim.AdamW([*model.parameters(), *heads.parameters()], config.lr)
         steps[name] = lambda m=model, h=heads, o=optimizer: training_step(m, h, o, batch, config)
     times: dict[str, list[float]] = {name: [] for name in steps}
     for step in steps.values():
@@ -74,6 +84,8 @@ def phase(config: TrainConfig, size: int, batch_size: int, zoom: float, repeats:
     print(f"  {'batch generation':20s} {statistics.median(generation) * 1000:7.1f} ms / batch")
     ratio = medians["fused attention"] / medians["explicit attention"]
     print(f"  ratio fused / explicit: {ratio:.2f}")
+    cost = medians["explicit attention"] / medians["explicit, AdamW"]
+    print(f"  ratio Muon / AdamW step: {cost:.2f}")
 
 
 def main() -> None:

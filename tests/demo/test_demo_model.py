@@ -6,7 +6,8 @@ the test fast; the images are fixed, so the result is the same on every run.
 The shipped weights do not meet the accuracy and class-map bars yet (see
 ``resources/models/MODEL_CARD.md``): those asserts are strict expected failures, so they
 turn into failures the moment better weights land and the marker must come off. Floors
-well above chance guard the current weights against regressions in loading and analysis.
+a few points under the current weights' figures guard against regressions in loading and
+analysis.
 """
 
 import json
@@ -93,10 +94,12 @@ def test_accuracy_by_object_size_splits_the_images_into_thirds(report):
     assert np.mean(report.accuracy_by_size) == pytest.approx(report.accuracy)
 
 
-def test_current_weights_are_far_above_chance(report, other_renderer_accuracy):
-    assert report.accuracy >= 0.2, report.lines()
-    assert report.class_map_hits >= 0.15, report.lines()
-    assert other_renderer_accuracy >= 0.15
+def test_current_weights_keep_their_measured_quality(report):
+    # A few points under what the shipped weights measure on these images (96.7 % top-1,
+    # 85 % of single class maps on their object): a loading or analysis regression drops
+    # far below.
+    assert report.accuracy >= 0.9, report.lines()
+    assert report.class_map_hits >= 0.75, report.lines()
 
 
 @NOT_YET
@@ -109,6 +112,5 @@ def test_class_map_bar(report):
     assert report.class_map_pointing >= CLASS_MAP_BAR, report.lines()
 
 
-@NOT_YET
 def test_it_generalises_to_shapes_drawn_by_another_renderer(other_renderer_accuracy):
     assert other_renderer_accuracy >= 0.85

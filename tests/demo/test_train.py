@@ -63,11 +63,11 @@ def test_batches_are_reproducible_and_two_object_targets_are_split():
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
-    rates = [demo_train._lr_at(s, 100, 1e-3, 10) for s in range(100)]
-    assert rates[9] == pytest.approx(1e-3)
+    rates = [demo_train._lr_factor(s, 100, 10) for s in range(100)]
+    assert rates[9] == pytest.approx(1.0)
     assert rates[0] < rates[5] < rates[9]
     assert rates[50] < rates[20]
-    assert rates[-1] < 1e-5
+    assert rates[-1] < 1e-3
 
 
 TINY = demo_train.TrainConfig(
@@ -149,3 +149,21 @@ def test_the_model_card_records_the_learning_curve_and_unmet_bars(tmp_path):
     assert "**Not all bars are met**" in card
     assert "80.0 % / 90.0 % / 100.0 %" in card
     assert "20.0 min wall clock" in card
+
+
+def test_muon_takes_the_blocks_weight_matrices_and_adamw_the_rest():
+    config = demo_train.TrainConfig(depth=2, embed_dim=48, precision="fp32")
+    model = demo_train.create_model(config, 32).train()
+    heads = demo_train.AuxiliaryHeads(config.embed_dim)
+    optimizer = demo_train.build_optimizer(model, heads, config, 1e-3)
+    batch = demo_train.BatchStream(3, 1, 4, 32, 0.25, 0.0).batch(0)
+    demo_train.training_step(model, heads, optimizer, batch, config)
+    named = [*model.named_parameters(), *heads.named_parameters(prefix="heads")]
+    on_muon = {n for n, p in named if optimizer.state[p]["use_muon"]}
+    assert on_muon == {
+        f"blocks.{i}.{name}.weight"
+        for i in range(2)
+        for name in ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2")
+    }
+    peaks = sorted(group["lr"] for group in optimizer.param_groups)
+    assert peaks == pytest.approx([1e-3, 1e-3, 1e-3 * config.muon_lr_scale])
