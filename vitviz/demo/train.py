@@ -330,10 +330,8 @@ def build_optimizer(
 
     Parameters
     ----------
-    model : torch.nn.Module
-        The timm ViT.
-    heads : AuxiliaryHeads
-        The per-patch training heads.
+    model, heads : torch.nn.Module
+        The timm ViT and its per-patch training heads (:class:`AuxiliaryHeads`).
     config : TrainConfig
         Weight decay and the Muon learning-rate scale.
     lr : float
