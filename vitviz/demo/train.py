@@ -94,7 +94,7 @@ class TrainConfig:
     warmup_steps : int
         Linear warm-up steps of the first phase.
     weight_decay : float
-        Weight decay (Muon and AdamW) (not on norms, biases, tokens and position embedding).
+        Weight decay of Muon and AdamW (not on norms, biases, tokens and position embedding).
     label_smoothing : float
         Mass moved from the target classes to all classes.
     token_label_weight : float
