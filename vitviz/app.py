@@ -58,7 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli.main(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app, window = create_window(args)
+    from vitviz.qt.platform_check import PlatformUnavailableError
+
+    try:
+        app, window = create_window(args)
+    except PlatformUnavailableError as error:
+        sys.stderr.write(f"{error}\n")
+        return 2
     window.show()
     if args.presentation:  # after show(), which would leave full screen again
         window.state.view.presentation = True
@@ -75,9 +81,20 @@ def create_window(args: argparse.Namespace):
     tuple
         ``(QApplication, MainWindow)``; the window is not shown yet (and
         ``--presentation`` is applied by :func:`main` once it is).
+
+    Raises
+    ------
+    vitviz.qt.platform_check.PlatformUnavailableError
+        Qt cannot open a window here (missing system libraries, no display); checked
+        before the QApplication exists, since Qt would abort the process.
     """
-    import torch
     from PySide6.QtWidgets import QApplication
+
+    from vitviz.qt.platform_check import check_platform
+
+    if QApplication.instance() is None:
+        check_platform()
+    import torch
 
     from vitviz.qt.controller import Controller, held_events
     from vitviz.qt.settings import Settings
