@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matplotlib import cbook
 from PIL import Image
 
 from vitviz import cli
@@ -21,6 +22,7 @@ from vitviz.demo.shapes import CLASS_NAMES
 from vitviz.export import animation
 from vitviz.export.figures import magnification
 from vitviz.export.pictures import PictureOptions, display_image, map_picture
+from vitviz.resources import DEMO_MODEL_PATH
 
 
 @pytest.fixture(scope="module")
@@ -198,11 +200,14 @@ def test_export_all_as_gif_animates_rollout_and_head(model_source, images, tmp_p
     ]
 
 
-def test_mp4_without_an_encoder_says_so(model_source, images, tmp_path, capsys, monkeypatch):
+def test_mp4_without_an_encoder_is_refused_once_up_front(
+    model_source, images, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setattr(animation.FFMpegWriter, "isAvailable", classmethod(lambda cls: False))
+    monkeypatch.setattr(cli, "_load_model", lambda args: pytest.fail("loaded the model"))
     status = _run(
         "export",
-        images[0],
+        *images[:3],
         "--model",
         model_source,
         "--what",
@@ -212,9 +217,12 @@ def test_mp4_without_an_encoder_says_so(model_source, images, tmp_path, capsys, 
         "--out",
         str(tmp_path),
     )
-    assert status == 1
-    assert "ffmpeg" in capsys.readouterr().err
-    assert not list(tmp_path.glob("*.mp4"))
+    assert status == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "needs the ffmpeg program" in err
+    assert "--format gif" in err
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.skipif(not animation.mp4_available(), reason="no ffmpeg installed")
@@ -348,3 +356,69 @@ def test_importing_the_cli_loads_neither_torch_nor_matplotlib():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert completed.stdout.split() == ["False", "False"]
+
+
+def test_a_folder_stands_for_the_images_in_it(model_source, images, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("b.png", "a.PNG"):
+        Image.open(images[0]).save(folder / name)
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.png").write_bytes(b"")
+    (folder / "nested").mkdir()
+    assert _run("predict", str(folder), "--model", model_source, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [Path(r["image"]).name for r in report["results"]] == ["a.PNG", "b.png"]
+    assert report["failures"] == []
+
+
+def test_a_folder_without_images_exits_2(model_source, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert _run("predict", str(tmp_path), "--model", model_source) == 2
+    assert f"the folder {tmp_path} holds no images" in capsys.readouterr().err
+
+
+def test_a_near_miss_of_demo_is_answered_with_demo(images, capsys):
+    assert _run("predict", images[0], "--model", "dmeo") == 2
+    assert "did you mean demo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["predict", "export"])
+def test_every_image_failing_exits_2(model_source, images, tmp_path, capsys, command):
+    missing = str(tmp_path / "missing.png")
+    options = ["--what", "rollout", "--out", str(tmp_path / "out")] if command == "export" else []
+    status = _run(command, images[3], missing, "--model", model_source, *options)
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "2 of 2 images failed" in err
+    assert "broken.jpg" in err
+    assert "missing.png" in err
+
+
+@pytest.mark.skipif(not DEMO_MODEL_PATH.is_file(), reason="the demo model has not been built")
+def test_the_demo_model_on_a_photo_says_what_it_knows(images, capsys):
+    photo = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    assert _run("predict", images[0], str(photo), "--model", "demo", "--topk", "1") == 0
+    captured = capsys.readouterr()
+    assert "grace_hopper.jpg" in captured.out
+    notes = [line for line in captured.err.splitlines() if "synthetic shapes" in line]
+    assert len(notes) == 1
+    assert "knows only 10 synthetic shapes" in notes[0]
+    assert all(name in notes[0] for name in CLASS_NAMES)
+    assert "grace_hopper.jpg" in notes[0]
+    assert "sample0.png" not in notes[0]  # a generated sample is what the model knows
+
+
+@pytest.mark.skipif(not DEMO_MODEL_PATH.is_file(), reason="the demo model has not been built")
+def test_the_demo_model_on_its_own_samples_needs_no_note(images, capsys):
+    assert _run("predict", *images[:3], "--model", "demo") == 0
+    assert "synthetic shapes" not in capsys.readouterr().err
+
+
+def test_the_readme_states_the_exit_statuses_the_cli_returns():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(readme.split())
+    assert (
+        f"the exit status is {cli.EXIT_OK} when everything succeeded, {cli.EXIT_SOME_FAILED} "
+        f"when some images failed, {cli.EXIT_ERROR} when nothing could be done" in text
+    )

@@ -8,10 +8,12 @@ Examples::
     vitviz export cat.jpg --what all --style vit-paper --format pdf --out out/
     vitviz models --filter dinov2
 
+A folder among the images stands for the images in it (``vitviz predict photos/``).
+
 Exit status: 0 when everything succeeded; 1 when some images could not be read or
 exported (the others are still done; each failure is reported on stderr); 2 when nothing
-could be done (bad arguments, a model that does not load, an impossible request); 130
-when interrupted.
+could be done (bad arguments, a model that does not load, an impossible request, every
+image failed); 130 when interrupted.
 
 Layers and heads count from 0 (as timm's ``blocks.N``); negative layers count from the
 end. The GUI's entry point hands argument lists starting with a subcommand to :func:`main`.
@@ -21,10 +23,12 @@ Heavy modules (torch, timm, matplotlib) are imported by the subcommands, not her
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from vitviz.errors import VitvizError
 
@@ -52,7 +56,9 @@ def _err(text: str) -> None:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="image files, or folders of images"
+    )
     parser.add_argument(
         "--model",
         default="demo",
@@ -186,15 +192,128 @@ def _load_model(args):
     return load(args.model, arch=args.arch, device=args.device)
 
 
-def _report_failures(failures: Sequence[tuple[str, str]], total: int) -> int:
-    for image, message in failures:
+def _readable_suffixes() -> frozenset[str]:
+    """File suffixes of the formats Pillow can read (stub formats need extra handlers)."""
+    from PIL import Image, ImageFile
+
+    readable = {
+        name
+        for name, (factory, _) in Image.OPEN.items()
+        if not (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile))
+    }
+    return frozenset(ext for ext, name in Image.registered_extensions().items() if name in readable)
+
+
+def expand_images(paths: Sequence[str]) -> list[str]:
+    """The image files named on the command line, with each folder replaced by its images.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Files and folders as typed; files are kept as they are (a missing or unreadable
+        one is reported when it is read).
+
+    Returns
+    -------
+    list of str
+        Files, a folder's images sorted by name (not recursive; hidden files skipped).
+
+    Raises
+    ------
+    VitvizError
+        A folder holds no image Pillow can read.
+    """
+    images: list[str] = []
+    suffixes = None
+    for path in paths:
+        folder = Path(path)
+        if not folder.is_dir():
+            images.append(path)
+            continue
+        suffixes = suffixes or _readable_suffixes()
+        found = sorted(
+            str(child)
+            for child in folder.iterdir()
+            if child.is_file()
+            and not child.name.startswith(".")
+            and child.suffix.lower() in suffixes
+        )
+        if not found:
+            raise VitvizError(
+                f"the folder {path} holds no images (files ending in .png, .jpg, .webp, "
+                "... that Pillow reads); name image files or a folder of them"
+            )
+        images += found
+    return images
+
+
+def _check_model_name(source: str) -> None:
+    """Refuse a near miss of ``demo`` before seconds are spent on asking timm about it."""
+    from vitviz.vit.sources import DEMO_NAME, is_demo, is_hub_id, is_local_path
+
+    if is_demo(source) or is_hub_id(source) or is_local_path(source):
+        return
+    # No timm model or tag comes this close to "demo" (checked against timm 1.0's names).
+    if difflib.get_close_matches(source.strip().lower(), [DEMO_NAME], n=1, cutoff=0.6):
+        raise VitvizError(
+            f"unknown model {source!r}; did you mean demo (the bundled demo model)? "
+            "Other models: a timm tag (vitviz models), an hf-hub: id or a checkpoint file."
+        )
+
+
+def _check_encoder(fmt: str) -> None:
+    """Refuse MP4 once, up front, where no ffmpeg can write it."""
+    if fmt != "mp4":
+        return
+    from vitviz.export.animation import mp4_available
+
+    if not mp4_available():
+        raise VitvizError(
+            "MP4 export needs the ffmpeg program, which is not installed here, so nothing "
+            "was exported; install ffmpeg (and put it on PATH) or export with --format gif."
+        )
+
+
+def _report_failures(report, total: int) -> int:
+    """Print each failure and the count; the exit status of a batch ``report``."""
+    for image, message in report.failures:
         # Image errors usually start with the path already.
         _err(f"vitviz: {message}" if message.startswith(image) else f"vitviz: {image}: {message}")
-    if failures:
-        count = len({image for image, _ in failures})
-        _err(f"vitviz: {count} of {total} images failed")
-        return EXIT_SOME_FAILED
-    return EXIT_OK
+    if not report.failures:
+        return EXIT_OK
+    count = len({image for image, _ in report.failures})
+    _err(f"vitviz: {count} of {total} images failed")
+    if report.done == 0 and not report.written:
+        return EXIT_ERROR
+    return EXIT_SOME_FAILED
+
+
+def _note_demo_on_photos(args, spec, results) -> None:
+    """Say once that the demo model's classes say nothing about pictures it was not made for.
+
+    A generated demo sample is a 224 x 224 picture; anything else (a photo) gets the
+    note. A photo cropped to exactly that size slips through, which only costs the note.
+    """
+    from PIL import Image
+
+    from vitviz.demo.dataset import IMAGE_SIZE
+    from vitviz.vit.sources import is_demo
+
+    if not is_demo(args.model):
+        return
+    others = []
+    for result in results:
+        with Image.open(result["image"]) as image:
+            if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+                others.append(Path(result["image"]).name)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        _err(
+            f"vitviz: note: the demo model knows only {len(spec.labels)} synthetic shapes "
+            f"({', '.join(spec.labels)}) drawn by vitviz.demo, so its classes mean little for "
+            f"other pictures ({shown}); for photos use an ImageNet model, e.g. --model "
+            "vit_base_patch16_224.augreg2_in21k_ft_in1k"
+        )
 
 
 def _predict(args) -> int:
@@ -221,7 +340,8 @@ def _predict(args) -> int:
                 _out(f"  {rank}. {guess['label']:<30} {guess['probability']:7.2%}")
             if not result["predictions"]:
                 _out(f"  {result.get('note', 'no predictions')}")
-    return _report_failures(report.failures, len(args.images))
+        _note_demo_on_photos(args, spec, results)
+    return _report_failures(report, len(args.images))
 
 
 def _export(args) -> int:
@@ -269,7 +389,7 @@ def _export(args) -> int:
     report = exporter.run(args.images, batch_size=args.batch_size, progress=not args.no_progress)
     for path in report.written:
         _out(path)
-    return _report_failures(report.failures, len(args.images))
+    return _report_failures(report, len(args.images))
 
 
 def _models(args) -> int:
@@ -311,6 +431,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="vitviz: %(message)s")
     handler = {"predict": _predict, "export": _export, "models": _models}[args.command]
     try:
+        if args.command in ("predict", "export"):
+            args.images = expand_images(args.images)
+            _check_model_name(args.model)
+        if args.command == "export":
+            _check_encoder(args.format)
         return handler(args)
     except VitvizError as error:
         _err(f"vitviz: {error}")
