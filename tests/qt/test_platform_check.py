@@ -102,6 +102,8 @@ qt.qpa.plugin: Could not load the Qt platform plugin "xcb" in "" even though it 
 """
 NO_SERVER_OUTPUT = """\
 qt.qpa.xcb: could not connect to display :987
+qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb \
+platform plugin.
 qt.qpa.plugin: Could not load the Qt platform plugin "xcb" in "" even though it was found.
 """
 
@@ -126,6 +128,7 @@ def test_an_unreachable_display_is_not_blamed_on_packages():
     message = platform_message({"DISPLAY": ":987"}, NO_SERVER_OUTPUT)
     assert "The X display ':987' (DISPLAY) cannot be reached" in message
     assert "apt-get" not in message
+    assert "xcb-cursor0 or libxcb-cursor0 is needed" not in message
     assert "QT_QPA_PLATFORM=offscreen vitviz" in message
 
 
