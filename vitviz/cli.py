@@ -2,7 +2,7 @@
 
 Examples::
 
-    vitviz predict photos/*.jpg --topk 3 --json
+    vitviz predict photos/ --topk 3 --json
     vitviz export photos/*.jpg --what rollout --format png --out figures/
     vitviz export cat.jpg --what head --layer 5 --head 2 --query 3,7 --format gif --out out/
     vitviz export cat.jpg --what all --style vit-paper --format pdf --out out/
@@ -303,9 +303,13 @@ def _note_demo_on_photos(args, spec, results) -> None:
         return
     others = []
     for result in results:
-        with Image.open(result["image"]) as image:
-            if image.size != (IMAGE_SIZE, IMAGE_SIZE):
-                others.append(Path(result["image"]).name)
+        try:
+            with Image.open(result["image"]) as image:
+                size = image.size
+        except OSError:  # gone since it was read: nothing to note about it
+            continue
+        if size != (IMAGE_SIZE, IMAGE_SIZE):
+            others.append(Path(result["image"]).name)
     if others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         _err(
