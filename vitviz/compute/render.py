@@ -1,8 +1,8 @@
 """Maps → colours: matplotlib colormap lookup tables, upsampling, overlays on the image.
 
-One renderer serves the GUI panels and the exported figures. Everything is vectorised
-numpy (LUT indexing, separable index/weight arrays); no per-pixel Python. Colours are
-bit-identical to ``matplotlib.colormaps[name](Normalize(vmin, vmax)(x), bytes=True)``.
+One renderer serves the GUI panels and the exported figures. Colours come from
+``matplotlib.colormaps[name](normalised, bytes=True)`` (equal to matplotlib's
+``Normalize``; limits may be per map); upsampling is vectorised numpy.
 
 Maps placed on an image go through the :class:`~vitviz.compute.geometry.PatchGrid`, so a
 map always lands on the pixels of the original image the model actually saw, whatever the
@@ -34,24 +34,17 @@ class Normalization(enum.Enum):
     """One scale for all maps (magnitudes across maps are comparable)."""
 
 
-@functools.lru_cache(maxsize=64)
-def _lut_and_bad(name: str) -> tuple[np.ndarray, np.ndarray]:
+def _colormap(name: str) -> matplotlib.colors.Colormap:
     try:
-        cmap = matplotlib.colormaps[name]
+        return matplotlib.colormaps[name]
     except KeyError:
         raise AnalysisError(
             f"unknown colormap {name!r}; use one of matplotlib's, e.g. viridis, magma, inferno, "
             "jet, gray"
         ) from None
-    # Integer input indexes the colormap's table directly; bytes=True truncates like
-    # matplotlib's own float path does, so the table matches it exactly.
-    lut = cmap(np.arange(cmap.N), bytes=True)  # [N, 4]
-    bad = np.asarray(cmap(np.nan, bytes=True), dtype=np.uint8)  # [4]
-    lut.flags.writeable = False
-    bad.flags.writeable = False
-    return lut, bad
 
 
+@functools.lru_cache(maxsize=64)
 def colormap_lut(name: str) -> np.ndarray:
     """RGBA lookup table of a matplotlib colormap.
 
@@ -65,7 +58,10 @@ def colormap_lut(name: str) -> np.ndarray:
     ndarray
         Read-only ``uint8 [N, 4]`` (``N`` = the colormap's size, 256 for most); cached.
     """
-    return _lut_and_bad(name)[0]
+    cmap = _colormap(name)
+    lut = cmap(np.arange(cmap.N), bytes=True)  # [N, 4]: integers index the table
+    lut.flags.writeable = False
+    return lut
 
 
 def _as_array(values) -> np.ndarray:
@@ -127,9 +123,7 @@ def to_rgba(maps, cmap: str = "viridis", vmin=None, vmax=None) -> np.ndarray:
         ``matplotlib.colormaps[cmap](Normalize(vmin, vmax)(maps), bytes=True)``.
     """
     values = _as_array(maps)
-    work = np.result_type(values.dtype, np.float32)
-    values = values.astype(work, copy=False)
-    lut, bad = _lut_and_bad(cmap)
+    values = values.astype(np.result_type(values.dtype, np.float32), copy=False)
     if vmin is None or vmax is None:
         low, high = color_limits(values, Normalization.SHARED)
         vmin = low if vmin is None else vmin
@@ -138,24 +132,13 @@ def to_rgba(maps, cmap: str = "viridis", vmin=None, vmax=None) -> np.ndarray:
     span = np.asarray(vmax, dtype=np.float64) - vmin
     # Like matplotlib's Normalize, an empty range maps everything to the first colour.
     span = np.where(span > 0, span, np.inf)
-    # Same operations and roundings as matplotlib's Normalize (float64 limits, results
-    # stored in the maps' float type), so colours match it exactly at bin edges too; the
-    # ufuncs write into one buffer instead of allocating a float64 image per step.
-    scaled = np.empty(np.broadcast_shapes(values.shape, vmin.shape, span.shape), dtype=work)
+    # Normalize's arithmetic (float64 limits, each step stored in the maps' float type, so
+    # colours match at bin edges too), written out because the limits may be arrays (one
+    # per map); the colormap does the rest.
+    scaled = np.empty(np.broadcast_shapes(values.shape, vmin.shape), dtype=values.dtype)
     np.subtract(values, vmin, out=scaled, casting="same_kind")
     np.divide(scaled, span, out=scaled, casting="same_kind")
-    scaled *= len(lut)
-    nan = np.isnan(scaled)
-    has_nan = nan.any()
-    if has_nan:
-        scaled[nan] = 0
-    # Clipping first makes the integer cast a floor, as matplotlib's under/over handling.
-    index = np.clip(scaled, 0, len(lut) - 1, out=scaled).astype(np.intp)
-    packed = lut.view(np.uint32)[:, 0].take(index)  # [..., h, w] one RGBA word per pixel
-    rgba = packed[..., None].view(np.uint8)  # [..., h, w, 4]
-    if has_nan:
-        rgba[nan] = bad
-    return rgba
+    return _colormap(cmap)(scaled, bytes=True)
 
 
 def render_maps(
