@@ -6,6 +6,7 @@ Examples::
     vitviz export photos/*.jpg --what rollout --format png --out figures/
     vitviz export cat.jpg --what head --layer 5 --head 2 --query 3,7 --format gif --out out/
     vitviz export cat.jpg --what all --style vit-paper --format pdf --out out/
+    vitviz export cat.jpg --what deck --format pdf --out talk/
     vitviz models --filter dinov2
 
 Exit status: 0 when everything succeeded; 1 when some images could not be read or
@@ -37,7 +38,7 @@ EXIT_SOME_FAILED = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
-_KIND_CHOICES = ("rollout", "head", "grid", "class", "stats", "all")
+_KIND_CHOICES = ("rollout", "head", "grid", "class", "stats", "deck", "all")
 _FORMATS = ("png", "svg", "pdf", "gif", "mp4")
 
 
@@ -104,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         choices=_KIND_CHOICES,
         help="rollout, one head's map, the heads x layers grid, a class-specific map, the "
-        "mean-attention-distance plot, or all of them; repeatable",
+        "mean-attention-distance plot, all of these, or the talk deck (one multi-page PDF: "
+        "--format pdf); repeatable",
     )
     export.add_argument("--format", default="png", choices=_FORMATS, help="file format (png)")
     export.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -240,7 +242,9 @@ def _export(args) -> int:
         kinds = [
             kind
             for kind in KINDS
-            if (kind in ANIMATED_KINDS or not animated) and (kind != "class" or spec.num_classes)
+            if (kind in ANIMATED_KINDS or not animated)
+            and (kind != "class" or spec.num_classes)
+            and kind != "deck"
         ]
     request = ExportRequest(
         kinds=tuple(kinds),

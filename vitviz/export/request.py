@@ -11,7 +11,7 @@ from vitviz.export.pictures import PictureOptions
 from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
 from vitviz.export.tokens import parse_query
 
-KINDS = ("rollout", "head", "grid", "class", "stats")
+KINDS = ("rollout", "head", "grid", "class", "stats", "deck")
 COLOUR_BY = ("head", "entropy", "prefix")
 ANIMATED_KINDS = ("rollout", "head")
 
@@ -23,7 +23,7 @@ class ExportRequest:
     Attributes
     ----------
     kinds : tuple of str
-        Any of :data:`KINDS`.
+        Any of :data:`KINDS` (``deck``: the talk deck, one multi-page PDF per image).
     fmt : str
         ``png``, ``svg``, ``pdf`` (figures) or ``gif``, ``mp4`` (one frame per layer:
         the rollout forming, or one head's attention layer by layer).
@@ -96,6 +96,8 @@ class ExportRequest:
             raise VitvizError(
                 f"unknown format {self.fmt!r}; use one of {FIGURE_FORMATS + ANIMATION_FORMATS}"
             )
+        if "deck" in self.kinds and self.fmt != "pdf":
+            raise VitvizError("the talk deck is one multi-page PDF: export it with --format pdf")
         still = [kind for kind in self.kinds if kind not in ANIMATED_KINDS]
         if self.animated and still:
             raise VitvizError(
