@@ -60,8 +60,8 @@ def test_export_rollout_png(model_source, images, tmp_path, capsys):
     for path in written:
         png = Image.open(path)
         assert png.format == "PNG"
-        # A 224-pixel image shown at 640 pixels, with title and colour bar: 8.4 x 8 inches.
-        assert png.size == (840, 800)
+        # A 224-pixel image shown at 640 pixels, with title and colour bar: 8.6 x 7.9 inches.
+        assert png.size == (860, 790)
 
 
 def test_exported_rollout_equals_the_computed_one(model_source, images, tmp_path):

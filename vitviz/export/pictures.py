@@ -158,7 +158,7 @@ def draw_map(
         )
     height, width = image.shape[:2]
     extent = crop_extent(grid, image.shape)
-    axes.imshow(image, extent=(0, width, height, 0), interpolation="antialiased")
+    axes.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
     if options.style is MapStyle.VIT_PAPER:
         axes.imshow(paper_mask(values, grid), extent=extent, interpolation="bilinear")
         _shade_outside(axes, extent, width, height, 1.0)
