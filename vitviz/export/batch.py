@@ -147,44 +147,7 @@ class BatchExporter:
             analyses["maps"] = query_maps(attentions, layout, query)  # [B, L, H, rows, cols]
         if "stats" in kinds:
             analyses["stats"] = head_statistics(attentions, layout, self.spec.patch_size)
-        if "class" in kinds:
-            try:
-                self._analyse_classes(output, items, analyses)
-            except AnalysisError as error:
-                # Only the class maps are lost; the other kinds of this batch still export.
-                analyses["class_error"] = error
         return analyses
-
-    def _analyse_classes(self, output, items: list[BatchItem], analyses: dict[str, Any]) -> None:
-        """Class maps of the batch: one forward with gradients, one backward per class."""
-        request = self.request
-        if output.logits is None:
-            raise AnalysisError(
-                "this model has no classifier head, so it has no class-specific maps"
-            )
-        if request.classes:
-            fixed = [
-                resolve_class(c, self.spec.labels, output.logits.shape[-1]) for c in request.classes
-            ]
-            wanted = [fixed] * len(items)
-        else:
-            wanted = [[int(i)] for i in output.logits.argmax(-1)]  # each image's top-1
-        union = sorted({c for classes in wanted for c in classes})
-        batch = torch.cat([item.prepared.tensor for item in items])  # [B, 3, H, W]
-        analyses["classes"] = wanted
-        analyses["class_columns"] = {c: k for k, c in enumerate(union)}
-        analyses["class_maps"] = class_maps(
-            self.model,
-            batch,
-            union,
-            method=request.method,
-            query=analyses["query"],
-            start_layer=request.start_layer,
-            end_layer=analyses["layer"],
-            head_fusion=request.fusion,
-            discard_ratio=request.discard_ratio,
-            residual_weight=request.residual,
-        )  # [B, K, rows, cols]
 
     def _path(self, stem: str, suffix: str) -> Path:
         return self.out_dir / f"{stem}_{suffix}.{self.request.fmt}"
@@ -219,68 +182,48 @@ class BatchExporter:
         return query_label(analyses["query"], item.prepared.grid.layout)
 
     def _export_rollout(self, item: BatchItem, analyses, index: int, output) -> None:
-        request = self.request
-        maps = analyses["rollout"][index]
-        layers = analyses["rollout_layers"]
-
-        def title(end_layer: int) -> str:
-            return titles.rollout_title(
-                self.model_name,
-                self._query_label(analyses, item),
-                start_layer=layers[0],
-                end_layer=end_layer,
-                fusion=request.fusion,
-                discard_ratio=request.discard_ratio,
-                residual=request.residual,
-                image=Path(item.source).name,
+        request, layers = self.request, analyses["rollout_layers"]
+        titled = [
+            titles.rollout_title(
+                self.model_name, self._query_label(analyses, item), start_layer=layers[0],
+                end_layer=end, fusion=request.fusion, discard_ratio=request.discard_ratio,
+                residual=request.residual, image=Path(item.source).name,
             )
-
-        path = self._path(item.stem, "rollout")
-        if request.animated:
-            self._animate(maps, [title(layer) for layer in layers], item, path)
+            for end in layers
+        ]  # fmt: skip
+        path, maps = self._path(item.stem, "rollout"), analyses["rollout"][index]
+        if request.animated:  # maps: [layers, rows, cols], one per end layer
+            self._animate(maps, titled, item, path)
         else:
-            self._save(self._figure(item, maps, title(layers[-1])), path)
+            self._save(self._figure(item, maps, titled[-1]), path)
 
     def _export_head(self, item: BatchItem, analyses, index: int, output) -> None:
-        request = self.request
-        maps = analyses["maps"][index]  # [L, H, rows, cols]
+        request, maps = self.request, analyses["maps"][index]  # [L, H, rows, cols]
         if request.head is None:
-            maps = fuse_heads(maps, request.fusion, dim=-3)  # [L, rows, cols]
-            suffix = f"head-{request.fusion}"
+            maps, suffix = fuse_heads(maps, request.fusion, dim=-3), f"head-{request.fusion}"
         else:
-            maps = maps[:, request.head]  # [L, rows, cols]
-            suffix = f"head{request.head}"
-        query = self._query_label(analyses, item)
-
-        def title(layer: int) -> str:
-            return titles.head_title(
-                self.model_name,
-                query,
-                layer=layer,
-                head=request.head,
-                fusion=request.fusion,
-                image=Path(item.source).name,
+            maps, suffix = maps[:, request.head], f"head{request.head}"  # [L, rows, cols]
+        titled = [
+            titles.head_title(
+                self.model_name, self._query_label(analyses, item), layer=layer,
+                head=request.head, fusion=request.fusion, image=Path(item.source).name,
             )
-
+            for layer in range(maps.shape[0])
+        ]  # fmt: skip
         if request.animated:
-            frames = [title(layer) for layer in range(maps.shape[0])]
-            self._animate(maps, frames, item, self._path(item.stem, suffix))
+            self._animate(maps, titled, item, self._path(item.stem, suffix))
             return
         layer = analyses["layer"]
-        figure = self._figure(item, maps[layer], title(layer))
+        figure = self._figure(item, maps[layer], titled[layer])
         self._save(figure, self._path(item.stem, f"layer{layer}_{suffix}"))
 
     def _export_grid(self, item: BatchItem, analyses, index: int, output) -> None:
-        request = self.request
+        request, image = self.request, Path(item.source).name
+        title = titles.grid_title(self.model_name, self._query_label(analyses, item), image=image)
         figure = heads_grid_figure(
-            analyses["maps"][index],  # [L, H, rows, cols]
-            title=titles.grid_title(
-                self.model_name, self._query_label(analyses, item), image=Path(item.source).name
-            ),
-            cmap=request.picture.cmap,
-            fusion=request.fusion,
-            shared_scale=request.shared_scale,
-        )
+            analyses["maps"][index], title=title, cmap=request.picture.cmap,
+            fusion=request.fusion, shared_scale=request.shared_scale,
+        )  # fmt: skip
         self._save(figure, self._path(item.stem, "grid"))
 
     def _export_stats(self, item: BatchItem, analyses, index: int, output) -> None:
@@ -313,27 +256,34 @@ class BatchExporter:
         )  # fmt: skip
 
     def _export_class(self, item: BatchItem, analyses, index: int, output) -> None:
-        if "class_error" in analyses:
-            raise analyses["class_error"]
         request = self.request
-        wanted = analyses["classes"][index]
+        if output.logits is None:
+            raise AnalysisError("this model has no classifier head, so it has no class maps")
+        num_classes = output.logits.shape[-1]
+        wanted = [resolve_class(c, self.spec.labels, num_classes) for c in request.classes]
+        wanted = wanted or [int(output.logits[index].argmax())]  # the image's top-1
         probabilities = torch.softmax(output.logits[index].float(), dim=-1)  # [C]
-        maps = analyses["class_maps"]  # [B, K, rows, cols] over the batch's classes
-        for class_index in wanted:
+        # One forward with gradients, one backward per class.
+        maps = class_maps(
+            self.model,
+            item.prepared.tensor,
+            wanted,
+            method=request.method,
+            query=analyses["query"],
+            start_layer=request.start_layer,
+            end_layer=analyses["layer"],
+            head_fusion=request.fusion,
+            discard_ratio=request.discard_ratio,
+            residual_weight=request.residual,
+        )[0]  # [K, rows, cols]
+        for class_map, class_index in zip(maps, wanted, strict=True):
             label = class_label(class_index, self.spec.labels)
-            column = analyses["class_columns"][class_index]
             title = titles.class_title(
-                self.model_name,
-                label,
-                index=class_index,
-                method=request.method,
-                probability=float(probabilities[class_index]),
-                image=Path(item.source).name,
-            )
+                self.model_name, label, index=class_index, method=request.method,
+                probability=float(probabilities[class_index]), image=Path(item.source).name,
+            )  # fmt: skip
             name = f"class{class_index}-{_safe(label)}_{request.method}"
-            figure = self._figure(
-                item, maps[index, column], title, request.method.replace("_", " ")
-            )
+            figure = self._figure(item, class_map, title, request.method.replace("_", " "))
             self._save(figure, self._path(item.stem, name))
 
 

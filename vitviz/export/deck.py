@@ -121,6 +121,7 @@ def save_deck(
         The written file.
     """
     name, grid = model_name or spec.name, prepared.grid
+    about = " · ".join(part for part in (name, image_name) if part)
     picture = display_image(image)
     output = forward_batch(model, [prepared.tensor])
     layout, depth = output.layout, len(output.attentions)
@@ -136,14 +137,14 @@ def save_deck(
         map_figure(forming[-1], grid, picture, title=rollout_title, options=options),
         _panels_page(
             [(f"up to layer {layer}", m, "attention") for layer, m in enumerate(forming)],
-            picture, grid, f"Attention rollout of {query}, forming layer by layer\n{name}",
+            picture, grid, f"Attention rollout of {query}, forming layer by layer\n{about}",
             options, shared=True,
         ),
     ]  # fmt: skip
     means = fuse_heads(query_maps(output.attentions, layout)[0], "mean", dim=-3)  # [L, r, c]
     panels = [(f"layer {layer}", m, "attention") for layer, m in enumerate(means)]
     label = query_label(None if layout.class_index is not None else "patches", layout)
-    title = f"Attention of {label}, mean of the heads, layer by layer\n{name}"
+    title = f"Attention of {label}, mean of the heads, layer by layer\n{about}"
     pages.append(_panels_page(panels, picture, grid, title, options, shared=False))
     if output.logits is not None:
         probabilities = torch.softmax(output.logits[0].float(), dim=-1)  # [C]
@@ -153,7 +154,7 @@ def save_deck(
             (f"{class_label(c, spec.labels)} ({probabilities[c]:.1%})", maps[k], "relevance")
             for k, c in enumerate(top)
         ]
-        title = f"Relevance (Chefer et al. 2021) of the top-{len(top)} classes\n{name}"
+        title = f"Relevance (Chefer et al. 2021) of the top-{len(top)} classes\n{about}"
         pages.append(_panels_page(panels, picture, grid, title, options, shared=False))
     stats = head_statistics(output.attentions, layout, spec.patch_size)
     distance = as_numpy(stats.mean_distance[0])
