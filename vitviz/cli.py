@@ -168,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--fps", type=float, default=2.0, help="animation frames per second")
     export.add_argument(
+        "--frame-scale",
+        action="store_true",
+        help="animations: a colour scale per frame (default: one scale for all frames)",
+    )
+    export.add_argument(
         "--colour-by",
         default="head",
         choices=("head", "entropy", "prefix"),
@@ -267,6 +272,7 @@ def _export(args) -> int:
         shared_scale=args.shared_scale,
         preprocess=PreprocessMode(args.preprocess),
         fps=args.fps,
+        frame_scale=args.frame_scale,
         colour_by=args.colour_by,
     )
     exporter = BatchExporter(model, spec, request, args.out)

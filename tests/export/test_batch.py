@@ -108,6 +108,23 @@ def test_gif_steps_through_every_layer(loaded, tmp_path, images):
         assert gif.size == size  # the frames are the still figure's layout
 
 
+def test_animations_take_one_colour_scale_or_one_per_frame(loaded, tmp_path, images):
+    fixed = _export(loaded, tmp_path / "a", images[:1], kinds=("rollout",), fmt="gif")
+    per_frame = _export(
+        loaded, tmp_path / "b", images[:1], kinds=("rollout",), fmt="gif", frame_scale=True
+    )
+    first, second = (Image.open(report.written[0]) for report in (fixed, per_frame))
+    assert first.n_frames == second.n_frames
+    first.seek(0)
+    second.seek(0)
+    # The first layer's rollout spans little of the whole animation's range: on the fixed
+    # scale its frame is darker than on its own.
+    fixed_frame = np.asarray(first.convert("L"), dtype=float)
+    own_frame = np.asarray(second.convert("L"), dtype=float)
+    assert fixed_frame.shape == own_frame.shape
+    assert fixed_frame.mean() < own_frame.mean()
+
+
 def test_head_grid_and_stats_figures(loaded, tmp_path, images):
     model, _ = loaded
     depth, heads = model.config.depth, model.config.num_heads

@@ -697,7 +697,9 @@ It knows ten flat shapes and nothing else: any other image gets one of these ten
 
 
 def _parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m training.demo_model", description=__doc__.splitlines()[0]
+    )
     for name, value in asdict(TrainConfig()).items():
         choices = ("bf16", "fp32") if name == "precision" else None
         parser.add_argument(

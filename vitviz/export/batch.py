@@ -169,12 +169,13 @@ class BatchExporter:
         )  # fmt: skip
 
     def _animate(self, maps, frame_titles, item: BatchItem, path: Path) -> None:
-        """One frame per map, on one colour scale so that frames compare."""
+        """One frame per map, on one colour scale so that frames compare (or each its own)."""
         self._write(
             path,
             lambda: save_layer_animation(
                 maps, item.prepared.grid, item.picture_base, frame_titles, path,
                 options=self.request.picture, fps=self.request.fps,
+                fixed_scale=not self.request.frame_scale,
             ),
         )  # fmt: skip
 

@@ -52,6 +52,8 @@ class ExportRequest:
         How images are fitted to the model.
     fps : float
         Frames per second of animations.
+    frame_scale : bool
+        Give each frame of an animation its own colour scale (default: one for all).
     colour_by : str
         Colour of the points of the attention-distance plot: one of :data:`COLOUR_BY`
         (head index as in the ViT paper, attention entropy, or mass on prefix tokens).
@@ -72,6 +74,7 @@ class ExportRequest:
     shared_scale: bool = False
     preprocess: PreprocessMode = PreprocessMode.CROP
     fps: float = 2.0
+    frame_scale: bool = False
     colour_by: str = "head"
 
     @property
