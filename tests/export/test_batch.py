@@ -188,6 +188,7 @@ def test_native_aspect_inputs_of_different_sizes_are_batched_apart(loaded, tmp_p
         ({"kinds": ("rollout",), "fmt": "jpg"}, "unknown format"),
         ({"kinds": ("stats",), "colour_by": "mood"}, "cannot colour by"),
         ({"kinds": ("deck",), "fmt": "png"}, "multi-page PDF"),
+        ({"picture": PictureOptions(cmap="rainbowish")}, "unknown colormap 'rainbowish'"),
     ],
 )
 def test_impossible_requests_are_refused_up_front(loaded, tmp_path, request_kwargs, message):

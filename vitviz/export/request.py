@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from vitviz.compute.predictions import check_class_index
 from vitviz.compute.preprocess import PreprocessMode
+from vitviz.compute.render import colormap
 from vitviz.errors import AnalysisError, VitvizError
 from vitviz.export.pictures import PictureOptions
 from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
@@ -88,8 +89,9 @@ class ExportRequest:
         Raises
         ------
         VitvizError
-            Unknown kind or format, or a kind that has no animation.
+            Unknown kind, format or colormap, or a kind that has no animation.
         """
+        colormap(self.picture.cmap)  # an unknown name fails here, before any image is read
         if self.colour_by not in COLOUR_BY:
             raise VitvizError(f"cannot colour by {self.colour_by!r}; use one of {COLOUR_BY}")
         unknown = set(self.kinds) - set(KINDS)
