@@ -1,7 +1,7 @@
 """Cost of one demo-model training step, explicit attention against PyTorch's fused kernel.
 
-``python -m vitviz.demo.train`` builds its ViT with attention as explicit matrix products
-(:func:`vitviz.demo.train.create_model`). This script measures why: the same model, the
+``python -m training.demo_model`` builds its ViT with attention as explicit matrix products
+(:func:`training.demo_model.train.create_model`). This script measures why: the same model, the
 same batches and the same optimiser step, once with timm's default fused attention
 (``scaled_dot_product_attention``) and once explicit, interleaved in one run so that
 machine load hits both alike, at the shapes of both training phases. It also times the
@@ -24,8 +24,7 @@ from collections.abc import Callable
 
 import torch
 
-from vitviz.demo.dataset import IMAGE_SIZE
-from vitviz.demo.train import (
+from training.demo_model.train import (
     AuxiliaryHeads,
     BatchStream,
     TrainConfig,
@@ -33,6 +32,7 @@ from vitviz.demo.train import (
     create_model,
     training_step,
 )
+from vitviz.demo.dataset import IMAGE_SIZE
 
 
 def seconds(run: Callable[[], object]) -> float:

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_render.py``. Prints milliseconds per call (best of a few
 repeats) for what the GUI does on every click: colour a full layer x head stack of
-thumbnails, place one map on a photo, the ViT-paper mask, and preprocess an image.
+thumbnails, the ViT-paper mask, and preprocess an image.
 """
 
 from __future__ import annotations
@@ -59,11 +59,8 @@ def main() -> None:
     )  # fmt: skip
     grid: PatchGrid = prepare(photo, spec).grid
     one = stack[0, 0]
-    for mode in ("nearest", "bilinear"):
-        took = best_ms(lambda mode=mode: render.map_on_image(one, grid, photo, mode=mode))
-        print(f"map on a 1024x768 photo, {mode}: {took:.2f} ms")
-    took = best_ms(lambda: render.vit_paper_mask(one, grid, photo))
-    print(f"ViT-paper mask on the photo: {took:.2f} ms")
+    took = best_ms(lambda: render.vit_paper_mask(one, grid))
+    print(f"ViT-paper mask of the photo's input: {took:.2f} ms")
 
     timm_transform = create_transform(
         input_size=spec.input_size, is_training=False, interpolation="bicubic",

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from matplotlib import cbook
@@ -20,8 +19,10 @@ from vitviz.compute.rollout import rollout
 from vitviz.demo.dataset import generate
 from vitviz.demo.shapes import CLASS_NAMES
 from vitviz.export import animation
-from vitviz.export.figures import magnification
-from vitviz.export.pictures import PictureOptions, display_image, map_picture
+from vitviz.export.map_figures import map_image_figure
+from vitviz.export.pictures import PictureOptions
+from vitviz.export.saving import save_figure
+from vitviz.export.titles import rollout_title
 from vitviz.resources import DEMO_MODEL_PATH
 
 
@@ -61,8 +62,8 @@ def test_export_rollout_png(model_source, images, tmp_path, capsys):
     for path in written:
         png = Image.open(path)
         assert png.format == "PNG"
-        # A 224-pixel image shown 3x, with margins, title and colour bar.
-        assert png.size == (24 + 672 + 24 + 28 + 110 + 24, 24 + 672 + 24 + 2 * 32)
+        # A 224-pixel image shown at 640 pixels, with title and colour bar: 8.6 x 7.9 inches.
+        assert png.size == (860, 790)
 
 
 def test_exported_rollout_equals_the_computed_one(model_source, images, tmp_path):
@@ -91,14 +92,14 @@ def test_exported_rollout_equals_the_computed_one(model_source, images, tmp_path
     with torch.inference_mode():
         output = model(prepared.tensor)
     computed = rollout(output.attentions, output.layout)[0]  # [rows, cols]
-    base = display_image(image)
+    title = rollout_title(
+        spec.name, "CLS", start_layer=0, end_layer=model.config.depth - 1, fusion="mean",
+        image="sample0.png",
+    )  # fmt: skip
     options = PictureOptions(cmap="viridis", alpha=0.8)
-    expected, _ = map_picture(computed, prepared.grid, base, options)
-    rgb = np.asarray(Image.open(tmp_path / "sample0_rollout.png").convert("RGB"))
-    zoom = magnification(*base.shape[:2])
-    top = rgb.shape[0] - 24 - base.shape[0] * zoom
-    shown = rgb[top : top + base.shape[0] * zoom, 24 : 24 + base.shape[1] * zoom]
-    np.testing.assert_array_equal(shown[::zoom, ::zoom], expected)
+    figure = map_image_figure(computed, prepared.grid, image, title=title, options=options)
+    expected = save_figure(figure, tmp_path / "expected.png").read_bytes()
+    assert (tmp_path / "sample0_rollout.png").read_bytes() == expected
 
 
 def test_a_broken_image_is_skipped_and_the_exit_status_says_so(

@@ -6,6 +6,7 @@ Examples::
     vitviz export photos/*.jpg --what rollout --format png --out figures/
     vitviz export cat.jpg --what head --layer 5 --head 2 --query 3,7 --format gif --out out/
     vitviz export cat.jpg --what all --style vit-paper --format pdf --out out/
+    vitviz export cat.jpg --what deck --format pdf --out talk/
     vitviz models --filter dinov2
 
 A folder among the images stands for the images in it (``vitviz predict photos/``).
@@ -41,7 +42,7 @@ EXIT_SOME_FAILED = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
-_KIND_CHOICES = ("rollout", "head", "grid", "class", "stats", "all")
+_KIND_CHOICES = ("rollout", "head", "grid", "class", "stats", "deck", "all")
 _FORMATS = ("png", "svg", "pdf", "gif", "mp4")
 
 
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         choices=_KIND_CHOICES,
         help="rollout, one head's map, the heads x layers grid, a class-specific map, the "
-        "mean-attention-distance plot, or all of them; repeatable",
+        "mean-attention-distance plot, all of these, or the talk deck (one multi-page PDF: "
+        "--format pdf); repeatable",
     )
     export.add_argument("--format", default="png", choices=_FORMATS, help="file format (png)")
     export.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -171,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--shared-scale", action="store_true", help="grid: one colour scale for all heads"
     )
     export.add_argument("--fps", type=float, default=2.0, help="animation frames per second")
+    export.add_argument(
+        "--frame-scale",
+        action="store_true",
+        help="animations: a colour scale per frame (default: one scale for all frames)",
+    )
     export.add_argument(
         "--colour-by",
         default="head",
@@ -364,7 +371,9 @@ def _export(args) -> int:
         kinds = [
             kind
             for kind in KINDS
-            if (kind in ANIMATED_KINDS or not animated) and (kind != "class" or spec.num_classes)
+            if (kind in ANIMATED_KINDS or not animated)
+            and (kind != "class" or spec.num_classes)
+            and kind != "deck"
         ]
     request = ExportRequest(
         kinds=tuple(kinds),
@@ -387,6 +396,7 @@ def _export(args) -> int:
         shared_scale=args.shared_scale,
         preprocess=PreprocessMode(args.preprocess),
         fps=args.fps,
+        frame_scale=args.frame_scale,
         colour_by=args.colour_by,
     )
     exporter = BatchExporter(model, spec, request, args.out)

@@ -1,5 +1,4 @@
-"""Rendering: colours equal matplotlib's, upsampling equals torch's, maps land on the right
-pixels of the original image."""
+"""Rendering: colours equal matplotlib's, upsampling equals torch's, the ViT paper's mask."""
 
 from __future__ import annotations
 
@@ -9,16 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from matplotlib.colors import Normalize
-from PIL import Image
 
 from vitviz.compute.geometry import PatchGrid
 from vitviz.compute.render import (
     Normalization,
     color_limits,
     colormap_lut,
-    map_layer,
-    map_on_image,
-    overlay,
     render_maps,
     to_rgba,
     upsample,
@@ -158,72 +153,6 @@ def test_unknown_upsampling_mode():
         upsample(np.zeros((2, 2)), (4, 4), "bicubic")
 
 
-def test_overlay_blends_by_alpha_and_map_opacity():
-    rgb = np.full((1, 3, 3), 100, dtype=np.uint8)
-    rgba = np.array([[[200, 0, 50, 255], [200, 0, 50, 0], [200, 0, 50, 255]]], dtype=np.uint8)
-    out = overlay(rgb, rgba, alpha=0.5)
-    np.testing.assert_array_equal(out[0, 0], [150, 50, 75])
-    np.testing.assert_array_equal(out[0, 1], [100, 100, 100])
-    np.testing.assert_array_equal(overlay(rgb, rgba, alpha=1.0)[0, 2], [200, 0, 50])
-    np.testing.assert_array_equal(overlay(rgb, rgba, alpha=0.0), rgb)
-
-
-# --- on the original image -------------------------------------------------------------
-
-
-def test_nearest_layer_puts_every_patch_on_its_own_box():
-    grid = grid_10x16()
-    values = np.arange(160.0).reshape(10, 16)  # unique per patch, rows first
-    layer = map_layer(values, grid, cmap="gray", vmin=0, vmax=255)
-    assert layer.shape == (320, 512, 4)
-    for row, col in [(0, 0), (0, 15), (9, 0), (4, 11)]:
-        left, top, right, bottom = (int(v) for v in grid.patch_box(row, col))
-        box = layer[top:bottom, left:right, 0]
-        assert (box == int(values[row, col])).all(), (row, col)
-
-
-def test_cropped_away_pixels_are_transparent_and_dimmed():
-    # The input covers original columns 40..552 of a 320 x 600 image (scale 0.5).
-    grid = grid_10x16(original=(320, 600), offset=(-20.0, 0.0))
-    values = np.ones((10, 16))
-    layer = map_layer(values, grid, cmap="viridis", vmin=0, vmax=1)
-    assert (layer[:, :40, 3] == 0).all()
-    assert (layer[:, 552:, 3] == 0).all()
-    assert (layer[:, 40:552, 3] == 255).all()
-    image = np.full((320, 600, 3), 200, dtype=np.uint8)
-    out = map_on_image(values, grid, image, alpha=0.0, dim_outside=0.5)
-    np.testing.assert_array_equal(out[:, :40], 100)
-    np.testing.assert_array_equal(out[:, 40:552], 200)
-
-
-def test_bilinear_layer_hits_patch_values_at_patch_centres():
-    grid = grid_10x16()
-    values = np.random.default_rng(5).random((10, 16))
-    layer = map_layer(values, grid, cmap="gray", vmin=0, vmax=1, mode="bilinear")
-    lut = colormap_lut("gray")
-    for row, col in [(0, 0), (3, 7), (9, 15)]:
-        left, top, right, bottom = grid.patch_box(row, col)
-        y, x = int((top + bottom) / 2), int((left + right) / 2)  # pixel straddling the centre
-        # Half a pixel off the exact centre: colours agree to within one LUT step.
-        assert abs(int(layer[y, x, 0]) - int(lut[int(values[row, col] * 255.999), 0])) <= 2
-
-
-def test_scaled_copy_of_the_image_gets_a_scaled_overlay():
-    grid = grid_10x16()
-    values = np.arange(160.0).reshape(10, 16)
-    full = map_on_image(values, grid, np.zeros((320, 512, 3), np.uint8), mode="nearest")
-    half = map_on_image(values, grid, Image.new("RGB", (256, 160)), mode="nearest")
-    np.testing.assert_array_equal(half, full[::2, ::2])
-
-
-def test_map_and_image_mix_ups_are_refused():
-    grid = grid_10x16()
-    with pytest.raises(AnalysisError, match="10x16 patch grid"):
-        map_layer(np.zeros((16, 10)), grid)
-    with pytest.raises(AnalysisError, match="made for a 512x320 image"):
-        map_on_image(np.zeros((10, 16)), grid, np.zeros((320, 320, 3), np.uint8))
-
-
 # --- ViT paper style -------------------------------------------------------------------
 
 
@@ -231,24 +160,24 @@ def test_vit_paper_mask_shows_the_image_only_where_the_map_is():
     grid = grid_10x16()
     values = np.zeros((10, 16))
     values[2, 12] = 3.0
-    image = np.full((320, 512, 3), 255, dtype=np.uint8)
-    out = vit_paper_mask(values, grid, image).astype(int).sum(-1)  # [H, W]
-    y, x = np.unravel_index(np.argmax(out), out.shape)
-    assert grid.patch_at(x, y) == (2, 12)
-    assert out[-1, 0] == 0  # far from the peak: black
-    assert out.max() > 0
+    mask = vit_paper_mask(values, grid)  # [H_in, W_in] over the input
+    assert mask.shape == (160, 256)
+    y, x = np.unravel_index(np.argmax(mask), mask.shape)
+    assert (y // 16, x // 16) == (2, 12)
+    assert mask[-1, 0] < 1e-3  # far from the peak: black
+    assert mask.max() <= 1.0
 
 
-def test_vit_paper_mask_of_a_uniform_map_is_the_image_inside_the_crop():
-    grid = grid_10x16(original=(320, 600), offset=(-20.0, 0.0))
-    image = np.random.default_rng(6).integers(0, 256, (320, 600, 3), dtype=np.uint8)
+def test_vit_paper_mask_of_a_uniform_map_shows_the_whole_input():
     for blur in (False, True):
-        out = vit_paper_mask(np.full((10, 16), 0.3), grid, image, blur=blur)
-        np.testing.assert_allclose(out[:, 40:552], image[:, 40:552], atol=1)
-        assert (out[:, :40] == 0).all()
-        assert (out[:, 552:] == 0).all()
+        mask = vit_paper_mask(np.full((10, 16), 0.3), grid_10x16(), blur=blur)
+        np.testing.assert_allclose(mask, 1.0, atol=1e-3)
 
 
 def test_vit_paper_mask_of_an_empty_map_is_black():
-    out = vit_paper_mask(np.zeros((10, 16)), grid_10x16(), np.full((320, 512, 3), 255, np.uint8))
-    assert (out == 0).all()
+    assert (vit_paper_mask(np.zeros((10, 16)), grid_10x16()) == 0).all()
+
+
+def test_a_map_of_the_wrong_shape_is_refused():
+    with pytest.raises(AnalysisError, match="10x16 patch grid"):
+        vit_paper_mask(np.zeros((16, 10)), grid_10x16())

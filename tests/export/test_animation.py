@@ -1,4 +1,4 @@
-"""Layer animations: GIF frames, and MP4 only where ffmpeg is installed."""
+"""Layer animations: GIF frames on one colour scale (or each its own), MP4 where ffmpeg is."""
 
 from __future__ import annotations
 
@@ -6,58 +6,74 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from vitviz.compute.geometry import PatchGrid
 from vitviz.errors import VitvizError
 from vitviz.export import animation
 from vitviz.export.animation import mp4_available, save_layer_animation
-from vitviz.export.figures import ColourScale
+from vitviz.export.pictures import PictureOptions
+from vitviz.vit.layout import TokenLayout
+
+GRID = PatchGrid(
+    TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(2, 3)), (16, 16), (32, 48), (32, 48)
+)
+IMAGE = np.full((32, 48, 3), 128, np.uint8)
 
 
-def _frames(count):
-    # Flat frames in distinct colours, so GIF palette quantisation keeps them exact.
-    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
-    return [np.full((20, 30, 3), colours[i], dtype=np.uint8) for i in range(count)]
+def _maps(count):
+    # Flat maps 0, 1, 2, ... : one colour per frame on the fixed scale.
+    return np.stack([np.full((2, 3), float(i)) for i in range(count)])
 
 
-def test_gif_has_one_frame_per_layer_in_order(tmp_path):
+def _centres(path):
+    return [
+        np.asarray(frame.convert("RGB"))[400, 300]
+        for frame in ImageSequence.Iterator(Image.open(path))
+    ]
+
+
+def test_gif_has_one_frame_per_layer_in_order_on_one_colour_scale(tmp_path):
+    options = PictureOptions(cmap="gray", alpha=1.0)
     path = save_layer_animation(
-        _frames(4), [f"layer {i}" for i in range(4)], tmp_path / "layers.gif", fps=4
+        _maps(3), GRID, IMAGE, ["a", "b", "c"], tmp_path / "layers.gif", options=options, fps=4
     )
     gif = Image.open(path)
-    assert gif.format == "GIF"
-    assert gif.n_frames == 4
-    assert gif.info["duration"] == 250
-    centres = []
-    for frame in ImageSequence.Iterator(gif):
-        rgb = np.asarray(frame.convert("RGB"))
-        # The picture's centre: 24 px margin, 30 px wide magnified to 660.
-        centres.append(tuple(rgb[-24 - 200, 24 + 330]))
-    assert centres == [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+    assert (gif.format, gif.n_frames, gif.info["duration"]) == ("GIF", 3, 250)
+    brightness = [int(c.sum()) for c in _centres(path)]
+    assert brightness[0] < brightness[1] < brightness[2]  # black, grey, white
+
+
+def test_a_colour_scale_per_frame_stretches_each_frame(tmp_path):
+    maps = _maps(3)
+    maps[:, 0, 0] += 0.5  # each frame spans its own range
+    options = PictureOptions(cmap="gray", alpha=1.0)
+    path = save_layer_animation(
+        maps, GRID, IMAGE, ["a", "b", "c"], tmp_path / "x.gif", options=options, fixed_scale=False
+    )
+    centres = [int(c.sum()) for c in _centres(path)]
+    assert centres[0] == centres[1] == centres[2]
 
 
 def test_gif_is_deterministic(tmp_path):
     def export(name):
-        frames, titles = _frames(3), ["a", "b", "c"]
-        scale = ColourScale("inferno", 0, 1)
-        return save_layer_animation(frames, titles, tmp_path / name, scale=scale).read_bytes()
+        return save_layer_animation(_maps(3), GRID, IMAGE, ["a", "b", "c"], tmp_path / name)
 
-    assert export("a.gif") == export("b.gif")
+    assert export("a.gif").read_bytes() == export("b.gif").read_bytes()
 
 
 def test_mp4_without_ffmpeg_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(animation.FFMpegWriter, "isAvailable", classmethod(lambda cls: False))
     assert not mp4_available()
     with pytest.raises(VitvizError, match="ffmpeg"):
-        save_layer_animation(_frames(2), ["a", "b"], tmp_path / "layers.mp4")
+        save_layer_animation(_maps(2), GRID, IMAGE, ["a", "b"], tmp_path / "layers.mp4")
     assert not (tmp_path / "layers.mp4").exists()
 
 
 @pytest.mark.skipif(not mp4_available(), reason="no ffmpeg installed")
 def test_mp4_is_written_where_ffmpeg_exists(tmp_path):
-    path = save_layer_animation(_frames(3), ["a", "b", "c"], tmp_path / "layers.mp4")
-    data = path.read_bytes()
-    assert data[4:8] == b"ftyp"
+    path = save_layer_animation(_maps(3), GRID, IMAGE, ["a", "b", "c"], tmp_path / "layers.mp4")
+    assert path.read_bytes()[4:8] == b"ftyp"
 
 
 def test_frames_and_titles_must_match(tmp_path):
     with pytest.raises(ValueError, match="title"):
-        save_layer_animation(_frames(2), ["a"], tmp_path / "x.gif")
+        save_layer_animation(_maps(2), GRID, IMAGE, ["a"], tmp_path / "x.gif")

@@ -15,12 +15,14 @@ from vitviz.compute.preprocess import PreprocessMode, prepare
 from vitviz.compute.rollout import rollout
 from vitviz.errors import AnalysisError, VitvizError
 from vitviz.export.batch import BatchExporter
-from vitviz.export.figures import magnification
-from vitviz.export.pictures import PictureOptions, display_image, map_picture
+from vitviz.export.map_figures import map_image_figure
+from vitviz.export.pictures import PictureOptions
 from vitviz.export.predict import predict_images
 from vitviz.export.reading import unique_stems
 from vitviz.export.request import ExportRequest
+from vitviz.export.saving import save_figure
 from vitviz.export.styles import MapStyle
+from vitviz.export.titles import class_title, rollout_title
 
 
 def _export(loaded, out, paths, *, batch_size=2, **request):
@@ -29,14 +31,9 @@ def _export(loaded, out, paths, *, batch_size=2, **request):
     return exporter.run(paths, batch_size=batch_size, progress=False)
 
 
-def _picture_in(png_path, shape):
-    """The picture area of a saved map figure, sampled back to the picture's own pixels."""
-    rgb = np.asarray(Image.open(png_path).convert("RGB"))
-    height, width = shape
-    zoom = magnification(height, width)
-    top = rgb.shape[0] - 24 - height * zoom
-    shown = rgb[top : top + height * zoom, 24 : 24 + width * zoom]
-    return shown[::zoom, ::zoom]
+def _map_of(png_path) -> np.ndarray:
+    """The map of a saved map figure, read back from its picture: the figure's pixels."""
+    return np.asarray(Image.open(png_path).convert("RGB"))
 
 
 @pytest.mark.parametrize("style", ["overlay", "vit-paper"])
@@ -56,10 +53,14 @@ def test_exported_rollout_equals_the_computed_rollout_after_rendering(
         with torch.inference_mode():
             output = model(prepared.tensor)
         computed = rollout(output.attentions, output.layout)[0]  # [rows, cols]
-        base = display_image(image)
-        expected, _ = map_picture(computed, prepared.grid, base, options)
-        exported = _picture_in(tmp_path / f"{Path(path).stem}_rollout.png", base.shape[:2])
-        np.testing.assert_array_equal(exported, expected)
+        depth = model.config.depth
+        title = rollout_title(
+            spec.name, "CLS", start_layer=0, end_layer=depth - 1, fusion="mean",
+            image=Path(path).name,
+        )  # fmt: skip
+        figure = map_image_figure(computed, prepared.grid, image, title=title, options=options)
+        expected = save_figure(figure, tmp_path / "expected.png").read_bytes()
+        assert (tmp_path / f"{Path(path).stem}_rollout.png").read_bytes() == expected
 
 
 def test_a_broken_image_is_reported_and_the_others_complete(loaded, tmp_path, images, broken_image):
@@ -105,6 +106,23 @@ def test_gif_steps_through_every_layer(loaded, tmp_path, images):
         assert gif.format == "GIF"
         assert gif.n_frames == model.config.depth
         assert gif.size == size  # the frames are the still figure's layout
+
+
+def test_animations_take_one_colour_scale_or_one_per_frame(loaded, tmp_path, images):
+    fixed = _export(loaded, tmp_path / "a", images[:1], kinds=("rollout",), fmt="gif")
+    per_frame = _export(
+        loaded, tmp_path / "b", images[:1], kinds=("rollout",), fmt="gif", frame_scale=True
+    )
+    first, second = (Image.open(report.written[0]) for report in (fixed, per_frame))
+    assert first.n_frames == second.n_frames
+    first.seek(0)
+    second.seek(0)
+    # The first layer's rollout spans little of the whole animation's range: on the fixed
+    # scale its frame is darker than on its own.
+    fixed_frame = np.asarray(first.convert("L"), dtype=float)
+    own_frame = np.asarray(second.convert("L"), dtype=float)
+    assert fixed_frame.shape == own_frame.shape
+    assert fixed_frame.mean() < own_frame.mean()
 
 
 def test_head_grid_and_stats_figures(loaded, tmp_path, images):
@@ -169,6 +187,8 @@ def test_native_aspect_inputs_of_different_sizes_are_batched_apart(loaded, tmp_p
         ({"kinds": ("nonsense",)}, "unknown export"),
         ({"kinds": ("rollout",), "fmt": "jpg"}, "unknown format"),
         ({"kinds": ("stats",), "colour_by": "mood"}, "cannot colour by"),
+        ({"kinds": ("deck",), "fmt": "png"}, "multi-page PDF"),
+        ({"picture": PictureOptions(cmap="rainbowish")}, "unknown colormap 'rainbowish'"),
     ],
 )
 def test_impossible_requests_are_refused_up_front(loaded, tmp_path, request_kwargs, message):
@@ -206,11 +226,20 @@ def test_class_maps_default_to_each_images_top_class_and_equal_the_computed_ones
         label = spec.labels[top]
         assert written.name == f"{Path(path).stem}_class{top}-{label}_grad_rollout.png"
         computed = class_maps(model, prepared.tensor, [top], method="grad_rollout")[0, 0]
-        base = display_image(open_image(path))
-        expected, _ = map_picture(computed, prepared.grid, base)
+        with torch.inference_mode():
+            probability = float(torch.softmax(model(prepared.tensor).logits[0], -1)[top])
+        title = class_title(
+            spec.name, label, index=top, method="grad_rollout", probability=probability,
+            image=Path(path).name,
+        )  # fmt: skip
+        figure = map_image_figure(
+            computed, prepared.grid, open_image(path), title=title, label="grad rollout"
+        )
+        expected = _map_of(save_figure(figure, tmp_path / "expected.png")).astype(int)
         # Batched and single backward passes may differ in the last bit; colours may
         # move by one table entry at most in a handful of pixels.
-        exported = _picture_in(written, base.shape[:2]).astype(int)
+        exported = _map_of(written).astype(int)
+        assert exported.shape == expected.shape
         assert np.abs(exported - expected).max() <= 3
         assert (exported != expected).any(-1).mean() < 0.01
 
@@ -254,6 +283,13 @@ def test_predict_images_batches_and_skips_broken_images(loaded, images, broken_i
         [g["probability"] for g in results[0]["predictions"]],
         rtol=1e-5,
     )
+
+
+def test_the_deck_is_one_pdf_per_image(loaded, tmp_path, images):
+    report = _export(loaded, tmp_path, images[:2], kinds=("deck",), fmt="pdf")
+    assert report.ok
+    assert [p.name for p in report.written] == ["shape0_deck.pdf", "shape1_deck.pdf"]
+    assert all(p.read_bytes().startswith(b"%PDF") for p in report.written)
 
 
 def test_unique_stems():

@@ -1,86 +1,82 @@
-"""Pictures come from the shared renderer, in both map styles."""
+"""A map on its image: placed on the crop box, coloured by matplotlib, both map styles."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 from PIL import Image
 
-from vitviz.compute import render
 from vitviz.compute.geometry import PatchGrid
-from vitviz.export.pictures import PictureOptions, display_image, map_picture, thumbnails
+from vitviz.errors import AnalysisError
+from vitviz.export.pictures import PictureOptions, crop_extent, display_image, draw_map
 from vitviz.export.styles import MapStyle
 from vitviz.vit.layout import TokenLayout
 
 
 @pytest.fixture
 def grid():
-    # A 10 x 16 patch grid of 16-pixel patches over a 320 x 200 image, 1:2 downscaled.
+    # A 10 x 16 grid of 16-pixel patches: the input is a 1:2 scaled, 20-pixel wide crop.
     layout = TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(10, 16))
-    return PatchGrid(layout, (16, 16), (160, 256), (320, 512), scale=(0.5, 0.5))
+    return PatchGrid(layout, (16, 16), (160, 256), (320, 552), scale=(0.5, 0.5), offset=(-10, 0))
 
 
 @pytest.fixture
 def image():
-    rng = np.random.default_rng(1)
-    return rng.integers(0, 256, (320, 512, 3), dtype=np.uint8)
+    return np.random.default_rng(1).integers(0, 256, (320, 552, 3), dtype=np.uint8)
 
 
-def test_overlay_is_the_renderers_map_on_image(grid, image):
+def _drawn(values, grid, image, options, **limits):
+    axes = Figure().add_subplot()
+    return axes, draw_map(axes, values, grid, image, options, **limits)
+
+
+def test_the_map_covers_the_crop_box_in_the_pictures_pixels(grid, image):
+    assert crop_extent(grid, image.shape) == (20.0, 532.0, 320.0, 0.0)
+    # A copy at half size gets the box at half size.
+    assert crop_extent(grid, (160, 276)) == (10.0, 266.0, 160.0, 0.0)
     values = np.random.default_rng(2).random((10, 16))
     options = PictureOptions(cmap="magma", alpha=0.7, upsampling="bilinear")
-    picture, scale = map_picture(values, grid, image, options, label="relevance")
-    expected = render.map_on_image(
-        values,
-        grid,
-        image,
-        cmap="magma",
-        vmin=values.min(),
-        vmax=values.max(),
-        alpha=0.7,
-        mode="bilinear",
+    axes, shown = _drawn(values, grid, image, options)
+    np.testing.assert_array_equal(axes.images[0].get_array(), image)
+    np.testing.assert_array_equal(shown.get_array(), values)
+    assert shown.get_extent() == [20.0, 532.0, 320.0, 0.0]
+    assert (shown.cmap.name, shown.get_alpha(), shown.get_interpolation()) == (
+        "magma",
+        0.7,
+        "bilinear",
     )
-    np.testing.assert_array_equal(picture, expected)
-    assert (scale.cmap, scale.label) == ("magma", "relevance")
-    assert (scale.vmin, scale.vmax) == (values.min(), values.max())
+    assert shown.get_clim() == (values.min(), values.max())
+    assert (axes.get_xlim(), axes.get_ylim()) == ((0, 552), (320, 0))
+    assert len(axes.patches) == 1  # the unseen strips, dimmed
 
 
 def test_torch_maps_and_fixed_limits(grid, image):
-    values = torch.rand(10, 16, dtype=torch.float16)
-    picture, scale = map_picture(values, grid, image, vmin=0.0, vmax=2.0)
-    assert (scale.vmin, scale.vmax) == (0.0, 2.0)
-    expected = render.map_on_image(
-        values.float().numpy(),
-        grid,
-        image,
-        cmap="inferno",
-        vmin=0.0,
-        vmax=2.0,
-        alpha=0.6,
-        mode="nearest",
-    )
-    np.testing.assert_array_equal(picture, expected)
+    values = torch.rand(10, 16, dtype=torch.bfloat16)
+    _, shown = _drawn(values, grid, image, PictureOptions(), vmin=0.0, vmax=2.0)
+    assert shown.get_clim() == (0.0, 2.0)
+    np.testing.assert_array_equal(shown.get_array(), values.float().numpy())
 
 
-def test_vit_paper_style_is_the_mask_without_a_colour_scale(grid, image):
-    values = np.random.default_rng(3).random((10, 16))
-    picture, scale = map_picture(values, grid, image, PictureOptions(style=MapStyle.VIT_PAPER))
-    assert scale is None
-    np.testing.assert_array_equal(picture, render.vit_paper_mask(values, grid, image))
+def test_vit_paper_style_shows_the_image_through_the_mask_without_colours(grid, image):
+    values = np.zeros((10, 16))
+    values[4:6, 7:9] = 1.0
+    axes, shown = _drawn(values, grid, image, PictureOptions(style=MapStyle.VIT_PAPER))
+    assert shown is None
+    black = axes.images[1].get_array()  # [H_in, W_in, 4]: black, alpha = 1 - mask
+    assert black.shape == (160, 256, 4)
+    assert (black[..., :3] == 0).all()
+    assert black[80, 128, 3] < 0.6  # the map peaks here (blurred over a patch)
+    assert black[5, 5, 3] > 0.99  # and is zero far from it
+
+
+def test_a_map_of_the_wrong_shape_is_refused(grid, image):
+    with pytest.raises(AnalysisError, match="does not match the 10x16 patch grid"):
+        _drawn(np.zeros((16, 10)), grid, image, PictureOptions())
 
 
 def test_display_image_scales_large_images_down_keeping_aspect():
-    large = Image.new("RGB", (2000, 1000), (10, 20, 30))
-    small = Image.new("RGB", (224, 160), (10, 20, 30))
-    assert display_image(large).shape == (384, 768, 3)
-    assert display_image(small).shape == (160, 224, 3)
-
-
-def test_thumbnails_per_map_or_shared_scale():
-    maps = np.stack([np.linspace(0, 1, 12).reshape(3, 4), np.linspace(0, 2, 12).reshape(3, 4)])
-    per_map = thumbnails(maps, "viridis")
-    shared = thumbnails(maps, "viridis", shared_scale=True)
-    assert per_map.shape == (2, 3, 4, 4)
-    np.testing.assert_array_equal(per_map[0], per_map[1])
-    assert not np.array_equal(shared[0], shared[1])
+    image = Image.new("RGB", (2000, 1000))
+    assert display_image(image).shape == (384, 768, 3)
+    assert display_image(Image.new("RGB", (300, 200))).shape == (200, 300, 3)

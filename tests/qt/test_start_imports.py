@@ -38,7 +38,7 @@ print("modules", " ".join(sorted(sys.modules)))
 
 def test_window_on_the_demo_model_starts_without_timm(tmp_path):
     if not DEMO_MODEL_PATH.is_file():
-        pytest.skip("the demo weights are not built yet (python -m vitviz.demo.train)")
+        pytest.skip("the demo weights are not built yet (python -m training.demo_model)")
     result = subprocess.run(
         [sys.executable, "-c", START_AND_LIST_MODULES, str(tmp_path / "settings.ini")],
         capture_output=True,

@@ -276,13 +276,13 @@ def test_config_that_disagrees_with_the_weights_is_refused(tmp_path):
 
 def test_bundled_demo_model_describes_its_network():
     if not DEMO_MODEL_PATH.is_file():
-        pytest.skip("the demo weights are not built yet (python -m vitviz.demo.train)")
+        pytest.skip("the demo weights are not built yet (python -m training.demo_model)")
     assert read_checkpoint(DEMO_MODEL_PATH).info.describes_network
 
 
 def test_demo_model_loads_and_runs_without_importing_timm():
     if not DEMO_MODEL_PATH.is_file():
-        pytest.skip("the demo weights are not built yet (python -m vitviz.demo.train)")
+        pytest.skip("the demo weights are not built yet (python -m training.demo_model)")
     script = (
         "import sys\n"
         "import torch\n"

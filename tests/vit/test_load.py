@@ -381,7 +381,7 @@ def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, i
 
 def test_bundled_demo_model_loads():
     if not DEMO_MODEL_PATH.is_file():
-        pytest.skip("the demo weights are not built yet (python -m vitviz.demo.train)")
+        pytest.skip("the demo weights are not built yet (python -m training.demo_model)")
     model, spec = load("demo", device="cpu")
     assert spec.labels[:3] == ("circle", "square", "triangle")
     assert spec.label_source == "checkpoint"

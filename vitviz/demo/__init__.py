@@ -1,7 +1,6 @@
-"""The bundled demo model's world: procedurally generated shape images, its training and
-its quality bars.
+"""The bundled demo model's world: procedurally generated shape images.
 
-``shapes`` (geometry of the ten classes), ``backgrounds`` (clutter), ``dataset`` (seeded
-samples with masks), ``quality`` (the metrics, with the app's own analysis) and ``train``
-(``python -m vitviz.demo.train`` reproduces ``resources/models/demo_vit.safetensors``).
+``shapes`` (geometry of the ten classes), ``backgrounds`` (clutter) and ``dataset``
+(seeded samples with masks), which the app's sample images come from. The demo model is
+trained by ``python -m training.demo_model`` (outside the package).
 """

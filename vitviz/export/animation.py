@@ -1,25 +1,23 @@
-"""Animations that step through the layers: GIF through Pillow, MP4 through ffmpeg.
+"""Animations that step through the layers: GIF (``PillowWriter``), MP4 (``FFMpegWriter``).
 
-One figure is built once and updated in place for every frame (the picture and the
-title), and a movie writer grabs the frames: :class:`GifWriter` (Pillow) for GIF,
-matplotlib's :class:`~matplotlib.animation.FFMpegWriter` for MP4 only when an ``ffmpeg``
-executable is installed; otherwise MP4 export raises a :class:`VitvizError` that says so.
+One map figure is built for the first frame and updated in place for the others (the
+map, its colour limits when each frame has its own, the title); matplotlib's movie
+writer grabs the frames. MP4 needs an ``ffmpeg`` executable; without one, MP4 export
+raises a :class:`VitvizError` that says so.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.animation import FFMpegWriter
-from PIL import Image
+from matplotlib.animation import FFMpegWriter, PillowWriter
 
+from vitviz.compute.geometry import PatchGrid
 from vitviz.errors import VitvizError
-from vitviz.export.figures import ColourScale, MapFigure
-from vitviz.export.raster import figure_rgba
-from vitviz.export.styles import DPI, slide_style
+from vitviz.export.figures import map_figure
+from vitviz.export.pictures import DEFAULT_OPTIONS, PictureOptions, as_numpy, paper_mask
+from vitviz.export.styles import DPI, MapStyle, slide_style
 
 
 def mp4_available() -> bool:
@@ -27,51 +25,9 @@ def mp4_available() -> bool:
     return FFMpegWriter.isAvailable()
 
 
-class GifWriter:
-    """GIF through Pillow, with frames grabbed by the fast raster path.
-
-    The same interface as matplotlib's movie writers (``saving`` and ``grab_frame``) and
-    the same file as :class:`matplotlib.animation.PillowWriter` writes, without resampling
-    every frame's pictures through matplotlib's image pipeline.
-
-    Parameters
-    ----------
-    fps : float
-        Frames per second.
-    pixels : callable, optional
-        Returns the figure's ``[H, W, 4]`` pixels (e.g. :meth:`MapFigure.rgba
-        <vitviz.export.figures.MapFigure.rgba>`); default :func:`figure_rgba` of it.
-    """
-
-    def __init__(self, fps: float, pixels: Callable[[], np.ndarray] | None = None):
-        self.fps = fps
-        self._pixels = pixels
-        self._figure = None
-        self._frames: list[Image.Image] = []
-
-    @contextlib.contextmanager
-    def saving(self, figure, path: str, dpi: float) -> Iterator[GifWriter]:
-        """Collect frames of ``figure`` inside the block; write ``path`` at its end."""
-        self._figure, self._frames = figure, []
-        yield self
-        self._frames[0].save(
-            path,
-            format="GIF",
-            save_all=True,
-            append_images=self._frames[1:],
-            duration=int(1000 / self.fps),
-            loop=0,
-        )
-
-    def grab_frame(self) -> None:
-        """Add the figure as it is now as a frame."""
-        rgba = self._pixels() if self._pixels is not None else figure_rgba(self._figure)
-        self._frames.append(Image.fromarray(rgba).convert("RGB"))
-
-
-def _writer(fmt: str, fps: float, layout: MapFigure):
+def _writer(fmt: str, fps: float):
     if fmt == "gif":
-        return GifWriter(fps, pixels=layout.rgba)
+        return PillowWriter(fps=fps)
     if fmt == "mp4":
         if not mp4_available():
             raise VitvizError(
@@ -89,25 +45,37 @@ def _writer(fmt: str, fps: float, layout: MapFigure):
 
 
 def save_layer_animation(
-    pictures: Sequence[np.ndarray],
-    titles: Sequence[str],
+    maps,
+    grid: PatchGrid,
+    image: np.ndarray,
+    titles: list[str],
     path: str | Path,
     *,
-    scale: ColourScale | None = None,
+    options: PictureOptions = DEFAULT_OPTIONS,
+    label: str = "attention",
+    fixed_scale: bool = True,
     fps: float = 2.0,
 ) -> Path:
-    """Write one frame per picture (e.g. per layer) as a GIF or MP4.
+    """Write one frame per map (e.g. per layer) on the image as a GIF or MP4.
 
     Parameters
     ----------
-    pictures : sequence of np.ndarray
-        uint8 ``[h, w, 3|4]`` pictures, all the same size, one per frame.
-    titles : sequence of str
+    maps : array_like
+        ``[frames, rows, cols]`` maps (numpy or torch).
+    grid : PatchGrid
+        Geometry of the input the maps were computed on.
+    image : np.ndarray
+        ``[h, w, 3]`` uint8 original image or a scaled copy.
+    titles : list of str
         One title per frame (model, what is shown, the frame's layer).
     path : str or Path
         Destination; ``.gif`` or ``.mp4`` decides the format.
-    scale : ColourScale, optional
-        Colour bar shared by all frames; None for none.
+    options : PictureOptions
+        Style, colormap, opacity, upsampling.
+    label : str
+        What the values are, for the colour bar.
+    fixed_scale : bool
+        One colour scale for all frames (they compare); otherwise each its own.
     fps : float
         Frames per second.
 
@@ -121,15 +89,25 @@ def save_layer_animation(
     VitvizError
         MP4 was asked for and no ``ffmpeg`` is installed.
     """
-    if len(pictures) != len(titles) or not pictures:
-        raise ValueError("one title per picture, and at least one picture, are needed")
+    frames = as_numpy(maps)  # [F, rows, cols]
+    if len(frames) != len(titles) or not len(frames):
+        raise ValueError("one title per map, and at least one map, are needed")
     path = Path(path)
-    lines = max(title.count("\n") + 1 for title in titles)
-    layout = MapFigure(pictures[0].shape[:2], title_lines=lines, colour_bar=scale is not None)
-    writer = _writer(path.suffix.lstrip(".").lower(), fps, layout)
-    with slide_style(), writer.saving(layout.figure, str(path), dpi=DPI):
-        for picture, title in zip(pictures, titles, strict=True):
-            padded = title + "\n" * (lines - 1 - title.count("\n"))
-            layout.show(picture, padded, scale)
+    writer = _writer(path.suffix.lstrip(".").lower(), fps)
+    limits = (float(np.nanmin(frames)), float(np.nanmax(frames))) if fixed_scale else (None, None)
+    figure = map_figure(
+        frames[0], grid, image, title=titles[0], options=options, label=label, vmin=limits[0],
+        vmax=limits[1],
+    )  # fmt: skip
+    shown = figure.axes[0].images[-1]  # the map, or the ViT-paper mask
+    with slide_style(), writer.saving(figure, str(path), dpi=DPI):
+        for values, title in zip(frames, titles, strict=True):
+            if options.style is MapStyle.VIT_PAPER:
+                shown.set_data(paper_mask(values, grid))
+            else:
+                shown.set_data(values)
+                if not fixed_scale:
+                    shown.set_clim(float(np.nanmin(values)), float(np.nanmax(values)))
+            figure.suptitle(title, wrap=True)
             writer.grab_frame()
     return path

@@ -1,9 +1,4 @@
-"""Maps → finished figures in one call: what the GUI's figure export and the batch use.
-
-Each function renders through :mod:`vitviz.export.pictures` (the GUI's renderer) and lays
-out through :mod:`vitviz.export.figures`; save the result with
-:func:`vitviz.export.saving.save_figure`.
-"""
+"""Maps → finished figures in one call: what the GUI's figure export and the batch use."""
 
 from __future__ import annotations
 
@@ -15,7 +10,7 @@ from PIL import Image
 from vitviz.compute.attention_maps import fuse_heads
 from vitviz.compute.geometry import PatchGrid
 from vitviz.export.figures import grid_figure, map_figure
-from vitviz.export.pictures import PictureOptions, display_image, map_picture, thumbnails
+from vitviz.export.pictures import PictureOptions, display_image
 
 
 def map_image_figure(
@@ -50,8 +45,9 @@ def map_image_figure(
     matplotlib.figure.Figure
     """
     base = display_image(image) if isinstance(image, Image.Image) else np.asarray(image)
-    picture, scale = map_picture(map_grid, grid, base, options or PictureOptions(), label=label)
-    return map_figure(picture, title=title, scale=scale)
+    return map_figure(
+        map_grid, grid, base, title=title, options=options or PictureOptions(), label=label
+    )
 
 
 def heads_grid_figure(
@@ -62,7 +58,7 @@ def heads_grid_figure(
     fusion: str = "mean",
     shared_scale: bool = False,
 ) -> Figure:
-    """Every head of every layer as small multiples, with a fused column per layer.
+    """Every head of every layer as small multiples, with a fused column and a colour bar.
 
     Parameters
     ----------
@@ -82,14 +78,15 @@ def heads_grid_figure(
     -------
     matplotlib.figure.Figure
     """
-    maps = torch.as_tensor(maps)
+    maps = torch.as_tensor(maps).float()
     fused = fuse_heads(maps, fusion, dim=-3)  # [L, rows, cols]
     every = torch.cat([maps, fused[:, None]], dim=1)  # [L, H + 1, rows, cols]
-    coloured = thumbnails(every.float().cpu().numpy(), cmap, shared_scale=shared_scale)
     layers, heads = maps.shape[:2]
     return grid_figure(
-        [list(row) for row in coloured],
+        every,
         title=title,
         row_labels=[f"layer {layer}" for layer in range(layers)],
         column_labels=[f"head {head}" for head in range(heads)] + [fusion],
+        cmap=cmap,
+        shared_scale=shared_scale,
     )

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 
 from vitviz.compute.predictions import check_class_index
 from vitviz.compute.preprocess import PreprocessMode
+from vitviz.compute.render import colormap
 from vitviz.errors import AnalysisError, VitvizError
 from vitviz.export.pictures import PictureOptions
 from vitviz.export.styles import ANIMATION_FORMATS, FIGURE_FORMATS
 from vitviz.export.tokens import parse_query
 
-KINDS = ("rollout", "head", "grid", "class", "stats")
+KINDS = ("rollout", "head", "grid", "class", "stats", "deck")
 COLOUR_BY = ("head", "entropy", "prefix")
 ANIMATED_KINDS = ("rollout", "head")
 
@@ -23,7 +24,7 @@ class ExportRequest:
     Attributes
     ----------
     kinds : tuple of str
-        Any of :data:`KINDS`.
+        Any of :data:`KINDS` (``deck``: the talk deck, one multi-page PDF per image).
     fmt : str
         ``png``, ``svg``, ``pdf`` (figures) or ``gif``, ``mp4`` (one frame per layer:
         the rollout forming, or one head's attention layer by layer).
@@ -52,6 +53,8 @@ class ExportRequest:
         How images are fitted to the model.
     fps : float
         Frames per second of animations.
+    frame_scale : bool
+        Give each frame of an animation its own colour scale (default: one for all).
     colour_by : str
         Colour of the points of the attention-distance plot: one of :data:`COLOUR_BY`
         (head index as in the ViT paper, attention entropy, or mass on prefix tokens).
@@ -72,6 +75,7 @@ class ExportRequest:
     shared_scale: bool = False
     preprocess: PreprocessMode = PreprocessMode.CROP
     fps: float = 2.0
+    frame_scale: bool = False
     colour_by: str = "head"
 
     @property
@@ -85,8 +89,9 @@ class ExportRequest:
         Raises
         ------
         VitvizError
-            Unknown kind or format, or a kind that has no animation.
+            Unknown kind, format or colormap, or a kind that has no animation.
         """
+        colormap(self.picture.cmap)  # an unknown name fails here, before any image is read
         if self.colour_by not in COLOUR_BY:
             raise VitvizError(f"cannot colour by {self.colour_by!r}; use one of {COLOUR_BY}")
         unknown = set(self.kinds) - set(KINDS)
@@ -96,6 +101,8 @@ class ExportRequest:
             raise VitvizError(
                 f"unknown format {self.fmt!r}; use one of {FIGURE_FORMATS + ANIMATION_FORMATS}"
             )
+        if "deck" in self.kinds and self.fmt != "pdf":
+            raise VitvizError("the talk deck is one multi-page PDF: export it with --format pdf")
         still = [kind for kind in self.kinds if kind not in ANIMATED_KINDS]
         if self.animated and still:
             raise VitvizError(

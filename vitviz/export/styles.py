@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import threading
-from collections.abc import Iterator
 
 import matplotlib as mpl
 
@@ -42,8 +40,6 @@ SLIDE_RC = {
     "svg.hashsalt": "vitviz",
     "svg.fonttype": "path",
     "pdf.fonttype": 42,
-    "image.interpolation": "nearest",
-    "image.resample": False,
 }
 
 # Timestamps are what makes two saves of one figure differ.
@@ -52,9 +48,6 @@ SAVE_METADATA = {
     "svg": {"Date": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": "vitviz"},
 }
-
-
-_inside = threading.local()  # whether this thread is in a slide_style block
 
 
 class MapStyle(enum.Enum):
@@ -66,23 +59,13 @@ class MapStyle(enum.Enum):
     """The ViT paper's figures: blurred, max-normalised map as an alpha mask over black."""
 
 
-@contextlib.contextmanager
-def slide_style() -> Iterator[None]:
+def slide_style() -> contextlib.AbstractContextManager:
     """Context in which exported figures are built and saved.
 
-    Yields
-    ------
-    None
-        matplotlib's rcParams are the slide style inside the block and restored after it.
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        matplotlib's ``rc_context`` of :data:`SLIDE_RC`: the slide style inside the
+        block, the user's settings restored after it.
     """
-    # Nested blocks (a figure drawn while it is built ...) keep the outer one's style:
-    # entering matplotlib's rc_context copies every rcParam, per block.
-    if getattr(_inside, "active", False):
-        yield
-        return
-    _inside.active = True
-    try:
-        with mpl.rc_context(SLIDE_RC):
-            yield
-    finally:
-        _inside.active = False
+    return mpl.rc_context(SLIDE_RC)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow
 
+from vitviz.qt.deck_action import add_deck_action
 from vitviz.qt.shortcuts import SHORTCUTS, make_action
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.window.commands import cycle, step_opacity
@@ -114,6 +115,7 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction]) -> None:
         "copy_window",
     ):
         file_menu.addAction(actions[name])
+    add_deck_action(window, file_menu)
     file_menu.addSeparator()
     file_menu.addAction(actions["quit"])
     select_menu = bar.addMenu("&Select")

@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from vitviz.demo import train as demo_train
-from vitviz.demo.quality import QualityReport
+from training.demo_model import train as demo_train
+from training.demo_model.quality import QualityReport
 from vitviz.vit import load
 
 

@@ -3,7 +3,11 @@
 import timm
 import torch
 
-from vitviz.demo.initialization import dct_patch_filters, mimetic_attention_, structured_init_
+from training.demo_model.initialization import (
+    dct_patch_filters,
+    mimetic_attention_,
+    structured_init_,
+)
 
 
 def test_dct_filters_are_orthonormal_and_start_with_the_colour_means():

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from vitviz.demo.quality import QualityReport, grown_patch_masks, peak_on
+from training.demo_model.quality import QualityReport, grown_patch_masks, peak_on
 
 
 def test_an_object_in_one_patch_grows_to_its_three_by_three_block():

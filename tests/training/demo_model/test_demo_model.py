@@ -1,13 +1,9 @@
 """The shipped demo model: small, self-describing, and measured against its quality bars.
 
-The bars are measured on fewer held-out images than the training script's 1,000, to keep
-the test fast; the images are fixed, so the result is the same on every run.
-
-The shipped weights do not meet the accuracy and class-map bars yet (see
-``resources/models/MODEL_CARD.md``): those asserts are strict expected failures, so they
-turn into failures the moment better weights land and the marker must come off. Floors
-a few points under the current weights' figures guard against regressions in loading and
-analysis.
+The bars are the floors the shipped weights reach on the training script's 1,000 held-out
+images (``resources/models/MODEL_CARD.md``); here they are measured on fewer, to keep the
+test fast (96.7 % top-1, 100 % pointing, 71.7 % class-map pairs on these 60). The images
+are fixed, so the result is the same on every run.
 """
 
 import json
@@ -17,8 +13,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from tests.demo.other_renderer import render
-from vitviz.demo.quality import (
+from tests.training.demo_model.other_renderer import render
+from training.demo_model.quality import (
     ACCURACY_BAR,
     CLASS_MAP_BAR,
     POINTING_BAR,
@@ -32,9 +28,6 @@ from vitviz.vit import load
 
 BAR_IMAGES = 60
 OTHER_RENDERER_IMAGES = 100
-NOT_YET = pytest.mark.xfail(
-    strict=True, reason="the shipped demo weights miss this bar (resources/models/MODEL_CARD.md)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -94,20 +87,16 @@ def test_accuracy_by_object_size_splits_the_images_into_thirds(report):
     assert np.mean(report.accuracy_by_size) == pytest.approx(report.accuracy)
 
 
-def test_current_weights_keep_their_measured_quality(report):
-    # A few points under what the shipped weights measure on these images (96.7 % top-1,
-    # 85 % of single class maps on their object): a loading or analysis regression drops
-    # far below.
-    assert report.accuracy >= 0.9, report.lines()
-    assert report.class_map_hits >= 0.75, report.lines()
+def test_single_class_maps_keep_their_measured_quality(report):
+    # A few points under the 85 % of single class maps on their object measured on these
+    # images: a loading or analysis regression drops far below.
+    assert report.class_map_hits >= 0.8, report.lines()
 
 
-@NOT_YET
 def test_accuracy_bar(report):
     assert report.accuracy >= ACCURACY_BAR, report.lines()
 
 
-@NOT_YET
 def test_class_map_bar(report):
     assert report.class_map_pointing >= CLASS_MAP_BAR, report.lines()
 

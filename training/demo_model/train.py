@@ -1,4 +1,4 @@
-"""Train the bundled demo ViT: ``python -m vitviz.demo.train``.
+"""Train the bundled demo ViT: ``python -m training.demo_model``.
 
 Reproduces ``resources/models/demo_vit.safetensors`` from a seed on a 2-core CPU. A timm
 ViT (patch 16, class token) is trained on freshly generated images, so it cannot memorise:
@@ -16,7 +16,7 @@ ViT (patch 16, class token) is trained on freshly generated images, so it cannot
   colour- and clutter-invariant edges the patch embedding has to learn;
 - a share of two-object images with half the class target on each object (CutMix-like),
   so the model ranks both objects in its top 2;
-- a structured start (:mod:`vitviz.demo.initialization`: sin-cos position embedding,
+- a structured start (:mod:`training.demo_model.initialization`: sin-cos position embedding,
   DCT patch filters, mimetic attention) and a clutter curriculum (plain backgrounds
   first);
 - Muon (Jordan et al. 2024; timm's implementation) for the blocks' weight matrices: the
@@ -50,9 +50,9 @@ from timm.optim import Muon
 from torch import nn
 from tqdm import tqdm
 
+from training.demo_model.initialization import structured_init_
+from training.demo_model.quality import QualityReport, evaluate
 from vitviz.demo.dataset import IMAGE_SIZE, generate_batch
-from vitviz.demo.initialization import structured_init_
-from vitviz.demo.quality import QualityReport, evaluate
 from vitviz.demo.shapes import CLASS_NAMES
 from vitviz.resources import DEMO_MODEL_PATH
 from vitviz.vit import load, save_checkpoint
@@ -636,7 +636,7 @@ def model_card(
 
 The bundled default model of vitviz: a small timm Vision Transformer trained from scratch
 on procedurally generated images, so that its attention has something real to find.
-Reproduce it with `python -m vitviz.demo.train` (defaults below, seed {config.seed}).
+Reproduce it with `python -m training.demo_model` (defaults below, seed {config.seed}).
 
 ## Data
 
@@ -684,7 +684,7 @@ small among many more clutter patches, is where accuracy drops.
 ## Metrics
 
 Held-out generated images, measured with the app's own rollout and class maps
-(`vitviz.demo.quality`), against the bars the demo is meant to meet:
+(`training.demo_model.quality`), against the bars the demo is meant to meet:
 
 {metrics}
 
@@ -697,7 +697,9 @@ It knows ten flat shapes and nothing else: any other image gets one of these ten
 
 
 def _parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m training.demo_model", description=__doc__.splitlines()[0]
+    )
     for name, value in asdict(TrainConfig()).items():
         choices = ("bf16", "fp32") if name == "precision" else None
         parser.add_argument(
