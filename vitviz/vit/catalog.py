@@ -11,6 +11,7 @@ import functools
 import os
 from pathlib import Path
 
+from vitviz.errors import ModelLoadError
 from vitviz.vit.sources import is_demo, is_local_path
 
 # timm modules whose entrypoints build VisionTransformer / VisionTransformerDistilled with
@@ -82,6 +83,72 @@ def close_matches(name: str, count: int = 5) -> list[str]:
     return matches
 
 
+def hub_location(source: str) -> tuple[str, str | None, tuple[str, ...]] | None:
+    """``(repo_id, revision, candidate files)`` holding a source's weights on the hub.
+
+    Parameters
+    ----------
+    source : str
+        A pretrained timm tag (a bare architecture means its default weights) or an
+        ``hf-hub:org/name[@revision]`` id.
+
+    Returns
+    -------
+    tuple or None
+        None for files, ``demo``, unknown names and tags without hub weights.
+    """
+    from timm.models import get_pretrained_cfg
+
+    if source.startswith("hf-hub:"):
+        repo_id, _, revision = source.removeprefix("hf-hub:").partition("@")
+        return repo_id, revision or None, _HUB_WEIGHT_FILES
+    try:
+        cfg = get_pretrained_cfg(source, allow_unregistered=False)
+    except (RuntimeError, ValueError):
+        return None
+    if cfg is None or not cfg.hf_hub_id:
+        return None
+    repo_id, _, revision = cfg.hf_hub_id.partition("@")
+    files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HUB_WEIGHT_FILES
+    return repo_id, revision or None, files
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers one request, decided at once.
+
+    The hub client retries a failed connection with back-off for about 25 s per file
+    (timm asks for two files): the window and the command line ask this once instead.
+    Offline mode (``HF_HUB_OFFLINE=1``) says no without asking; proxies and
+    ``HF_ENDPOINT`` are honoured, as the hub client honours them.
+    """
+    from huggingface_hub import constants, get_session
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception:  # DNS, refused, TLS, proxy: every failure means no
+        return False
+    return True
+
+
+def require_hub(name: str) -> None:
+    """Refuse at once, in one line, to download ``name`` when the hub is unreachable.
+
+    Raises
+    ------
+    ModelLoadError
+        When :func:`hub_reachable` says no.
+    """
+    if not hub_reachable():
+        raise ModelLoadError(
+            f"Could not download {name}: the Hugging Face Hub is unreachable (offline, or "
+            "blocked by a proxy) and the weights are not in the local cache. Connect to the "
+            "internet once to cache them, or load a local checkpoint file, or the bundled "
+            "demo model ('demo')."
+        )
+
+
 def cached_hub_file(tag: str, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """The weights file of a pretrained timm tag in the local Hugging Face cache, if any.
 
@@ -98,20 +165,13 @@ def cached_hub_file(tag: str, cache_dir: str | os.PathLike[str] | None = None) -
         None for unknown tags, tags without hub weights, and weights not downloaded yet.
     """
     from huggingface_hub import try_to_load_from_cache
-    from timm.models import get_pretrained_cfg
 
-    try:
-        cfg = get_pretrained_cfg(tag, allow_unregistered=False)
-    except RuntimeError:
+    location = hub_location(tag) if not tag.startswith("hf-hub:") else None
+    if location is None:
         return None
-    if not cfg.hf_hub_id:
-        return None
-    repo_id, _, revision = cfg.hf_hub_id.partition("@")
-    filenames = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HUB_WEIGHT_FILES
+    repo_id, revision, filenames = location
     for filename in filenames:
-        found = try_to_load_from_cache(
-            repo_id, filename, cache_dir=cache_dir, revision=revision or None
-        )
+        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
         if isinstance(found, str):
             return Path(found)
     return None

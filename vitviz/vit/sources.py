@@ -32,8 +32,9 @@ def is_local_path(source: str | os.PathLike[str]) -> bool:
     Parameters
     ----------
     source : str or path-like
-        A path-like object always is; a string is when it exists, has a checkpoint
-        suffix, contains a path separator or starts with ``~``.
+        A path-like object always is; a string is when it exists, has a directory part
+        or starts with ``~``, or has a checkpoint suffix and is not a timm tag (timm has
+        tags ending in ``.pt``, such as ``beit3_base_patch16_224.pt``).
 
     Returns
     -------
@@ -42,9 +43,11 @@ def is_local_path(source: str | os.PathLike[str]) -> bool:
     if not isinstance(source, str):
         return True
     path = Path(source).expanduser()
-    return (
-        path.exists()
-        or path.suffix.lower() in _CHECKPOINT_SUFFIXES
-        or any(sep in source for sep in ("/", "\\"))
-        or source.startswith("~")
-    )
+    if path.exists() or any(sep in source for sep in ("/", "\\")) or source.startswith("~"):
+        return True
+    if path.suffix.lower() not in _CHECKPOINT_SUFFIXES:
+        return False
+    # Only names with a checkpoint suffix pay for importing timm to ask.
+    import timm
+
+    return not timm.is_model(source.strip())

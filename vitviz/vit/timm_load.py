@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vitviz.vit.catalog import cached_hub_file, cached_hub_folder
+from vitviz.vit.catalog import cached_hub_file, cached_hub_folder, require_hub
 from vitviz.vit.checkpoint_files import CheckpointFile
 from vitviz.vit.checkpoint_models import from_checkpoint, from_file
 from vitviz.vit.from_timm import from_timm
 from vitviz.vit.model import VisionTransformer
 from vitviz.vit.pretrained import build_spec
 from vitviz.vit.spec import PretrainedSpec
-from vitviz.vit.timm_source import LoadedTimm, from_folder, from_hub, from_pretrained_tag
+from vitviz.vit.timm_source import (
+    LoadedTimm,
+    check_arch,
+    from_folder,
+    from_hub,
+    from_pretrained_tag,
+)
 
 
 def checkpoint_network(
@@ -59,6 +65,7 @@ def hub_network(hub_id: str, *, pretrained: bool) -> tuple[VisionTransformer, Pr
     folder = cached_hub_folder(hub_id) if pretrained else None
     if folder is not None:
         return _network(hub_id, from_folder(folder))
+    require_hub(hub_id)
     return _network(hub_id, from_hub(hub_id, pretrained=pretrained))
 
 
@@ -102,6 +109,9 @@ def tag_network(tag: str, *, pretrained: bool) -> tuple[VisionTransformer, Pretr
         # hub round-trip (offline, timm's client retries the network for most of a
         # minute before it looks in its cache) and no random init of the architecture.
         return _network(tag, from_file(cached, arch=tag))
+    if pretrained:
+        check_arch(tag)  # an unknown or unsupported name says so before the hub's answer
+        require_hub(tag)
     return _network(tag, from_pretrained_tag(tag, pretrained=pretrained))
 
 
