@@ -658,9 +658,18 @@ def test_pickle_without_tensors(tmp_path):
         load(tmp_path / "meta.pth", arch=ARCH, device="cpu")
 
 
-def test_file_without_architecture_asks_for_arch(tmp_path, timm_model):
+def test_file_without_architecture_is_read_from_its_weights(tmp_path, timm_model, image):
     torch.save(timm_model.state_dict(), tmp_path / "anon.pth")
-    with pytest.raises(ModelLoadError, match="pass the timm architecture"):
+    model, spec = load(tmp_path / "anon.pth", device="cpu")
+    _assert_same_model(model, timm_model, image)
+    assert spec.input_size == (3, 32, 48)  # the grid of its position embedding
+
+
+def test_file_whose_weights_fit_nothing_asks_for_arch(tmp_path, timm_model):
+    weights = dict(timm_model.state_dict())
+    del weights["blocks.1.mlp.fc2.weight"]
+    torch.save(weights, tmp_path / "anon.pth")
+    with pytest.raises(ModelLoadError, match="Choose the architecture"):
         load(tmp_path / "anon.pth", device="cpu")
 
 
@@ -736,17 +745,17 @@ def test_missing_keys_are_listed(tmp_path, timm_model):
 def test_unexpected_keys_are_listed(tmp_path, timm_model):
     state = dict(timm_model.state_dict(), **{"extra.proj.weight": torch.zeros(3, 3)})
     path = save_checkpoint(state, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL)
-    with pytest.raises(ModelLoadError, match=r"1 keys not in the model \(extra.proj.weight\)"):
+    with pytest.raises(ModelLoadError, match=r"1 key not in the network: extra.proj.weight"):
         load(path, device="cpu")
 
 
 def test_shape_mismatches_are_listed(tmp_path):
     state = _square_model().state_dict()
     torch.save(state, tmp_path / "tiny.pth")
-    with pytest.raises(ModelLoadError, match="with other shapes") as info:
+    with pytest.raises(ModelLoadError, match="with another shape") as info:
         load(tmp_path / "tiny.pth", arch="vit_small_patch16_224", device="cpu")
     message = str(info.value)
-    assert "cls_token: file (1, 1, 192), model (1, 1, 384)" in message
+    assert "cls_token (file (1, 1, 192), network (1, 1, 384))" in message
     assert "and " in message  # long lists are cut, with the count of the rest
 
 

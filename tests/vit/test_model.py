@@ -254,9 +254,9 @@ def test_weights_that_do_not_fit_are_refused_with_the_keys():
     with pytest.raises(ModelLoadError) as error:
         load_weights(model, state, source="my.safetensors")
     message = str(error.value)
-    assert "missing blocks.1.attn.qkv.weight" in message
-    assert "unexpected blocks.9.attn.qkv.weight" in message
-    assert "head.weight: (7, 32)" in message
+    assert "1 key missing from the file: blocks.1.attn.qkv.weight" in message
+    assert "1 key not in the network: blocks.9.attn.qkv.weight" in message
+    assert "head.weight (file (7, 32), network (5, 32))" in message
 
 
 def test_disabled_parts_are_identity_modules():

@@ -32,11 +32,10 @@ from vitviz.vit.checkpoint_files import (
     read_checkpoint,
 )
 from vitviz.vit.timm_source import LoadedTimm, check_arch
-from vitviz.vit.weights import preview, state_dict_differences
+from vitviz.vit.weights import check_fit, preview
 
 _log = logging.getLogger(__name__)
 
-_MAX_LISTED = 10
 # A key every timm ViT has, to recognise its state dict under a wrapper's prefix.
 _ANCHOR_KEY = "patch_embed.proj.weight"
 
@@ -90,8 +89,8 @@ def from_checkpoint(checkpoint: CheckpointFile, *, arch: str | None = None) -> L
     arch = arch or checkpoint.info.arch
     if not arch:
         raise ModelLoadError(
-            f"{checkpoint.path.name} does not say which architecture it is; pass the timm "
-            "architecture it was trained with, e.g. arch='vit_base_patch16_224'."
+            f"{checkpoint.path.name} does not say which architecture it holds; choose the timm "
+            "architecture it was trained with (for example vit_base_patch16_224)."
         )
     arch_name = check_arch(arch)
     if checkpoint.format == "npz":
@@ -142,8 +141,8 @@ def _create(
             )
     except (TypeError, ValueError, AssertionError, RuntimeError) as exc:
         raise ModelLoadError(
-            f"Could not build {arch} with {dict(kwargs)}: {exc}. Check the architecture and "
-            "the 'vitviz.model_kwargs' metadata."
+            f"Could not build {arch} with the settings {dict(kwargs)}: {exc}. Check the "
+            "architecture, and the settings stored in the file's metadata."
         ) from exc
 
 
@@ -298,27 +297,13 @@ def check_state_dict(
     ModelLoadError
         With the missing keys, unexpected keys and shape mismatches.
     """
-    missing, unexpected, mismatched = state_dict_differences(model.state_dict(), state_dict)
-    if not (missing or unexpected or mismatched):
-        return
-    parts = [
-        _listing("missing from the file", missing),
-        _listing("not in the model", unexpected),
-        _listing(
-            "with other shapes",
-            [f"{key}: file {given}, model {wanted}" for key, given, wanted in mismatched],
-        ),
-    ]
-    raise ModelLoadError(
-        f"The weights in {source} do not fit {arch}: "
-        + "; ".join(p for p in parts if p)
-        + ". Pass the architecture the checkpoint was trained with (arch=...), or store "
-        "its model_kwargs with save_checkpoint."
+    check_fit(
+        model.state_dict(),
+        state_dict,
+        source=source,
+        target=arch,
+        advice="Choose the architecture the checkpoint was trained with.",
     )
-
-
-def _listing(what: str, keys: list[str]) -> str:
-    return f"{len(keys)} keys {what} ({preview(keys, _MAX_LISTED)})" if keys else ""
 
 
 def _model_from_npz(checkpoint: CheckpointFile, arch: str) -> nn.Module:
@@ -338,14 +323,14 @@ def _model_from_npz(checkpoint: CheckpointFile, arch: str) -> nn.Module:
             model.load_pretrained(str(path))
         except (KeyError, ValueError, RuntimeError, IndexError) as exc:
             raise ModelLoadError(
-                f"The weights in {path.name} do not fit {arch} ({first_line(exc)}). Pass the "
-                "architecture it was trained with."
+                f"The weights in {path.name} do not fit {arch} ({first_line(exc)}). Choose "
+                "the architecture it was trained with."
             ) from exc
     untouched = [name for name, p in model.named_parameters() if torch.isnan(p).any()]
     if untouched:
         raise ModelLoadError(
-            f"The weights in {path.name} do not fit {arch}: "
-            f"{_listing('missing from the file', untouched)}."
+            f"The weights in {path.name} do not fit {arch}.\n"
+            f"{len(untouched)} keys missing from the file: {preview(untouched, 10)}"
         )
     return model
 

@@ -57,7 +57,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise ModelLoadError(
                 f"Device {device!r} was asked for, but PyTorch sees no CUDA GPU on this machine; "
-                "use device='auto' or 'cpu'."
+                "choose auto or cpu."
             )
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise ModelLoadError(
@@ -67,7 +67,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "mps" and not _mps_available():
         raise ModelLoadError(
             f"Device {device!r} was asked for, but Apple MPS is not available here; "
-            "use device='auto' or 'cpu'."
+            "choose auto or cpu."
         )
     return resolved
 

@@ -163,7 +163,7 @@ def _block_options(name: str, block: nn.Module, dim: int) -> dict:
     return {
         "block_fn": block_fn,
         "num_heads": attn.num_heads,
-        "mlp_ratio": _mlp_ratio(hidden, dim),
+        "mlp_ratio": mlp_ratio(hidden, dim),
         "qkv_bias": attn.qkv.bias is not None,
         "qk_norm": not isinstance(attn.q_norm, nn.Identity),
         "scale_attn_norm": not isinstance(attn.norm, nn.Identity),
@@ -189,7 +189,7 @@ def _parallel_options(name: str, block: nn.Module, block_fn: str, dim: int) -> d
         proj_bias = block.out_proj.bias is not None
     return {
         "num_heads": block.num_heads,
-        "mlp_ratio": _mlp_ratio(block.in_split[0], dim),
+        "mlp_ratio": mlp_ratio(block.in_split[0], dim),
         "qkv_bias": block.in_proj.bias is not None,
         "qk_norm": not isinstance(block.q_norm, nn.Identity),
         "proj_bias": proj_bias,
@@ -199,7 +199,7 @@ def _parallel_options(name: str, block: nn.Module, block_fn: str, dim: int) -> d
     }
 
 
-def _mlp_ratio(hidden: int, dim: int) -> float:
+def mlp_ratio(hidden: int, dim: int) -> float:
     """A ratio that reproduces ``hidden`` through timm's ``int(dim * ratio)``."""
     ratio = hidden / dim
     return ratio if int(dim * ratio) == hidden else (hidden + 0.5) / dim

@@ -67,7 +67,7 @@ def load(
     except RuntimeError as exc:
         raise ModelLoadError(
             f"Could not move {name} to {target_device} in {target_dtype} ({exc}); try "
-            "device='cpu' or a smaller model."
+            "the CPU or a smaller model."
         ) from exc
     return model.eval(), spec
 
@@ -111,6 +111,13 @@ def _file_network(
     checkpoint = read_checkpoint(path)
     if checkpoint.info.describes_network and arch in (None, checkpoint.info.arch):
         return from_described(checkpoint, name)
+    if checkpoint.state_dict is not None and checkpoint.info.arch is None:
+        # Bare weights: the architecture is read from their names and shapes.
+        from vitviz.vit.architectures import best_fit, network_for
+
+        match = best_fit(checkpoint.state_dict, name, arch)
+        if match is not None:
+            return network_for(match, checkpoint.state_dict, name)
     from vitviz.vit.timm_load import checkpoint_network
 
     return checkpoint_network(name, checkpoint, arch=arch)

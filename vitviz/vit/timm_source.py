@@ -127,8 +127,8 @@ def from_pretrained_tag(tag: str, *, pretrained: bool = True) -> LoadedTimm:
     arch = check_arch(tag)
     if pretrained and not is_model_pretrained(arch):
         raise ModelLoadError(
-            f"timm has no pretrained weights for {arch}; load a checkpoint file with "
-            f"arch={arch!r} instead."
+            f"timm has no pretrained weights for {arch}; open a checkpoint file trained with "
+            "it instead."
         )
     with hub_errors(tag):
         model = timm.create_model(tag, pretrained=pretrained)

@@ -43,24 +43,13 @@ def load_weights(
     ModelLoadError
         Listing missing keys, unexpected keys and shape mismatches.
     """
-    missing, unexpected, mismatched = state_dict_differences(model.state_dict(), state_dict)
-    if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"missing {preview(missing)}")
-        if unexpected:
-            problems.append(f"unexpected {preview(unexpected)}")
-        if mismatched:
-            wrong = [
-                f"{key}: {given} in {source}, {wanted} expected"
-                for key, given, wanted in mismatched
-            ]
-            problems.append(f"wrong shape {preview(wrong)}")
-        raise ModelLoadError(
-            f"The weights of {source} do not fit the network built for them: "
-            + "; ".join(problems)
-            + ". The checkpoint and its architecture description disagree; re-export it."
-        )
+    check_fit(
+        model.state_dict(),
+        state_dict,
+        source=source,
+        target="the network built for them",
+        advice="The checkpoint and its architecture description disagree; re-export it.",
+    )
     tensors = {
         key: tensor.detach().clone() if copy else tensor.detach()
         for key, tensor in state_dict.items()
@@ -98,6 +87,55 @@ def state_dict_differences(
         if key in given and given[key].shape != tensor.shape
     ]
     return missing, unexpected, mismatched
+
+
+def check_fit(
+    expected: Mapping[str, torch.Tensor],
+    given: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    target: str,
+    advice: str,
+) -> None:
+    """Refuse weights that do not fit a network key for key and shape for shape.
+
+    Parameters
+    ----------
+    expected : mapping of str to torch.Tensor
+        The network's own state dict.
+    given : mapping of str to torch.Tensor
+        The weights meant for it.
+    source, target : str
+        The weights' and the network's names, for the message.
+    advice : str
+        The message's last line: what the user can do.
+
+    Raises
+    ------
+    ModelLoadError
+        A one-line summary, then the missing, unexpected and mis-shaped keys, one
+        group per line, then ``advice``.
+    """
+    missing, unexpected, mismatched = state_dict_differences(expected, given)
+    if not (missing or unexpected or mismatched):
+        return
+    shapes = [f"{key} (file {given_}, network {wanted})" for key, given_, wanted in mismatched]
+    lines = [
+        f"{_count(keys)} {what}: {preview(keys, 10)}"
+        for what, keys in (
+            ("missing from the file", missing),
+            ("not in the network", unexpected),
+            ("with another shape", shapes),
+        )
+        if keys
+    ]
+    raise ModelLoadError(
+        "\n".join([f"The weights in {source} do not fit {target}.", *lines, advice])
+    )
+
+
+def _count(keys: list[str]) -> str:
+    return f"{len(keys)} key" + ("s" if len(keys) != 1 else "")
 
 
 def preview(items: list[str], limit: int = 6) -> str:
