@@ -5,7 +5,7 @@ from huggingface_hub.errors import RemoteEntryNotFoundError
 
 from vitviz.errors import ModelLoadError
 from vitviz.qt.download import DownloadCancelledError, prefetch_weights
-from vitviz.vit import catalog
+from vitviz.vit import hub as vit_hub
 
 
 class MissingFileError(RemoteEntryNotFoundError):
@@ -42,7 +42,7 @@ def fake_hub(monkeypatch):
         import huggingface_hub
 
         monkeypatch.setattr(huggingface_hub, "hf_hub_download", hub)
-        monkeypatch.setattr(catalog, "hub_reachable", lambda: True)
+        monkeypatch.setattr(vit_hub, "hub_reachable", lambda: True)
         return hub
 
     return install
@@ -68,9 +68,10 @@ def test_cancel_stops_the_download(fake_hub):
         prefetch_weights("hf-hub:org/model", progress, cancelled)
 
 
-def test_other_hub_errors_are_left_to_the_loader(fake_hub):
+def test_other_hub_errors_say_what_the_loader_would(fake_hub):
     hub = fake_hub(fail=OSError("gated repository"))
-    assert not prefetch_weights("hf-hub:org/model", lambda d, t: None, threading.Event())
+    with pytest.raises(ModelLoadError, match="gated repository"):
+        prefetch_weights("hf-hub:org/model", lambda d, t: None, threading.Event())
     assert len(hub.calls) == 1  # no second file tried after a failure that is not "missing"
 
 
@@ -79,7 +80,7 @@ def test_an_unreachable_hub_is_reported_at_once(monkeypatch):
 
     calls = []
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: calls.append(a))
-    monkeypatch.setattr(catalog, "hub_reachable", lambda: False)
+    monkeypatch.setattr(vit_hub, "hub_reachable", lambda: False)
     with pytest.raises(ModelLoadError, match="unreachable"):
         prefetch_weights("vit_tiny_patch16_224.augreg_in21k", lambda d, t: None, threading.Event())
     assert calls == []

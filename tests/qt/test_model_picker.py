@@ -60,9 +60,9 @@ def test_picker_asks_for_dialogs_without_changing_the_model(qtbot):
 
 
 def test_model_dialog_filters_and_marks_cached_tags(qtbot, monkeypatch):
-    from vitviz.vit import catalog
+    from vitviz.vit import hub
 
-    monkeypatch.setattr(catalog, "is_cached", lambda tag: tag.endswith("augreg_in21k"))
+    monkeypatch.setattr(hub, "is_cached", lambda tag: tag.endswith("augreg_in21k"))
     dialog = model_dialog()
     qtbot.addWidget(dialog)
     assert dialog.visible_count() == len(supported_tags()) > 100

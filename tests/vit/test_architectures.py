@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError
 from vitviz.vit.architectures import exact_choices, rank_architectures
-from vitviz.vit.load import load
+from vitviz.vit.loading import load
 
 CASES = {
     "plain": ("vit_tiny_patch16_224", {}),

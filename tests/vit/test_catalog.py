@@ -8,15 +8,9 @@ import huggingface_hub.constants
 import pytest
 import timm
 
-from vitviz.vit.catalog import (
-    close_matches,
-    hub_location,
-    hub_reachable,
-    is_cached,
-    is_supported_arch,
-    supported_pretrained_tags,
-)
-from vitviz.vit.sources import is_local_path
+from vitviz.vit.hub import hub_location, hub_reachable, is_cached
+from vitviz.vit.loading import is_local_path
+from vitviz.vit.timm import close_matches, is_supported_arch, supported_pretrained_tags
 
 TAG = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 

@@ -7,7 +7,6 @@ touches the network (the hub-unreachable cases force offline mode).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import pickle
@@ -25,17 +24,14 @@ from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.checkpoint_save import save_checkpoint
-from vitviz.vit.device import resolve_device, resolve_dtype
-from vitviz.vit.load import load
-from vitviz.vit.pretrained import class_labels
-from vitviz.vit.timm_source import hub_errors
+from vitviz.vit import loading
+from vitviz.vit.checkpoints import save_checkpoint
+from vitviz.vit.hub import hub_errors
+from vitviz.vit.loading import class_labels, load, resolve_device, resolve_dtype
 
 ARCH = "vit_tiny_patch16_224"
 # Small enough to build in milliseconds: 2 blocks, a 2 x 3 patch grid, 5 classes.
 SMALL = {"depth": 2, "img_size": (32, 48), "num_classes": 5}
-# The package re-exports the function `load`, which hides the module of the same name.
-load_module = importlib.import_module("vitviz.vit.load")
 LABELS = ["cat", "dog", "owl", "fox", "elk"]
 CFG = {
     "input_size": [3, 32, 48],
@@ -372,7 +368,7 @@ def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, i
     path = save_checkpoint(
         timm_model, tmp_path / "demo_vit.safetensors", arch=ARCH, model_kwargs=SMALL, labels=LABELS
     )
-    monkeypatch.setattr(load_module, "DEMO_MODEL_PATH", path)
+    monkeypatch.setattr(loading, "DEMO_MODEL_PATH", path)
     model, spec = load("demo", device="cpu")
     _assert_same_model(model, timm_model, image)
     assert spec.name == "demo"

@@ -1,25 +1,18 @@
 """Downloading a timm tag's weights with progress the window can show, and a cancel.
 
-timm downloads pretrained weights itself (through the Hugging Face hub) without telling
-anyone how far it got. Before a tag is loaded, :func:`prefetch_weights` fetches the same
-file into the same cache with ``hf_hub_download``, reporting bytes through a callback and
-stopping when asked; timm then finds the weights cached. Anything that stops the prefetch
-other than a cancel or an unreachable hub (an unknown tag, a repository laid out
-differently) is left to ``vitviz.vit.load``, which reports it in its own words. Where
-the weights are and whether the hub answers are decided by :mod:`vitviz.vit.catalog`,
-as for the command line: an unreachable hub is reported at once, in one line.
+The hub client reports download progress to a tqdm class: :func:`prefetch_weights` hands
+it one that reports to the window and stops when asked, through the same download that
+``vitviz.vit.load`` uses (:mod:`vitviz.vit.hub`). An unreachable hub is reported at once,
+in one line, as on the command line.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from vitviz.errors import VitvizError
-from vitviz.vit.catalog import hub_location, require_hub
-
-logger = logging.getLogger(__name__)
+from vitviz.vit.hub import download, hub_location
 
 Progress = Callable[[int, int], None]
 
@@ -62,35 +55,17 @@ def prefetch_weights(source: str, progress: Progress, cancelled: threading.Event
     Returns
     -------
     bool
-        True when a file was downloaded (or found cached by the hub client).
+        True when the weights are now in the cache; False when there is nothing to fetch.
 
     Raises
     ------
     DownloadCancelledError
         When ``cancelled`` was set during the download.
     ModelLoadError
-        When the hub cannot be reached.
+        When the hub cannot be reached, or refuses (gated, missing): the message the
+        loader would give.
     """
-    location = hub_location(source)
-    if location is None:
+    if hub_location(source) is None:
         return False
-    require_hub(source)
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import RemoteEntryNotFoundError
-
-    repo_id, revision, files = location
-    bar = progress_bar_class(progress, cancelled)
-    for filename in files:
-        if cancelled.is_set():
-            raise DownloadCancelledError("Download cancelled.")
-        try:
-            hf_hub_download(repo_id, filename, revision=revision, tqdm_class=bar)
-        except RemoteEntryNotFoundError:
-            continue  # the repository keeps its weights under the next name
-        except DownloadCancelledError:
-            raise
-        except Exception as error:  # gated, revision missing ...: load() will explain
-            logger.info("prefetch of %s/%s stopped: %s", repo_id, filename, error)
-            return False
-        return True
-    return False
+    download(source, tqdm_class=progress_bar_class(progress, cancelled))
+    return True

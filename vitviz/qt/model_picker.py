@@ -45,7 +45,7 @@ def describe_source(source: str) -> str:
 @functools.cache
 def supported_tags() -> tuple[str, ...]:
     """timm pretrained tags vitviz supports (cached: listing them takes a moment)."""
-    from vitviz.vit.catalog import supported_pretrained_tags
+    from vitviz.vit.timm import supported_pretrained_tags
 
     return tuple(supported_pretrained_tags())
 
@@ -63,7 +63,7 @@ def stored_arch(path: str | Path) -> str | None:
     from safetensors import SafetensorError, safe_open
 
     from vitviz.errors import ModelLoadError
-    from vitviz.vit.checkpoint_files import parse_metadata
+    from vitviz.vit.checkpoints import parse_metadata
 
     try:
         with safe_open(str(path), "pt") as handle:
@@ -90,7 +90,7 @@ def checkpoint_choices(path: str | Path) -> list[str] | None:
     if stored_arch(path) is not None:
         return None
     from vitviz.vit.architectures import exact_choices, rank_architectures
-    from vitviz.vit.checkpoint_files import read_checkpoint
+    from vitviz.vit.checkpoints import read_checkpoint
 
     checkpoint = read_checkpoint(path)
     if checkpoint.info.arch is not None:
@@ -251,7 +251,7 @@ class SearchableListDialog(QDialog):
 
 def model_dialog(parent: QWidget | None = None) -> SearchableListDialog:
     """The searchable list of supported timm tags, cached ones marked."""
-    from vitviz.vit.catalog import is_cached
+    from vitviz.vit.hub import is_cached
 
     tags = list(supported_tags())
     labels = [tag + (CACHED_MARK if is_cached(tag) else "") for tag in tags]

@@ -18,21 +18,24 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from vitviz.errors import ModelLoadError
+from vitviz.vit.checkpoints import PATCH_KEY, state_dict_differences
 from vitviz.vit.config import ViTConfig
-from vitviz.vit.from_timm import config_from_timm, mlp_ratio
 from vitviz.vit.model import VisionTransformer
-from vitviz.vit.pretrained import spec_from_data_config
-from vitviz.vit.spec import PretrainedSpec
-from vitviz.vit.weights import load_weights, state_dict_differences
+from vitviz.vit.timm import (
+    build_timm,
+    config_from_timm,
+    convert,
+    mlp_ratio,
+    supported_archs,
+)
 
 _log = logging.getLogger(__name__)
-
-PATCH_KEY = "patch_embed.proj.weight"
 
 
 @dataclass(frozen=True)
@@ -48,30 +51,25 @@ class ArchMatch:
     config : ViTConfig
         The network the weights would load into (the fields the shapes say read from
         them: head size, depth, grid, MLP width, heads and qk-norm, LayerScale, qkv bias).
-    changes : int
-        How many of those fields differ from the architecture's own (0: native fit).
+    kwargs : dict
+        Those fields where they differ from the architecture's own, as
+        ``timm.create_model`` arguments (ViTConfig's fields are named after them).
     """
 
     arch: str
     differences: int
     config: ViTConfig
-    changes: int
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> int:
+        """How many fields differ from the architecture's own (0: a native fit)."""
+        return len(self.kwargs)
 
     @property
     def exact(self) -> bool:
         """Every key and shape fits."""
         return self.differences == 0
-
-
-def strip_wrapper_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Drop a prefix every key shares (``module.`` of DDP, ``model.`` of Lightning ...)."""
-    if PATCH_KEY in state_dict:
-        return dict(state_dict)
-    prefix = next((k[: -len(PATCH_KEY)] for k in state_dict if k.endswith(f".{PATCH_KEY}")), "")
-    if not prefix or not all(k.startswith(prefix) for k in state_dict):
-        return dict(state_dict)
-    _log.info("removing the prefix %r shared by every key", prefix)
-    return {k[len(prefix) :]: v for k, v in state_dict.items()}
 
 
 def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch]:
@@ -80,7 +78,7 @@ def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch
     Parameters
     ----------
     state_dict : mapping of str to torch.Tensor
-        timm-keyed weights (a shared wrapper prefix is removed first).
+        timm-keyed weights.
 
     Returns
     -------
@@ -89,7 +87,7 @@ def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch
         own, then shorter (more generic) names. Empty when the weights have no patch
         embedding of a plain ViT.
     """
-    weights = strip_wrapper_prefix(state_dict)
+    weights = state_dict
     patch = weights.get(PATCH_KEY)
     if patch is None or patch.ndim != 4:
         return []
@@ -124,19 +122,12 @@ def _computation(config: ViTConfig) -> ViTConfig:
 @functools.cache
 def _configs(patch_size: tuple[int, int]) -> dict[str, ViTConfig]:
     """Our config of every supported architecture that may have this patch size."""
-    import timm
-
-    from vitviz.vit.catalog import supported_pretrained_tags
-
-    archs = sorted({tag.split(".")[0] for tag in supported_pretrained_tags()})
     configs = {}
-    for arch in archs:
+    for arch in supported_archs():
         named = re.search(r"patch(\d+)", arch)
         if named and int(named.group(1)) != patch_size[0]:
             continue  # about a third of the builds (2.5 s alone) are skipped by the name
-        with torch.device("meta"):
-            timm_model = timm.create_model(arch, pretrained=False, weight_init="skip")
-        config = config_from_timm(timm_model)
+        config = config_from_timm(build_timm(arch))
         if config.patch_size == patch_size:
             configs[arch] = config
     return configs
@@ -144,15 +135,28 @@ def _configs(patch_size: tuple[int, int]) -> dict[str, ViTConfig]:
 
 def _match(arch: str, config: ViTConfig, weights: Mapping[str, torch.Tensor]) -> ArchMatch:
     read = _read_from_weights(config, weights)
-    changes = sum(getattr(config, name) != value for name, value in read.items())
+    kwargs = {name: value for name, value in read.items() if getattr(config, name) != value}
     try:
-        fitted = dataclasses.replace(config, **read)
+        fitted = dataclasses.replace(config, **kwargs)
         with torch.device("meta"):
             expected = VisionTransformer(fitted).state_dict()
     except (ValueError, ArithmeticError):  # UnsupportedModelError included
-        return ArchMatch(arch, len(weights), config, changes)
+        return ArchMatch(arch, len(weights), config, kwargs)
     missing, unexpected, mismatched = state_dict_differences(expected, weights)
-    return ArchMatch(arch, len(missing) + len(unexpected) + len(mismatched), fitted, changes)
+    return ArchMatch(arch, len(missing) + len(unexpected) + len(mismatched), fitted, kwargs)
+
+
+def fit_kwargs(arch: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """What the weights say that differs from ``arch``'s own config (head size, depth ...).
+
+    Weights in a foreign key layout are read after timm's converter has mapped them.
+    """
+    timm_model = build_timm(arch)
+    config = config_from_timm(timm_model)
+    if PATCH_KEY not in state_dict:
+        state_dict = convert(state_dict, timm_model, arch)
+    read = _read_from_weights(config, state_dict)
+    return {name: value for name, value in read.items() if getattr(config, name) != value}
 
 
 def _read_from_weights(config: ViTConfig, weights: Mapping[str, torch.Tensor]) -> dict:
@@ -191,10 +195,8 @@ def _read_from_weights(config: ViTConfig, weights: Mapping[str, torch.Tensor]) -
     return found
 
 
-def best_fit(
-    state_dict: Mapping[str, torch.Tensor], name: str, arch: str | None = None
-) -> ArchMatch | None:
-    """The architecture to load bare weights into: the one asked for, or the best fit.
+def best_fit(state_dict: Mapping[str, torch.Tensor], name: str) -> ArchMatch:
+    """The architecture that bare weights fit best.
 
     Parameters
     ----------
@@ -202,24 +204,19 @@ def best_fit(
         The file's weights.
     name : str
         The file's name, for messages.
-    arch : str, optional
-        The architecture (or tag) chosen by the user.
 
     Returns
     -------
-    ArchMatch or None
-        None when ``arch`` is given but the weights do not fit it exactly (timm's own
-        key converters may still map them, and list what does not fit).
+    ArchMatch
+        When the weights fit networks that compute differently, the first of them
+        (a warning names the others; the window asks instead).
 
     Raises
     ------
     ModelLoadError
-        When no ``arch`` is given and the weights fit no supported architecture.
+        When the weights fit no supported architecture.
     """
     matches = rank_architectures(state_dict)
-    if arch is not None:
-        wanted = arch.split(".", 1)[0]
-        return next((m for m in matches if m.arch == wanted and m.exact), None)
     choices = exact_choices(matches)
     if not choices:
         closest = f" The closest is {matches[0].arch}." if matches else ""
@@ -236,32 +233,3 @@ def best_fit(
             choices[0].arch,
         )
     return choices[0]
-
-
-def network_for(
-    match: ArchMatch, state_dict: Mapping[str, torch.Tensor], name: str
-) -> tuple[VisionTransformer, PretrainedSpec]:
-    """Our network with ``state_dict`` assigned, and the spec of ``match``'s architecture.
-
-    The network is built on the meta device and takes the file's tensors as they are
-    (no copy, no random init); preprocessing comes from the architecture's default
-    pretrained config, at the image size the weights were trained for.
-    """
-    from timm.data import resolve_data_config
-    from timm.models import get_pretrained_cfg
-
-    with torch.device("meta"):
-        model = VisionTransformer(match.config)
-    load_weights(model, strip_wrapper_prefix(state_dict), source=name, copy=False)
-    pretrained_cfg = get_pretrained_cfg(match.arch).to_dict()
-    pretrained_cfg["input_size"] = (3, *match.config.img_size)
-    data_config = resolve_data_config({}, pretrained_cfg=pretrained_cfg)
-    spec = spec_from_data_config(
-        name=name,
-        arch=match.arch,
-        data_config=data_config,
-        pretrained_cfg=pretrained_cfg,
-        num_classes=match.config.num_classes,
-        vit_model=model,
-    )
-    return model, spec
