@@ -58,21 +58,8 @@ _FOREIGN_SIGNATURES = (
 
 @dataclass(frozen=True)
 class StoredModelInfo:
-    """What a checkpoint says about itself (all optional).
-
-    Attributes
-    ----------
-    arch : str or None
-        timm architecture (or tag).
-    model_kwargs : dict
-        Keyword arguments for ``timm.create_model``.
-    pretrained_cfg : dict
-        Preprocessing fields overlaid on the architecture's pretrained config.
-    labels : tuple of str or None
-        Class names in logit order.
-    config : dict or None
-        ``ViTConfig.to_dict()`` of the network the weights fit (``vitviz.config``).
-    """
+    """What a checkpoint says about itself (all optional): timm architecture and
+    ``create_model`` arguments, preprocessing, class names, and ``ViTConfig.to_dict()``."""
 
     arch: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -92,18 +79,8 @@ class StoredModelInfo:
 
 @dataclass(frozen=True)
 class CheckpointFile:
-    """A checkpoint file, read and checked, but not yet put into any model.
-
-    Attributes
-    ----------
-    path : Path
-        The file.
-    state_dict : dict of str to torch.Tensor or None
-        The weights (wrappers and a shared key prefix removed); None for a Google
-        ``.npz``, which timm's own converter reads from ``path``.
-    info : StoredModelInfo
-        What the file says about the model that produced it.
-    """
+    """A checkpoint file, read: its weights (wrappers and a shared key prefix removed;
+    None for a Google ``.npz``, which timm's converter reads itself) and what it says."""
 
     path: Path
     state_dict: dict[str, torch.Tensor] | None
@@ -111,16 +88,7 @@ class CheckpointFile:
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointFile:
-    """Read a checkpoint file and check that it holds weights.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A ``.safetensors``, PyTorch (``.pth``/``.pt``/``.bin``) or Google ``.npz`` file.
-
-    Returns
-    -------
-    CheckpointFile
+    """Read a ``.safetensors``, PyTorch (``.pth``/``.pt``/``.bin``) or Google ``.npz`` file.
 
     Raises
     ------
@@ -304,18 +272,7 @@ def strip_wrapper_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, to
 
 
 def parse_metadata(metadata: Mapping[str, str], path: Path | None = None) -> StoredModelInfo:
-    """Read the ``vitviz.*`` metadata of a safetensors file.
-
-    Parameters
-    ----------
-    metadata : mapping of str to str
-        The file's string metadata; keys other than ``vitviz.*`` are ignored.
-    path : Path, optional
-        For error messages.
-
-    Returns
-    -------
-    StoredModelInfo
+    """Read the ``vitviz.*`` metadata of a safetensors file (other keys are ignored).
 
     Raises
     ------
@@ -352,15 +309,8 @@ def parse_metadata(metadata: Mapping[str, str], path: Path | None = None) -> Sto
 def state_dict_differences(
     expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]
 ) -> tuple[list[str], list[str], list[tuple[str, tuple[int, ...], tuple[int, ...]]]]:
-    """How ``given`` weights differ from the ``expected`` state dict of a network.
-
-    Returns
-    -------
-    missing, unexpected : list of str
-        Keys the weights lack, and keys the network lacks, sorted.
-    mismatched : list of tuple
-        ``(key, given shape, expected shape)`` of shared keys whose shapes differ.
-    """
+    """Keys the weights lack, keys the network lacks (both sorted), and
+    ``(key, given shape, expected shape)`` of shared keys whose shapes differ."""
     missing = sorted(set(expected) - set(given))
     unexpected = sorted(set(given) - set(expected))
     mismatched = [
@@ -381,16 +331,8 @@ def check_fit(
 ) -> None:
     """Refuse weights that do not fit a network key for key and shape for shape.
 
-    Parameters
-    ----------
-    expected : mapping of str to torch.Tensor
-        The network's own state dict.
-    given : mapping of str to torch.Tensor
-        The weights meant for it.
-    source, target : str
-        The weights' and the network's names, for the message.
-    advice : str
-        The message's last line: what the user can do.
+    ``source`` and ``target`` name the weights and the network; ``advice`` is the
+    message's last line: what the user can do.
 
     Raises
     ------
@@ -433,26 +375,23 @@ def save_checkpoint(
     """Write a self-describing ``.safetensors`` checkpoint that ``load(path)`` reads alone.
 
     When the weights fit the architecture, the file also stores our network's config
-    (``vitviz.config``) and the resolved preprocessing (every field, timm's defaults
-    filled in), and then loads without timm. Weights that do not fit are still written
-    (``load`` then lists what is wrong), without ``vitviz.config``.
+    (``vitviz.config``) and the resolved preprocessing, and then loads without timm.
+    Weights that do not fit are still written (``load`` then lists what is wrong).
 
     Parameters
     ----------
     weights : torch.nn.Module or mapping of str to torch.Tensor
         A timm model or its state dict (timm key names).
     path : str or path-like
-        Where to write; written to a temporary file first and then renamed, so an
-        interrupted save never leaves a truncated checkpoint behind.
+        Where to write (atomically: a temporary file, renamed at the end).
     arch : str, optional
-        timm architecture or tag; taken from a timm model's ``pretrained_cfg`` if not given.
+        timm architecture or tag; a timm model's own when not given.
     model_kwargs : mapping, optional
-        Keyword arguments for ``timm.create_model`` (``depth``, ``num_classes``,
-        ``img_size`` ...); JSON-serialisable.
+        ``timm.create_model`` arguments (``depth``, ``num_classes``, ``img_size`` ...).
     pretrained_cfg : mapping, optional
-        Preprocessing: ``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``,
-        ``mean``, ``std``. Taken from a timm model's ``pretrained_cfg`` when not given;
-        fields left out get the architecture's values.
+        Preprocessing (``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``,
+        ``mean``, ``std``); a timm model's own when not given, the architecture's for
+        fields left out.
     labels : sequence of str, optional
         Class names in logit order.
 
@@ -460,12 +399,6 @@ def save_checkpoint(
     -------
     Path
         The written file.
-
-    Raises
-    ------
-    ModelLoadError
-        If no architecture is given, a field is not JSON-serialisable, or the weights are
-        not tensors.
     """
     from vitviz.vit.timm import describe  # timm builds the description
 
@@ -501,22 +434,7 @@ def save_checkpoint(
 def write_safetensors(
     tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str]
 ) -> Path:
-    """Write tensors and string metadata to a ``.safetensors`` file, atomically.
-
-    Parameters
-    ----------
-    tensors : mapping of str to torch.Tensor
-        Contiguous CPU tensors.
-    path : str or path-like
-        Where to write (through a temporary file renamed at the end).
-    metadata : mapping of str to str
-        The file's metadata.
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
+    """Write contiguous CPU tensors and string metadata to ``path``, atomically."""
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

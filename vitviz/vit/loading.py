@@ -225,16 +225,8 @@ def is_hub_id(source: str | os.PathLike[str]) -> bool:
 def is_local_path(source: str | os.PathLike[str]) -> bool:
     """Whether ``source`` names a local file or folder (existing or not), not a timm tag.
 
-    Parameters
-    ----------
-    source : str or path-like
-        A path-like object always is; a string is when it exists, has a directory part
-        or starts with ``~``, or has a checkpoint suffix and is not a timm tag (timm has
-        tags ending in ``.pt``, such as ``beit3_base_patch16_224.pt``).
-
-    Returns
-    -------
-    bool
+    A string does when it exists, has a directory part or starts with ``~``, or has a
+    checkpoint suffix and is not a timm tag (``beit3_base_patch16_224.pt`` is one).
     """
     if not isinstance(source, str):
         return True
@@ -243,16 +235,13 @@ def is_local_path(source: str | os.PathLike[str]) -> bool:
         return True
     if path.suffix.lower() not in _CHECKPOINT_SUFFIXES:
         return False
-    # Only names with a checkpoint suffix pay for importing timm to ask.
-    import timm
+    import timm  # only names with a checkpoint suffix pay for asking timm
 
     return not timm.is_model(source.strip())
 
 
 def class_labels(
-    num_classes: int,
-    pretrained_cfg: Mapping[str, Any],
-    stored: Sequence[str] | None = None,
+    num_classes: int, pretrained_cfg: Mapping[str, Any], stored: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...] | None, str]:
     """Class names in logit order, and where they came from.
 
@@ -261,7 +250,7 @@ def class_labels(
     num_classes : int
         Outputs of the model's head (0 for a headless model).
     pretrained_cfg : mapping
-        timm pretrained config of the weights (its ``label_names`` are used when present).
+        timm pretrained config of the weights (``label_names``, ``architecture``).
     stored : sequence of str, optional
         Names stored with the checkpoint; they win over everything else.
 
@@ -270,14 +259,8 @@ def class_labels(
     labels : tuple of str or None
         None only for a headless model.
     source : str
-        ``checkpoint``, ``pretrained config``, an ImageNet subset name such as
-        ``imagenet-1k``, ``embedding`` (a CLIP projection head: ``embedding dim i``),
-        ``generic`` (``class 0`` ... ``class n-1``) or ``none``.
-
-    Raises
-    ------
-    ModelLoadError
-        If stored names do not match the number of classes.
+        ``checkpoint``, ``pretrained config``, an ImageNet subset (``imagenet-1k`` ...),
+        ``embedding`` (a CLIP tower's outputs), ``generic`` (``class i``) or ``none``.
     """
     if num_classes <= 0:
         return None, "none"
@@ -297,8 +280,7 @@ def class_labels(
     if subset:
         return tuple(ImageNetInfo(subset).label_descriptions()), subset
     if "clip" in str(pretrained_cfg.get("architecture", "")):
-        # A CLIP image tower's head projects into the image-text embedding space: its
-        # outputs are embedding dimensions, not classes.
+        # A CLIP tower's head projects into the image-text embedding space.
         return tuple(f"embedding dim {i}" for i in range(num_classes)), "embedding"
     return tuple(f"class {i}" for i in range(num_classes)), "generic"
 
@@ -313,32 +295,7 @@ def spec_from_data_config(
     vit_model: nn.Module,
     stored_labels: Sequence[str] | None = None,
 ) -> PretrainedSpec:
-    """Describe a model from its resolved preprocessing, without timm.
-
-    Parameters
-    ----------
-    name : str
-        What the user loaded (tag, hub id, ``demo`` or file name).
-    arch : str
-        timm architecture name.
-    data_config : mapping
-        Resolved preprocessing, as timm's ``resolve_model_data_config`` gives it:
-        ``input_size``, ``crop_pct``, ``interpolation``, ``mean``, ``std`` and optionally
-        ``crop_mode`` (``center`` when absent).
-    pretrained_cfg : mapping
-        The weights' pretrained config, for class names (``label_names``) and the
-        ``architecture`` (a CLIP tower's outputs are embedding dimensions).
-    num_classes : int
-        Outputs of the model's head.
-    vit_model : vitviz.vit.VisionTransformer
-        Our network; gives the patch size and token layout.
-    stored_labels : sequence of str, optional
-        Class names stored with the checkpoint.
-
-    Returns
-    -------
-    PretrainedSpec
-    """
+    """The spec of ``vit_model`` from resolved preprocessing (timm's data config fields)."""
     _, height, width = (int(v) for v in data_config["input_size"])
     labels, source = class_labels(num_classes, pretrained_cfg, stored_labels)
     patch_h, patch_w = (int(v) for v in vit_model.patch_size)
@@ -362,14 +319,9 @@ def spec_from_data_config(
 
 
 _DTYPE_NAMES = {
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "float": torch.float32,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-    "half": torch.float16,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
+    **dict.fromkeys(("fp32", "float32", "float"), torch.float32),
+    **dict.fromkeys(("fp16", "float16", "half"), torch.float16),
+    **dict.fromkeys(("bf16", "bfloat16"), torch.bfloat16),
 }
 
 
@@ -384,12 +336,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Parameters
     ----------
     device : str or torch.device
-        ``"auto"`` picks CUDA, then Apple MPS, then the CPU. Anything else is taken as a
-        torch device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``).
-
-    Returns
-    -------
-    torch.device
+        ``"auto"`` picks CUDA, then Apple MPS, then the CPU; else a torch device name.
 
     Raises
     ------
@@ -399,69 +346,39 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if isinstance(device, str) and device.strip().lower() == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if _mps_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device("mps" if _mps_available() else "cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ModelLoadError(
-            f"{device!r} is not a device name; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
+            f"{device!r} is not a device name; use auto, cpu, cuda, cuda:N or mps."
         ) from exc
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ModelLoadError(
-                f"Device {device!r} was asked for, but PyTorch sees no CUDA GPU on this machine; "
-                "choose auto or cpu."
-            )
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ModelLoadError(
-                f"Device {device!r} was asked for, but this machine has only "
-                f"{torch.cuda.device_count()} CUDA GPU(s)."
-            )
-    if resolved.type == "mps" and not _mps_available():
-        raise ModelLoadError(
-            f"Device {device!r} was asked for, but Apple MPS is not available here; "
-            "choose auto or cpu."
-        )
+    missing = None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        missing = "PyTorch sees no CUDA GPU on this machine"
+    elif resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        missing = f"this machine has only {torch.cuda.device_count()} CUDA GPU(s)"
+    elif resolved.type == "mps" and not _mps_available():
+        missing = "Apple MPS is not available here"
+    if missing:
+        raise ModelLoadError(f"Device {device!r} was asked for, but {missing}; choose auto or cpu.")
     return resolved
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """Turn a precision request into a torch dtype that suits ``device``.
-
-    Parameters
-    ----------
-    dtype : str, torch.dtype or None
-        None means float32. Names: ``fp32``/``float32``, ``fp16``/``float16``/``half``,
-        ``bf16``/``bfloat16``, or the torch dtypes themselves.
-    device : torch.device
-        Where the model will run. Half precision is only offered on GPUs (CUDA, MPS):
-        on the CPU it is slow and loses accuracy for nothing.
-
-    Returns
-    -------
-    torch.dtype
+    """Turn a precision request (None: float32, a name or a dtype) into a dtype for ``device``.
 
     Raises
     ------
     ModelLoadError
-        For an unknown name, a non-floating dtype, or half precision on the CPU.
+        For an unknown name, a non-floating dtype, or half precision on the CPU (slow,
+        and less accurate for nothing).
     """
     if dtype is None:
         return torch.float32
-    if isinstance(dtype, str):
-        resolved = _DTYPE_NAMES.get(dtype.strip().lower())
-        if resolved is None:
-            raise ModelLoadError(
-                f"Unknown precision {dtype!r}; use 'fp32' (default), 'fp16' or 'bf16'."
-            )
-    elif isinstance(dtype, torch.dtype):
-        resolved = dtype
-    else:
-        raise ModelLoadError(f"Precision must be a name or a torch.dtype, not {dtype!r}.")
+    resolved = _DTYPE_NAMES.get(dtype.strip().lower()) if isinstance(dtype, str) else dtype
     if resolved not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ModelLoadError(f"Precision {resolved} is not supported; use fp32, fp16 or bf16.")
+        raise ModelLoadError(f"Unknown precision {dtype!r}; use fp32 (default), fp16 or bf16.")
     if resolved is not torch.float32 and device.type == "cpu":
         raise ModelLoadError(
             f"{resolved} was asked for on the CPU; half precision is offered on GPUs only. "

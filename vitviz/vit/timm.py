@@ -88,13 +88,8 @@ def _supported_tags() -> tuple[str, ...]:
 
 
 def supported_pretrained_tags() -> list[str]:
-    """Pretrained timm tags (``arch.weights``) whose architecture vitviz supports.
-
-    Returns
-    -------
-    list of str
-        Sorted as timm lists them; no network access.
-    """
+    """Pretrained timm tags (``arch.weights``) whose architecture vitviz supports, as
+    timm lists them (no network access)."""
     return list(_supported_tags())
 
 
@@ -115,12 +110,7 @@ def close_matches(name: str, count: int = 5) -> list[str]:
 
 
 def check_arch(arch: str) -> str:
-    """Check that a timm architecture (or tag) exists and is a ViT vitviz supports.
-
-    Returns
-    -------
-    str
-        The architecture name without its weights tag.
+    """The architecture name of a timm tag that exists and is a ViT vitviz supports.
 
     Raises
     ------
@@ -157,23 +147,10 @@ def build_timm(
     *,
     device: str = "meta",
 ) -> nn.Module:
-    """A timm model, on the meta device by default (shapes only: no weights, no init).
+    """A supported timm model, on the meta device by default (shapes only, no init).
 
-    Parameters
-    ----------
-    arch : str
-        timm architecture or tag.
-    kwargs : mapping, optional
-        ``timm.create_model`` arguments (``depth``, ``num_classes``, ``img_size`` ...).
-    overlay : mapping, optional
-        Pretrained-config fields overlaid on the architecture's (preprocessing).
-    device : str
-        ``cpu`` builds it with random weights.
-
-    Raises
-    ------
-    ModelLoadError
-        When timm cannot build it with these settings.
+    ``kwargs`` go to ``timm.create_model`` (``depth``, ``num_classes`` ...); ``overlay``
+    holds pretrained-config fields (preprocessing); ``device="cpu"`` gives random weights.
     """
     check_arch(arch)
     kwargs = dict(kwargs or {})
@@ -206,7 +183,7 @@ def timm_network(
     labels: Sequence[str] | None = None,
     npz: Path | None = None,
 ) -> tuple[VisionTransformer, PretrainedSpec]:
-    """Our network for a timm architecture, holding the given weights, and its spec.
+    """Our network for a timm architecture (or tag), holding the given weights, and its spec.
 
     Parameters
     ----------
@@ -215,14 +192,13 @@ def timm_network(
     arch : str
         timm architecture or tag (a tag's preprocessing is used).
     state_dict : mapping of str to torch.Tensor or None
-        Weights in timm's or a foreign key layout (converted by timm, the position
-        embedding resampled to the model's grid); None builds random weights.
+        Weights in timm's or a foreign key layout (converted by timm); None: random.
     kwargs, overlay : mapping, optional
         As for :func:`build_timm`.
     labels : sequence of str, optional
         Class names stored with the weights.
     npz : Path, optional
-        A Google ``.npz`` to load through timm's converter instead of ``state_dict``.
+        A Google ``.npz``, read by timm's converter instead of ``state_dict``.
 
     Raises
     ------
@@ -381,16 +357,7 @@ def describe(
 def from_timm(timm_model: nn.Module) -> VisionTransformer:
     """Our network with the structure and a copy of the weights of a timm ViT.
 
-    Parameters
-    ----------
-    timm_model : torch.nn.Module
-        A timm ``VisionTransformer`` or ``VisionTransformerDistilled`` with a plain
-        patch embedding (any device and dtype).
-
-    Returns
-    -------
-    VisionTransformer
-        On the timm model's device, in its dtype and train/eval mode.
+    The copy is on the timm model's device, in its dtype and train/eval mode.
 
     Raises
     ------
