@@ -197,54 +197,35 @@ def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> b
 @contextlib.contextmanager
 def hub_errors(name: str) -> Iterator[None]:
     """Turn download failures inside the block into :class:`ModelLoadError`."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-    )
+    from huggingface_hub import errors
 
-    unreachable = (
-        LocalEntryNotFoundError,
-        OfflineModeIsEnabled,
-        ConnectionError,
-        TimeoutError,
-        socket.gaierror,
-    )
     try:
         yield
-    except GatedRepoError as exc:
+    except errors.GatedRepoError as exc:
         raise ModelLoadError(
             f"The weights of {name} are gated on the Hugging Face Hub: accept their licence "
             "on the model page, then log in with `hf auth login`."
         ) from exc
-    except RepositoryNotFoundError as exc:
+    except errors.RepositoryNotFoundError as exc:
         raise ModelLoadError(
             f"The Hugging Face Hub has no repository for {name} (or it is private); check "
             "the id, or log in with `hf auth login` for a private one."
         ) from exc
     except Exception as exc:
-        if _caused_by(exc, unreachable):
+        causes = [exc]
+        while causes[-1].__cause__ or causes[-1].__context__:
+            causes.append(causes[-1].__cause__ or causes[-1].__context__)
+        offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)
+        offline += (ConnectionError, TimeoutError, socket.gaierror)
+        if any(isinstance(c, offline) for c in causes):
             raise ModelLoadError(
                 f"Could not download {name}: the Hugging Face Hub is unreachable (offline, "
                 "or blocked by a proxy) and the weights are not in the local cache. Connect "
                 "to the internet once to cache them, or load a local checkpoint file, or the "
                 "bundled demo model ('demo')."
             ) from exc
-        if _caused_by(exc, (EntryNotFoundError,)):
-            raise ModelLoadError(
-                f"The hub repository of {name} has no weights file timm can use."
-            ) from exc
+        if any(isinstance(c, errors.EntryNotFoundError) for c in causes):
+            raise ModelLoadError(f"The hub repository of {name} has no weights file.") from exc
         if isinstance(exc, (OSError, RuntimeError, ValueError, KeyError, TypeError)):
             raise ModelLoadError(f"Could not load {name}: {exc}") from exc
         raise
-
-
-def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, kinds):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False

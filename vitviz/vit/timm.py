@@ -44,7 +44,6 @@ from vitviz.vit.checkpoints import (
     check_fit,
     first_line,
     preview,
-    strip_wrapper_prefix,
 )
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
@@ -318,32 +317,19 @@ def describe(
 ) -> tuple[ViTConfig, dict[str, Any]] | None:
     """Our network's config and the resolved preprocessing of weights being saved.
 
-    None (with a warning) when the file cannot describe its network: the weights do not
-    fit the architecture, or timm converts them when loading (foreign key names,
-    resampled shapes), which only timm's path can do.
+    None (with a warning) when the weights do not fit the network as they are: then
+    only timm's path can load them (it converts foreign key names, resamples shapes).
     """
     try:
         check_arch(info.arch)
         timm_model = build_timm(info.arch, info.model_kwargs, info.pretrained_cfg)
         config = config_from_timm(timm_model)
-        converted = convert(strip_wrapper_prefix(tensors), timm_model, name)
         with torch.device("meta"):
             expected = VisionTransformer(config).state_dict()
-        check_fit(expected, converted, source=name, target=info.arch, advice="")
+        advice = "timm converts these weights when loading, if it can."
+        check_fit(expected, tensors, source=name, target=info.arch, advice=advice)
     except ModelLoadError as exc:  # UnsupportedModelError included
         _log.warning("%s: saved without %r: %s", name, "vitviz.config", exc)
-        return None
-    if converted.keys() != tensors.keys() or not all(
-        value is tensors[key]
-        or (value.dtype == tensors[key].dtype and torch.equal(value, tensors[key]))
-        for key, value in converted.items()
-    ):
-        _log.warning(
-            "%s: saved without %r: timm converts these weights when loading (foreign key "
-            "names or resampled shapes); save a timm model's own state dict instead.",
-            name,
-            "vitviz.config",
-        )
         return None
     data = resolve_model_data_config(timm_model)
     resolved = {**info.pretrained_cfg, **{k: data[k] for k in PREPROCESSING_FIELDS if k in data}}
@@ -436,10 +422,7 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
         embed_norm_eps=embed_norm_eps,
         **_block_options(name, first, timm_model.embed_dim),
     )
-    _check_uniform_norms(name, timm_model, norm_layer, norm_eps)
-    _check_blocks(name, timm_model, config)
-    if timm_model.attn_pool is not None:
-        _check_attn_pool(name, timm_model.attn_pool, config)
+    _check_structure(name, timm_model, config)
     return config
 
 
@@ -448,17 +431,25 @@ def _block_options(name: str, block: nn.Module, dim: int) -> dict:
     block_fn = BLOCK_NAMES.get(type(block))
     _refuse_if(name, block_fn is None, f"blocks of type {type(block).__name__} are not supported")
     if block_fn in ("parallel", "diff_parallel"):
-        return {"block_fn": block_fn, **_parallel_options(name, block, block_fn, dim)}
+        fused = block_fn == "parallel" and block.out_proj is not None
+        _refuse_if(name, fused, "the parallel block with a fused output projection is unsupported")
+        out_proj = block.out_proj if block_fn == "diff_parallel" else block.attn_out_proj
+        return {
+            "block_fn": block_fn,
+            "num_heads": block.num_heads,
+            "mlp_ratio": mlp_ratio(block.in_split[0], dim),
+            "qkv_bias": block.in_proj.bias is not None,
+            "qk_norm": not isinstance(block.q_norm, nn.Identity),
+            "proj_bias": out_proj.bias is not None,
+            "act_layer": _activation_name(name, block.mlp_act),
+            "attn_layer": "diff" if block_fn == "diff_parallel" else "attn",
+            "diff_dual_lambda": bool(getattr(block, "dual_lambda", False)),
+        }
     attn, mlp = block.attn, block.mlp
-    attn_layer = ATTN_NAMES.get(type(attn).__name__)
+    attn_layer, mlp_layer = ATTN_NAMES.get(type(attn).__name__), MLP_NAMES.get(type(mlp).__name__)
     _refuse_if(name, attn_layer is None, f"attention {type(attn).__name__} is not supported")
     _refuse_if(name, getattr(attn, "gate", None) is not None, "gated attention is not supported")
-    _refuse_if(
-        name,
-        attn.qkv.out_features != 3 * dim,
-        "an attention width different from the embedding width is not supported",
-    )
-    mlp_layer = MLP_NAMES.get(type(mlp).__name__)
+    _refuse_if(name, attn.qkv.out_features != 3 * dim, "attention and embedding widths differ")
     _refuse_if(name, mlp_layer is None, f"MLP {type(mlp).__name__} is not supported")
     hidden = mlp.fc1_g.out_features if mlp_layer == "swiglu" else mlp.fc1.out_features
     return {
@@ -475,28 +466,6 @@ def _block_options(name: str, block: nn.Module, dim: int) -> dict:
         "glu_gate_last": getattr(mlp, "gate_last", True),
         "attn_layer": attn_layer,
         "diff_dual_lambda": bool(getattr(attn, "dual_lambda", False)),
-    }
-
-
-def _parallel_options(name: str, block: nn.Module, block_fn: str, dim: int) -> dict:
-    if block_fn == "parallel":
-        _refuse_if(
-            name,
-            block.out_proj is not None,
-            "the parallel block with a fused output projection is not supported",
-        )
-        proj_bias = block.attn_out_proj.bias is not None
-    else:
-        proj_bias = block.out_proj.bias is not None
-    return {
-        "num_heads": block.num_heads,
-        "mlp_ratio": mlp_ratio(block.in_split[0], dim),
-        "qkv_bias": block.in_proj.bias is not None,
-        "qk_norm": not isinstance(block.q_norm, nn.Identity),
-        "proj_bias": proj_bias,
-        "act_layer": _activation_name(name, block.mlp_act),
-        "attn_layer": "diff" if block_fn == "diff_parallel" else "attn",
-        "diff_dual_lambda": bool(getattr(block, "dual_lambda", False)),
     }
 
 
@@ -533,44 +502,34 @@ def _activation_name(name: str, act: nn.Module) -> str:
     return ACTIVATION_NAMES[kind]
 
 
-def _check_uniform_norms(name: str, timm_model: nn.Module, kind: str, eps: float) -> None:
-    """All model-level norms must be of one kind and epsilon (we build them from one)."""
+def _check_structure(name: str, timm_model: nn.Module, config: ViTConfig) -> None:
+    """What the config cannot say must be as it assumes: one norm kind and epsilon, all
+    blocks alike (DiffAttention with timm's lambda_init), the standard SigLIP pool."""
     for path, module in timm_model.named_modules():
         if path.startswith("patch_embed") or path.endswith("sub_norm"):
             continue
         if type(module).__name__ in NORM_NAMES or isinstance(module, nn.LayerNorm):
-            found = _norm_kind(name, module)
+            found, wanted = _norm_kind(name, module), (config.norm_layer, config.norm_eps)
             _refuse_if(
-                name,
-                found != (kind, eps),
-                f"norm {path} is {found}, unlike the model's {(kind, eps)}",
+                name, found != wanted, f"norm {path} is {found}, unlike the model's {wanted}"
             )
-
-
-def _check_blocks(name: str, timm_model: nn.Module, config: ViTConfig) -> None:
-    """Every block must look like the first one, and DiffAttention keep timm's lambda_init."""
-    first = type(timm_model.blocks[0])
     for index, block in enumerate(timm_model.blocks):
-        _refuse_if(name, type(block) is not first, f"block {index} differs in type from block 0")
+        _refuse_if(name, type(block) is not type(timm_model.blocks[0]), f"block {index} differs")
         holder = block.attn if config.block_fn in ("block", "res_post") else block
-        if config.attn_layer == "diff":
-            _refuse_if(
-                name,
-                abs(holder.lambda_init - diff_lambda_init(index)) > 1e-12,
-                f"block {index} has a non-standard DiffAttention lambda_init",
-            )
-
-
-def _check_attn_pool(name: str, pool: nn.Module, config: ViTConfig) -> None:
+        off = config.attn_layer == "diff" and abs(holder.lambda_init - diff_lambda_init(index))
+        _refuse_if(name, bool(off and off > 1e-12), f"block {index} has another lambda_init")
+    pool = timm_model.attn_pool
     _refuse_if(
         name,
-        type(pool).__name__ != "AttentionPoolLatent"
-        or pool.latent_len != 1
-        or pool.pos_embed is not None
-        or pool.pool != "token"
-        or pool.mlp is None
-        or not isinstance(pool.q_norm, nn.Identity)
-        or pool.num_heads != config.num_heads,
+        pool is not None
+        and (
+            type(pool).__name__ != "AttentionPoolLatent"
+            or (pool.latent_len, pool.pool) != (1, "token")
+            or pool.pos_embed is not None
+            or pool.mlp is None
+            or not isinstance(pool.q_norm, nn.Identity)
+            or pool.num_heads != config.num_heads
+        ),
         "only the standard single-query attention pool (SigLIP 'map') is supported",
     )
 
