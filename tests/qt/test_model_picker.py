@@ -86,13 +86,21 @@ def test_picker_shows_the_model_given_at_start_and_keeps_a_files_arch(qtbot, tmp
     qtbot.addWidget(picker)
     assert picker.currentText() == "File: mine.safetensors"
     assert str(path) in picker.toolTip()
-    state.inputs.arch = None
     state.inputs.model_source = "demo"
+    state.inputs.arch = None
     index = picker.findData(str(path))
     picker.setCurrentIndex(index)
     picker.activated.emit(index)
     assert state.inputs.model_source == str(path)
     assert state.inputs.arch == "vit_base_patch16_clip_quickgelu_224"  # as it was opened
+    state.inputs.model_source = "demo"  # a failure puts back the source, then the arch
+    state.inputs.arch = None
+    state.inputs.model_source = str(path)
+    state.inputs.arch = "vit_base_patch16_clip_224"
+    state.inputs.model_source = "demo"
+    state.inputs.arch = None
+    picker.activated.emit(picker.findData(str(path)))
+    assert state.inputs.arch == "vit_base_patch16_clip_224"
 
 
 def _bare(tmp_path, arch, name):

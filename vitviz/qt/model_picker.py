@@ -126,6 +126,7 @@ class ModelPicker(QComboBox):
         self._rebuild()
         self.activated.connect(self._on_activated)
         listen(self, state.inputs.events.model_source, self._show_source)
+        listen(self, state.inputs.events.arch, self._remember_arch)
         self._show_source(state.inputs.model_source)
 
     @property
@@ -154,6 +155,10 @@ class ModelPicker(QComboBox):
             else 0
         )
         self.blockSignals(False)
+
+    def _remember_arch(self, arch: str | None) -> None:
+        # The controller puts back the source before the architecture after a failure.
+        self._archs[self.state.inputs.model_source] = arch
 
     def _show_source(self, source: str) -> None:
         self._archs[source] = self.state.inputs.arch
