@@ -42,7 +42,7 @@ from vitviz.export.batch import BatchExporter
 from vitviz.export.request import ExportRequest
 from vitviz.resources import DEMO_MODEL_PATH
 from vitviz.vit import load, save_checkpoint
-from vitviz.vit.checkpoint_files import read_checkpoint
+from vitviz.vit.checkpoints import read_checkpoint
 
 
 def write_images(folder: Path, count: int) -> list[str]:

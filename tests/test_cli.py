@@ -423,3 +423,32 @@ def test_the_readme_states_the_exit_statuses_the_cli_returns():
         f"the exit status is {cli.EXIT_OK} when everything succeeded, {cli.EXIT_SOME_FAILED} "
         f"when some images failed, {cli.EXIT_ERROR} when nothing could be done" in text
     )
+
+
+def test_uncached_tag_with_the_hub_unreachable_fails_at_once_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    import socket
+    import time
+
+    import huggingface_hub.constants
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the socket is: connections are refused
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    image = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(image)
+    started = time.perf_counter()
+    status = cli.main(
+        ["predict", "--model", "vit_base_patch16_224.augreg2_in21k_ft_in1k", str(image)]
+    )
+    seconds = time.perf_counter() - started
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert err.count("\n") == 1
+    assert "Hugging Face Hub is unreachable" in err
+    assert out == ""
+    assert seconds < 5  # the hub client's retries took 51 s

@@ -112,7 +112,7 @@ def create_window(args: argparse.Namespace):
     inputs = state.inputs
     with held_events(inputs):
         inputs.model_source = args.model or settings.last_model()
-        inputs.arch = args.arch
+        inputs.arch = args.arch or settings.checkpoint_arch(inputs.model_source)
         inputs.device = args.device or settings.device()
         inputs.precision = args.precision or settings.precision()
         inputs.preprocess_mode = args.mode or settings.preprocess_mode()

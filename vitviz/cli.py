@@ -256,7 +256,7 @@ def expand_images(paths: Sequence[str]) -> list[str]:
 
 def _check_model_name(source: str) -> None:
     """Refuse a near miss of ``demo`` before seconds are spent on asking timm about it."""
-    from vitviz.vit.sources import DEMO_NAME, is_demo, is_hub_id, is_local_path
+    from vitviz.vit.loading import DEMO_NAME, is_demo, is_hub_id, is_local_path
 
     if is_demo(source) or is_hub_id(source) or is_local_path(source):
         return
@@ -304,7 +304,7 @@ def _note_demo_on_photos(args, spec, results) -> None:
     from PIL import Image
 
     from vitviz.demo.dataset import IMAGE_SIZE
-    from vitviz.vit.sources import is_demo
+    from vitviz.vit.loading import is_demo
 
     if not is_demo(args.model):
         return

@@ -4,24 +4,8 @@ import pytest
 from huggingface_hub.errors import RemoteEntryNotFoundError
 
 from vitviz.errors import ModelLoadError
-from vitviz.qt import download
-from vitviz.qt.download import (
-    WEIGHT_FILES,
-    DownloadCancelledError,
-    hub_weights,
-    prefetch_weights,
-)
-
-
-def test_hub_weights_of_tags_ids_and_others():
-    repo, revision, files = hub_weights("vit_base_patch16_224.augreg2_in21k_ft_in1k")
-    assert repo == "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k"
-    assert revision is None
-    assert files == WEIGHT_FILES
-    assert hub_weights("hf-hub:org/model@v2") == ("org/model", "v2", WEIGHT_FILES)
-    assert hub_weights("demo") is None
-    assert hub_weights("/tmp/some/file.safetensors") is None
-    assert hub_weights("not_a_model_at_all") is None
+from vitviz.qt.download import DownloadCancelledError, prefetch_weights
+from vitviz.vit import hub as vit_hub
 
 
 class MissingFileError(RemoteEntryNotFoundError):
@@ -58,7 +42,7 @@ def fake_hub(monkeypatch):
         import huggingface_hub
 
         monkeypatch.setattr(huggingface_hub, "hf_hub_download", hub)
-        monkeypatch.setattr(download, "hub_reachable", lambda: True)
+        monkeypatch.setattr(vit_hub, "hub_reachable", lambda: True)
         return hub
 
     return install
@@ -84,9 +68,10 @@ def test_cancel_stops_the_download(fake_hub):
         prefetch_weights("hf-hub:org/model", progress, cancelled)
 
 
-def test_other_hub_errors_are_left_to_the_loader(fake_hub):
+def test_other_hub_errors_say_what_the_loader_would(fake_hub):
     hub = fake_hub(fail=OSError("gated repository"))
-    assert not prefetch_weights("hf-hub:org/model", lambda d, t: None, threading.Event())
+    with pytest.raises(ModelLoadError, match="gated repository"):
+        prefetch_weights("hf-hub:org/model", lambda d, t: None, threading.Event())
     assert len(hub.calls) == 1  # no second file tried after a failure that is not "missing"
 
 
@@ -95,28 +80,13 @@ def test_an_unreachable_hub_is_reported_at_once(monkeypatch):
 
     calls = []
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: calls.append(a))
-    monkeypatch.setattr(download, "hub_reachable", lambda: False)
+    monkeypatch.setattr(vit_hub, "hub_reachable", lambda: False)
     with pytest.raises(ModelLoadError, match="unreachable"):
         prefetch_weights("vit_tiny_patch16_224.augreg_in21k", lambda d, t: None, threading.Event())
     assert calls == []
-
-
-def test_hub_reachable_in_offline_mode_and_without_a_route(monkeypatch):
-    import huggingface_hub
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    assert not download.hub_reachable()
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    for name in download.PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "https://vitviz.invalid")
-    assert not download.hub_reachable(timeout=1.0)
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    assert download.hub_reachable()
 
 
 def test_nothing_to_fetch_for_files_and_demo(fake_hub):
     hub = fake_hub()
     assert not prefetch_weights("demo", lambda d, t: None, threading.Event())
     assert hub.calls == []
-    assert download.hub_weights("demo") is None

@@ -8,8 +8,8 @@ from vitviz.qt.model_picker import (
     OPEN_CHECKPOINT,
     ModelPicker,
     arch_dialog,
+    checkpoint_choices,
     describe_source,
-    guess_arch,
     model_dialog,
     stored_arch,
     supported_archs,
@@ -60,9 +60,9 @@ def test_picker_asks_for_dialogs_without_changing_the_model(qtbot):
 
 
 def test_model_dialog_filters_and_marks_cached_tags(qtbot, monkeypatch):
-    from vitviz.vit import catalog
+    from vitviz.vit import hub
 
-    monkeypatch.setattr(catalog, "is_cached", lambda tag: tag.endswith("augreg_in21k"))
+    monkeypatch.setattr(hub, "is_cached", lambda tag: tag.endswith("augreg_in21k"))
     dialog = model_dialog()
     qtbot.addWidget(dialog)
     assert dialog.visible_count() == len(supported_tags()) > 100
@@ -76,7 +76,42 @@ def test_model_dialog_filters_and_marks_cached_tags(qtbot, monkeypatch):
     assert dialog.selected() is None
 
 
-def test_checkpoint_arch_from_metadata_or_asked(qtbot, tmp_path):
+def test_picker_shows_the_model_given_at_start_and_keeps_a_files_arch(qtbot, tmp_path):
+    path = tmp_path / "mine.safetensors"
+    path.write_bytes(b"")
+    state = AppState()
+    state.inputs.model_source = str(path)
+    state.inputs.arch = "vit_base_patch16_clip_quickgelu_224"
+    picker = ModelPicker(state)
+    qtbot.addWidget(picker)
+    assert picker.currentText() == "File: mine.safetensors"
+    assert str(path) in picker.toolTip()
+    state.inputs.model_source = "demo"
+    state.inputs.arch = None
+    index = picker.findData(str(path))
+    picker.setCurrentIndex(index)
+    picker.activated.emit(index)
+    assert state.inputs.model_source == str(path)
+    assert state.inputs.arch == "vit_base_patch16_clip_quickgelu_224"  # as it was opened
+    state.inputs.model_source = "demo"  # a failure puts back the source, then the arch
+    state.inputs.arch = None
+    state.inputs.model_source = str(path)
+    state.inputs.arch = "vit_base_patch16_clip_224"
+    state.inputs.model_source = "demo"
+    state.inputs.arch = None
+    picker.activated.emit(picker.findData(str(path)))
+    assert state.inputs.arch == "vit_base_patch16_clip_224"
+
+
+def _bare(tmp_path, arch, name):
+    torch.manual_seed(0)
+    model = timm.create_model(arch, pretrained=False, depth=1, num_classes=3)
+    path = tmp_path / name
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_checkpoint_choices_from_metadata_or_weights(tmp_path):
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=1, num_classes=3)
     described = save_checkpoint(
         model,
@@ -85,13 +120,23 @@ def test_checkpoint_arch_from_metadata_or_asked(qtbot, tmp_path):
         model_kwargs={"depth": 1, "num_classes": 3},
     )
     assert stored_arch(described) == "vit_tiny_patch16_224"
-    bare = tmp_path / "vit_small_patch16_224_finetuned.pth"
-    torch.save(model.state_dict(), bare)
+    assert checkpoint_choices(described) is None  # the file says
+    bare = _bare(tmp_path, "vit_tiny_patch16_224", "finetuned.pth")
     assert stored_arch(bare) is None
     assert stored_arch(tmp_path / "missing.safetensors") is None
-    archs = supported_archs()
-    assert "vit_small_patch16_224" in archs
-    assert guess_arch(bare, archs) == "vit_small_patch16_224"
-    dialog = arch_dialog(bare)
+    assert checkpoint_choices(bare) == ["vit_tiny_patch16_224"]
+    clip = _bare(tmp_path, "vit_base_patch16_clip_quickgelu_224", "clip.pth")
+    assert checkpoint_choices(clip) == [
+        "vit_base_patch16_clip_224",
+        "vit_base_patch16_clip_quickgelu_224",
+    ]
+
+
+def test_arch_dialog_lists_only_the_choices_best_first(qtbot, tmp_path):
+    dialog = arch_dialog(tmp_path / "clip.pth", ["vit_b_clip", "vit_b_clip_quickgelu"])
     qtbot.addWidget(dialog)
-    assert dialog.selected() == "vit_small_patch16_224"
+    assert dialog.visible_count() == 2
+    assert dialog.selected() == "vit_b_clip"
+    everything = arch_dialog(tmp_path / "weights.npz", [])
+    qtbot.addWidget(everything)
+    assert everything.visible_count() == len(supported_archs())

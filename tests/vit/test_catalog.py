@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
+import huggingface_hub.constants
+import pytest
 import timm
 
-from vitviz.vit.catalog import (
-    close_matches,
-    is_cached,
-    is_supported_arch,
-    supported_pretrained_tags,
-)
+from vitviz.vit.hub import hub_location, hub_reachable, is_cached
+from vitviz.vit.loading import is_local_path
+from vitviz.vit.timm import close_matches, is_supported_arch, supported_pretrained_tags
 
 TAG = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 
@@ -76,3 +77,65 @@ def test_close_matches_prefers_supported_models():
     assert close_matches("vit_bsae_patch16_224")[0] == "vit_base_patch16_224"
     assert close_matches("vit_tiny_patch16_224.augreg_in21k_ft_in1kk")[0] == TAG
     assert close_matches("zzzzzzzzzzzz") == []
+
+
+def test_hub_location_of_tags_ids_and_others():
+    files = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
+    assert hub_location(TAG) == (f"timm/{TAG}", None, files)
+    assert hub_location("hf-hub:org/model@v2") == ("org/model", "v2", files)
+    assert hub_location("demo") is None
+    assert hub_location("/tmp/some/file.safetensors") is None
+    assert hub_location("not_a_model_at_all") is None
+
+
+def test_tags_ending_in_pt_are_tags_not_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert not is_local_path("beit3_base_patch16_224.pt")
+    assert not is_cached("beit3_large_patch16_224.pt", cache_dir=tmp_path)
+    assert is_local_path("mine.pt")  # unknown to timm: a file (missing, said so when loaded)
+    assert is_local_path("./beit3_base_patch16_224.pt")
+    (tmp_path / "beit3_base_patch16_224.pt").write_bytes(b"x")
+    assert is_local_path("beit3_base_patch16_224.pt")  # an existing file wins
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nobody listens once the socket is closed
+
+
+def test_hub_reachable_decides_in_one_request(monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    assert not hub_reachable()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    assert not hub_reachable()
+
+
+@pytest.fixture
+def answering_hub(monkeypatch):
+    """A local server that answers every request, standing in for the hub."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}"
+    )
+    yield
+    server.shutdown()
+
+
+@pytest.mark.usefixtures("answering_hub")
+def test_any_answer_means_reachable():
+    assert hub_reachable()

@@ -7,7 +7,6 @@ Files are written by the tests from small random-init timm models; the old forma
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import subprocess
@@ -21,12 +20,9 @@ from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.checkpoint_files import META_CONFIG, read_checkpoint
-from vitviz.vit.checkpoint_save import save_checkpoint
-from vitviz.vit.load import load
-
-# The package re-exports the function `load`, which hides the module of the same name.
-load_module = importlib.import_module("vitviz.vit.load")
+from vitviz.vit import loading
+from vitviz.vit.checkpoints import META_CONFIG, read_checkpoint, save_checkpoint
+from vitviz.vit.loading import load
 
 ARCH = "vit_tiny_patch16_224"
 SMALL = {"depth": 2, "img_size": (32, 48), "num_classes": 5}
@@ -116,9 +112,7 @@ def test_described_file_loads_as_through_timm_and_as_timm(tmp_path, monkeypatch,
     assert not read_checkpoint(old).info.describes_network
 
     timm_imported = []
-    monkeypatch.setattr(
-        load_module, "from_described", _spy(load_module.from_described, timm_imported)
-    )
+    monkeypatch.setattr(loading, "_described", _spy(loading._described, timm_imported))
     ours, spec = load(described, device="cpu")
     assert timm_imported == ["described"]
     through_timm, timm_spec = load(old, device="cpu")
@@ -185,7 +179,7 @@ def test_an_explicit_other_arch_loads_through_timm(tmp_path, monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError("the file's own description was used")
 
-    monkeypatch.setattr(load_module, "from_described", refuse)
+    monkeypatch.setattr(loading, "_described", refuse)
     _, spec = load(path, arch="vit_tiny_patch16_224.augreg_in21k", device="cpu")
     assert spec.arch == ARCH
     with pytest.raises(AssertionError, match="own description"):
@@ -198,18 +192,18 @@ def test_an_explicit_other_arch_loads_through_timm(tmp_path, monkeypatch):
 def test_weights_that_do_not_fit_are_saved_without_a_config(tmp_path, caplog):
     state = _timm_model(ARCH, SMALL).state_dict()
     del state["norm.weight"]
-    with caplog.at_level(logging.WARNING, logger="vitviz.vit.checkpoint_save"):
+    with caplog.at_level(logging.WARNING, logger="vitviz.vit.timm"):
         path = save_checkpoint(state, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL)
     assert META_CONFIG not in _metadata(path)
     assert "norm.weight" in caplog.text
-    with pytest.raises(ModelLoadError, match="1 keys missing from the file"):
+    with pytest.raises(ModelLoadError, match="1 key missing from the file"):
         load(path, device="cpu")
 
 
 def test_weights_timm_converts_are_saved_without_a_config(tmp_path, caplog):
     timm_model = _timm_model(ARCH, SMALL)
     prefixed = {f"model.{k}": v for k, v in timm_model.state_dict().items()}
-    with caplog.at_level(logging.WARNING, logger="vitviz.vit.checkpoint_save"):
+    with caplog.at_level(logging.WARNING, logger="vitviz.vit.timm"):
         path = save_checkpoint(prefixed, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL)
     assert META_CONFIG not in _metadata(path)
     assert "timm converts these weights" in caplog.text
@@ -266,7 +260,7 @@ def test_config_vitviz_cannot_build_is_refused(tmp_path, change, reason):
 def test_config_that_disagrees_with_the_weights_is_refused(tmp_path):
     _, good = _with_config(tmp_path, "{}")
     path, _ = _with_config(tmp_path, json.dumps({**good, "depth": 3}))
-    with pytest.raises(ModelLoadError, match=r"missing blocks\.2\.") as info:
+    with pytest.raises(ModelLoadError, match=r"missing from the file: blocks\.2\.") as info:
         load(path, device="cpu")
     assert "re-export" in str(info.value)
 
@@ -296,5 +290,5 @@ def test_demo_model_loads_and_runs_without_importing_timm():
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     loaded = set(result.stdout.split())
-    assert "vitviz.vit.described_checkpoint" in loaded
+    assert "vitviz.vit.loading" in loaded
     assert not {"timm", "torchvision", "huggingface_hub"} & loaded

@@ -7,7 +7,6 @@ touches the network (the hub-unreachable cases force offline mode).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import pickle
@@ -25,17 +24,14 @@ from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.checkpoint_save import save_checkpoint
-from vitviz.vit.device import resolve_device, resolve_dtype
-from vitviz.vit.load import load
-from vitviz.vit.pretrained import class_labels
-from vitviz.vit.timm_source import hub_errors
+from vitviz.vit import loading
+from vitviz.vit.checkpoints import save_checkpoint
+from vitviz.vit.hub import hub_errors
+from vitviz.vit.loading import class_labels, load, resolve_device, resolve_dtype
 
 ARCH = "vit_tiny_patch16_224"
 # Small enough to build in milliseconds: 2 blocks, a 2 x 3 patch grid, 5 classes.
 SMALL = {"depth": 2, "img_size": (32, 48), "num_classes": 5}
-# The package re-exports the function `load`, which hides the module of the same name.
-load_module = importlib.import_module("vitviz.vit.load")
 LABELS = ["cat", "dog", "owl", "fox", "elk"]
 CFG = {
     "input_size": [3, 32, 48],
@@ -372,7 +368,7 @@ def test_demo_source_loads_the_bundled_file(tmp_path, monkeypatch, timm_model, i
     path = save_checkpoint(
         timm_model, tmp_path / "demo_vit.safetensors", arch=ARCH, model_kwargs=SMALL, labels=LABELS
     )
-    monkeypatch.setattr(load_module, "DEMO_MODEL_PATH", path)
+    monkeypatch.setattr(loading, "DEMO_MODEL_PATH", path)
     model, spec = load("demo", device="cpu")
     _assert_same_model(model, timm_model, image)
     assert spec.name == "demo"
@@ -658,9 +654,18 @@ def test_pickle_without_tensors(tmp_path):
         load(tmp_path / "meta.pth", arch=ARCH, device="cpu")
 
 
-def test_file_without_architecture_asks_for_arch(tmp_path, timm_model):
+def test_file_without_architecture_is_read_from_its_weights(tmp_path, timm_model, image):
     torch.save(timm_model.state_dict(), tmp_path / "anon.pth")
-    with pytest.raises(ModelLoadError, match="pass the timm architecture"):
+    model, spec = load(tmp_path / "anon.pth", device="cpu")
+    _assert_same_model(model, timm_model, image)
+    assert spec.input_size == (3, 32, 48)  # the grid of its position embedding
+
+
+def test_file_whose_weights_fit_nothing_asks_for_arch(tmp_path, timm_model):
+    weights = dict(timm_model.state_dict())
+    del weights["blocks.1.mlp.fc2.weight"]
+    torch.save(weights, tmp_path / "anon.pth")
+    with pytest.raises(ModelLoadError, match="Choose the architecture"):
         load(tmp_path / "anon.pth", device="cpu")
 
 
@@ -736,17 +741,17 @@ def test_missing_keys_are_listed(tmp_path, timm_model):
 def test_unexpected_keys_are_listed(tmp_path, timm_model):
     state = dict(timm_model.state_dict(), **{"extra.proj.weight": torch.zeros(3, 3)})
     path = save_checkpoint(state, tmp_path / "m.safetensors", arch=ARCH, model_kwargs=SMALL)
-    with pytest.raises(ModelLoadError, match=r"1 keys not in the model \(extra.proj.weight\)"):
+    with pytest.raises(ModelLoadError, match=r"1 key not in the network: extra.proj.weight"):
         load(path, device="cpu")
 
 
 def test_shape_mismatches_are_listed(tmp_path):
     state = _square_model().state_dict()
     torch.save(state, tmp_path / "tiny.pth")
-    with pytest.raises(ModelLoadError, match="with other shapes") as info:
+    with pytest.raises(ModelLoadError, match="with another shape") as info:
         load(tmp_path / "tiny.pth", arch="vit_small_patch16_224", device="cpu")
     message = str(info.value)
-    assert "cls_token: file (1, 1, 192), model (1, 1, 384)" in message
+    assert "cls_token (file (1, 1, 192), network (1, 1, 384))" in message
     assert "and " in message  # long lists are cut, with the count of the rest
 
 

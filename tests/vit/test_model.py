@@ -10,7 +10,7 @@ from torch import nn
 from vitviz.errors import AnalysisError, ModelLoadError, UnsupportedModelError
 from vitviz.vit import TokenKind, VisionTransformer, ViTConfig, from_timm
 from vitviz.vit.attention import Attention, attention_probabilities, diff_lambda
-from vitviz.vit.weights import load_weights
+from vitviz.vit.checkpoints import check_fit
 
 # DESIGN.md's hand-checkable case: 3 tokens, d = 4 -> 3, unscaled dot-product attention.
 X = torch.tensor([[1.0, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1]])
@@ -252,11 +252,11 @@ def test_weights_that_do_not_fit_are_refused_with_the_keys():
     state["blocks.9.attn.qkv.weight"] = state.pop("blocks.1.attn.qkv.weight")
     state["head.weight"] = torch.zeros(7, 32)
     with pytest.raises(ModelLoadError) as error:
-        load_weights(model, state, source="my.safetensors")
+        check_fit(model.state_dict(), state, source="my.safetensors", target="it", advice="")
     message = str(error.value)
-    assert "missing blocks.1.attn.qkv.weight" in message
-    assert "unexpected blocks.9.attn.qkv.weight" in message
-    assert "head.weight: (7, 32)" in message
+    assert "1 key missing from the file: blocks.1.attn.qkv.weight" in message
+    assert "1 key not in the network: blocks.9.attn.qkv.weight" in message
+    assert "head.weight (file (7, 32), network (5, 32))" in message
 
 
 def test_disabled_parts_are_identity_modules():

@@ -1,4 +1,4 @@
-"""The lazy ``vitviz.vit`` package: light modules without timm, public names as before."""
+"""The ``vitviz.vit`` package: light modules without timm, public names as before."""
 
 from __future__ import annotations
 
@@ -18,29 +18,24 @@ def _imports_in_fresh_process(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
-def test_light_modules_do_not_import_timm():
+def test_the_package_and_its_light_modules_do_not_import_timm():
     loaded = _imports_in_fresh_process(
-        "import vitviz.vit.layout, vitviz.vit.spec, vitviz.vit.output, vitviz.state"
+        "import vitviz.vit.layout, vitviz.vit.spec, vitviz.vit.output, vitviz.state\n"
+        "from vitviz.vit import load, save_checkpoint"
     )
     assert "vitviz.vit.layout" in loaded
     assert "timm" not in loaded
     assert "torchvision" not in loaded
 
 
-def test_functions_win_over_same_named_submodules():
-    # Importing the submodules first binds them on the package; the functions must stay.
-    loaded = _imports_in_fresh_process(
-        "import vitviz.vit.load, vitviz.vit.from_timm\n"
-        "from vitviz.vit import from_timm, load\n"
-        "assert callable(load) and callable(from_timm), (load, from_timm)"
-    )
+def test_names_that_need_timm_import_it_on_first_use():
+    loaded = _imports_in_fresh_process("from vitviz.vit import from_timm, is_cached")
     assert "timm" in loaded
 
 
 def test_every_public_name_resolves():
     for name in vitviz.vit.__all__:
         assert getattr(vitviz.vit, name).__name__ == name
-    assert set(vitviz.vit.__all__) <= set(dir(vitviz.vit))
 
 
 def test_unknown_name_is_an_attribute_error():

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.state import AppState
+from vitviz.state.events import held_events
 
 DEMO_LABEL = "Demo model (bundled)"
 MORE_MODELS = "More timm models…"
@@ -44,7 +45,7 @@ def describe_source(source: str) -> str:
 @functools.cache
 def supported_tags() -> tuple[str, ...]:
     """timm pretrained tags vitviz supports (cached: listing them takes a moment)."""
-    from vitviz.vit.catalog import supported_pretrained_tags
+    from vitviz.vit.timm import supported_pretrained_tags
 
     return tuple(supported_pretrained_tags())
 
@@ -57,13 +58,12 @@ def supported_archs() -> list[str]:
 def stored_arch(path: str | Path) -> str | None:
     """The architecture a checkpoint file names in its own metadata, read cheaply.
 
-    Only self-describing ``.safetensors`` files (written by ``save_checkpoint``) carry
-    it; for anything else the user is asked.
+    Only self-describing ``.safetensors`` files (written by ``save_checkpoint``) carry it.
     """
     from safetensors import SafetensorError, safe_open
 
     from vitviz.errors import ModelLoadError
-    from vitviz.vit.checkpoint_files import parse_metadata
+    from vitviz.vit.checkpoints import parse_metadata
 
     try:
         with safe_open(str(path), "pt") as handle:
@@ -73,11 +73,31 @@ def stored_arch(path: str | Path) -> str | None:
         return None
 
 
-def guess_arch(path: str | Path, archs: list[str]) -> str | None:
-    """The architecture whose name appears in the file name, longest match first."""
-    name = Path(path).name.lower()
-    matches = [arch for arch in archs if arch.lower() in name]
-    return max(matches, key=len) if matches else None
+def checkpoint_choices(path: str | Path) -> list[str] | None:
+    """The architectures a checkpoint's weights fit exactly, best first.
+
+    Returns
+    -------
+    list of str or None
+        None when the file says its architecture itself; an empty list when its weights
+        cannot tell (a Google ``.npz``) or fit none (loading then says what differs).
+
+    Raises
+    ------
+    ModelLoadError
+        For a file that is not a readable checkpoint.
+    """
+    if stored_arch(path) is not None:
+        return None
+    from vitviz.vit.architectures import exact_choices, rank_architectures
+    from vitviz.vit.checkpoints import read_checkpoint
+
+    checkpoint = read_checkpoint(path)
+    if checkpoint.info.arch is not None:
+        return None
+    if checkpoint.state_dict is None:
+        return []
+    return [match.arch for match in exact_choices(rank_architectures(checkpoint.state_dict))]
 
 
 class ModelPicker(QComboBox):
@@ -102,9 +122,12 @@ class ModelPicker(QComboBox):
         self.setMinimumContentsLength(24)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self._sources: list[str] = ["demo"]
+        self._archs: dict[str, str | None] = {}  # the architecture each file was opened as
         self._rebuild()
         self.activated.connect(self._on_activated)
         listen(self, state.inputs.events.model_source, self._show_source)
+        listen(self, state.inputs.events.arch, self._remember_arch)
+        self._show_source(state.inputs.model_source)
 
     @property
     def sources(self) -> list[str]:
@@ -122,6 +145,7 @@ class ModelPicker(QComboBox):
         self.clear()
         for source in self._sources:
             self.addItem(describe_source(source), source)
+            self.setItemData(self.count() - 1, source, Qt.ItemDataRole.ToolTipRole)
         self.insertSeparator(self.count())
         self.addItem(MORE_MODELS, MORE_MODELS)
         self.addItem(OPEN_CHECKPOINT, OPEN_CHECKPOINT)
@@ -132,7 +156,13 @@ class ModelPicker(QComboBox):
         )
         self.blockSignals(False)
 
+    def _remember_arch(self, arch: str | None) -> None:
+        # The controller puts back the source before the architecture after a failure.
+        self._archs[self.state.inputs.model_source] = arch
+
     def _show_source(self, source: str) -> None:
+        self._archs[source] = self.state.inputs.arch
+        self.setToolTip(f"The model to look inside: {source}")
         if source not in self._sources:
             self._sources.append(source)
             self._rebuild()
@@ -150,8 +180,9 @@ class ModelPicker(QComboBox):
         elif data == OPEN_CHECKPOINT:
             self.checkpoint_requested.emit()
         elif data and data != self.state.inputs.model_source:
-            self.state.inputs.arch = None
-            self.state.inputs.model_source = data
+            with held_events(self.state.inputs):
+                self.state.inputs.arch = self._archs.get(data)
+                self.state.inputs.model_source = data
 
 
 class SearchableListDialog(QDialog):
@@ -191,7 +222,9 @@ class SearchableListDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.count_label = QLabel(f"{len(names)} available", self)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt, self))
+        prompt_label = QLabel(prompt, self)
+        prompt_label.setWordWrap(True)
+        layout.addWidget(prompt_label)
         layout.addWidget(self.search)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.count_label)
@@ -223,7 +256,7 @@ class SearchableListDialog(QDialog):
 
 def model_dialog(parent: QWidget | None = None) -> SearchableListDialog:
     """The searchable list of supported timm tags, cached ones marked."""
-    from vitviz.vit.catalog import is_cached
+    from vitviz.vit.hub import is_cached
 
     tags = list(supported_tags())
     labels = [tag + (CACHED_MARK if is_cached(tag) else "") for tag in tags]
@@ -237,16 +270,27 @@ def model_dialog(parent: QWidget | None = None) -> SearchableListDialog:
     )
 
 
-def arch_dialog(path: str | Path, parent: QWidget | None = None) -> SearchableListDialog:
-    """Ask which architecture a checkpoint file holds, preselecting a guess from its name."""
-    archs = supported_archs()
-    dialog = SearchableListDialog(
-        "Which architecture?",
-        f"{Path(path).name} does not say which architecture it holds. Choose it:",
-        archs,
-        parent,
-    )
-    guess = guess_arch(path, archs)
-    if guess:
-        dialog.select(guess)
-    return dialog
+def arch_dialog(
+    path: str | Path, choices: list[str], parent: QWidget | None = None
+) -> SearchableListDialog:
+    """Ask which architecture a checkpoint holds, among those its weights fit, best first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint.
+    choices : list of str
+        Architectures its weights fit, best first; empty when the weights cannot tell
+        (every supported architecture is offered).
+    parent : QWidget, optional
+    """
+    name = Path(path).name
+    if choices:
+        prompt = (
+            f"The weights in {name} fit these architectures, which compute differently "
+            "(activation, norms). Choose the one it was trained with; vitviz will remember."
+        )
+    else:
+        prompt = f"{name} does not say which architecture it holds. Choose it:"
+        choices = supported_archs()
+    return SearchableListDialog("Which architecture?", prompt, choices, parent)

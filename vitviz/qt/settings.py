@@ -75,6 +75,15 @@ class Settings:
         """Remember the model source shown last."""
         self._q.setValue("last_model", source)
 
+    def checkpoint_arch(self, path: str) -> str | None:
+        """The architecture the user chose for a checkpoint file, if they were asked."""
+        value = self._q.value(f"checkpoint_arch/{_key(path)}")
+        return value if isinstance(value, str) and value else None
+
+    def set_checkpoint_arch(self, path: str, arch: str) -> None:
+        """Remember the architecture chosen for a checkpoint file (never ask again)."""
+        self._q.setValue(f"checkpoint_arch/{_key(path)}", arch)
+
     def device(self) -> str:
         """Saved device choice, one of ``vitviz.state.inputs.DEVICES``."""
         return self._choice("device", DEVICES, "auto")
@@ -135,3 +144,8 @@ class Settings:
         """Remember the window's geometry and dock layout."""
         self._q.setValue("window/geometry", geometry)
         self._q.setValue("window/state", state)
+
+
+def _key(path: str) -> str:
+    # QSettings reads "/" as a group separator and "\\" oddly: one key per absolute path.
+    return str(Path(path).expanduser().resolve()).replace("\\", "/").replace("/", "|")

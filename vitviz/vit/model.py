@@ -1,7 +1,7 @@
 """Our Vision Transformer: timm's structure, with attention returned by the forward pass.
 
 Modules carry timm's state_dict names (``patch_embed.proj``, ``blocks.3.attn.qkv``,
-``attn_pool.latent`` ...), so timm weights map 1:1 (see :mod:`vitviz.vit.from_timm`).
+``attn_pool.latent`` ...), so timm weights map 1:1 (see :func:`vitviz.vit.timm.from_timm`).
 """
 
 from __future__ import annotations

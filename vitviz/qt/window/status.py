@@ -1,7 +1,9 @@
 """The status bar's indicators: the error message, the status text, busy and download progress.
 
-An error shows as a red label until clicked; while the model works, an indeterminate bar
-(a download bar while weights download) and a Cancel button show, with a busy cursor.
+An error shows as a red label (its first line, cut to fit) until clicked, with a Details
+button that shows the whole message, selectable and copyable; while the model works, an
+indeterminate bar (a download bar while weights download) and a Cancel button show, with
+a busy cursor.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class StatusIndicators(QObject):
         self.error_label.setCursor(Qt.CursorShape.PointingHandCursor)
         self.error_label.installEventFilter(self)
         self.error_label.hide()
+        self.details_button = QPushButton("Details…", window)
+        self.details_button.setObjectName("error_details_button")
+        self.details_button.setToolTip("The whole message, to read or copy")
+        self.details_button.clicked.connect(self.show_details)
+        self.details_button.hide()
         self.status_label = QLabel(window)
         self.status_label.setObjectName("status_label")
         self.busy_bar = QProgressBar(window)
@@ -52,6 +59,7 @@ class StatusIndicators(QObject):
         controller.download_progress.connect(self.show_download)
         status = window.statusBar()
         status.addWidget(self.error_label)
+        status.addWidget(self.details_button)
         status.addPermanentWidget(self.status_label)
         status.addPermanentWidget(self.busy_bar)
         status.addPermanentWidget(self.cancel_button)
@@ -66,13 +74,25 @@ class StatusIndicators(QObject):
         return super().eventFilter(watched, event)
 
     def show_error(self, message: str | None) -> None:
-        """Show the first line of ``message`` (all of it as tooltip), or hide the label."""
+        """Show the first line of ``message``, cut to fit (all of it in Details), or hide it."""
+        self.details_button.setVisible(bool(message))
         if message:
-            self.error_label.setText(message.splitlines()[0] + "   ✕")
+            first = message.splitlines()[0]
+            metrics = self.error_label.fontMetrics()
+            width = max(200, self.error_label.window().width() // 2)
+            shown = metrics.elidedText(first, Qt.TextElideMode.ElideRight, width)
+            self.error_label.setText(shown + "   ✕")
             self.error_label.setToolTip(f"{message}\n\n(click to dismiss)")
             self.error_label.show()
         else:
             self.error_label.hide()
+
+    def show_details(self) -> None:
+        """The whole error message in a dialog, selectable and copyable."""
+        from vitviz.qt.error_details import ErrorDetailsDialog
+
+        if self.state.results.error:
+            ErrorDetailsDialog(self.state.results.error, self.error_label.window()).exec()
 
     def show_status(self, text: str) -> None:
         """Show ``text`` at the status bar's right."""

@@ -1,0 +1,110 @@
+"""Opening one's own checkpoint in the window: asked only when the weights cannot say, once.
+
+The error display shows a failure's first line and, on request, all of it.
+"""
+
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+from PySide6.QtGui import QGuiApplication
+
+from tests.qt.shell_fakes import FakePipeline, make_image
+from vitviz.qt.controller import Controller
+from vitviz.qt.error_details import ErrorDetailsDialog
+from vitviz.qt.main_window import MainWindow
+from vitviz.qt.model_picker import SearchableListDialog
+from vitviz.state import AppState
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    state = AppState()
+    window = MainWindow(
+        state, Controller(state, synchronous=True, pipeline=FakePipeline()), settings
+    )
+    qtbot.addWidget(window)
+    window.set_image(make_image())
+    return window
+
+
+def bare_checkpoint(tmp_path, arch):
+    torch.manual_seed(0)
+    model = timm.create_model(arch, pretrained=False, depth=1, num_classes=3)
+    path = tmp_path / f"{arch}-finetuned.pth"
+    torch.save(model.state_dict(), path)
+    return str(path)
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """Records each architecture dialog and answers it with its first (best) entry."""
+    dialogs = []
+
+    def exec_(dialog):
+        dialogs.append(list(dialog._names))
+        return True
+
+    monkeypatch.setattr(SearchableListDialog, "exec", exec_)
+    return dialogs
+
+
+def test_weights_that_say_their_architecture_open_without_asking(window, tmp_path, asked):
+    path = bare_checkpoint(tmp_path, "vit_tiny_patch16_224")
+    window.open_checkpoint(path)
+    assert asked == []
+    assert window.state.inputs.model_source == path
+    assert window.state.inputs.arch is None  # load() reads it from the weights
+    assert window.model_picker.currentText() == f"File: {path.rsplit('/', 1)[-1]}"
+
+
+def test_ambiguous_weights_ask_once_and_the_choice_is_remembered(window, tmp_path, asked, settings):
+    path = bare_checkpoint(tmp_path, "vit_base_patch16_clip_quickgelu_224")
+    window.open_checkpoint(path)
+    assert asked == [["vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224"]]
+    assert window.state.inputs.arch == "vit_base_patch16_clip_224"
+    assert settings.checkpoint_arch(path) == "vit_base_patch16_clip_224"
+    window.load_model_source("demo")
+    window.open_checkpoint(path)
+    assert len(asked) == 1  # never asked again
+    assert window.state.inputs.arch == "vit_base_patch16_clip_224"
+
+
+def test_a_file_that_is_not_a_checkpoint_says_so(window, tmp_path, asked):
+    path = tmp_path / "notes.pth"
+    path.write_text("hello")
+    window.open_checkpoint(str(path))
+    assert asked == []
+    assert "not a model checkpoint" in window.state.results.error
+    assert window.state.inputs.model_source == "demo"
+
+
+def test_the_whole_error_is_shown_on_request_selectable_and_copyable(window, qtbot, monkeypatch):
+    message = (
+        "The weights in mine.pth do not fit vit_small_patch16_224. " + "x" * 400 + "\n"
+        "2 keys missing from the file: norm.weight, norm.bias\n"
+        "Choose the architecture the checkpoint was trained with."
+    )
+    shown = []
+    monkeypatch.setattr(ErrorDetailsDialog, "exec", lambda d: shown.append(d) or 0)
+    window.state.results.error = message
+    button = window.status_indicators.details_button
+    assert not button.isHidden()
+    assert len(window.error_label.text()) < 300  # cut to fit the status bar
+    button.click()
+    (dialog,) = shown
+    qtbot.addWidget(dialog)
+    assert dialog.text.toPlainText() == message
+    assert dialog.text.isReadOnly()
+    dialog.copy_button.click()
+    assert QGuiApplication.clipboard().text() == message
+    window.state.results.error = None
+    assert button.isHidden()
+
+
+def test_settings_remember_a_files_arch_by_its_absolute_path(settings, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings.set_checkpoint_arch("mine.pth", "vit_small_patch16_224")
+    assert settings.checkpoint_arch(str(tmp_path / "mine.pth")) == "vit_small_patch16_224"
+    assert settings.checkpoint_arch(str(tmp_path / "other.pth")) is None

@@ -1,0 +1,452 @@
+"""Checkpoint files: reading safetensors, PyTorch pickles and Google ``.npz``, one strict
+check of weights against a network, and writing self-describing safetensors.
+
+The format is recognised from the file's first bytes, not its extension, so that a
+renamed, empty, truncated or foreign file gets a message saying what it really is. PyTorch
+pickles are only ever read with ``weights_only=True``: a file that needs more is refused,
+never loaded unsafely.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pickle
+import pickletools
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from vitviz.errors import ModelLoadError
+
+_log = logging.getLogger(__name__)
+
+META_ARCH = "vitviz.arch"
+META_MODEL_KWARGS = "vitviz.model_kwargs"
+META_PRETRAINED_CFG = "vitviz.pretrained_cfg"
+META_LABELS = "vitviz.labels"
+META_CONFIG = "vitviz.config"
+# The preprocessing fields of a timm pretrained config: with all of them stored (and
+# ``vitviz.config``), a file loads without timm.
+PREPROCESSING_FIELDS = ("input_size", "crop_pct", "crop_mode", "interpolation", "mean", "std")
+# Keys under which training scripts nest the weights, tried in this order.
+_WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module")
+# A key every plain timm ViT has, to find its state dict under a wrapper's prefix.
+PATCH_KEY = "patch_embed.proj.weight"
+_FORMATS_HELP = (
+    "vitviz reads .safetensors, PyTorch .pth/.pt/.bin (state dicts) and Google ViT .npz files."
+)
+# First bytes of common files that are not checkpoints, to say what was opened instead.
+_FOREIGN_SIGNATURES = (
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89HDF", "an HDF5 file (Keras?)"),
+)
+
+
+@dataclass(frozen=True)
+class StoredModelInfo:
+    """What a checkpoint says about itself (all optional): timm architecture and
+    ``create_model`` arguments, preprocessing, class names, and ``ViTConfig.to_dict()``."""
+
+    arch: str | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained_cfg: dict[str, Any] = field(default_factory=dict)
+    labels: tuple[str, ...] | None = None
+    config: dict[str, Any] | None = None
+
+    @property
+    def describes_network(self) -> bool:
+        """Whether the file says all that building the network and its spec needs."""
+        return (
+            self.config is not None
+            and self.arch is not None
+            and all(name in self.pretrained_cfg for name in PREPROCESSING_FIELDS)
+        )
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """A checkpoint file, read: its weights (wrappers and a shared key prefix removed;
+    None for a Google ``.npz``, which timm's converter reads itself) and what it says."""
+
+    path: Path
+    state_dict: dict[str, torch.Tensor] | None
+    info: StoredModelInfo
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointFile:
+    """Read a ``.safetensors``, PyTorch (``.pth``/``.pt``/``.bin``) or Google ``.npz`` file.
+
+    Raises
+    ------
+    ModelLoadError
+        If the file is missing, empty, truncated, corrupt, not a checkpoint, or a pickle
+        that ``weights_only=True`` refuses.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"Checkpoint file {path} does not exist.")
+    if not path.is_file():
+        raise ModelLoadError(f"{path} is not a file; give the path of the checkpoint file itself.")
+    if path.stat().st_size == 0:
+        raise ModelLoadError(
+            f"{path} is empty (0 bytes): the download or copy did not finish. Fetch the file again."
+        )
+    with path.open("rb") as stream:
+        head = stream.read(16)
+    if head[8:9] == b"{":  # safetensors: a little-endian u64 header length, then JSON
+        return _read_safetensors(path)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _read_zip(path)
+    if head.startswith(b"\x80"):  # a pickle: PyTorch's format before 1.6
+        return _read_torch(path)
+    raise ModelLoadError(
+        f"{path} is not a model checkpoint: {_describe_foreign(path, head)}. {_FORMATS_HELP}"
+    )
+
+
+def _describe_foreign(path: Path, head: bytes) -> str:
+    for signature, what in _FOREIGN_SIGNATURES:
+        if head.startswith(signature):
+            return f"it is {what}"
+    if path.suffix.lower() == ".safetensors":
+        return "it has a .safetensors name but no valid safetensors header (corrupt?)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "its content is not a format vitviz knows (corrupt, or another framework's)"
+    return "it is a text file"
+
+
+def _read_safetensors(path: Path) -> CheckpointFile:
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            state_dict = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"{path} is not a readable safetensors file ({exc}). It is truncated or corrupt: "
+            "fetch or export it again."
+        ) from exc
+    if not state_dict:
+        raise ModelLoadError(f"{path} is a safetensors file without any tensors.")
+    return CheckpointFile(path, strip_wrapper_prefix(state_dict), parse_metadata(metadata, path))
+
+
+def _read_zip(path: Path) -> CheckpointFile:
+    # Both PyTorch's format and NumPy's .npz are zip archives; their members tell them apart.
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelLoadError(
+            f"{path} is a damaged zip archive ({exc}): the file is truncated or corrupt. "
+            "Fetch or export it again."
+        ) from exc
+    if any(name.endswith("data.pkl") for name in names):
+        return _read_torch(path)
+    if names and all(name.endswith(".npy") for name in names):
+        return CheckpointFile(path, None, StoredModelInfo())
+    members = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    raise ModelLoadError(
+        f"{path} is a zip archive but not a checkpoint (it holds {members or 'nothing'}). "
+        f"{_FORMATS_HELP}"
+    )
+
+
+def _read_torch(path: Path) -> CheckpointFile:
+    try:
+        # timm's training checkpoints store their arguments as argparse.Namespace; timm
+        # allows that one class as well, and so do we.
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        unsafe = _unsafe_globals(path)
+        if unsafe is not None and (unsafe or "weights only" in str(exc).lower()):
+            raise _refused_for_safety(path, unsafe) from exc
+        raise ModelLoadError(
+            f"{path} could not be unpickled ({first_line(exc)}): it is truncated or corrupt."
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{path} could not be read as a PyTorch checkpoint ({first_line(exc)}): it is "
+            "truncated or corrupt. Fetch or export it again."
+        ) from exc
+    arch = None
+    while isinstance(loaded, Mapping):
+        if isinstance(loaded.get("arch"), str):
+            arch = loaded["arch"]
+        wrapper = next((k for k in _WRAPPER_KEYS if isinstance(loaded.get(k), Mapping)), None)
+        if wrapper is None:
+            break
+        loaded = loaded[wrapper]
+    if not isinstance(loaded, Mapping):
+        raise ModelLoadError(
+            f"{path} holds a {type(loaded).__name__}, not a state dict of tensors. "
+            "Save model.state_dict() instead."
+        )
+    tensors = {str(k): v for k, v in loaded.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        keys = ", ".join(map(str, list(loaded)[:8]))
+        raise ModelLoadError(
+            f"{path} holds no tensors (top-level keys: {keys or 'none'}). Expected a state "
+            "dict, or a dict with its weights under 'model' or 'state_dict'."
+        )
+    ignored = [str(k) for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
+    if ignored:
+        _log.info("%s: ignoring non-tensor entries %s", path, ignored[:8])
+    return CheckpointFile(path, strip_wrapper_prefix(tensors), StoredModelInfo(arch=arch))
+
+
+def _unsafe_globals(path: Path) -> list[str] | None:
+    """The Python objects other than tensors a pickle needs; None when it is truncated."""
+    if zipfile.is_zipfile(path):
+        try:
+            return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+        except (ValueError, RuntimeError, pickle.UnpicklingError):
+            return None
+    names: list[str] = []
+    strings: list[str] = []
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        try:
+            # PyTorch's format before 1.6 is five pickles in a row (magic number, protocol,
+            # system info, the object, storage keys) before the raw storage bytes.
+            for _ in range(5):
+                if stream.tell() >= size:
+                    break
+                for opcode, arg, _ in pickletools.genops(stream):
+                    if opcode.name in ("GLOBAL", "INST"):
+                        names.append(arg.replace(" ", "."))
+                    elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                        names.append(f"{strings[-2]}.{strings[-1]}")  # the last two pushed
+                    elif isinstance(arg, str):
+                        strings.append(arg)
+        except (ValueError, EOFError):
+            return None
+    return sorted({n for n in names if not n.startswith(("torch.", "collections.OrderedDict"))})
+
+
+def _refused_for_safety(path: Path, unsafe: list[str]) -> ModelLoadError:
+    shown = ", ".join(unsafe[:8]) + (" ..." if len(unsafe) > 8 else "")
+    needs = f"Python objects other than tensors ({shown})" if unsafe else "Python objects"
+    return ModelLoadError(
+        f"{path} was refused for safety: it is a pickle that needs {needs}, and loading it "
+        "could run code from the file. vitviz only loads pickles with "
+        "torch.load(weights_only=True) and never falls back to unsafe loading. If you trust "
+        "the file, convert it once to safetensors in Python: "
+        f"`ckpt = torch.load({str(path)!r}, weights_only=False)`, take its state dict "
+        "(`ckpt['model']` or `ckpt.state_dict()`), then "
+        "`safetensors.torch.save_file(state_dict, 'model.safetensors')`."
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    """First line of an exception's message (torch's run to many lines of advice)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def strip_wrapper_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop a prefix every key shares (``module.`` of DDP, ``model.`` of Lightning ...)."""
+    if PATCH_KEY in state_dict:
+        return dict(state_dict)
+    prefix = next((k[: -len(PATCH_KEY)] for k in state_dict if k.endswith(f".{PATCH_KEY}")), "")
+    if not prefix or not all(k.startswith(prefix) for k in state_dict):
+        return dict(state_dict)
+    _log.info("removing the prefix %r shared by every key", prefix)
+    return {k[len(prefix) :]: v for k, v in state_dict.items()}
+
+
+def parse_metadata(metadata: Mapping[str, str], path: Path | None = None) -> StoredModelInfo:
+    """Read the ``vitviz.*`` metadata of a safetensors file (other keys are ignored).
+
+    Raises
+    ------
+    ModelLoadError
+        If a ``vitviz.*`` entry is not valid JSON of the expected type.
+    """
+    where = str(path) if path else "checkpoint"
+
+    def field_json(key: str, kind: type) -> Any:
+        if key not in metadata:
+            return None
+        try:
+            value = json.loads(metadata[key])
+        except json.JSONDecodeError as exc:
+            raise ModelLoadError(f"{where}: metadata {key!r} is not valid JSON ({exc}).") from exc
+        if not isinstance(value, kind):
+            raise ModelLoadError(
+                f"{where}: metadata {key!r} should be a JSON {kind.__name__}, got {value!r:.80}."
+            )
+        return value
+
+    labels = field_json(META_LABELS, list)
+    if labels is not None and not all(isinstance(label, str) for label in labels):
+        raise ModelLoadError(f"{where}: metadata {META_LABELS!r} must be a list of strings.")
+    return StoredModelInfo(
+        arch=field_json(META_ARCH, str),
+        model_kwargs=field_json(META_MODEL_KWARGS, dict) or {},
+        pretrained_cfg=field_json(META_PRETRAINED_CFG, dict) or {},
+        labels=tuple(labels) if labels is not None else None,
+        config=field_json(META_CONFIG, dict),
+    )
+
+
+def state_dict_differences(
+    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor]
+) -> tuple[list[str], list[str], list[tuple[str, tuple[int, ...], tuple[int, ...]]]]:
+    """Keys the weights lack, keys the network lacks (both sorted), and
+    ``(key, given shape, expected shape)`` of shared keys whose shapes differ."""
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    mismatched = [
+        (key, tuple(given[key].shape), tuple(tensor.shape))
+        for key, tensor in expected.items()
+        if key in given and given[key].shape != tensor.shape
+    ]
+    return missing, unexpected, mismatched
+
+
+def check_fit(
+    expected: Mapping[str, torch.Tensor],
+    given: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    target: str,
+    advice: str,
+) -> None:
+    """Refuse weights that do not fit a network key for key and shape for shape.
+
+    ``source`` and ``target`` name the weights and the network; ``advice`` is the
+    message's last line: what the user can do.
+
+    Raises
+    ------
+    ModelLoadError
+        A one-line summary, then the missing, unexpected and mis-shaped keys, one group
+        per line, then ``advice``.
+    """
+    missing, unexpected, mismatched = state_dict_differences(expected, given)
+    if not (missing or unexpected or mismatched):
+        return
+    shapes = [f"{key} (file {shape}, network {wanted})" for key, shape, wanted in mismatched]
+    lines = [
+        f"{len(keys)} key{'s' if len(keys) != 1 else ''} {what}: {preview(keys, 10)}"
+        for what, keys in (
+            ("missing from the file", missing),
+            ("not in the network", unexpected),
+            ("with another shape", shapes),
+        )
+        if keys
+    ]
+    summary = f"The weights in {source} do not fit {target}."
+    raise ModelLoadError("\n".join([summary, *lines, advice]))
+
+
+def preview(items: list[str], limit: int = 6) -> str:
+    """The first ``limit`` items joined by commas, and how many more there are."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def save_checkpoint(
+    weights: torch.nn.Module | Mapping[str, torch.Tensor],
+    path: str | os.PathLike[str],
+    *,
+    arch: str | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
+    pretrained_cfg: Mapping[str, Any] | None = None,
+    labels: list[str] | tuple[str, ...] | None = None,
+) -> Path:
+    """Write a self-describing ``.safetensors`` checkpoint that ``load(path)`` reads alone.
+
+    When the weights fit the architecture, the file also stores our network's config
+    (``vitviz.config``) and the resolved preprocessing, and then loads without timm.
+    Weights that do not fit are still written (``load`` then lists what is wrong).
+
+    Parameters
+    ----------
+    weights : torch.nn.Module or mapping of str to torch.Tensor
+        A timm model or its state dict (timm key names).
+    path : str or path-like
+        Where to write (atomically: a temporary file, renamed at the end).
+    arch : str, optional
+        timm architecture or tag; a timm model's own when not given.
+    model_kwargs : mapping, optional
+        ``timm.create_model`` arguments (``depth``, ``num_classes``, ``img_size`` ...).
+    pretrained_cfg : mapping, optional
+        Preprocessing (``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``,
+        ``mean``, ``std``); a timm model's own when not given, the architecture's for
+        fields left out.
+    labels : sequence of str, optional
+        Class names in logit order.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    from vitviz.vit.timm import describe  # timm builds the description
+
+    model_cfg = getattr(weights, "pretrained_cfg", None) or {}
+    arch = arch or model_cfg.get("architecture")
+    if not arch:
+        raise ModelLoadError("save_checkpoint needs the timm architecture name (arch).")
+    if pretrained_cfg is None:
+        fields = (*PREPROCESSING_FIELDS, "num_classes")
+        pretrained_cfg = {k: model_cfg[k] for k in fields if k in model_cfg}
+    state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
+    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelLoadError("save_checkpoint needs a model or a non-empty dict of tensors.")
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    target = Path(path).expanduser()
+    info = StoredModelInfo(arch, dict(model_kwargs or {}), dict(pretrained_cfg))
+    described = describe(tensors, info, target.name)
+    try:
+        metadata = {
+            META_ARCH: json.dumps(arch),
+            META_MODEL_KWARGS: json.dumps(info.model_kwargs),
+            META_PRETRAINED_CFG: json.dumps(described[1] if described else info.pretrained_cfg),
+        }
+        if labels is not None:
+            metadata[META_LABELS] = json.dumps([str(label) for label in labels])
+    except TypeError as exc:
+        raise ModelLoadError(f"Checkpoint metadata must be JSON-serialisable: {exc}") from exc
+    if described is not None:
+        metadata[META_CONFIG] = json.dumps(described[0].to_dict())
+    return write_safetensors(tensors, target, metadata)
+
+
+def write_safetensors(
+    tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str]
+) -> Path:
+    """Write contiguous CPU tensors and string metadata to ``path``, atomically."""
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        save_file(dict(tensors), temp_name, metadata=dict(metadata))
+        # mkstemp creates the file owner-only; give it the permissions a plain write would.
+        os.chmod(temp_name, 0o666 & ~umask)
+        os.replace(temp_name, target)
+    finally:
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+    return target

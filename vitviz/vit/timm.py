@@ -1,0 +1,544 @@
+"""timm's side of loading: its architecture names, its models read into our config, and
+weights in its key layouts put into our network.
+
+timm knows the architectures, their preprocessing and the converters of foreign key
+layouts (OpenAI CLIP, original DINOv2 and DeiT-3, Google ``.npz``). The model it builds is
+only ever a shape description on the meta device (or a CPU model for ``.npz`` and random
+weights): our network is built from the config read off it, and the weights are assigned
+after one strict check. Our modules carry timm's state_dict names: the mapping is the
+identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+from timm.data import resolve_model_data_config
+from timm.layers import PatchEmbed as TimmPatchEmbed
+from timm.models import PretrainedCfg, get_arch_name, split_model_name_tag
+from timm.models.deit import VisionTransformerDistilled
+from timm.models.vision_transformer import (
+    Block,
+    DiffParallelScalingBlock,
+    ParallelScalingBlock,
+    ResPostBlock,
+    checkpoint_filter_fn,
+)
+from timm.models.vision_transformer import VisionTransformer as TimmVisionTransformer
+from torch import nn
+
+from vitviz.errors import ModelLoadError, UnsupportedModelError
+from vitviz.vit.attention import diff_lambda_init
+from vitviz.vit.checkpoints import (
+    PREPROCESSING_FIELDS,
+    StoredModelInfo,
+    check_fit,
+    first_line,
+    preview,
+)
+from vitviz.vit.config import ViTConfig
+from vitviz.vit.model import VisionTransformer
+from vitviz.vit.spec import PretrainedSpec
+
+_log = logging.getLogger(__name__)
+
+HYBRID_MESSAGE = (
+    "hybrid CNN-stem ViTs (ResNet r26/r50 hybrids, ViTamin, MobileCLIP) are not supported: "
+    "their tokens come from a convolutional stem, not from a plain patch projection"
+)
+BLOCK_NAMES = {
+    Block: "block",
+    ResPostBlock: "res_post",
+    ParallelScalingBlock: "parallel",
+    DiffParallelScalingBlock: "diff_parallel",
+}
+ACTIVATION_NAMES = {
+    "GELUTanh": "gelu_tanh",
+    "QuickGELU": "quick_gelu",
+    "SiLU": "silu",
+    "Swish": "silu",
+}
+NORM_NAMES = {"LayerNorm": "layernorm", "RmsNorm": "rmsnorm"}
+MLP_NAMES = {"Mlp": "mlp", "SwiGLU": "swiglu", "GluMlp": "glu"}
+ATTN_NAMES = {"Attention": "attn", "DiffAttention": "diff"}
+
+# timm modules whose entrypoints build VisionTransformer / VisionTransformerDistilled with
+# a plain patch embedding; hybrids, ViTamin, EVA and the rest live in other modules.
+_SUPPORTED_MODULES = frozenset({"vision_transformer", "deit"})
+
+
+def is_supported_arch(arch: str) -> bool:
+    """Whether vitviz's network can represent a timm architecture (or tag)."""
+    return timm.models.is_model_in_modules(arch, _SUPPORTED_MODULES)
+
+
+@functools.cache
+def _supported_tags() -> tuple[str, ...]:
+    return tuple(tag for tag in timm.list_pretrained() if is_supported_arch(tag))
+
+
+def supported_pretrained_tags() -> list[str]:
+    """Pretrained timm tags (``arch.weights``) whose architecture vitviz supports, as
+    timm lists them (no network access)."""
+    return list(_supported_tags())
+
+
+def supported_archs() -> list[str]:
+    """Supported architecture names (tags without their weights), sorted."""
+    return sorted({get_arch_name(tag) for tag in _supported_tags()})
+
+
+def close_matches(name: str, count: int = 5) -> list[str]:
+    """timm model or tag names closest to a mistyped one, supported ones first."""
+    supported = list(_supported_tags()) + supported_archs()
+    matches = difflib.get_close_matches(name, supported, n=count, cutoff=0.6)
+    if len(matches) < count:
+        others = timm.list_pretrained() + timm.list_models()
+        extra = difflib.get_close_matches(name, others, n=count, cutoff=0.6)
+        matches += [m for m in extra if m not in matches][: count - len(matches)]
+    return matches
+
+
+def check_arch(arch: str) -> str:
+    """The architecture name of a timm tag that exists and is a ViT vitviz supports.
+
+    Raises
+    ------
+    ModelLoadError
+        For a name timm does not know (with close matches) or a weights tag the
+        architecture does not have.
+    UnsupportedModelError
+        For a timm model outside the plain-patch-embedding ViT family.
+    """
+    name, weights = split_model_name_tag(arch)
+    if not timm.is_model(name):
+        matches = close_matches(arch)
+        suggestion = f" Did you mean: {', '.join(matches)}?" if matches else ""
+        raise ModelLoadError(f"Unknown model {arch!r}.{suggestion}")
+    if weights and arch not in timm.list_pretrained(f"{name}.*"):
+        tags = timm.list_pretrained(f"{name}.*")
+        known = ", ".join(tags[:8]) if tags else "none"
+        raise ModelLoadError(
+            f"timm has no weights {weights!r} for {name}. Its pretrained tags: {known}."
+        )
+    if not is_supported_arch(name):
+        raise UnsupportedModelError(
+            f"{name} is not a model vitviz can show: vitviz supports timm's plain Vision "
+            "Transformers (ViT, DeiT, CLIP/SigLIP/DINOv2 ViTs, ...), not hybrid CNN stems or "
+            "other families. Run `vitviz models` to list the supported pretrained tags."
+        )
+    return name
+
+
+def build_timm(
+    arch: str,
+    kwargs: Mapping[str, Any] | None = None,
+    overlay: Mapping[str, Any] | None = None,
+    *,
+    device: str = "meta",
+) -> nn.Module:
+    """A supported timm model, on the meta device by default (shapes only, no init).
+
+    ``kwargs`` go to ``timm.create_model`` (``depth``, ``num_classes`` ...); ``overlay``
+    holds pretrained-config fields (preprocessing); ``device="cpu"`` gives random weights.
+    """
+    check_arch(arch)
+    kwargs = dict(kwargs or {})
+    known = {f.name for f in dataclasses.fields(PretrainedCfg)}
+    overlay = {k: v for k, v in (overlay or {}).items() if k in known}
+    if "img_size" in kwargs and "input_size" not in overlay:
+        # The preprocessing follows the size the weights were built for.
+        overlay["input_size"] = (3, *timm.layers.to_2tuple(kwargs["img_size"]))
+    if device == "meta":
+        kwargs.setdefault("weight_init", "skip")  # init on the meta device is wasted time
+    try:
+        with torch.device(device):
+            return timm.create_model(
+                arch, pretrained=False, pretrained_cfg_overlay=overlay, **kwargs
+            )
+    except (TypeError, ValueError, AssertionError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"Could not build {arch} with the settings {dict(kwargs)}: {exc}. Check the "
+            "architecture, and the settings stored in the file's metadata."
+        ) from exc
+
+
+def timm_network(
+    name: str,
+    arch: str,
+    state_dict: Mapping[str, torch.Tensor] | None,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    overlay: Mapping[str, Any] | None = None,
+    labels: Sequence[str] | None = None,
+    npz: Path | None = None,
+) -> tuple[VisionTransformer, PretrainedSpec]:
+    """Our network for a timm architecture (or tag), holding the given weights, and its spec.
+
+    Parameters
+    ----------
+    name : str
+        What the user loaded, for the spec and messages.
+    arch : str
+        timm architecture or tag (a tag's preprocessing is used).
+    state_dict : mapping of str to torch.Tensor or None
+        Weights in timm's or a foreign key layout (converted by timm); None: random.
+    kwargs, overlay : mapping, optional
+        As for :func:`build_timm`.
+    labels : sequence of str, optional
+        Class names stored with the weights.
+    npz : Path, optional
+        A Google ``.npz``, read by timm's converter instead of ``state_dict``.
+
+    Raises
+    ------
+    ModelLoadError
+        When the weights do not fit, listing every key that differs.
+    UnsupportedModelError
+        For an architecture vitviz cannot represent.
+    """
+    if npz is not None:
+        state_dict, kwargs = _npz_weights(npz, arch, kwargs, overlay)
+    timm_model = build_timm(arch, kwargs, overlay)
+    if state_dict is None:
+        state_dict = build_timm(arch, kwargs, overlay, device="cpu").state_dict()
+    elif npz is None:
+        state_dict = convert(state_dict, timm_model, name)
+    config = config_from_timm(timm_model)
+    with torch.device("meta"):
+        model = VisionTransformer(config)
+    check_fit(
+        model.state_dict(),
+        state_dict,
+        source=name,
+        target=get_arch_name(arch),
+        advice="Choose the architecture the checkpoint was trained with.",
+    )
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    from vitviz.vit.loading import spec_from_data_config
+
+    spec = spec_from_data_config(
+        name=name,
+        arch=get_arch_name(arch),
+        data_config=resolve_model_data_config(timm_model),
+        pretrained_cfg=dict(timm_model.pretrained_cfg),
+        num_classes=config.num_classes,
+        vit_model=model,
+        stored_labels=labels,
+    )
+    return model, spec
+
+
+def convert(
+    state_dict: Mapping[str, torch.Tensor], timm_model: nn.Module, name: str
+) -> dict[str, torch.Tensor]:
+    """Weights in timm's key layout for ``timm_model``: foreign layouts (OpenAI CLIP,
+    original DINOv2, DeiT-3) mapped by timm, the position embedding resampled to its grid.
+    """
+    try:
+        return checkpoint_filter_fn(dict(state_dict), timm_model, adapt_layer_scale=True)
+    except (RuntimeError, ValueError, KeyError, IndexError) as exc:
+        raise ModelLoadError(
+            f"{name} could not be mapped onto {_name_of(timm_model)} ({first_line(exc)}). "
+            "Choose the architecture it was trained with."
+        ) from exc
+
+
+def _npz_weights(path: Path, arch: str, kwargs, overlay) -> tuple[dict[str, torch.Tensor], dict]:
+    """An original Google/big_vision ``.npz`` read by timm's converter, every weight checked."""
+    with np.load(path, allow_pickle=False) as archive:
+        shapes = {key: archive[key].shape for key in archive.files}
+    prefix = next(
+        (
+            p
+            for p in ("", "opt/target/", "params/", "params/img/")
+            if f"{p}embedding/kernel" in shapes
+        ),
+        None,
+    )
+    if prefix is None:
+        raise ModelLoadError(
+            f"{path.name} is a NumPy archive but not a Google ViT checkpoint (no "
+            "'embedding/kernel' entry)."
+        )
+    head = shapes.get(f"{prefix}head/bias")
+    kwargs = {"num_classes": int(head[-1]) if head else 0, **dict(kwargs or {})}
+    block = f"{prefix}Transformer/encoderblock_"
+    scanned = shapes.get(f"{prefix}Transformer/encoderblock/LayerNorm_0/scale")
+    # big_vision stacks the blocks ([depth, D]); the original files number them.
+    depth = (
+        scanned[0]
+        if scanned
+        else len({k[len(block) :].split("/")[0] for k in shapes if k.startswith(block)})
+    )
+    kwargs.setdefault("depth", int(depth))
+    pos, kernel = (
+        shapes.get(f"{prefix}Transformer/posembed_input/pos_embedding"),
+        shapes[f"{prefix}embedding/kernel"],
+    )
+    if pos is not None and len(pos) == 3 and len(kernel) == 4 and "img_size" not in kwargs:
+        tokens = pos[1] - (1 if f"{prefix}cls" in shapes else 0)  # pos: [1, prefix + g*g, D]
+        side = int(tokens**0.5)
+        if side * side == tokens:
+            kwargs["img_size"] = (side * kernel[0], side * kernel[1])  # kernel: [ph, pw, 3, D]
+    model = build_timm(arch, kwargs, overlay, device="cpu")
+    with torch.no_grad():
+        # Poison every parameter first: whatever the converter does not overwrite stays
+        # NaN, so a partial load is caught instead of leaving random weights in place.
+        for param in model.parameters():
+            param.fill_(float("nan"))
+        try:
+            model.load_pretrained(str(path))
+        except (KeyError, ValueError, RuntimeError, IndexError) as exc:
+            raise ModelLoadError(
+                f"The weights in {path.name} do not fit {arch} ({first_line(exc)}). Choose "
+                "the architecture it was trained with."
+            ) from exc
+    untouched = [name for name, p in model.named_parameters() if torch.isnan(p).any()]
+    if untouched:
+        raise ModelLoadError(
+            f"The weights in {path.name} do not fit {arch}.\n"
+            f"{len(untouched)} keys missing from the file: {preview(untouched, 10)}"
+        )
+    return model.state_dict(), kwargs
+
+
+def describe(
+    tensors: Mapping[str, torch.Tensor], info: StoredModelInfo, name: str
+) -> tuple[ViTConfig, dict[str, Any]] | None:
+    """Our network's config and the resolved preprocessing of weights being saved.
+
+    None (with a warning) when the weights do not fit the network as they are: then
+    only timm's path can load them (it converts foreign key names, resamples shapes).
+    """
+    try:
+        check_arch(info.arch)
+        timm_model = build_timm(info.arch, info.model_kwargs, info.pretrained_cfg)
+        config = config_from_timm(timm_model)
+        with torch.device("meta"):
+            expected = VisionTransformer(config).state_dict()
+        advice = "timm converts these weights when loading, if it can."
+        check_fit(expected, tensors, source=name, target=info.arch, advice=advice)
+    except ModelLoadError as exc:  # UnsupportedModelError included
+        _log.warning("%s: saved without %r: %s", name, "vitviz.config", exc)
+        return None
+    data = resolve_model_data_config(timm_model)
+    resolved = {**info.pretrained_cfg, **{k: data[k] for k in PREPROCESSING_FIELDS if k in data}}
+    resolved.setdefault("crop_mode", "center")
+    label_names = timm_model.pretrained_cfg.get("label_names")
+    if label_names:
+        resolved["label_names"] = [str(label) for label in label_names]
+    return config, resolved
+
+
+def from_timm(timm_model: nn.Module) -> VisionTransformer:
+    """Our network with the structure and a copy of the weights of a timm ViT.
+
+    The copy is on the timm model's device, in its dtype and train/eval mode.
+
+    Raises
+    ------
+    UnsupportedModelError
+        For hybrid CNN stems and any other structure vitviz does not represent.
+    ModelLoadError
+        If the weights do not match the structure key for key and shape for shape.
+    """
+    config = config_from_timm(timm_model)
+    with torch.device("meta"):
+        model = VisionTransformer(config)
+    tensors = {key: value.detach().clone() for key, value in timm_model.state_dict().items()}
+    name = _name_of(timm_model)
+    check_fit(model.state_dict(), tensors, source=name, target="our network", advice="")
+    model.load_state_dict(tensors, strict=True, assign=True)
+    return model.train(timm_model.training)
+
+
+def config_from_timm(timm_model: nn.Module) -> ViTConfig:
+    """Read a :class:`ViTConfig` off a live timm ViT.
+
+    Raises
+    ------
+    UnsupportedModelError
+        Naming the part vitviz cannot represent (hybrid stem, block type, pooling ...).
+    """
+    name = _name_of(timm_model)
+    if type(timm_model) not in (TimmVisionTransformer, VisionTransformerDistilled):
+        raise UnsupportedModelError(
+            f"{name} is a timm {type(timm_model).__name__}, not a VisionTransformer; vitviz "
+            "shows plain-patch ViTs (timm's VisionTransformer family) only."
+        )
+    patch_embed = timm_model.patch_embed
+    if type(patch_embed) is not TimmPatchEmbed:
+        raise UnsupportedModelError(
+            f"{name}: {HYBRID_MESSAGE} (its embedding is a {type(patch_embed).__name__})."
+        )
+    _refuse_if(name, patch_embed.dynamic_img_pad, "dynamic image padding is not supported")
+    _refuse_if(name, patch_embed.img_size is None, "the patch embedding has no image size")
+    global_pool = timm_model.global_pool
+    _refuse_if(
+        name,
+        global_pool not in ("token", "avg", "avgmax", "max", "map"),
+        f"global_pool={global_pool!r} is not supported (token, avg, avgmax, max or map)",
+    )
+    _refuse_if(name, len(timm_model.blocks) == 0, "a ViT without blocks has no attention")
+    first = timm_model.blocks[0]
+    norm_layer, norm_eps = _norm_kind(name, _block_norm(first))
+    embed_norm = patch_embed.norm
+    embed_norm_layer, embed_norm_eps = (
+        (None, 1e-6) if isinstance(embed_norm, nn.Identity) else _norm_kind(name, embed_norm)
+    )
+    config = ViTConfig(
+        img_size=tuple(patch_embed.img_size),
+        patch_size=tuple(patch_embed.patch_size),
+        in_chans=patch_embed.proj.in_channels,
+        num_classes=timm_model.num_classes,
+        global_pool=global_pool,
+        embed_dim=timm_model.embed_dim,
+        depth=len(timm_model.blocks),
+        init_values=_init_values(first),
+        class_token=timm_model.cls_token is not None,
+        distilled=isinstance(timm_model, VisionTransformerDistilled),
+        reg_tokens=timm_model.num_reg_tokens,
+        no_embed_class=timm_model.no_embed_class,
+        pos_embed="learn" if timm_model.pos_embed is not None else "none",
+        pre_norm=not isinstance(timm_model.norm_pre, nn.Identity),
+        final_norm=not (
+            isinstance(timm_model.norm, nn.Identity) and isinstance(timm_model.fc_norm, nn.Identity)
+        ),
+        fc_norm=not isinstance(timm_model.fc_norm, nn.Identity),
+        pool_include_prefix=timm_model.pool_include_prefix,
+        norm_layer=norm_layer,
+        norm_eps=norm_eps,
+        embed_norm_layer=embed_norm_layer,
+        embed_norm_eps=embed_norm_eps,
+        **_block_options(name, first, timm_model.embed_dim),
+    )
+    _check_structure(name, timm_model, config)
+    return config
+
+
+def _block_options(name: str, block: nn.Module, dim: int) -> dict:
+    """Config fields that come from the first block (all blocks are alike in timm)."""
+    block_fn = BLOCK_NAMES.get(type(block))
+    _refuse_if(name, block_fn is None, f"blocks of type {type(block).__name__} are not supported")
+    if block_fn in ("parallel", "diff_parallel"):
+        fused = block_fn == "parallel" and block.out_proj is not None
+        _refuse_if(name, fused, "the parallel block with a fused output projection is unsupported")
+        out_proj = block.out_proj if block_fn == "diff_parallel" else block.attn_out_proj
+        return {
+            "block_fn": block_fn,
+            "num_heads": block.num_heads,
+            "mlp_ratio": mlp_ratio(block.in_split[0], dim),
+            "qkv_bias": block.in_proj.bias is not None,
+            "qk_norm": not isinstance(block.q_norm, nn.Identity),
+            "proj_bias": out_proj.bias is not None,
+            "act_layer": _activation_name(name, block.mlp_act),
+            "attn_layer": "diff" if block_fn == "diff_parallel" else "attn",
+            "diff_dual_lambda": bool(getattr(block, "dual_lambda", False)),
+        }
+    attn, mlp = block.attn, block.mlp
+    attn_layer, mlp_layer = ATTN_NAMES.get(type(attn).__name__), MLP_NAMES.get(type(mlp).__name__)
+    _refuse_if(name, attn_layer is None, f"attention {type(attn).__name__} is not supported")
+    _refuse_if(name, getattr(attn, "gate", None) is not None, "gated attention is not supported")
+    _refuse_if(name, attn.qkv.out_features != 3 * dim, "attention and embedding widths differ")
+    _refuse_if(name, mlp_layer is None, f"MLP {type(mlp).__name__} is not supported")
+    hidden = mlp.fc1_g.out_features if mlp_layer == "swiglu" else mlp.fc1.out_features
+    return {
+        "block_fn": block_fn,
+        "num_heads": attn.num_heads,
+        "mlp_ratio": mlp_ratio(hidden, dim),
+        "qkv_bias": attn.qkv.bias is not None,
+        "qk_norm": not isinstance(attn.q_norm, nn.Identity),
+        "scale_attn_norm": not isinstance(attn.norm, nn.Identity),
+        "scale_mlp_norm": not isinstance(mlp.norm, nn.Identity),
+        "proj_bias": attn.proj.bias is not None,
+        "act_layer": _activation_name(name, mlp.act),
+        "mlp_layer": mlp_layer,
+        "glu_gate_last": getattr(mlp, "gate_last", True),
+        "attn_layer": attn_layer,
+        "diff_dual_lambda": bool(getattr(attn, "dual_lambda", False)),
+    }
+
+
+def mlp_ratio(hidden: int, dim: int) -> float:
+    """A ratio that reproduces ``hidden`` through timm's ``int(dim * ratio)``."""
+    ratio = hidden / dim
+    return ratio if int(dim * ratio) == hidden else (hidden + 0.5) / dim
+
+
+def _init_values(block: nn.Module) -> float | None:
+    if isinstance(block, ResPostBlock):
+        return block.init_values
+    scale = getattr(block, "ls1", None) or getattr(block, "ls", None)
+    if scale is None or isinstance(scale, nn.Identity):
+        return None
+    return float(scale.init_values)
+
+
+def _block_norm(block: nn.Module) -> nn.Module:
+    return block.in_norm if hasattr(block, "in_norm") else block.norm1
+
+
+def _norm_kind(name: str, norm: nn.Module) -> tuple[str, float]:
+    kind = NORM_NAMES.get(type(norm).__name__)
+    _refuse_if(name, kind is None, f"norm layer {type(norm).__name__} is not supported")
+    return kind, float(norm.eps)
+
+
+def _activation_name(name: str, act: nn.Module) -> str:
+    kind = type(act).__name__
+    if kind == "GELU":
+        return "gelu_tanh" if getattr(act, "approximate", "none") == "tanh" else "gelu"
+    _refuse_if(name, kind not in ACTIVATION_NAMES, f"activation {kind} is not supported")
+    return ACTIVATION_NAMES[kind]
+
+
+def _check_structure(name: str, timm_model: nn.Module, config: ViTConfig) -> None:
+    """What the config cannot say must be as it assumes: one norm kind and epsilon, all
+    blocks alike (DiffAttention with timm's lambda_init), the standard SigLIP pool."""
+    for path, module in timm_model.named_modules():
+        if path.startswith("patch_embed") or path.endswith("sub_norm"):
+            continue
+        if type(module).__name__ in NORM_NAMES or isinstance(module, nn.LayerNorm):
+            found, wanted = _norm_kind(name, module), (config.norm_layer, config.norm_eps)
+            _refuse_if(
+                name, found != wanted, f"norm {path} is {found}, unlike the model's {wanted}"
+            )
+    for index, block in enumerate(timm_model.blocks):
+        _refuse_if(name, type(block) is not type(timm_model.blocks[0]), f"block {index} differs")
+        holder = block.attn if config.block_fn in ("block", "res_post") else block
+        off = config.attn_layer == "diff" and abs(holder.lambda_init - diff_lambda_init(index))
+        _refuse_if(name, bool(off and off > 1e-12), f"block {index} has another lambda_init")
+    pool = timm_model.attn_pool
+    _refuse_if(
+        name,
+        pool is not None
+        and (
+            type(pool).__name__ != "AttentionPoolLatent"
+            or (pool.latent_len, pool.pool) != (1, "token")
+            or pool.pos_embed is not None
+            or pool.mlp is None
+            or not isinstance(pool.q_norm, nn.Identity)
+            or pool.num_heads != config.num_heads
+        ),
+        "only the standard single-query attention pool (SigLIP 'map') is supported",
+    )
+
+
+def _refuse_if(name: str, condition: bool, reason: str) -> None:
+    if condition:
+        raise UnsupportedModelError(f"{name}: {reason}.")
+
+
+def _name_of(timm_model: nn.Module) -> str:
+    cfg = getattr(timm_model, "pretrained_cfg", None) or {}
+    return cfg.get("architecture") or type(timm_model).__name__
