@@ -189,7 +189,7 @@ def main() -> None:
     )
     parser.add_argument("--cold-starts", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(1)  # the UI thread, as vitviz.app sets it
+    torch.set_num_threads(os.cpu_count() or 1)  # as vitviz.app sets it, once
     app = QApplication.instance() or QApplication([])
     print(f"UI-thread torch threads: {torch.get_num_threads()}, platform: {app.platformName()}")
     if args.models:

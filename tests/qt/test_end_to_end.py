@@ -58,7 +58,7 @@ def fresh_selection(window):
     selection.layer = selection.head = 0
     selection.class_index = None
     window.state.rollout.follow_query = False
-    window.panels["image_panel"].set_overlay_source("head")
+    window.state.view.overlay = "head"
 
 
 def wait_until(condition, timeout_s=WAIT_S):
@@ -110,7 +110,7 @@ def test_a_clicked_patch_reaches_every_panel(qtbot, window):
     image_panel = window.panels["image_panel"]
     np.testing.assert_allclose(image_panel.current_map, expected[3, 1], rtol=1e-3, atol=1e-6)
     grid_panel = window.panels["heads_grid"]
-    cells = grid_panel.thumbnail_maps(state.results.inference)
+    cells = grid_panel.thumbnail_maps()
     np.testing.assert_allclose(cells[:, :-1], expected, rtol=1e-3, atol=1e-6)
     selected = window.panels["selected_head"]
     np.testing.assert_allclose(selected.head_map(), expected[3, 1], rtol=1e-3, atol=1e-6)
@@ -148,7 +148,7 @@ def test_choosing_a_class_shows_its_map(qtbot, window):
     wait_until(lambda: window.panels["class_map"].class_map() is not None)
     np.testing.assert_allclose(window.panels["class_map"].class_map(), grid_map, rtol=1e-5)
     image_panel = window.panels["image_panel"]
-    image_panel.set_overlay_source("class")
+    window.state.view.overlay = "class"
     np.testing.assert_allclose(image_panel.current_map, grid_map, rtol=1e-5)
     wait_until(lambda: not state.results.busy)
 
@@ -176,7 +176,7 @@ def test_switching_model_and_a_broken_image_lose_nothing(qtbot, window, tmp_path
     assert state.selection.layer == 1  # clamped to the new depth
     chips = [b.text() for b in window.panels["image_panel"].chips.group.buttons()]
     assert chips == ["CLS", "REG0", "REG1"]
-    assert window.panels["heads_grid"].thumbnail_maps(state.results.inference).shape[:2] == (2, 4)
+    assert window.panels["heads_grid"].thumbnail_maps().shape[:2] == (2, 4)
 
     shown_image, shown_inference = state.results.image, state.results.inference
     broken = tmp_path / "broken.png"

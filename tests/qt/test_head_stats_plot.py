@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from tests.qt.panel_data import make_state
+from tests.qt.panel_data import make_state, set_result
 from vitviz.compute import head_stats
 from vitviz.qt.panels.head_stats_plot import HeadStatsPlotPanel
 from vitviz.state import AppState
@@ -86,7 +86,7 @@ def test_a_model_without_prefix_tokens_and_an_empty_state(qtbot):
     assert panel.statistics() is None
     plain = make_state(TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(2, 6)), 2, 2)
     state.results.model = plain.results.model
-    state.results.inference = plain.results.inference
+    set_result(state, plain.results.inference, labels=plain.results.model.spec.labels)
     panel.colour_by.setCurrentText("prefix mass")
     _, colour, _ = panel.statistics()
     np.testing.assert_array_equal(colour, np.zeros((2, 2)))

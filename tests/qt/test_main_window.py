@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QTabBar
 from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import Controller
 from vitviz.qt.main_window import MainWindow
+from vitviz.qt.overlay import describe_overlay
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
 from vitviz.qt.window.docks import PANELS
 from vitviz.qt.window.image_input import pil_from_qimage
@@ -167,7 +168,7 @@ def test_keyboard_view_options(window, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_M)
     assert view.class_method == "grad_rollout"
     qtbot.keyClick(window, Qt.Key.Key_O)
-    assert window.panels["image_panel"].overlay_source == "fusion"
+    assert window.state.view.overlay == "fusion"
 
 
 def test_number_keys_choose_the_top_classes(window, qtbot):
@@ -272,7 +273,7 @@ def test_export_figures_through_vitviz_export(window, tmp_path, kind, suffix):
             assert min(image.size) > 200
     else:
         assert b"<svg" in saved.read_bytes()[:2000]
-    assert "patch (1, 1)" in window.panels["image_panel"].overlay_description()
+    assert "patch (1, 1)" in describe_overlay(window.state)
 
 
 def test_export_figure_before_any_result_says_so(qtbot, settings, pipeline, tmp_path):

@@ -189,6 +189,6 @@ def test_random_interaction_never_raises_or_sticks(qtbot, settings, models):
     check_consistent(window)
     assert state.results.image.name == "random-7"
     image_panel = window.panels["image_panel"]
-    image_panel.set_overlay_source("head")  # the random walk may have left "no map" chosen
+    state.view.overlay = "head"  # the random walk may have left "no map" chosen
     assert image_panel.current_map.shape == state.layout.grid
     assert np.isfinite(image_panel.current_map).all()

@@ -13,7 +13,6 @@ from matplotlib.colors import ListedColormap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vitviz.compute import render
-from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.plot_canvas import PlotCanvas
@@ -61,8 +60,7 @@ class HeadStatsPlotPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.canvas, 1)
 
-        listen(self, state.results.events.inference, self.render_all)
-        listen(self, state.results.events.model, self.render_all)
+        listen(self, state.results.events.analysis, self.render_all)
         listen(self, state.view.events.colormap, self.render_all)
         listen(self, state.selection.events.layer, self._show_selection)
         listen(self, state.selection.events.head, self._show_selection)
@@ -75,16 +73,15 @@ class HeadStatsPlotPanel(QWidget):
 
     def statistics(self):
         """``(distance [L, H], colour [L, H] or None, colour label)`` of the current result."""
-        inference, model = self.state.results.inference, self.state.results.model
-        if inference is None or model is None:
+        analysis = self.state.results.analysis
+        if analysis is None:
             return None
-        stats = head_statistics(inference, model.spec.patch_size)
-        distance = first_image(stats.mean_distance, 2).numpy()  # [L, H]
+        distance = analysis.mean_distance  # [L, H]
         mode = self.colour_by.currentText()
         if mode == "entropy":
-            colour = first_image(stats.entropy, 2).numpy()
+            colour = analysis.entropy
         elif mode == "prefix mass":
-            colour = first_image(stats.prefix_mass, 3).sum(-1).numpy()  # [L, H]
+            colour = analysis.prefix_mass.sum(-1)  # [L, H]
         else:
             colour = np.broadcast_to(np.arange(distance.shape[1]), distance.shape)
         return distance, colour, COLOUR_LABELS[mode]

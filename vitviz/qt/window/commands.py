@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from vitviz.qt.shortcuts import ShortcutSheet
+from vitviz.state.view import OVERLAYS
 
 
 def cycle(owner, field: str, values: tuple[str, ...]) -> None:
@@ -39,20 +40,14 @@ class SelectionCommands:
 
     def select_top_class(self, rank: int) -> None:
         """Select the class predicted at ``rank`` (0 = top-1)."""
-        inference = self.state.results.inference
-        logits = None if inference is None else inference.logits
-        if logits is None or logits.shape[-1] <= rank:
-            return
-        order = logits.reshape(-1).float().argsort(descending=True)
-        self.state.selection.class_index = int(order[rank])
+        analysis = self.state.results.analysis
+        ranked = () if analysis is None else analysis.predictions.classes
+        if rank < len(ranked):
+            self.state.selection.class_index = ranked[rank].index
 
     def next_overlay(self) -> None:
-        """Cycle the map the image panel lays over the image."""
-        from vitviz.qt.panels.image_panel import OVERLAYS
-
-        panel = self.panels["image_panel"]
-        index = OVERLAYS.index(panel.overlay_source)
-        panel.set_overlay_source(OVERLAYS[(index + 1) % len(OVERLAYS)])
+        """Cycle the map laid over the image."""
+        cycle(self.state.view, "overlay", OVERLAYS)
 
     def show_shortcuts(self) -> None:
         """The keyboard shortcut sheet (``?``)."""

@@ -14,6 +14,8 @@ from PySide6.QtGui import QGuiApplication, QPageLayout, QPageSize, QPainter, QPd
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from vitviz.qt.overlay import describe_overlay, overlay_map
+
 EXPORT_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
 
 
@@ -88,19 +90,17 @@ class PicturesOut:
         matplotlib.figure.Figure or None
             None when there is nothing to export yet.
         """
-        from vitviz.compute.attention_maps import query_maps
         from vitviz.export.map_figures import heads_grid_figure, map_image_figure
         from vitviz.export.pictures import PictureOptions
 
         state, results = self.state, self.state.results
-        if results.inference is None:
+        analysis = results.analysis
+        if analysis is None:
             return None
-        layout, sel, view = results.inference.layout, state.selection, state.view
+        layout, sel, view = analysis.layout, state.selection, state.view
         model = results.model.spec.name
         if kind == "grid":
-            maps = query_maps(
-                results.inference.attentions, layout, sel.query, renormalize=view.drop_prefix
-            )[0]
+            maps = analysis.cells(sel.query, renormalize=view.drop_prefix)[:, :-1]  # [L, H, r, c]
             return heads_grid_figure(
                 maps,
                 title=f"{model} · query {layout.label(sel.query)}",
@@ -108,15 +108,15 @@ class PicturesOut:
                 fusion=view.fusion,
                 shared_scale=view.scale == "shared",
             )
-        panel = self.panels["image_panel"]
-        if panel.current_map is None:
+        grid_map = overlay_map(state)
+        if grid_map is None:
             return None
         options = PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
         return map_image_figure(
-            panel.current_map,
+            grid_map,
             results.prepared.grid,
             results.image.image,
-            title=f"{model} · {panel.overlay_description()}",
+            title=f"{model} · {describe_overlay(state)}",
             options=options,
         )
 
