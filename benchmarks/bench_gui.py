@@ -89,14 +89,14 @@ def build_window(arch: str):
     controller = Controller(state, synchronous=True, pipeline=pipeline)
     settings = Settings.at_path(os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_gui.ini"))
     window = MainWindow(state, controller, settings)
-    window.reset_layout()
+    window.panel_docks.reset_layout()
     for dock in window.docks.values():
         if window.tabifiedDockWidgets(dock) and not dock.isFloating():
             dock.setFloating(True)  # every panel on screen at once
             dock.resize(520, 420)
     window.resize(1600, 1000)
     window.show()
-    window.open_grace_hopper()
+    window.images.open_grace_hopper()
     state.rollout.follow_query = True  # the rollout panel redraws on every query change too
     return window
 

@@ -40,7 +40,7 @@ def window(qapp, tmp_path_factory):
     window = MainWindow(state, controller, settings)
     window.resize(1500, 950)
     window.show()
-    window.new_sample()
+    window.images.new_sample()
     wait_until(lambda: state.results.inference is not None and controller.idle)
     yield window
     controller.cancel()
@@ -93,8 +93,8 @@ def test_demo_model_and_sample_are_shown(window):
     assert state.results.model.source == "demo"
     assert state.results.model.spec.num_classes == 10
     assert state.selection.query == 0  # the class token
-    assert "demo" in window.status_label.text()
-    assert not window.busy_bar.isVisible()
+    assert "demo" in window.status.status_label.text()
+    assert not window.status.busy_bar.isVisible()
     assert window.panels["image_panel"].canvas.has_map
 
 
@@ -168,7 +168,7 @@ def test_switching_model_and_a_broken_image_lose_nothing(qtbot, window, tmp_path
     )
     click_patch(qtbot, window, 2, 2)
     state.selection.layer = 5
-    window.load_model_source(str(path))
+    window.models.load_model_source(str(path))
     wait_for_result(window)
     assert state.results.model.source == str(path)
     assert state.layout.prefix_labels == ("CLS", "REG0", "REG1")
@@ -181,13 +181,13 @@ def test_switching_model_and_a_broken_image_lose_nothing(qtbot, window, tmp_path
     shown_image, shown_inference = state.results.image, state.results.inference
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    assert not window.open_path(broken)
-    assert window.error_label.isVisible()
+    assert not window.images.open_path(broken)
+    assert window.status.error_label.isVisible()
     assert state.results.image is shown_image
     assert state.results.inference is shown_inference
     assert not state.results.busy
 
-    window.load_model_source("demo")
+    window.models.load_model_source("demo")
     wait_for_result(window)
     assert state.results.model.source == "demo"
     assert state.results.image is shown_image
@@ -200,19 +200,21 @@ def test_an_unavailable_model_keeps_the_current_one(qtbot, window, monkeypatch, 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     state = window.state
     shown = state.results.model
-    window.load_model_source("vit_small_patch16_224.augreg_in21k_ft_in1k")
+    window.models.load_model_source("vit_small_patch16_224.augreg_in21k_ft_in1k")
     wait_until(lambda: state.results.error is not None)
     wait_until(lambda: not state.results.busy)
     assert state.results.model is shown
     assert state.inputs.model_source == "demo"
     assert window.model_picker.currentData() == "demo"
-    assert window.error_label.isVisible()
+    assert window.status.error_label.isVisible()
     assert "unreachable" in state.results.error
 
 
 def test_window_is_drawn_with_the_result(window):
     image = window.grab().toImage()
-    assert image.width() >= 1400
+    # As large as asked (1500), but at most the screen (the offscreen one is 800 wide).
+    available = window.screen().availableGeometry().width()
+    assert image.width() >= min(1400, available - 10)
     colours = {
         image.pixel(QPoint(x, y))
         for x in range(0, image.width(), 37)

@@ -1,14 +1,16 @@
 """Keyboard commands that act on the selection and view (top-k classes, overlays, cycling).
 
 The actions in :mod:`vitviz.qt.window.actions` call these; each one only writes state
-(or the image panel's overlay choice), so every panel follows at once.
+, so every panel follows at once.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from vitviz.qt.shortcuts import ShortcutSheet
+from vitviz.state import AppState
 from vitviz.state.view import OVERLAYS
 
 
@@ -25,10 +27,10 @@ def step_opacity(view, delta: float) -> None:
 
 
 class SelectionCommands:
-    """Main-window mixin: the commands that need more than one line of state.
+    """The commands that need more than one line of state; ``window`` parents the sheet."""
 
-    The window provides ``state`` and ``panels``.
-    """
+    def __init__(self, state: AppState, window: QWidget) -> None:
+        self.state, self.window = state, window
 
     def query_default(self) -> None:
         """Query the class token (the centre patch for models without one)."""
@@ -51,6 +53,6 @@ class SelectionCommands:
 
     def show_shortcuts(self) -> None:
         """The keyboard shortcut sheet (``?``)."""
-        sheet = ShortcutSheet(self)
+        sheet = ShortcutSheet(self.window)
         sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         sheet.show()

@@ -7,7 +7,14 @@ An error shows as a red label until clicked; while the model works, an indetermi
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QPushButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+)
 
 from vitviz.qt.controller import Controller
 from vitviz.qt.widgets.bindings import listen
@@ -36,6 +43,8 @@ class StatusIndicators(QObject):
             "QLabel { background: #7a1f1f; color: white; padding: 2px 8px; border-radius: 3px; }"
         )
         self.error_label.setWordWrap(False)
+        # A long message must not widen the window past the screen: the tooltip has it all.
+        self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.error_label.setCursor(Qt.CursorShape.PointingHandCursor)
         self.error_label.installEventFilter(self)
         self.error_label.hide()
