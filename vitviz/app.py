@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,9 +83,9 @@ def create_window(args: argparse.Namespace):
     from vitviz.qt.settings import Settings
     from vitviz.state import AppState
 
-    # Set once, before any thread runs torch: the worker inherits it, and nothing changes
-    # it while a forward pass runs (the UI thread only reads rows of stored results).
-    torch.set_num_threads(os.cpu_count() or 1)
+    # The UI thread's tensors are small: one torch thread, so that idle OpenMP workers do
+    # not spin on the core Qt needs. The controller's worker uses every core.
+    torch.set_num_threads(1)
     app = QApplication.instance() or QApplication(["vitviz"])
     app.setApplicationName("vitviz")
     app.setOrganizationName("vitviz")

@@ -245,20 +245,26 @@ def test_download_progress_and_cancel(qtbot, state, pipeline):
     assert controller.dropped == 1
 
 
-def test_the_controller_leaves_the_torch_thread_count_alone(qtbot, state, pipeline):
-    # Set once at start-up (vitviz.app), never per request: changing it while another
-    # thread runs torch is one of the races a worker must not start.
-    controller = Controller(state, pipeline=pipeline)
-    seen = []
-    infer = pipeline.infer
-    pipeline.infer = lambda loaded, prepared: (
-        seen.append(torch.get_num_threads()) or infer(loaded, prepared)
-    )
+def test_the_worker_uses_every_core_and_the_ui_thread_keeps_its_count(qtbot, state, pipeline):
+    # Each thread's count is set once (the worker's when it starts), never per request:
+    # changing it while another thread runs torch is one of the races a worker must avoid.
     before = torch.get_num_threads()
-    state.inputs.image = make_image()
-    qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
-    assert seen == [before]
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(1)
+    try:
+        controller = Controller(state, pipeline=pipeline)
+        controller.worker_threads = 2
+        seen = []
+        infer = pipeline.infer
+        pipeline.infer = lambda loaded, prepared: (
+            seen.append(torch.get_num_threads()) or infer(loaded, prepared)
+        )
+        for seed in range(2):
+            state.inputs.image = make_image(seed=seed)
+            qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
+        assert seen == [2, 2]
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_held_events_emit_once_each_after_the_block_selection_first(state):

@@ -15,8 +15,11 @@ class in ``results.class_maps``.
 Threads: the worker is a plain Python thread that owns the model cache; it never touches
 the state or Qt objects. What it produces is a frozen response whose tensors nothing
 writes to again, and it crosses to the UI thread as the argument of a signal connected with
-``Qt.QueuedConnection`` (download progress too); only the UI thread writes the state. torch's
-thread count is set once at start-up, never per request.
+``Qt.QueuedConnection`` (download progress too); only the UI thread writes the state.
+torch's thread count belongs to each thread and is set once per thread, never per
+request: the UI thread keeps one (``vitviz.app``: its reads are small, and idle OpenMP
+workers spinning after each read would take a core from Qt), the worker thread sets
+every core for itself when it starts.
 
 Failures never lose what is shown: the error message lands in ``results.error`` and the
 inputs that caused it are put back to those of the result on screen. A GPU out-of-memory
@@ -27,6 +30,7 @@ benchmarks) requests run at once in the calling thread.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -278,7 +282,10 @@ class Controller(QObject):
         self._request_timer.timeout.connect(self.request_analysis)
         # Owned by the worker thread alone: the UI thread never reads or writes it.
         self._models: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="vitviz-worker")
+        self.worker_threads = os.cpu_count() or 1
+        self._executor = ThreadPoolExecutor(
+            1, thread_name_prefix="vitviz-worker", initializer=self._start_worker_thread
+        )
         self.dropped = 0  # stale responses dropped, for tests and the benchmark
         connection = Qt.ConnectionType.QueuedConnection
         self._finished.connect(self._on_finished, connection)
@@ -435,6 +442,11 @@ class Controller(QObject):
         self._finished.emit(self._work(request))
 
     # --- worker side (no state, no widgets) -----------------------------------------
+    def _start_worker_thread(self) -> None:
+        import torch
+
+        torch.set_num_threads(self.worker_threads)
+
     def _work(self, request: Any) -> Any:
         if isinstance(request, AnalysisRequest):
             return self._run_analysis(request)
