@@ -127,3 +127,14 @@ def test_a_selection_change_blits_the_ring_without_redrawing_the_figure(panel, s
     assert panel.canvas.full_draws == draws
     assert ring_drawn_at(panel, 3, 0)
     assert not ring_drawn_at(panel, 0, 0)
+
+
+def test_another_image_on_the_same_model_moves_the_points(panel, state):
+    points = panel.axes.collections[0]
+    other = make_state(depth=4, heads=3, seed=5)
+    set_result(state, other.results.inference)
+    expected = stats_of(other).mean_distance.numpy().ravel()
+    np.testing.assert_allclose(panel.positions[:, 1], expected, rtol=1e-6)
+    np.testing.assert_allclose(points.get_offsets()[:, 1], expected, rtol=1e-6)
+    assert panel.axes.collections[0] is points  # moved, not rebuilt
+    np.testing.assert_allclose(points.get_array(), stats_of(other).entropy.numpy().ravel())

@@ -163,6 +163,15 @@ def check_consistent(window: MainWindow) -> None:
     assert state.inputs.model_source == results.model.source
     grid_map = window.panels["image_panel"].current_map
     assert grid_map is None or grid_map.shape == layout.grid
+    # The worker's derived analyses belong to the result shown and the options chosen.
+    analysis = results.analysis
+    assert analysis.layout == layout
+    assert analysis.mean_distance.shape == (
+        state.depth,
+        state.num_heads,
+    )
+    assert results.rollout.options == window.controller.rollout_options()
+    assert results.rollout.error or results.rollout.layout == layout
 
 
 def test_random_interaction_never_raises_or_sticks(qtbot, settings, models):

@@ -102,3 +102,14 @@ def test_a_layer_change_moves_the_cursor_without_redrawing_the_plot(panel, state
     qtbot.wait(10)
     assert panel.canvas.full_draws == draws
     assert panel._cursor.get_xdata()[0] == 2
+
+
+def test_another_image_on_the_same_model_moves_the_lines(panel, state):
+    lines = panel.axes.get_lines()
+    other = make_state(seed=5)
+    set_result(state, other.results.inference)
+    assert panel.axes.get_lines() == lines  # moved, not rebuilt
+    mass = other.results.analysis.patch_prefix_mass  # [L, num_prefix]
+    np.testing.assert_allclose(panel.prefix_mass, mass)
+    for line, column in zip(lines[:-1], mass.T, strict=True):
+        np.testing.assert_allclose(line.get_ydata(), column)

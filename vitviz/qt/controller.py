@@ -394,6 +394,7 @@ class Controller(QObject):
         self._restore_inputs()
         self.state.results.busy = False
         self.state.results.status = "Cancelled"
+        self.request_rollout()  # the rollout must still follow its options
 
     def wait(self, msecs: int = 60_000) -> bool:
         """Block until the worker finishes its job (tests, shutdown); True when it did."""
@@ -544,6 +545,8 @@ class Controller(QObject):
             else:
                 self._apply(response)
         finally:
+            # Options may have changed while a response that is now dropped was computed.
+            self.request_rollout()
             self._pump()
             if self.idle:
                 self.state.results.busy = False

@@ -44,7 +44,8 @@ class HeadStatsPlotPanel(QWidget):
         self.figure, self.axes = self.canvas.figure, self.canvas.axes
         self.canvas.restyled.connect(self.render_all)
         self._colorbar = None
-        self._ring = None
+        self._ring = self._points = None
+        self._shape: tuple[int, ...] = ()
         self._positions = np.zeros((0, 2))  # [L * H, 2] (layer, distance) of each point
         self._heads = 1
         self.canvas.mpl_connect("button_press_event", self._on_press)
@@ -60,7 +61,7 @@ class HeadStatsPlotPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.canvas, 1)
 
-        listen(self, state.results.events.analysis, self.render_all)
+        listen(self, state.results.events.analysis, self._on_analysis)
         listen(self, state.view.events.colormap, self.render_all)
         listen(self, state.selection.events.layer, self._show_selection)
         listen(self, state.selection.events.head, self._show_selection)
@@ -92,12 +93,30 @@ class HeadStatsPlotPanel(QWidget):
         with self.canvas.style():
             self._draw_plot()
 
+    def _on_analysis(self, *_) -> None:
+        # Another image on the same model: move the points instead of rebuilding the plot
+        # (a rebuild and its layout take 50 ms or more, the UI thread's budget).
+        result, points = self.statistics(), self._points
+        if result is None or points is None or result[0].shape != self._shape:
+            self.render_all()
+            return
+        distance, colour, _ = result
+        self._positions[:, 1] = distance.ravel()
+        self._colour = np.asarray(colour, dtype=float).ravel()
+        points.set_offsets(self._positions)
+        points.set_array(self._colour)
+        points.autoscale()
+        self._colorbar.update_normal(points)
+        self.axes.set_ylim(0, max(float(distance.max()), 1e-6) * 1.08)
+        self._show_selection()
+        self.canvas.draw_idle()
+
     def _draw_plot(self) -> None:
         if self._colorbar is not None:
             self._colorbar.remove()
             self._colorbar = None
         self.axes.clear()
-        self._ring = None
+        self._ring = self._points = None
         result = self.statistics()
         if result is None:
             self._positions = np.zeros((0, 2))
@@ -108,14 +127,14 @@ class HeadStatsPlotPanel(QWidget):
             return
         distance, colour, label = result
         layers, heads = distance.shape
-        self._heads = heads
+        self._heads, self._shape = heads, distance.shape
         depth = np.repeat(np.arange(layers), heads)  # [L * H], layer-major like ravel()
         self._positions = np.stack([depth, distance.ravel()], axis=1).astype(float)
         self._colour, self._colour_label = np.asarray(colour, dtype=float).ravel(), label
         self.axes.set_axis_on()
         # The points take their colours from the same lookup table as every map.
         cmap = ListedColormap(render.colormap_lut(self.state.view.colormap) / 255.0)
-        points = self.axes.scatter(
+        points = self._points = self.axes.scatter(
             depth,
             distance.ravel(),
             c=np.asarray(colour).ravel(),
@@ -143,7 +162,7 @@ class HeadStatsPlotPanel(QWidget):
         if self._colorbar is not None:
             self._colorbar.remove()
             self._colorbar = None
-        self._positions, self._ring = np.zeros((0, 2)), None
+        self._positions, self._ring, self._points = np.zeros((0, 2)), None, None
         self.axes.clear()
         self.axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
         self.axes.set_axis_off()

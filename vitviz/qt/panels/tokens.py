@@ -82,7 +82,7 @@ class TokensPanel(QWidget):
         splitter.addWidget(norms)
         layout.addWidget(splitter, 1)
 
-        listen(self, state.results.events.analysis, self.render_all)
+        listen(self, state.results.events.analysis, self._on_analysis)
         listen(self, state.selection.events.layer, self._show_layer)
         listen(self, state.selection.events.query, self._show_query)
         self.render_all()
@@ -107,6 +107,23 @@ class TokensPanel(QWidget):
         """Redraw the prefix-mass plot, the buttons and the selected layer's norms."""
         with self.canvas.style():
             self._draw_plot()
+
+    def _on_analysis(self, *_) -> None:
+        # Another image on the same model: move the lines instead of rebuilding the plot
+        # (a rebuild and its layout take 50 ms or more, the UI thread's budget).
+        analysis, lines = self.state.results.analysis, self.axes.get_lines()[:-1]
+        mass = None if analysis is None else analysis.patch_prefix_mass  # [L, num_prefix]
+        if mass is None or self._mass is None or mass.shape != self._mass.shape or not lines:
+            self.render_all()
+            return
+        self._mass = mass
+        for line, column in zip(lines, mass.T, strict=True):
+            line.set_ydata(column)
+        self.axes.relim()
+        self.axes.autoscale_view()
+        self.axes.set_ylim(bottom=0)
+        self.canvas.draw_idle()
+        self._show_layer()
 
     def _draw_plot(self) -> None:
         analysis = self.state.results.analysis
