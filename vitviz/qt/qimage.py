@@ -28,4 +28,3 @@ def rgba_to_qimage(rgba: np.ndarray) -> QImage:
     height, width = rgba.shape[:2]
     # QImage borrows the buffer; copy() detaches it so the array may be freed.
     return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
-
