@@ -85,3 +85,12 @@ def test_without_class_token_the_default_rollout_is_the_mean_of_the_patches():
     result = inference(layout)
     expected = rollout(result.attentions[0], layout, query="patches", every_layer=True)
     np.testing.assert_allclose(rollout_maps(result, RolloutOptions()).maps(), expected, rtol=1e-5)
+
+
+def test_the_default_query_alone_is_rolled_out_without_the_stack():
+    result = inference(layers=4)
+    options = RolloutOptions(discard_ratio=0.2, start_layer=1)
+    alone = rollout_maps(result, options, every_query=False)
+    assert alone.stack is None
+    np.testing.assert_allclose(alone.maps(), rollout_maps(result, options).maps(), rtol=1e-5)
+    assert alone.maps(LAYOUT.patch_index(0, 0)) is None

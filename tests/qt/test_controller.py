@@ -170,7 +170,7 @@ def test_worker_results_arrive_on_the_ui_thread(qtbot, state, pipeline):
     assert set(applied_in) == {QThread.currentThread()}  # the worker never writes state
     assert state.results.inference is not None
     assert state.results.analysis is not None
-    assert state.results.rollout.stack is not None
+    assert state.results.rollout.default_rows is not None
     assert controller.idle
 
 
@@ -304,3 +304,16 @@ def test_listeners_of_a_new_result_never_see_a_selection_that_does_not_fit(sync,
     assert (state.layout.num_tokens, state.depth) == (5, 1)
     assert seen
     assert all(seen)
+
+
+def test_the_rollout_of_every_query_is_computed_only_to_follow_the_query(sync, state):
+    state.inputs.image = make_image()
+    assert state.results.rollout.stack is None  # the default query alone
+    shown = state.results.rollout.maps()
+    state.rollout.follow_query = True
+    assert state.results.rollout.stack is not None
+    np.testing.assert_allclose(state.results.rollout.maps(), shown, rtol=1e-5)
+    assert state.results.rollout.maps(5) is not None
+    state.rollout.discard_ratio = 0.3
+    assert state.results.rollout.options.discard_ratio == 0.3
+    assert state.results.rollout.stack is not None

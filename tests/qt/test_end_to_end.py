@@ -101,6 +101,7 @@ def test_demo_model_and_sample_are_shown(window):
 def test_a_clicked_patch_reaches_every_panel(qtbot, window):
     state = window.state
     state.rollout.follow_query = True
+    wait_for_result(window)  # the worker rolls out every query, for the rollout to follow
     state.selection.layer, state.selection.head = 3, 1
     click_patch(qtbot, window, 5, 9)
     query = state.layout.patch_index(5, 9)

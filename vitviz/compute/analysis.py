@@ -28,7 +28,14 @@ from vitviz.compute.attention_maps import (
     select_query_rows,
 )
 from vitviz.compute.predictions import Predictions, top_k
-from vitviz.compute.rollout import RolloutOptions, rollout_stack, selected_layers, start_vector
+from vitviz.compute.rollout import (
+    RolloutOptions,
+    chain_rows,
+    layer_factor,
+    rollout_stack,
+    selected_layers,
+    start_vector,
+)
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
@@ -179,7 +186,8 @@ class RolloutMaps:
     layers : range
         The selected blocks (empty when ``error`` is set).
     stack : torch.Tensor or None
-        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack`.
+        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack`; None
+        when only the default query was rolled out.
     default_rows : torch.Tensor or None
         ``[n_selected, N]`` rollout of the default query (class token, pooling query or
         the mean of the patches).
@@ -203,34 +211,44 @@ class RolloutMaps:
         renormalize: bool = False,
         threshold: float | None = None,
     ) -> np.ndarray | None:
-        """``[n_selected, rows, cols]`` rollout of ``query`` (None: the default query)."""
-        if self.stack is None:
-            return None
-        if query is None:
+        """``[n_selected, rows, cols]`` rollout of ``query`` (None: the default query).
+
+        None when there is no rollout, or when ``query`` is given and only the default
+        query was rolled out.
+        """
+        if query is None and self.default_rows is not None:
             rows = self.default_rows  # [n, N]
-        else:
+        elif query is not None and self.stack is not None:
             rows = select_query_rows(self.stack, self.layout, query)  # [n, N]
+        else:
+            return None
         grids = patch_columns(rows, self.layout, renormalize=renormalize)  # [n, rows, cols]
         return _threshold(grids, threshold).numpy()
 
 
-def rollout_maps(inference: Any, options: RolloutOptions) -> RolloutMaps:
+def rollout_maps(inference: Any, options: RolloutOptions, every_query: bool = True) -> RolloutMaps:
     """Roll out the first image of ``inference`` with ``options`` (see :class:`RolloutMaps`).
 
-    Invalid options give a :class:`RolloutMaps` whose ``error`` says why.
+    With ``every_query`` every query's rollout is kept (``L`` products of ``[N, N]``
+    matrices); without, only the default query's (``L`` vector-matrix chains), which is
+    what is shown unless the rollout follows the query: for DINOv2-L at 518 px that
+    saves seconds. Invalid options give a :class:`RolloutMaps` whose ``error`` says why.
     """
     attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
-    layout = inference.layout
-    try:
-        layers = selected_layers(len(attentions), options.start_layer, options.end_layer)
-        stack = rollout_stack(attentions, options)  # [n, N, N]
-    except AnalysisError as error:
-        return RolloutMaps(options, error=str(error))
-    pool = inference.pool_attention
+    layout, pool = inference.layout, inference.pool_attention
     start = start_vector(
         layout,
         None,
         pool_attention=None if pool is None else first_image(pool, 3),
         head_fusion=options.fusion,
     )  # [N]
-    return RolloutMaps(options, layers, stack, start @ stack, layout)
+    try:
+        layers = selected_layers(len(attentions), options.start_layer, options.end_layer)
+        if every_query:
+            stack = rollout_stack(attentions, options)  # [n, N, N]
+            return RolloutMaps(options, layers, stack, start @ stack, layout)
+        factor = layer_factor(attentions, options)
+        rows = chain_rows(start, factor, layers, every_layer=True)  # [n, N]
+    except AnalysisError as error:
+        return RolloutMaps(options, error=str(error))
+    return RolloutMaps(options, layers, None, rows, layout)

@@ -249,7 +249,9 @@ def chain_rows(
     return rows if every_layer else rows[..., 0, :]
 
 
-def _layer_factor(layers: Sequence[torch.Tensor], options: RolloutOptions):
+def layer_factor(layers: Sequence[torch.Tensor], options: RolloutOptions):
+    """``factor(l)``: layer ``l``'s rollout factor (for :func:`chain_rows`)."""
+
     def factor(index: int) -> torch.Tensor:
         # fuse_layer upcasts one head at a time: the layer is never upcast whole.
         return rollout_factor(fuse_layer(layers[index], options.fusion), options)
@@ -299,7 +301,7 @@ def rollout_rows(
         head_fusion=options.fusion,
         device=layers[0].device,
     )
-    return chain_rows(start, _layer_factor(layers, options), chosen, every_layer=every_layer)
+    return chain_rows(start, layer_factor(layers, options), chosen, every_layer=every_layer)
 
 
 def rollout_stack(attentions: Attentions, options: RolloutOptions = RolloutOptions()):
@@ -323,7 +325,7 @@ def rollout_stack(attentions: Attentions, options: RolloutOptions = RolloutOptio
     """
     layers = attention_layers(attentions)
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
-    factor = _layer_factor(layers, options)
+    factor = layer_factor(layers, options)
     products = [factor(chosen[0])]  # n_selected x [..., N, N]
     for index in chosen[1:]:
         products.append(factor(index) @ products[-1])

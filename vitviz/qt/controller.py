@@ -80,6 +80,7 @@ class AnalysisRequest:
     preprocess_mode: str
     max_tokens: int | None
     rollout: Any  # vitviz.compute.rollout.RolloutOptions
+    every_query: bool  # keep every query's rollout (it follows the selected query)
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
@@ -109,6 +110,7 @@ class RolloutRequest:
     generation: int
     inference: Any
     options: Any  # vitviz.compute.rollout.RolloutOptions
+    every_query: bool
 
 
 @dataclass(frozen=True)
@@ -211,11 +213,11 @@ class Pipeline:
 
         return analyse(inference, loaded.spec.patch_size, loaded.spec.labels)
 
-    def rollout(self, inference: Any, options: Any) -> Any:
-        """Every query's rollout up to every selected layer (``RolloutMaps``)."""
+    def rollout(self, inference: Any, options: Any, every_query: bool) -> Any:
+        """The rollout up to every selected layer (``RolloutMaps``), of every query or not."""
         from vitviz.compute.analysis import rollout_maps
 
-        return rollout_maps(inference, options)
+        return rollout_maps(inference, options, every_query)
 
     def class_map(self, request: ClassMapRequest) -> Any:
         """Class-specific map ``[rows, cols]`` (numpy) for one class."""
@@ -331,6 +333,7 @@ class Controller(QObject):
             preprocess_mode=inputs.preprocess_mode,
             max_tokens=inputs.max_tokens,
             rollout=self.rollout_options(),
+            every_query=self.state.rollout.follow_query,
         )
         # The analysis brings its own rollout: a waiting rollout request is superseded.
         self._pending.pop(RolloutRequest, None)
@@ -350,16 +353,24 @@ class Controller(QObject):
     def request_rollout(self, *_: object) -> None:
         """Roll out the result on screen again if the rollout options changed."""
         results, options = self.state.results, self.rollout_options()
+        every_query = self.state.rollout.follow_query
         running, pending = self._running, self._pending.get(RolloutRequest)
         if results.inference is None or isinstance(running, AnalysisRequest):
             return  # applying an analysis asks again (see _apply)
-        if AnalysisRequest in self._pending or (pending and pending.options == options):
+        if AnalysisRequest in self._pending or (pending and self._serves(pending, options)):
             return
-        shown = results.rollout is not None and results.rollout.options == options
-        if shown and pending is None and not isinstance(running, RolloutRequest):
+        shown = results.rollout
+        served = shown is not None and shown.options == options
+        served = served and (shown.stack is not None or not every_query)
+        if served and pending is None and not isinstance(running, RolloutRequest):
             return
         generation = self._next_generation(RolloutRequest)
-        self._submit(RolloutRequest(generation, results.inference, options))
+        self._submit(RolloutRequest(generation, results.inference, options, every_query))
+
+    def _serves(self, request: RolloutRequest, options: Any) -> bool:
+        """Whether ``request`` computes what the rollout options ask for now."""
+        every_query = self.state.rollout.follow_query
+        return request.options == options and (request.every_query or not every_query)
 
     def request_class_map(self, *_: object) -> None:
         """Compute the selected class's map unless it is cached or being computed."""
@@ -453,7 +464,9 @@ class Controller(QObject):
             return self._run_analysis(request)
         if isinstance(request, RolloutRequest):
             try:
-                rollout = self.pipeline.rollout(request.inference, request.options)
+                rollout = self.pipeline.rollout(
+                    request.inference, request.options, request.every_query
+                )
                 return RolloutResponse(request, rollout)
             except Exception as error:
                 logger.exception("rollout failed")
@@ -524,7 +537,7 @@ class Controller(QObject):
             prepared=prepared,
             inference=inference,
             analysis=self.pipeline.analyse(loaded, inference),
-            rollout=self.pipeline.rollout(inference, request.rollout),
+            rollout=self.pipeline.rollout(inference, request.rollout, request.every_query),
             notice=notice,
             seconds=time.perf_counter() - started,
         )

@@ -158,10 +158,10 @@ class RolloutPanel(QWidget):
         if values is None:
             if results.inference is None:
                 message = "No result yet"
-            elif results.rollout is None:
-                message = "Computing the rollout…"
+            elif results.rollout is None or results.rollout.error is None:
+                message = "Computing the rollout…"  # (of every query, to follow the query)
             else:
-                message = results.rollout.error or "No rollout"
+                message = results.rollout.error
             self.map.show_map(None, message)
             self.caption.setText("")
             return
