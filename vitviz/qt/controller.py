@@ -19,7 +19,7 @@ writes to again, and it crosses to the UI thread as the argument of a signal con
 torch's thread count belongs to each thread and is set once per thread, never per
 request: the UI thread keeps one (``vitviz.app``: its reads are small, and idle OpenMP
 workers spinning after each read would take a core from Qt), the worker thread sets
-every core for itself when it starts.
+every core but one for itself when it starts.
 
 Failures never lose what is shown: the error message lands in ``results.error`` and the
 inputs that caused it are put back to those of the result on screen. A GPU out-of-memory
@@ -284,7 +284,9 @@ class Controller(QObject):
         self._request_timer.timeout.connect(self.request_analysis)
         # Owned by the worker thread alone: the UI thread never reads or writes it.
         self._models: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
-        self.worker_threads = os.cpu_count() or 1
+        # Every core but one: OpenMP threads spin after each operation, and the UI thread
+        # needs a core of its own to stay responsive while the worker runs.
+        self.worker_threads = max(1, (os.cpu_count() or 1) - 1)
         self._executor = ThreadPoolExecutor(
             1, thread_name_prefix="vitviz-worker", initializer=self._start_worker_thread
         )

@@ -101,6 +101,7 @@ class HeadStatsPlotPanel(QWidget):
             self.render_all()
             return
         distance, colour, _ = result
+        self.canvas.redraw()
         self._positions[:, 1] = distance.ravel()
         self._colour = np.asarray(colour, dtype=float).ravel()
         points.set_offsets(self._positions)
@@ -109,7 +110,6 @@ class HeadStatsPlotPanel(QWidget):
         self._colorbar.update_normal(points)
         self.axes.set_ylim(0, max(float(distance.max()), 1e-6) * 1.08)
         self._show_selection()
-        self.canvas.draw_idle()
 
     def _draw_plot(self) -> None:
         if self._colorbar is not None:

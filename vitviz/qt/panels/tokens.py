@@ -117,12 +117,12 @@ class TokensPanel(QWidget):
             self.render_all()
             return
         self._mass = mass
+        self.canvas.redraw()
         for line, column in zip(lines, mass.T, strict=True):
             line.set_ydata(column)
         self.axes.relim()
         self.axes.autoscale_view()
         self.axes.set_ylim(bottom=0)
-        self.canvas.draw_idle()
         self._show_layer()
 
     def _draw_plot(self) -> None:
