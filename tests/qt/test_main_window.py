@@ -263,6 +263,9 @@ def test_a_first_model_that_fails_falls_back_to_the_demo_model(qtbot, settings, 
     assert window.model_picker.currentData() == "demo"
     assert state.results.error.startswith("cannot load vit_offline: offline")
     assert "demo model instead" in state.results.error
+    label = window.status.error_label.text()  # the whole message, once
+    assert "offline" in label
+    assert "demo model instead" in label
     assert window.panels["rollout_panel"].shown_map() is not None
 
 

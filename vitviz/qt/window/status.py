@@ -75,9 +75,9 @@ class StatusIndicators(QObject):
         return super().eventFilter(watched, event)
 
     def show_error(self, message: str | None) -> None:
-        """Show the first line of ``message`` (all of it as tooltip), or hide the label."""
+        """Show ``message`` in full, on one line (also as tooltip), or hide the label."""
         if message:
-            self.error_label.setText(message.splitlines()[0] + "   ✕")
+            self.error_label.setText(" ".join(message.split()) + "   ✕")
             self.error_label.setToolTip(f"{message}\n\n(click to dismiss)")
             self.error_label.show()
         else:
