@@ -44,6 +44,8 @@ def test_analyse_holds_the_statistics_of_the_first_image():
     assert analysis.predictions.classes[0].index == best
     assert analysis.predictions.classes[0].label == "abcdefg"[best]
     assert len(analysis.predictions.classes) == 7
+    with pytest.raises(ValueError, match="read-only"):
+        analysis.entropy[0, 0] = 1.0  # shared with the UI thread: nobody writes to it
 
 
 def test_cells_are_every_head_then_the_fused_one_with_the_threshold():

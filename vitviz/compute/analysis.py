@@ -165,14 +165,21 @@ def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysi
     return Analysis(
         attentions=attentions,
         layout=layout,
-        mean_distance=stats.mean_distance.numpy(),
-        entropy=stats.entropy.numpy(),
-        prefix_mass=stats.prefix_mass.numpy(),
-        patch_prefix_mass=patch_mass.mean(-2).numpy(),  # [L, num_prefix]
-        token_norms=None if norms is None else norms.numpy(),
-        high_norm=None if stats.high_norm is None else stats.high_norm.numpy(),
+        mean_distance=_read_only(stats.mean_distance),
+        entropy=_read_only(stats.entropy),
+        prefix_mass=_read_only(stats.prefix_mass),
+        patch_prefix_mass=_read_only(patch_mass.mean(-2)),  # [L, num_prefix]
+        token_norms=None if norms is None else _read_only(norms),
+        high_norm=None if stats.high_norm is None else _read_only(stats.high_norm),
         predictions=predictions,
     )
+
+
+def _read_only(tensor: torch.Tensor) -> np.ndarray:
+    """``tensor`` as a numpy array no one can write to (it is shared with the UI thread)."""
+    array = tensor.numpy()
+    array.flags.writeable = False
+    return array
 
 
 @dataclass(frozen=True, eq=False)
