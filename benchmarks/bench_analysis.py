@@ -1,38 +1,31 @@
-"""Rollout plus every head statistic for a DINOv2-L/14-with-registers-sized attention stack.
+"""The worker's second stage: rollout and every head statistic for a stored attention stack.
 
-24 layers x 16 heads over 1374 tokens (class + 4 registers + 37 x 37 patches at 518 px),
+Presets (``--model``): DINOv2-L/14 with registers at 518 px (24 layers x 16 heads over
+1374 tokens: 1.45 GB of float16 attention), ViT-L/16 and ViT-B/16 at 224 px. Attention is
 stored as the GUI stores it (:func:`vitviz.compute.inference.run_inference`): one
-``[1, L, H, N, N]`` float16 tensor on the CPU, 1.45 GB. Synthetic softmax rows stand in
-for a real model's attention (the cost does not depend on the values). Measured:
+``[1, L, H, N, N]`` float16 tensor on the CPU. Synthetic softmax rows stand in for a real
+model's attention (the cost does not depend on the values). Measured:
 
-- ``rollout``: class-token rollout over all layers (mean fusion, no discard, residual 0.5):
-  per layer the heads are summed into one reused float32 buffer and the query row is
-  multiplied by the factor without forming it;
-- ``rollout by layer``: the rollout up to every layer (the "how the picture forms" view);
-- ``head statistics``: mean attention distance, entropy, prefix mass, high-norm tokens;
-  each head is read once in blocks of rows, the heads shared among as many worker
-  threads as torch has threads (:mod:`vitviz.compute.head_scan`);
-- ``head stats 1 worker``: the same on one thread, for the ratio of the two;
-- ``total``: rollout by layer (its last row is the rollout) + head statistics, what the
-  GUI computes for a new result. Target: within 1 s and 3 GB on a 2-core CPU.
+- ``rollout``: class-token rollout over all layers (a chain of vector-matrix products
+  over the fused layers, :func:`vitviz.compute.rollout.rollout_rows`);
+- ``rollout by layer``: the same up to every layer;
+- ``rollout stack``: every query up to every layer
+  (:func:`vitviz.compute.analysis.rollout_maps`, what the worker computes so that the
+  panels only read rows);
+- ``analyse``: head statistics (a plain loop over the heads), prefix mass, high-norm
+  tokens, predictions (:func:`vitviz.compute.analysis.analyse`);
+- ``worker stage``: ``analyse`` + ``rollout stack``, what the GUI's worker adds to the
+  forward pass of a new result. It runs off the UI thread.
 
 Wall time is the median of ``--repeats`` runs; CPU time (all threads) is printed beside
 it because on a shared machine wall time also counts waiting for the cores. Peak memory
 is the process's resident-set high-water mark (``VmHWM``, reset before each measurement
 where the kernel allows it), which sees torch's allocations, unlike ``tracemalloc``.
 
-On a machine shared with other busy processes, OpenMP's default busy-waiting makes torch's
-two intra-op threads wait for each other at every operation (measured here: 14 s of CPU
-instead of 2 s). The analysis now splits its work among threads of its own, each running
-torch on one thread (:mod:`vitviz.compute.workers`), so the policy no longer changes its
-figures (measured on a loaded machine: 1.14 s of CPU in total with
-``OMP_WAIT_POLICY=PASSIVE``, 1.20 s without); ``PASSIVE`` remains the setting to compare
-with earlier runs.
-
 Usage::
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_analysis.py [--repeats 3] [--threads 2]
-        [--discard 0.0]
+    python benchmarks/bench_analysis.py [--model vit-b16|vit-l16|dinov2-l] [--repeats 3]
+        [--threads 2] [--discard 0.0]
 """
 
 from __future__ import annotations
@@ -42,15 +35,20 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import torch
 
-from vitviz.compute.head_stats import head_statistics
-from vitviz.compute.rollout import rollout
+from vitviz.compute.analysis import analyse, rollout_maps
+from vitviz.compute.rollout import RolloutOptions, rollout
 from vitviz.vit.layout import TokenLayout
 
-LAYOUT = TokenLayout(num_class=1, num_dist=0, num_reg=4, grid=(37, 37))
-PATCH_SIZE = (14, 14)
+# name: (layers, heads, token layout, patch size)
+MODELS = {
+    "dinov2-l": (24, 16, TokenLayout(num_class=1, num_dist=0, num_reg=4, grid=(37, 37)), 14),
+    "vit-l16": (24, 16, TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(14, 14)), 16),
+    "vit-b16": (12, 12, TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(14, 14)), 16),
+}
 
 
 def resident_gb(field: str = "VmHWM") -> float:
@@ -100,37 +98,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
-    parser.add_argument("--layers", type=int, default=24)
-    parser.add_argument("--heads", type=int, default=16)
+    parser.add_argument("--model", choices=MODELS, default="dinov2-l")
     parser.add_argument("--discard", type=float, default=0.0, help="rollout discard ratio")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    attentions = synthetic_attention(args.layers, args.heads, LAYOUT)
-    norms = torch.rand(1, args.layers, LAYOUT.num_tokens) * 50  # [1, L, N]
+    layers, heads, layout, patch = MODELS[args.model]
+    attentions = synthetic_attention(layers, heads, layout)
+    inference = SimpleNamespace(
+        attentions=attentions,
+        token_norms=torch.rand(1, layers, layout.num_tokens) * 50,  # [1, L, N]
+        logits=torch.randn(1, 1000),  # [1, C]
+        pool_attention=None,
+        layout=layout,
+    )
     stored = attentions.numel() * attentions.element_size() / 1e9
-    options = {"discard_ratio": args.discard}
+    options = RolloutOptions(discard_ratio=args.discard)
 
     def rollout_once() -> object:
-        return rollout(attentions, LAYOUT, **options)
+        return rollout(attentions, layout, discard_ratio=args.discard)
 
     def rollout_by_layer() -> object:
-        return rollout(attentions, LAYOUT, every_layer=True, **options)
+        return rollout(attentions, layout, every_layer=True, discard_ratio=args.discard)
 
-    def statistics_once() -> object:
-        return head_statistics(attentions, LAYOUT, PATCH_SIZE, token_norms=norms)
+    def rollout_stack() -> object:
+        return rollout_maps(inference, options)
 
-    def statistics_one_worker() -> object:
-        return head_statistics(attentions, LAYOUT, PATCH_SIZE, token_norms=norms, workers=1)
+    def analyse_once() -> object:
+        return analyse(inference, (patch, patch))
 
-    def everything() -> object:
-        return rollout_by_layer(), statistics_once()
+    def worker_stage() -> object:
+        return analyse_once(), rollout_stack()
 
-    statistics_once()  # warm-up: allocator, entropy table
+    analyse_once()  # warm-up: the allocator
     print(
-        f"attention {args.layers} layers x {args.heads} heads x {LAYOUT.num_tokens}^2 tokens, "
-        f"float16 on the CPU: {stored:.2f} GB stored; resident before analysis "
+        f"{args.model}: attention {layers} layers x {heads} heads x {layout.num_tokens}^2 "
+        f"tokens, float16 on the CPU: {stored:.2f} GB stored; resident before analysis "
         f"{resident_gb('VmRSS'):.2f} GB"
     )
     print(
@@ -143,13 +147,13 @@ def main() -> None:
     for name, run in [
         ("rollout", rollout_once),
         ("rollout by layer", rollout_by_layer),
-        ("head statistics", statistics_once),
-        ("head stats 1 worker", statistics_one_worker),
-        ("total", everything),
+        ("rollout stack", rollout_stack),
+        ("analyse", analyse_once),
+        ("worker stage", worker_stage),
     ]:
         wall, cpu, peak = measure(run, args.repeats)
         print(f"{name:<20}{wall:>9.3f}{cpu:>9.3f}{peak:>9.2f}")
-    print(f"load average after: {os.getloadavg()[0]:.1f} (targets: total <= 1 s, <= 3 GB)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

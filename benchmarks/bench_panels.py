@@ -26,6 +26,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
+from vitviz.compute.analysis import analyse, rollout_maps
+from vitviz.compute.rollout import RolloutOptions
 from vitviz.state import AppState, LoadedModel
 from vitviz.vit.layout import TokenLayout
 
@@ -55,13 +57,17 @@ def make_state(depth: int, heads: int) -> AppState:
     pixels = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
     state.results.model = LoadedModel(SimpleNamespace(config=config), spec, "bench", "cpu")
     state.results.prepared = SimpleNamespace(image=Image.fromarray(pixels))
-    state.results.inference = SimpleNamespace(
+    inference = SimpleNamespace(
         attentions=attentions.half(),  # [L, H, N, N]
         token_norms=torch.rand(depth, n, generator=generator) + 1,  # [L, N]
         pool_attention=None,
         layout=layout,
         logits=torch.randn(1, 1000, generator=generator),
     )
+    # What the controller's worker puts into the state with the result.
+    state.results.inference = inference
+    state.results.analysis = analyse(inference, (16, 16), labels)
+    state.results.rollout = rollout_maps(inference, RolloutOptions())
     state.results.class_maps = {(0, "relevance"): np.random.default_rng(1).random((14, 14))}
     state.selection.class_index = 0
     return state

@@ -12,6 +12,7 @@ from vitviz.compute.class_maps import (
     grad_rollout_rows,
     relevance_rows,
 )
+from vitviz.compute.rollout import RolloutOptions
 from vitviz.errors import AnalysisError
 from vitviz.vit import from_timm
 from vitviz.vit.layout import TokenLayout
@@ -78,7 +79,7 @@ def test_relevance_matches_chefer_loop_for_every_query_and_layer_range():
 def test_grad_rollout_matches_loop(residual_weight):
     attention, gradient = random_pair(LAYOUT)
     expected = naive_grad_rollout(attention, gradient, residual_weight)
-    rows = grad_rollout_rows(attention, gradient, LAYOUT, residual_weight=residual_weight)
+    rows = grad_rollout_rows(attention, gradient, LAYOUT, RolloutOptions(residual=residual_weight))
     torch.testing.assert_close(rows, expected[0])
 
 

@@ -10,13 +10,13 @@ import torch
 
 from vitviz.compute.attention_maps import fuse_heads
 from vitviz.compute.rollout import (
+    RolloutOptions,
     chain_rows,
     discard_lowest,
-    multiply_factor,
     rollout,
     rollout_factor,
-    rollout_matrix,
     rollout_rows,
+    rollout_stack,
     selected_layers,
     start_vector,
 )
@@ -74,27 +74,24 @@ def naive_rollout_matrix(attention, fusion, discard_ratio, residual_weight, star
 @pytest.mark.parametrize("residual_weight", [0.0, 0.5, 0.8])
 def test_rollout_matches_explicit_loops(fusion, discard_ratio, residual_weight):
     attention = random_attention(LAYOUT)
-    options = {
-        "head_fusion": fusion,
-        "discard_ratio": discard_ratio,
-        "residual_weight": residual_weight,
-    }
     for start, end in [(0, 3), (1, 2), (2, 2)]:
-        expected = naive_rollout_matrix(
-            attention, fusion, discard_ratio, residual_weight, start, end
-        )
-        matrix = rollout_matrix(attention, start_layer=start, end_layer=end, **options)
-        torch.testing.assert_close(matrix, expected)
-        for query in range(LAYOUT.num_tokens):
-            rows = rollout_rows(
-                attention, LAYOUT, query=query, start_layer=start, end_layer=end, **options
+        options = RolloutOptions(fusion, discard_ratio, residual_weight, start, end)
+        stack = rollout_stack(attention, options)
+        assert stack.shape == (end - start + 1, LAYOUT.num_tokens, LAYOUT.num_tokens)
+        for position, top in enumerate(range(start, end + 1)):
+            expected = naive_rollout_matrix(
+                attention, fusion, discard_ratio, residual_weight, start, top
             )
+            torch.testing.assert_close(stack[position], expected)
+        for query in range(LAYOUT.num_tokens):
+            rows = rollout_rows(attention, LAYOUT, options, query=query)
             torch.testing.assert_close(rows, expected[query])
 
 
 def test_every_layer_gives_the_rollout_up_to_each_layer():
     attention = random_attention(LAYOUT, layers=5)
-    per_layer = rollout_rows(attention, LAYOUT, query=3, start_layer=1, every_layer=True)
+    options = RolloutOptions(start_layer=1)
+    per_layer = rollout_rows(attention, LAYOUT, options, query=3, every_layer=True)
     assert per_layer.shape == (4, LAYOUT.num_tokens)
     for position, end in enumerate(range(1, 5)):
         expected = naive_rollout_matrix(attention, "mean", 0.0, 0.5, 1, end)[3]
@@ -122,7 +119,7 @@ def compute_joint_attention(att_mat, add_residual=True):
 def test_mean_fusion_no_discard_half_residual_is_abnar_joint_attention():
     attention = random_attention(LAYOUT, layers=6)
     joint = torch.from_numpy(compute_joint_attention(attention.mean(1).numpy()))
-    torch.testing.assert_close(rollout_matrix(attention), joint[-1])
+    torch.testing.assert_close(rollout_stack(attention), joint)
     per_layer = rollout_rows(attention, LAYOUT, query=0, every_layer=True)
     torch.testing.assert_close(per_layer, joint[:, 0])
 
@@ -132,10 +129,11 @@ def test_mean_fusion_no_discard_half_residual_is_abnar_joint_attention():
 def test_every_factor_is_row_stochastic(fusion, discard_ratio):
     attention = random_attention(LAYOUT)
     for layer in attention:
-        factor = rollout_factor(fuse_heads(layer, fusion), discard_ratio=discard_ratio)
+        options = RolloutOptions(fusion, discard_ratio)
+        factor = rollout_factor(fuse_heads(layer, fusion), options)
         assert (factor >= 0).all()
         torch.testing.assert_close(factor.sum(-1), torch.ones(LAYOUT.num_tokens).double())
-    rows = rollout_rows(attention, LAYOUT, head_fusion=fusion, discard_ratio=discard_ratio)
+    rows = rollout_rows(attention, LAYOUT, RolloutOptions(fusion, discard_ratio))
     torch.testing.assert_close(rows.sum(), torch.tensor(1.0).double())
 
 
@@ -143,8 +141,8 @@ def test_every_factor_is_row_stochastic(fusion, discard_ratio):
 def test_identity_attention_gives_identity_rollout(residual_weight):
     n = LAYOUT.num_tokens
     attention = torch.eye(n).expand(4, 3, n, n)
-    matrix = rollout_matrix(attention, residual_weight=residual_weight, discard_ratio=0.5)
-    torch.testing.assert_close(matrix, torch.eye(n))
+    options = RolloutOptions(residual=residual_weight, discard_ratio=0.5)
+    torch.testing.assert_close(rollout_stack(attention, options)[-1], torch.eye(n))
     patch = LAYOUT.patch_index(1, 2)
     grid = rollout(attention, LAYOUT, query=patch)
     expected = torch.zeros(LAYOUT.grid)
@@ -194,11 +192,12 @@ def test_pool_query_rollout_starts_from_the_pool_attention():
 
 def test_batched_and_half_precision_inputs():
     batch = torch.stack([random_attention(LAYOUT, seed=s) for s in range(3)])  # [B, L, H, N, N]
-    rows = rollout_rows(batch, LAYOUT, discard_ratio=0.4, every_layer=True)
+    options = RolloutOptions(discard_ratio=0.4)
+    rows = rollout_rows(batch, LAYOUT, options, every_layer=True)
     assert rows.shape == (3, 4, LAYOUT.num_tokens)
     for b in range(3):
         torch.testing.assert_close(
-            rows[b], rollout_rows(batch[b], LAYOUT, discard_ratio=0.4, every_layer=True)
+            rows[b], rollout_rows(batch[b], LAYOUT, options, every_layer=True)
         )
     half = rollout(batch.half(), LAYOUT)
     assert half.dtype == torch.float32
@@ -237,40 +236,15 @@ def test_layer_selection_and_bad_options():
 
 
 @pytest.mark.parametrize("fusion", ["mean", "max", "min"])
-@pytest.mark.parametrize("discard_ratio", [0.0, 0.4])
-@pytest.mark.parametrize("residual_weight", [0.0, 0.5, 1.0])
-def test_multiply_factor_is_the_product_with_the_formed_factor(
-    fusion, discard_ratio, residual_weight
-):
-    attention = random_attention(LAYOUT, layers=1, heads=4)[0]  # [H, N, N]
-    fused = fuse_heads(attention, fusion)  # [N, N]
-    rows = torch.rand(3, LAYOUT.num_tokens, dtype=torch.float64)  # [k, N]
-    options = {"discard_ratio": discard_ratio, "residual_weight": residual_weight}
-    expected = rows @ rollout_factor(fused, **options)
-    torch.testing.assert_close(multiply_factor(rows, fused, **options), expected)
-    with pytest.raises(AnalysisError, match="residual"):
-        multiply_factor(rows, fused, residual_weight=1.5)
-
-
-def test_multiply_factor_keeps_a_row_without_mass_at_zero():
-    fused = torch.tensor([[0.0, 0.0], [0.3, 0.7]])
-    rows = torch.tensor([[0.6, 0.4]])
-    expected = rows @ rollout_factor(fused, residual_weight=0.0)  # row 0 of the factor is 0
-    product = multiply_factor(rows, fused, residual_weight=0.0)
-    torch.testing.assert_close(product, expected)
-    assert torch.isfinite(product).all()
-
-
-@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
 @pytest.mark.parametrize("discard_ratio", [0.0, 0.3])
 def test_rollout_rows_equal_the_chain_of_formed_factors_for_batches_and_storage(
     fusion, discard_ratio
 ):
-    # rollout_rows fuses the heads into one buffer shared by the layers and never forms a
-    # factor; chain_rows multiplies the formed factors. Same rows, batch and dtype alike.
+    # rollout_rows fuses stored (half) precision head by head; chain_rows here multiplies
+    # factors formed in float64. Same rows, batch and dtype alike.
     layout = TokenLayout(num_class=1, num_dist=0, num_reg=4, grid=(3, 5))
     batch = torch.stack([random_attention(layout, layers=5, seed=s) for s in range(2)])
-    options = {"discard_ratio": discard_ratio, "residual_weight": 0.5}
+    options = RolloutOptions(fusion, discard_ratio, start_layer=1)
     for stored in (batch, batch.float(), batch.half()):
         exact = stored.double()
         for query, every_layer in [(None, True), (7, False), ("patches", True)]:
@@ -278,18 +252,10 @@ def test_rollout_rows_equal_the_chain_of_formed_factors_for_batches_and_storage(
 
             def factor(index, exact=exact):
                 fused = fuse_heads(exact[:, index], fusion)  # [B, N, N]
-                return rollout_factor(fused, **options)
+                return rollout_factor(fused, options)
 
             expected = chain_rows(start, factor, range(1, 5), every_layer=every_layer)
-            rows = rollout_rows(
-                stored,
-                layout,
-                query=query,
-                head_fusion=fusion,
-                start_layer=1,
-                every_layer=every_layer,
-                **options,
-            )
+            rows = rollout_rows(stored, layout, options, query=query, every_layer=every_layer)
             assert rows.dtype == torch.promote_types(stored.dtype, torch.float32)
             tolerance = 1e-12 if stored.dtype == torch.float64 else 2e-6
             torch.testing.assert_close(rows.double(), expected, rtol=tolerance, atol=tolerance)
@@ -305,37 +271,11 @@ def test_a_sequence_of_layers_in_different_storage_dtypes():
     torch.testing.assert_close(rows.double(), expected, rtol=2e-6, atol=2e-6)
 
 
-def test_discard_in_place_writes_the_buffer_and_otherwise_leaves_the_input():
+def test_discard_leaves_the_input_and_keeps_the_diagonal():
     fused = fuse_heads(random_attention(LAYOUT, layers=1)[0], "mean")  # [N, N]
     n = LAYOUT.num_tokens
     original = fused.clone()
     copied = discard_lowest(fused, 0.6)
     torch.testing.assert_close(fused, original, rtol=0, atol=0)
-    buffer = fused.clone()
-    in_place = discard_lowest(buffer, 0.6, in_place=True)
-    assert in_place is buffer
-    torch.testing.assert_close(in_place, copied, rtol=0, atol=0)
-    torch.testing.assert_close(in_place.diagonal(), original.diagonal(), rtol=0, atol=0)
-    assert int((in_place == 0).sum()) == math.floor(0.6 * n * (n - 1) + 1e-9)
-
-
-@pytest.mark.parametrize("threads", [1, 3])
-def test_rollout_rows_with_the_rows_fused_in_bands_on_worker_threads(threads):
-    # On the CPU each of the caller's torch threads fuses a band of rows (3 bands of 10).
-    attention = random_attention(LAYOUT, layers=3, heads=5).float()
-    start = start_vector(LAYOUT, None)
-
-    def factor(index):
-        return rollout_factor(fuse_heads(attention[index].double(), "max"), discard_ratio=0.2)
-
-    expected = chain_rows(start, factor, range(3), every_layer=True)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        rows = rollout_rows(
-            attention, LAYOUT, head_fusion="max", discard_ratio=0.2, every_layer=True
-        )
-        assert torch.get_num_threads() == threads
-    finally:
-        torch.set_num_threads(before)
-    torch.testing.assert_close(rows.double(), expected, rtol=2e-6, atol=2e-6)
+    torch.testing.assert_close(copied.diagonal(), original.diagonal(), rtol=0, atol=0)
+    assert int((copied == 0).sum()) == math.floor(0.6 * n * (n - 1) + 1e-9)

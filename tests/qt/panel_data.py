@@ -19,7 +19,7 @@ from vitviz.qt.panels.predictions import PredictionsPanel
 from vitviz.qt.panels.rollout_panel import RolloutPanel
 from vitviz.qt.panels.selected_head import SelectedHeadPanel
 from vitviz.qt.panels.tokens import TokensPanel
-from vitviz.state import AppState, LoadedModel
+from vitviz.state import AppState, LoadedModel, held_events
 from vitviz.vit.layout import TokenLayout
 
 PATCH = 16
@@ -75,6 +75,18 @@ def make_state(
     rows, cols = layout.grid
     pixels = np.random.default_rng(seed).integers(0, 255, (rows * PATCH, cols * PATCH, 3))
     state.results.prepared = SimpleNamespace(image=Image.fromarray(pixels.astype(np.uint8)))
-    state.results.inference = make_inference(layout, depth, heads, num_classes, seed)
+    inference = make_inference(layout, depth, heads, num_classes, seed)
+    set_result(state, inference, (PATCH, PATCH), labels)
     state.fit_selection(layout, depth, heads, reset_query=True)
     return state
+
+
+def set_result(state: AppState, inference, patch_size=(PATCH, PATCH), labels=None) -> None:
+    """Put ``inference`` and what the controller's worker derives from it into ``state``."""
+    from vitviz.compute.analysis import analyse, rollout_maps
+    from vitviz.compute.rollout import RolloutOptions
+
+    with held_events(state.results):
+        state.results.inference = inference
+        state.results.analysis = analyse(inference, patch_size, labels)
+        state.results.rollout = rollout_maps(inference, RolloutOptions())

@@ -78,7 +78,9 @@ def fill_state(
     seed: int = 0,
 ) -> AppState:
     """Put a result into ``state`` as the controller would, without a model."""
+    from vitviz.compute.analysis import analyse, rollout_maps
     from vitviz.compute.preprocess import PreprocessMode, prepare
+    from vitviz.compute.rollout import RolloutOptions
 
     layout = layout or TokenLayout(num_class=1, num_dist=0, num_reg=2, grid=(1, 1))
     image = image or make_image(seed=seed)
@@ -91,7 +93,10 @@ def fill_state(
         results.image = image
         results.prepared = prepared
         results.class_maps = {}
-        results.inference = fake_inference(prepared.grid.layout, depth, heads, seed)
+        inference = fake_inference(prepared.grid.layout, depth, heads, seed)
+        results.inference = inference
+        results.analysis = analyse(inference, spec.patch_size, spec.labels)
+        results.rollout = rollout_maps(inference, RolloutOptions())
         state.fit_selection(prepared.grid.layout, depth, heads, reset_query=True)
     return state
 
@@ -103,6 +108,7 @@ class FakePipeline(Pipeline):
         self.loads = []
         self.inferred = []
         self.class_requests = []
+        self.analysed = []
         self.gate: threading.Event | None = None
         self.fail_sources = set()
         self.oom_on_device = None
@@ -139,6 +145,10 @@ class FakePipeline(Pipeline):
         self.inferred.append(prepared)
         config = loaded.model.config
         return fake_inference(prepared.grid.layout, config.depth, config.num_heads)
+
+    def analyse(self, loaded, inference):
+        self.analysed.append(inference)
+        return super().analyse(loaded, inference)
 
     def class_map(self, request):
         self.class_requests.append((request.class_index, request.method))

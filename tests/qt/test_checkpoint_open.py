@@ -25,7 +25,7 @@ def window(qtbot, settings):
         state, Controller(state, synchronous=True, pipeline=FakePipeline()), settings
     )
     qtbot.addWidget(window)
-    window.set_image(make_image())
+    window.images.set_image(make_image())
     return window
 
 
@@ -52,7 +52,7 @@ def asked(monkeypatch):
 
 def test_weights_that_say_their_architecture_open_without_asking(window, tmp_path, asked):
     path = bare_checkpoint(tmp_path, "vit_tiny_patch16_224")
-    window.open_checkpoint(path)
+    window.models.open_checkpoint(path)
     assert asked == []
     assert window.state.inputs.model_source == path
     assert window.state.inputs.arch is None  # load() reads it from the weights
@@ -61,12 +61,12 @@ def test_weights_that_say_their_architecture_open_without_asking(window, tmp_pat
 
 def test_ambiguous_weights_ask_once_and_the_choice_is_remembered(window, tmp_path, asked, settings):
     path = bare_checkpoint(tmp_path, "vit_base_patch16_clip_quickgelu_224")
-    window.open_checkpoint(path)
+    window.models.open_checkpoint(path)
     assert asked == [["vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224"]]
     assert window.state.inputs.arch == "vit_base_patch16_clip_224"
     assert settings.checkpoint_arch(path) == "vit_base_patch16_clip_224"
-    window.load_model_source("demo")
-    window.open_checkpoint(path)
+    window.models.load_model_source("demo")
+    window.models.open_checkpoint(path)
     assert len(asked) == 1  # never asked again
     assert window.state.inputs.arch == "vit_base_patch16_clip_224"
 
@@ -74,7 +74,7 @@ def test_ambiguous_weights_ask_once_and_the_choice_is_remembered(window, tmp_pat
 def test_a_file_that_is_not_a_checkpoint_says_so(window, tmp_path, asked):
     path = tmp_path / "notes.pth"
     path.write_text("hello")
-    window.open_checkpoint(str(path))
+    window.models.open_checkpoint(str(path))
     assert asked == []
     assert "not a model checkpoint" in window.state.results.error
     assert window.state.inputs.model_source == "demo"
@@ -89,9 +89,10 @@ def test_the_whole_error_is_shown_on_request_selectable_and_copyable(window, qtb
     shown = []
     monkeypatch.setattr(ErrorDetailsDialog, "exec", lambda d: shown.append(d) or 0)
     window.state.results.error = message
-    button = window.status_indicators.details_button
+    button = window.status.details_button
     assert not button.isHidden()
-    assert len(window.error_label.text()) < 300  # cut to fit the status bar
+    assert "\n" not in window.status.error_label.text()  # one line in the status bar
+    assert window.width() < 2000  # a long message does not widen the window
     button.click()
     (dialog,) = shown
     qtbot.addWidget(dialog)

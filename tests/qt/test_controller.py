@@ -162,12 +162,15 @@ def test_inputs_changed_together_make_one_request(qtbot, state, pipeline):
 def test_worker_results_arrive_on_the_ui_thread(qtbot, state, pipeline):
     controller = Controller(state, pipeline=pipeline)
     applied_in = []
-    state.results.events.inference.connect(lambda _: applied_in.append(QThread.currentThread()))
+    for signal in state.results.events.signals.values():
+        signal.connect(lambda *_: applied_in.append(QThread.currentThread()))
     state.inputs.image = make_image()
     assert state.results.busy
     qtbot.waitUntil(lambda: not state.results.busy, timeout=10_000)
-    assert applied_in == [QThread.currentThread()]
+    assert set(applied_in) == {QThread.currentThread()}  # the worker never writes state
     assert state.results.inference is not None
+    assert state.results.analysis is not None
+    assert state.results.rollout.default_rows is not None
     assert controller.idle
 
 
@@ -243,19 +246,22 @@ def test_download_progress_and_cancel(qtbot, state, pipeline):
 
 
 def test_the_worker_uses_every_core_and_the_ui_thread_keeps_its_count(qtbot, state, pipeline):
-    controller = Controller(state, pipeline=pipeline)
-    controller.worker_threads = 2
-    seen = []
-    infer = pipeline.infer
-    pipeline.infer = lambda loaded, prepared: (
-        seen.append(torch.get_num_threads()) or infer(loaded, prepared)
-    )
+    # Each thread's count is set once (the worker's when it starts), never per request:
+    # changing it while another thread runs torch is one of the races a worker must avoid.
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        state.inputs.image = make_image()
-        qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
-        assert seen == [2]
+        controller = Controller(state, pipeline=pipeline)
+        controller.worker_threads = 2
+        seen = []
+        infer = pipeline.infer
+        pipeline.infer = lambda loaded, prepared: (
+            seen.append(torch.get_num_threads()) or infer(loaded, prepared)
+        )
+        for seed in range(2):
+            state.inputs.image = make_image(seed=seed)
+            qtbot.waitUntil(lambda: controller.idle, timeout=10_000)
+        assert seen == [2, 2]
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
@@ -298,3 +304,16 @@ def test_listeners_of_a_new_result_never_see_a_selection_that_does_not_fit(sync,
     assert (state.layout.num_tokens, state.depth) == (5, 1)
     assert seen
     assert all(seen)
+
+
+def test_the_rollout_of_every_query_is_computed_only_to_follow_the_query(sync, state):
+    state.inputs.image = make_image()
+    assert state.results.rollout.stack is None  # the default query alone
+    shown = state.results.rollout.maps()
+    state.rollout.follow_query = True
+    assert state.results.rollout.stack is not None
+    np.testing.assert_allclose(state.results.rollout.maps(), shown, rtol=1e-5)
+    assert state.results.rollout.maps(5) is not None
+    state.rollout.discard_ratio = 0.3
+    assert state.results.rollout.options.discard_ratio == 0.3
+    assert state.results.rollout.stack is not None

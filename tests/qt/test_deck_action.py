@@ -33,7 +33,7 @@ def test_the_file_menu_exports_the_shown_image_as_a_deck(qtbot, tmp_path):
     assert "Export talk &deck…" in [action.text() for action in file_menu.actions()]
     assert export_deck(window, tmp_path / "early.pdf") is None
     assert "Nothing to export" in window.state.results.error
-    window.new_sample()
+    window.images.new_sample()
     deadline = time.monotonic() + 60
     while window.state.results.inference is None and time.monotonic() < deadline:
         QApplication.processEvents()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from tests.qt.panel_data import make_state
+from tests.qt.panel_data import make_state, set_result
 from vitviz.compute import head_stats
 from vitviz.qt.panels.head_stats_plot import HeadStatsPlotPanel
 from vitviz.state import AppState
@@ -86,7 +86,7 @@ def test_a_model_without_prefix_tokens_and_an_empty_state(qtbot):
     assert panel.statistics() is None
     plain = make_state(TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(2, 6)), 2, 2)
     state.results.model = plain.results.model
-    state.results.inference = plain.results.inference
+    set_result(state, plain.results.inference, labels=plain.results.model.spec.labels)
     panel.colour_by.setCurrentText("prefix mass")
     _, colour, _ = panel.statistics()
     np.testing.assert_array_equal(colour, np.zeros((2, 2)))
@@ -127,3 +127,14 @@ def test_a_selection_change_blits_the_ring_without_redrawing_the_figure(panel, s
     assert panel.canvas.full_draws == draws
     assert ring_drawn_at(panel, 3, 0)
     assert not ring_drawn_at(panel, 0, 0)
+
+
+def test_another_image_on_the_same_model_moves_the_points(panel, state):
+    points = panel.axes.collections[0]
+    other = make_state(depth=4, heads=3, seed=5)
+    set_result(state, other.results.inference)
+    expected = stats_of(other).mean_distance.numpy().ravel()
+    np.testing.assert_allclose(panel.positions[:, 1], expected, rtol=1e-6)
+    np.testing.assert_allclose(points.get_offsets()[:, 1], expected, rtol=1e-6)
+    assert panel.axes.collections[0] is points  # moved, not rebuilt
+    np.testing.assert_allclose(points.get_array(), stats_of(other).entropy.numpy().ravel())

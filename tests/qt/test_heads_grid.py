@@ -4,7 +4,7 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from tests.qt.panel_data import make_state
+from tests.qt.panel_data import make_state, set_result
 from vitviz.compute import render
 from vitviz.qt.panels.heads_grid import HeadsGridPanel
 from vitviz.state import AppState
@@ -35,7 +35,7 @@ def expected_map(state, layer, head, query):
 def test_one_thumbnail_per_head_and_a_fused_column(panel, state):
     assert panel.mosaic.shape == (3, 5)
     assert panel.num_heads == 4
-    cells = panel.thumbnail_maps(state.results.inference)
+    cells = panel.thumbnail_maps()
     np.testing.assert_allclose(cells[1, 2], expected_map(state, 1, 2, 0), rtol=1e-6)
     np.testing.assert_allclose(cells[:, 4], cells[:, :4].mean(axis=1), rtol=1e-5)
 
@@ -45,13 +45,13 @@ def test_a_new_query_redraws_every_thumbnail(panel, state):
     query = state.results.inference.layout.patch_index(2, 4)
     state.selection.query = query
     assert panel.mosaic.atlas is not before
-    cells = panel.thumbnail_maps(state.results.inference)
+    cells = panel.thumbnail_maps()
     np.testing.assert_allclose(cells[2, 3], expected_map(state, 2, 3, query), rtol=1e-6)
     assert "patch (2, 4)" in panel.caption.text()
 
 
 def test_the_atlas_shows_the_rendered_colours(panel, state):
-    cells = panel.thumbnail_maps(state.results.inference)
+    cells = panel.thumbnail_maps()
     colours = render.render_maps(cells, state.view.colormap, "per_map")
     # Cell (1, 2) starts after one cell and its gutter in each direction.
     rows, cols = state.results.inference.layout.grid
@@ -63,7 +63,7 @@ def test_the_atlas_shows_the_rendered_colours(panel, state):
 def test_fusion_and_scale_choices_change_the_state_and_the_drawing(panel, state):
     panel.fusion.setCurrentIndex(panel.fusion.findText("max"))
     assert state.view.fusion == "max"
-    cells = panel.thumbnail_maps(state.results.inference)
+    cells = panel.thumbnail_maps()
     np.testing.assert_allclose(cells[:, 4], cells[:, :4].max(axis=1), rtol=1e-6)
     assert panel.mosaic.tooltip_for(panel.mosaic.cell_rect(0, 4).center()) == "layer L0, max"
     state.view.fusion = "min"
@@ -75,13 +75,13 @@ def test_fusion_and_scale_choices_change_the_state_and_the_drawing(panel, state)
 def test_patches_only_renormalises_over_the_patches(panel, state):
     panel.drop_prefix.setChecked(True)
     assert state.view.drop_prefix
-    cells = panel.thumbnail_maps(state.results.inference)
+    cells = panel.thumbnail_maps()
     np.testing.assert_allclose(cells[:, :4].sum(axis=(-2, -1)), 1.0, rtol=1e-4)
 
 
 def test_mass_threshold_keeps_only_the_top_patches(panel, state):
     state.view.mass_threshold = 0.5
-    cells = panel.thumbnail_maps(state.results.inference)
+    cells = panel.thumbnail_maps()
     zeroed = (cells == 0).sum(axis=(-2, -1))
     assert (zeroed > 0).all()
 
@@ -111,14 +111,14 @@ def test_empty_state_then_a_result_then_another_model(qtbot):
     assert panel.mosaic.atlas is None
     filled = make_state(depth=2, heads=3)
     state.results.model = filled.results.model
-    state.results.inference = filled.results.inference
+    set_result(state, filled.results.inference, labels=filled.results.model.spec.labels)
     assert panel.mosaic.shape == (2, 4)
     wide = make_state(TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(2, 6)), 4, 2)
     state.results.model = wide.results.model
     state.fit_selection(wide.results.inference.layout, 4, 2, reset_query=True)
-    state.results.inference = wide.results.inference
+    set_result(state, wide.results.inference, labels=wide.results.model.spec.labels)
     assert panel.mosaic.shape == (4, 3)
-    assert panel.thumbnail_maps(state.results.inference).shape == (4, 3, 2, 6)
+    assert panel.thumbnail_maps().shape == (4, 3, 2, 6)
 
 
 def test_thumbnails_fit_the_panel_until_the_user_zooms(panel, qtbot):

@@ -3,8 +3,9 @@ import pytest
 import torch
 from PySide6.QtCore import QPoint, Qt
 
-from tests.qt.shell_fakes import fill_state, make_image
+from tests.qt.shell_fakes import FakePipeline, fill_state, make_image
 from vitviz.compute.rollout import rollout
+from vitviz.qt.controller import Controller
 from vitviz.qt.panels.image_panel import ImagePanel
 from vitviz.state import AppState
 from vitviz.vit.layout import TokenLayout
@@ -60,12 +61,13 @@ def test_the_map_follows_query_layer_and_head(panel, filled_state):
 
 
 def test_fused_and_rollout_maps(panel, filled_state):
-    panel.set_overlay_source("fusion")
+    filled_state.controller = Controller(filled_state, synchronous=True, pipeline=FakePipeline())
+    filled_state.view.overlay = "fusion"
     filled_state.view.fusion = "max"
     inference = filled_state.results.inference
     expected = np.stack([head_map(filled_state, 0, h, 0) for h in range(4)]).max(0)
     np.testing.assert_allclose(panel.current_map, expected, rtol=1e-3)
-    panel.set_overlay_source("rollout")
+    filled_state.view.overlay = "rollout"
     filled_state.rollout.discard_ratio = 0.5
     patch = filled_state.layout.patch_index(2, 2)
     filled_state.select_token(patch)
@@ -79,7 +81,7 @@ def test_fused_and_rollout_maps(panel, filled_state):
 
 
 def test_class_map_shows_once_cached(panel, filled_state):
-    panel.set_overlay_source("class")
+    filled_state.view.overlay = "class"
     filled_state.selection.class_index = 2
     assert panel.current_map is None
     assert not panel.canvas.has_map

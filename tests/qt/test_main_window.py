@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QTabBar
 from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import Controller
 from vitviz.qt.main_window import MainWindow
+from vitviz.qt.overlay import describe_overlay
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
 from vitviz.qt.window.docks import PANELS
 from vitviz.qt.window.image_input import pil_from_qimage
@@ -33,7 +34,7 @@ def build_window(qtbot, settings, pipeline, state=None):
 @pytest.fixture
 def window(qtbot, settings, pipeline):
     window = build_window(qtbot, settings, pipeline)
-    window.set_image(make_image())
+    window.images.set_image(make_image())
     return window
 
 
@@ -48,7 +49,7 @@ def test_every_panel_is_a_dock_with_its_title(window):
     assert set(window.docks) == {module for module, *_ in PANELS}
     for module, dock in window.docks.items():
         assert dock.windowTitle() == window.panels[module].title
-        assert dock.widget() is window.panels[module]
+        assert dock.widget().widget() is window.panels[module]  # in a scroll area
     assert window.docks["image_panel"].isVisible()
 
 
@@ -59,7 +60,7 @@ def test_no_stray_tab_bars(window):
 
 
 def test_status_bar_shows_model_layout_and_time(window):
-    text = window.status_label.text()
+    text = window.status.status_label.text()
     assert "test-model" in text
     assert "CLS + 4×4 patches" in text
     assert "ms" in text
@@ -67,7 +68,7 @@ def test_status_bar_shows_model_layout_and_time(window):
 
 
 def test_open_path_reads_the_file_and_remembers_it(window, image_file, settings):
-    assert window.open_path(image_file)
+    assert window.images.open_path(image_file)
     assert window.state.inputs.image.path == str(image_file)
     assert window.state.results.image.name == "picture.png"
     assert settings.recent_files() == [str(image_file)]
@@ -77,29 +78,29 @@ def test_a_broken_file_shows_a_message_and_keeps_the_image(window, tmp_path):
     shown = window.state.results.image
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    assert not window.open_path(broken)
+    assert not window.images.open_path(broken)
     assert window.state.results.image is shown
     assert window.state.inputs.image is shown
-    assert window.error_label.isVisible()
-    assert "broken.jpg" in window.error_label.toolTip()
-    window.set_image(make_image(seed=2))
-    assert not window.error_label.isVisible()
+    assert window.status.error_label.isVisible()
+    assert "broken.jpg" in window.status.error_label.toolTip()
+    window.images.set_image(make_image(seed=2))
+    assert not window.status.error_label.isVisible()
 
 
 def test_a_click_dismisses_the_error(window, qtbot):
     window.state.results.error = "Something went wrong.\nDetails here."
-    assert window.error_label.isVisible()
-    assert window.error_label.text().startswith("Something went wrong.")
-    qtbot.mouseClick(window.error_label, Qt.MouseButton.LeftButton)
+    assert window.status.error_label.isVisible()
+    assert window.status.error_label.text().startswith("Something went wrong.")
+    qtbot.mouseClick(window.status.error_label, Qt.MouseButton.LeftButton)
     assert window.state.results.error is None
-    assert not window.error_label.isVisible()
+    assert not window.status.error_label.isVisible()
 
 
 def test_paste_an_image_from_the_clipboard(window):
     image = QImage(40, 30, QImage.Format.Format_RGB32)
     image.fill(Qt.GlobalColor.red)
     QGuiApplication.clipboard().setImage(image)
-    assert window.paste_image()
+    assert window.images.paste_image()
     pasted = window.state.results.image
     assert pasted.name == "pasted image"
     assert pasted.image.size == (40, 30)
@@ -108,7 +109,7 @@ def test_paste_an_image_from_the_clipboard(window):
 
 def test_paste_without_an_image_says_so(window):
     QGuiApplication.clipboard().setText("just text")
-    assert not window.paste_image()
+    assert not window.images.paste_image()
     assert window.state.results.error == "The clipboard holds no image."
 
 
@@ -127,12 +128,12 @@ def test_drop_a_file(window, image_file):
 
 
 def test_samples(window):
-    window.new_sample()
+    window.images.new_sample()
     first = window.state.results.image
-    window.new_sample()
+    window.images.new_sample()
     assert window.state.results.image.name != first.name
     assert window.state.results.image.image.size == (224, 224)
-    assert window.open_grace_hopper()
+    assert window.images.open_grace_hopper()
     assert window.state.results.image.name == "grace_hopper.jpg"
 
 
@@ -159,7 +160,7 @@ def test_keyboard_view_options(window, qtbot):
     assert view.show_grid is False
     qtbot.keyClick(window, Qt.Key.Key_C)
     assert view.colormap == "viridis"
-    assert window.colormap_combo.currentText() == "viridis"
+    assert window.toolbar.colormap_combo.currentText() == "viridis"
     qtbot.keyClick(window, Qt.Key.Key_F)
     assert view.fusion == "max"
     qtbot.keyClick(window, Qt.Key.Key_Minus)
@@ -167,7 +168,7 @@ def test_keyboard_view_options(window, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_M)
     assert view.class_method == "grad_rollout"
     qtbot.keyClick(window, Qt.Key.Key_O)
-    assert window.panels["image_panel"].overlay_source == "fusion"
+    assert window.state.view.overlay == "fusion"
 
 
 def test_number_keys_choose_the_top_classes(window, qtbot):
@@ -201,53 +202,108 @@ def test_shortcut_sheet_lists_every_key(window, qtbot):
 
 
 def test_toolbar_combos_write_the_inputs(window, pipeline):
-    window.mode_combo.setCurrentIndex(1)
+    window.toolbar.mode_combo.setCurrentIndex(1)
     assert window.state.inputs.preprocess_mode == "whole"
-    window.device_combo.setCurrentIndex(window.device_combo.findText("cpu"))
+    window.toolbar.device_combo.setCurrentIndex(window.toolbar.device_combo.findText("cpu"))
     assert window.state.inputs.device == "cpu"
     assert pipeline.loads[-1].device == "cpu"
 
 
 def test_model_picker_switches_and_falls_back(window, pipeline):
     picker = window.model_picker
-    window.load_model_source("vit_small_patch16_224.augreg_in21k")
+    window.models.load_model_source("vit_small_patch16_224.augreg_in21k")
     assert window.state.results.model.source == "vit_small_patch16_224.augreg_in21k"
     assert picker.currentData() == "vit_small_patch16_224.augreg_in21k"
     pipeline.fail_sources.add("vit_offline")
-    window.load_model_source("vit_offline")
+    window.models.load_model_source("vit_offline")
     assert window.state.results.model.source == "vit_small_patch16_224.augreg_in21k"
     assert picker.currentData() == "vit_small_patch16_224.augreg_in21k"
-    assert "offline" in window.error_label.text()
+    assert "offline" in window.status.error_label.text()
     demo = picker.sources.index("demo")
     picker.setCurrentIndex(demo)
     picker.activated.emit(demo)
     assert window.state.results.model.source == "demo"
 
 
+def test_a_model_that_fails_keeps_the_model_and_result_on_screen(qtbot, settings, pipeline):
+    # Asynchronous, as in the app: the failure arrives from the worker thread.
+    state = AppState()
+    window = MainWindow(state, Controller(state, pipeline=pipeline), settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.images.set_image(make_image())
+    qtbot.waitUntil(
+        lambda: window.controller.idle and state.results.analysis is not None, timeout=10_000
+    )
+    shown = state.results.model, state.results.inference, window.status.status_label.text()
+    pipeline.fail_sources.add("vit_offline")
+    window.models.load_model_source("vit_offline")
+    qtbot.waitUntil(lambda: window.controller.idle and not state.results.busy, timeout=10_000)
+    assert (state.results.model, state.results.inference) == shown[:2]
+    assert state.inputs.model_source == "demo"
+    assert window.model_picker.currentData() == "demo"  # what is loaded, not what failed
+    # Said once, in full: the error bar has it, the status line still names what is shown.
+    assert state.results.error == "cannot load vit_offline: offline"
+    assert "cannot load vit_offline: offline" in window.status.error_label.toolTip()
+    assert window.status.status_label.text() == shown[2]
+    panels = window.panels
+    assert panels["rollout_panel"].shown_map() is not None
+    assert panels["heads_grid"].thumbnail_maps() is not None
+    assert panels["selected_head"].head_map() is not None
+    assert panels["predictions"].classes
+
+
+def test_a_first_model_that_fails_falls_back_to_the_demo_model(qtbot, settings, pipeline):
+    pipeline.fail_sources.add("vit_offline")
+    state = AppState()
+    state.inputs.model_source = "vit_offline"
+    window = build_window(qtbot, settings, pipeline, state)
+    window.images.set_image(make_image())
+    assert state.results.model.source == "demo"
+    assert window.model_picker.currentData() == "demo"
+    assert state.results.error.startswith("cannot load vit_offline: offline")
+    assert "demo model instead" in state.results.error
+    label = window.status.error_label.text()  # the whole message, once
+    assert "offline" in label
+    assert "demo model instead" in label
+    assert window.panels["rollout_panel"].shown_map() is not None
+
+
+def test_the_window_opens_within_the_available_screen(qtbot, settings, pipeline):
+    window = build_window(qtbot, settings, pipeline)
+    available = window.screen().availableGeometry()
+    assert available.contains(window.frameGeometry())
+    window.resize(available.width() + 800, available.height() + 600)
+    window.move(available.right() - 10, available.bottom() - 10)
+    window.close()  # saves a geometry larger than the screen
+    again = build_window(qtbot, settings, pipeline)
+    assert available.contains(again.frameGeometry())
+
+
 def test_busy_indicator_and_cancel(window):
-    assert not window.busy_bar.isVisible()
+    assert not window.status.busy_bar.isVisible()
     window.state.results.busy = True
-    assert window.busy_bar.isVisible()
-    assert window.cancel_button.isVisible()
-    window.cancel_button.click()
+    assert window.status.busy_bar.isVisible()
+    assert window.status.cancel_button.isVisible()
+    window.status.cancel_button.click()
     assert not window.state.results.busy
-    assert not window.busy_bar.isVisible()
+    assert not window.status.busy_bar.isVisible()
 
 
 def test_download_progress_shows_in_the_busy_bar(window):
     window.state.results.busy = True
     window.controller.download_progress.emit(150_000_000, 330_000_000)
-    assert window.busy_bar.maximum() == 330
-    assert window.busy_bar.value() == 150
-    assert "Downloading" in window.busy_bar.format()
+    assert window.status.busy_bar.maximum() == 330
+    assert window.status.busy_bar.value() == 150
+    assert "Downloading" in window.status.busy_bar.format()
     window.state.results.busy = False
-    assert window.busy_bar.maximum() == 0  # back to an indeterminate bar for the next run
+    assert window.status.busy_bar.maximum() == 0  # back to an indeterminate bar for the next run
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_export_panel_and_window(window, tmp_path, suffix):
     panel = window.panels["image_panel"]
-    saved = window.export_widget(panel, tmp_path / f"panel{suffix}")
+    saved = window.pictures.export_widget(panel, tmp_path / f"panel{suffix}")
     assert saved.exists()
     assert saved.stat().st_size > 500
     head = saved.read_bytes()[:200]
@@ -265,32 +321,32 @@ def test_export_panel_and_window(window, tmp_path, suffix):
 @pytest.mark.parametrize(("kind", "suffix"), [("map", ".png"), ("grid", ".svg")])
 def test_export_figures_through_vitviz_export(window, tmp_path, kind, suffix):
     window.state.select_token(window.state.layout.patch_index(1, 1))
-    saved = window.export_figure(kind, tmp_path / f"figure{suffix}")
+    saved = window.pictures.export_figure(kind, tmp_path / f"figure{suffix}")
     assert saved.stat().st_size > 1000
     if suffix == ".png":
         with Image.open(saved) as image:
             assert min(image.size) > 200
     else:
         assert b"<svg" in saved.read_bytes()[:2000]
-    assert "patch (1, 1)" in window.panels["image_panel"].overlay_description()
+    assert "patch (1, 1)" in describe_overlay(window.state)
 
 
 def test_export_figure_before_any_result_says_so(qtbot, settings, pipeline, tmp_path):
     empty = build_window(qtbot, settings, pipeline)
-    assert empty.export_figure("map", tmp_path / "x.png") is None
+    assert empty.pictures.export_figure("map", tmp_path / "x.png") is None
     assert "Nothing to export" in empty.state.results.error
 
 
 def test_copy_window_to_clipboard(window):
-    window.copy_to_clipboard(window)
+    window.pictures.copy_to_clipboard(window)
     pixmap = QGuiApplication.clipboard().pixmap()
     assert pixmap.width() == window.width()
 
 
 def test_settings_persist_layout_model_and_view(qtbot, settings, pipeline, image_file):
     window = build_window(qtbot, settings, pipeline)
-    window.open_path(image_file)
-    window.load_model_source("vit_other")
+    window.images.open_path(image_file)
+    window.models.load_model_source("vit_other")
     window.state.view.colormap = "magma"
     window.state.inputs.preprocess_mode = "native"
     window.docks["tokens"].hide()
@@ -302,14 +358,14 @@ def test_settings_persist_layout_model_and_view(qtbot, settings, pipeline, image
     assert "vit_other" in again.model_picker.sources
     assert settings.recent_files() == [str(image_file)]
     assert not again.docks["tokens"].isVisible()
-    again.reset_layout()
+    again.panel_docks.reset_layout()
     assert again.docks["tokens"].isVisibleTo(again)
 
 
 def test_current_panel_follows_focus(window, qtbot):
-    assert window.current_panel() is window.panels["image_panel"]
+    assert window.panel_docks.current_panel() is window.panels["image_panel"]
     window.panels["heads_grid"].setFocus()
-    qtbot.waitUntil(lambda: window.current_panel() is window.panels["heads_grid"])
+    qtbot.waitUntil(lambda: window.panel_docks.current_panel() is window.panels["heads_grid"])
 
 
 def test_pil_from_qimage_keeps_pixels():

@@ -13,8 +13,10 @@ from PySide6.QtCore import Qt
 
 from tests.qt.panel_data import PANELS
 from vitviz.compute import class_maps, rollout
+from vitviz.compute.analysis import analyse, rollout_maps
 from vitviz.compute.inference import run_inference
 from vitviz.compute.preprocess import PreprocessMode, prepare
+from vitviz.compute.rollout import RolloutOptions
 from vitviz.state import AppState, LoadedModel
 from vitviz.vit import PretrainedSpec, from_timm
 
@@ -55,6 +57,8 @@ def build(state: AppState, **timm_kwargs) -> None:
         results.prepared = prepared
         results.class_maps = {}
         results.inference = inference
+        results.analysis = analyse(inference, spec.patch_size, spec.labels)
+        results.rollout = rollout_maps(inference, RolloutOptions())
         state.fit_selection(inference.layout, 2, model.config.num_heads, reset_query=True)
 
 
@@ -91,7 +95,7 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     row = inference.attentions[0, 0, 0, query].float()  # layer 0, head 0: [N]
     expected = row[layout.num_prefix :].reshape(4, 6).numpy()
     np.testing.assert_allclose(panels["SelectedHeadPanel"].head_map(), expected, rtol=1e-6)
-    cells = panels["HeadsGridPanel"].thumbnail_maps(inference)
+    cells = panels["HeadsGridPanel"].thumbnail_maps()
     np.testing.assert_allclose(cells[0, 0], expected, rtol=1e-6)
     reference = rollout.rollout(inference.attentions, layout, query=query)[0].numpy()
     np.testing.assert_allclose(panels["RolloutPanel"].shown_map(), reference, rtol=1e-4)

@@ -35,6 +35,8 @@ def new_result(state, rng):
         state.results.prepared = results.prepared
         state.results.class_maps = {}
         state.results.inference = results.inference
+        state.results.analysis = results.analysis
+        state.results.rollout = results.rollout
         state.fit_selection(
             results.inference.layout, state.depth, state.num_heads, reset_query=True
         )

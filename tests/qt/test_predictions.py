@@ -2,7 +2,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from tests.qt.panel_data import make_state
+from tests.qt.panel_data import make_state, set_result
 from vitviz.compute.predictions import NO_HEAD_REASON
 from vitviz.qt.panels.predictions import PredictionsPanel
 from vitviz.state import AppState
@@ -66,7 +66,7 @@ def test_the_method_box_sets_and_follows_the_class_method(panel, state):
 
 def test_a_new_result_replaces_the_rows(panel, state):
     other = make_state(num_classes=8, seed=3)
-    state.results.inference = other.results.inference
+    set_result(state, other.results.inference, labels=other.results.model.spec.labels)
     best = torch.softmax(other.results.inference.logits[0], -1).topk(5)
     assert panel.classes == best.indices.tolist()
 
@@ -74,6 +74,7 @@ def test_a_new_result_replaces_the_rows(panel, state):
 def test_a_headless_model_says_it_has_no_classes(qtbot):
     state = make_state(num_classes=0)
     state.results.inference.logits = None
+    set_result(state, state.results.inference)
     panel = PredictionsPanel(state)
     qtbot.addWidget(panel)
     assert panel.classes == []

@@ -133,16 +133,16 @@ def act(rng: random.Random, qtbot, window: MainWindow) -> None:
         elif isinstance(widget, QAbstractButton) and widget.isEnabled():
             widget.click()
     elif roll < 0.80:
-        window.opacity_slider.setValue(rng.random())
+        window.toolbar.opacity_slider.setValue(rng.random())
     elif roll < 0.87:
         size = rng.randrange(60, 400), rng.randrange(60, 400)
-        window.set_image(make_image(*size, seed=rng.randrange(10**6)))
+        window.images.set_image(make_image(*size, seed=rng.randrange(10**6)))
     elif roll < 0.90:
         state.inputs.preprocess_mode = rng.choice(["crop", "whole", "native"])
     elif roll < 0.94:
-        window.load_model_source(rng.choice(["demo", "registers"]))
+        window.models.load_model_source(rng.choice(["demo", "registers"]))
     elif roll < 0.95:
-        window.load_model_source("missing-model")  # fails: the current model stays
+        window.models.load_model_source("missing-model")  # fails: the current model stays
     elif roll < 0.97:
         window.controller.cancel()
     else:  # let the worker deliver, now and then
@@ -163,6 +163,15 @@ def check_consistent(window: MainWindow) -> None:
     assert state.inputs.model_source == results.model.source
     grid_map = window.panels["image_panel"].current_map
     assert grid_map is None or grid_map.shape == layout.grid
+    # The worker's derived analyses belong to the result shown and the options chosen.
+    analysis = results.analysis
+    assert analysis.layout == layout
+    assert analysis.mean_distance.shape == (
+        state.depth,
+        state.num_heads,
+    )
+    assert results.rollout.options == window.controller.rollout_options()
+    assert results.rollout.error or results.rollout.layout == layout
 
 
 def test_random_interaction_never_raises_or_sticks(qtbot, settings, models):
@@ -173,22 +182,22 @@ def test_random_interaction_never_raises_or_sticks(qtbot, settings, models):
     window.resize(1400, 900)
     window.show()
     qtbot.waitExposed(window)
-    window.set_image(make_image(300, 200))
+    window.images.set_image(make_image(300, 200))
     qtbot.waitUntil(lambda: state.results.inference is not None, timeout=30_000)
     rng = random.Random(1234)
     for _ in range(ACTIONS):
         act(rng, qtbot, window)
         QApplication.processEvents()
     controller.cancel()  # a last request may be waiting; cancel it, then let all finish
-    window.set_image(make_image(120, 90, seed=7))
+    window.images.set_image(make_image(120, 90, seed=7))
     qtbot.waitUntil(lambda: controller.idle, timeout=60_000)
     assert controller.wait()
     assert not state.results.busy
-    assert not window.busy_bar.isVisible()
+    assert not window.status.busy_bar.isVisible()
     assert controller.dropped > 0  # stale results did arrive, and were dropped
     check_consistent(window)
     assert state.results.image.name == "random-7"
     image_panel = window.panels["image_panel"]
-    image_panel.set_overlay_source("head")  # the random walk may have left "no map" chosen
+    state.view.overlay = "head"  # the random walk may have left "no map" chosen
     assert image_panel.current_map.shape == state.layout.grid
     assert np.isfinite(image_panel.current_map).all()

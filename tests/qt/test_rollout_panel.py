@@ -2,16 +2,21 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.qt.panel_data import make_state
+from tests.qt.panel_data import make_state, set_result
+from tests.qt.shell_fakes import FakePipeline
 from vitviz.compute import rollout
+from vitviz.qt.controller import Controller
 from vitviz.qt.panels.rollout_panel import RolloutPanel
 from vitviz.state import AppState
 from vitviz.vit.layout import TokenLayout
 
 
 @pytest.fixture
-def state():
-    return make_state(depth=4, heads=3)
+def state(qtbot):
+    state = make_state(depth=4, heads=3)
+    # The controller's worker recomputes the rollout when the options change.
+    state.controller = Controller(state, synchronous=True, pipeline=FakePipeline())
+    return state
 
 
 @pytest.fixture
@@ -126,7 +131,7 @@ def test_empty_state_then_a_result(qtbot):
     assert panel.shown_map() is None
     filled = make_state(depth=2, heads=2)
     state.results.model = filled.results.model
-    state.results.inference = filled.results.inference
+    set_result(state, filled.results.inference, labels=filled.results.model.spec.labels)
     assert panel.maps.shape[0] == 2
 
 

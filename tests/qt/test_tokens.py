@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.qt.panel_data import make_state
+from tests.qt.panel_data import make_state, set_result
 from vitviz.qt.panels.tokens import TokensPanel, describe_layout
 from vitviz.state import AppState
 from vitviz.vit.layout import TokenLayout
@@ -48,7 +48,7 @@ def test_high_norm_tokens_of_the_selected_layer_are_outlined(panel, state):
     inference = state.results.inference
     norms = inference.token_norms.clone()
     norms[2, inference.layout.patch_index(1, 1)] = 80.0
-    state.results.inference = SimpleNamespace(**{**vars(inference), "token_norms": norms})
+    set_result(state, SimpleNamespace(**{**vars(inference), "token_norms": norms}))
     state.selection.layer = 2
     assert sorted(panel.map.view.flags) == [(0, 0), (1, 1)]
     assert "2 high-norm token(s)" in panel.flags_text.text()
@@ -89,7 +89,7 @@ def test_models_without_prefix_tokens_and_the_empty_state(qtbot):
     assert panel.summary.text() == "No result yet"
     bare = make_state(TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(2, 6)), 2, 2)
     state.results.model = bare.results.model
-    state.results.inference = bare.results.inference
+    set_result(state, bare.results.inference, labels=bare.results.model.spec.labels)
     assert panel.prefix_mass.shape == (2, 0)
     assert panel.prefix_buttons == []
     assert panel.map.view.has_map
@@ -102,3 +102,14 @@ def test_a_layer_change_moves_the_cursor_without_redrawing_the_plot(panel, state
     qtbot.wait(10)
     assert panel.canvas.full_draws == draws
     assert panel._cursor.get_xdata()[0] == 2
+
+
+def test_another_image_on_the_same_model_moves_the_lines(panel, state):
+    lines = panel.axes.get_lines()
+    other = make_state(seed=5)
+    set_result(state, other.results.inference)
+    assert panel.axes.get_lines() == lines  # moved, not rebuilt
+    mass = other.results.analysis.patch_prefix_mass  # [L, num_prefix]
+    np.testing.assert_allclose(panel.prefix_mass, mass)
+    for line, column in zip(lines[:-1], mass.T, strict=True):
+        np.testing.assert_allclose(line.get_ydata(), column)

@@ -133,7 +133,7 @@ def main(settings: str, other_model: str, seed: int, actions: int) -> None:
     window.show()
     state = window.state
     state.rollout.follow_query = True
-    window.panels["image_panel"].set_overlay_source("head")
+    state.view.overlay = "head"
     deadline = time.monotonic() + SETTLE_S
     while not settled(window):
         assert time.monotonic() < deadline, f"no first result: {state.results.error}"

@@ -13,5 +13,6 @@ Modules, one idea each, imported by name (this package imports nothing, so that
   the ViT paper's blurred alpha mask.
 
 The attention maths (maps, rollout, class-specific maps, statistics) lives in sibling
-modules of this package.
+modules of this package; ``analysis`` bundles what the GUI's worker derives from one
+forward pass, with the cheap per-query reads the panels make.
 """

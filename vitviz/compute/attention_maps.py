@@ -99,9 +99,7 @@ def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -
     raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
 
 
-def fuse_layer(
-    attention: torch.Tensor, fusion: HeadFusion = "mean", *, out: torch.Tensor | None = None
-) -> torch.Tensor:
+def fuse_layer(attention: torch.Tensor, fusion: HeadFusion = "mean") -> torch.Tensor:
     """Fuse the heads of one layer's ``[..., H, N, N]`` attention, one head at a time.
 
     Same result as ``fuse_heads(as_float(attention), fusion)``, but half-precision storage
@@ -114,9 +112,6 @@ def fuse_layer(
         ``[..., H, N, N]`` attention of one layer.
     fusion : {"mean", "max", "min"}
         Head fusion.
-    out : torch.Tensor, optional
-        ``[..., N, N]`` buffer (of the result's dtype) written and returned: a buffer
-        reused from layer to layer spares a fresh allocation, and its page faults, per layer.
 
     Returns
     -------
@@ -128,7 +123,7 @@ def fuse_layer(
             f"unknown head fusion {fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}"
         )
     heads = attention.unbind(-3)
-    fused = as_float(heads[0]).clone() if out is None else out.copy_(heads[0])  # [..., N, N]
+    fused = as_float(heads[0]).clone()  # [..., N, N]
     for head in heads[1:]:
         if fusion == "mean":
             fused.add_(head)

@@ -38,7 +38,13 @@ from vitviz.compute.attention_maps import (
     patch_columns,
 )
 from vitviz.compute.predictions import check_class_index
-from vitviz.compute.rollout import chain_rows, rollout_factor, selected_layers, start_vector
+from vitviz.compute.rollout import (
+    RolloutOptions,
+    chain_rows,
+    rollout_factor,
+    selected_layers,
+    start_vector,
+)
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
@@ -129,14 +135,10 @@ def grad_rollout_rows(
     attentions: Attentions,
     gradients: Attentions,
     layout: TokenLayout,
+    options: RolloutOptions | None = None,
     *,
     query: Query = None,
     pool_attention: torch.Tensor | None = None,
-    head_fusion: HeadFusion = "mean",
-    discard_ratio: float = 0.0,
-    residual_weight: float = 0.5,
-    start_layer: int = 0,
-    end_layer: int | None = None,
     every_layer: bool = False,
 ) -> torch.Tensor:
     """The query's row of gradient rollout: the rollout recipe on ``fuse_h (∇A ⊙ A)⁺``.
@@ -147,10 +149,10 @@ def grad_rollout_rows(
         As in :func:`relevance_rows`.
     layout : TokenLayout
         Token layout of the sequence.
-    query, pool_attention, start_layer, end_layer, every_layer
+    options : RolloutOptions, optional
+        Fusion, discard, residual and the layers taken in (default: the standard ones).
+    query, pool_attention, every_layer
         As in :func:`relevance_rows`.
-    head_fusion, discard_ratio, residual_weight
-        As in :func:`vitviz.compute.rollout.rollout_rows`.
 
     Returns
     -------
@@ -158,18 +160,18 @@ def grad_rollout_rows(
         ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
     """
     layers, grads = _check_pairs(attentions, gradients, layout)
-    chosen = selected_layers(len(layers), start_layer, end_layer)
+    options = options or RolloutOptions()
+    chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
 
     def factor(index: int) -> torch.Tensor:
         weighted = positive_grad_attention(layers[index], grads[index])  # [..., H, N, N]
-        fused = fuse_heads(weighted, head_fusion)  # [..., N, N]
-        return rollout_factor(fused, discard_ratio=discard_ratio, residual_weight=residual_weight)
+        return rollout_factor(fuse_heads(weighted, options.fusion), options)  # [..., N, N]
 
     start = start_vector(
         layout,
         query,
         pool_attention=pool_attention,
-        head_fusion=head_fusion,
+        head_fusion=options.fusion,
         device=layers[0].device,
     )
     return chain_rows(start, factor, chosen, every_layer=every_layer)
@@ -247,14 +249,16 @@ def class_maps(
             }
             if method == "relevance":
                 return relevance_rows(output.attentions, gradients, output.layout, **common)
+            options = RolloutOptions(
+                head_fusion, discard_ratio, residual_weight, start_layer, end_layer
+            )
             return grad_rollout_rows(
                 output.attentions,
                 gradients,
                 output.layout,
-                head_fusion=head_fusion,
-                discard_ratio=discard_ratio,
-                residual_weight=residual_weight,
-                **common,
+                options,
+                query=query,
+                pool_attention=output.pool_attention,
             )
 
         maps = []

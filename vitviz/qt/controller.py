@@ -1,13 +1,25 @@
-"""Runs the model off the UI thread and puts its results into the state.
+"""Runs the model and every analysis off the UI thread and puts the results into the state.
 
 The controller listens to the inputs of :class:`~vitviz.state.AppState` (image, model,
-device, precision, preprocessing). Each change becomes an immutable request with a new
-generation number; one worker thread (superqt) runs one request at a time: load the model
-(cached), prepare the image, run the forward pass with attention capture. A request that
-arrives while another runs waits, replacing any older waiting one; a response whose
-generation is no longer the newest is dropped, never shown. Class-specific maps (a backward
-pass per class) are requested the same way when the selected class or method changes and
-are cached per class in ``results.class_maps``.
+device, precision, preprocessing) and to the rollout options. Each change becomes an
+immutable request with a new generation number; one worker thread runs one request at a
+time: load the model (cached), prepare the image, run the forward pass with attention
+capture, then derive every analysis the panels show (:func:`vitviz.compute.analysis.analyse`
+and the rollout for the current options). A change of rollout options is a request of
+its own, for the result on screen. A request that arrives while another runs waits,
+replacing any older waiting one of its kind; a response whose generation is no longer the
+newest of its kind is dropped, never shown. Class-specific maps (a backward pass per class)
+are requested the same way when the selected class or method changes and are cached per
+class in ``results.class_maps``.
+
+Threads: the worker is a plain Python thread that owns the model cache; it never touches
+the state or Qt objects. What it produces is a frozen response whose tensors nothing
+writes to again, and it crosses to the UI thread as the argument of a signal connected with
+``Qt.QueuedConnection`` (download progress too); only the UI thread writes the state.
+torch's thread count belongs to each thread and is set once per thread, never per
+request: the UI thread keeps one (``vitviz.app``: its reads are small, and idle OpenMP
+workers spinning after each read would take a core from Qt), the worker thread sets
+every core but one for itself when it starts.
 
 Failures never lose what is shown: the error message lands in ``results.error`` and the
 inputs that caused it are put back to those of the result on screen. A GPU out-of-memory
@@ -22,11 +34,11 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
-from superqt.utils import create_worker
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from vitviz.errors import VitvizError
 from vitviz.qt.download import Progress, prefetch_weights
@@ -67,6 +79,8 @@ class AnalysisRequest:
     model_key: ModelKey
     preprocess_mode: str
     max_tokens: int | None
+    rollout: Any  # vitviz.compute.rollout.RolloutOptions
+    every_query: bool  # keep every query's rollout (it follows the selected query)
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
@@ -82,9 +96,30 @@ class AnalysisResponse:
     model: LoadedModel | None = None
     prepared: Any = None
     inference: Any = None
+    analysis: Any = None
+    rollout: Any = None
     error: str | None = None
     notice: str | None = None
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RolloutRequest:
+    """The rollout of the result on screen for new options."""
+
+    generation: int
+    inference: Any
+    options: Any  # vitviz.compute.rollout.RolloutOptions
+    every_query: bool
+
+
+@dataclass(frozen=True)
+class RolloutResponse:
+    """The :class:`~vitviz.compute.analysis.RolloutMaps` of a :class:`RolloutRequest`."""
+
+    request: RolloutRequest
+    rollout: Any = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +207,18 @@ class Pipeline:
 
         return run_inference(loaded.model, prepared.tensor)
 
+    def analyse(self, loaded: LoadedModel, inference: Any) -> Any:
+        """Head statistics, high-norm flags, prefix mass and predictions of ``inference``."""
+        from vitviz.compute.analysis import analyse
+
+        return analyse(inference, loaded.spec.patch_size, loaded.spec.labels)
+
+    def rollout(self, inference: Any, options: Any, every_query: bool) -> Any:
+        """The rollout up to every selected layer (``RolloutMaps``), of every query or not."""
+        from vitviz.compute.analysis import rollout_maps
+
+        return rollout_maps(inference, options, every_query)
+
     def class_map(self, request: ClassMapRequest) -> Any:
         """Class-specific map ``[rows, cols]`` (numpy) for one class."""
         from vitviz.compute.class_maps import class_map
@@ -191,7 +238,8 @@ class Controller(QObject):
     Signals
     -------
     download_progress(int, int)
-        Bytes downloaded and the total (0 when unknown) while timm weights download.
+        Bytes downloaded and the total (0 when unknown) while timm weights download;
+        emitted on the UI thread.
 
     Parameters
     ----------
@@ -205,6 +253,8 @@ class Controller(QObject):
     """
 
     download_progress = Signal(int, int)
+    _progress = Signal(int, int)
+    _finished = Signal(object)
 
     def __init__(
         self,
@@ -219,57 +269,79 @@ class Controller(QObject):
         self.synchronous = synchronous
         self.pipeline = pipeline or Pipeline()
         self._generation = 0
+        self._latest = {AnalysisRequest: 0, RolloutRequest: 0}
         self._shown: AnalysisRequest | None = None
-        self._pending: AnalysisRequest | None = None
-        self._pending_class: ClassMapRequest | None = None
-        self._worker_running = False
-        self._running_request: AnalysisRequest | None = None
+        self._pending: dict[type, Any] = {}
+        self._running: Any = None
+        self._future = None
         self._own_error: str | None = None
+        self._shown_status = ""
+        self._fallback: str | None = None
         self._restoring = False
         self._request_timer = QTimer(self)
         self._request_timer.setSingleShot(True)
         self._request_timer.setInterval(0)
         self._request_timer.timeout.connect(self.request_analysis)
-        self._class_running: tuple[Any, int, str] | None = None
+        # Owned by the worker thread alone: the UI thread never reads or writes it.
         self._models: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
+        # Every core but one: OpenMP threads spin after each operation, and the UI thread
+        # needs a core of its own to stay responsive while the worker runs.
+        self.worker_threads = max(1, (os.cpu_count() or 1) - 1)
+        self._executor = ThreadPoolExecutor(
+            1, thread_name_prefix="vitviz-worker", initializer=self._start_worker_thread
+        )
         self.dropped = 0  # stale responses dropped, for tests and the benchmark
-        self.worker_threads = os.cpu_count() or 1
+        connection = Qt.ConnectionType.QueuedConnection
+        self._finished.connect(self._on_finished, connection)
+        self._progress.connect(self.download_progress.emit, connection)
         for name in INPUT_FIELDS:
             getattr(state.inputs.events, name).connect(self._on_input_changed)
+        for signal in state.rollout.events.signals.values():
+            signal.connect(self.request_rollout)
         state.selection.events.class_index.connect(self.request_class_map)
         state.view.events.class_method.connect(self.request_class_map)
 
     # --- public ---------------------------------------------------------------------
     @property
     def generation(self) -> int:
-        """Number of the newest analysis request."""
+        """Number of the newest request."""
         return self._generation
 
     @property
     def idle(self) -> bool:
         """No work running or waiting."""
-        return not (
-            self._worker_running
-            or self._pending
-            or self._pending_class
-            or self._request_timer.isActive()
+        return not (self._running or self._pending or self._request_timer.isActive())
+
+    def rollout_options(self):
+        """The state's rollout options as one immutable value for the worker."""
+        from vitviz.compute.rollout import RolloutOptions
+
+        options = self.state.rollout
+        return RolloutOptions(
+            options.fusion,
+            options.discard_ratio,
+            options.residual,
+            options.start_layer,
+            options.end_layer,
         )
 
     def request_analysis(self) -> None:
         """Analyse the current inputs; older requests become stale."""
-        self._generation += 1
         inputs = self.state.inputs
         request = AnalysisRequest(
-            generation=self._generation,
+            generation=self._next_generation(AnalysisRequest),
             image=inputs.image,
             model_key=ModelKey(inputs.model_source, inputs.arch, inputs.device, inputs.precision),
             preprocess_mode=inputs.preprocess_mode,
             max_tokens=inputs.max_tokens,
+            rollout=self.rollout_options(),
+            every_query=self.state.rollout.follow_query,
         )
-        self._pending = request
-        self.state.results.busy = True
+        # The analysis brings its own rollout: a waiting rollout request is superseded.
+        self._pending.pop(RolloutRequest, None)
+        self._latest[RolloutRequest] = request.generation
         self.state.results.status = self._busy_status(request)
-        self._pump()
+        self._submit(request)
 
     def request_now(self) -> None:
         """Start the analysis of input changes waiting for the next event-loop turn now.
@@ -280,6 +352,28 @@ class Controller(QObject):
             self._request_timer.stop()
             self.request_analysis()
 
+    def request_rollout(self, *_: object) -> None:
+        """Roll out the result on screen again if the rollout options changed."""
+        results, options = self.state.results, self.rollout_options()
+        every_query = self.state.rollout.follow_query
+        running, pending = self._running, self._pending.get(RolloutRequest)
+        if results.inference is None or isinstance(running, AnalysisRequest):
+            return  # applying an analysis asks again (see _apply)
+        if AnalysisRequest in self._pending or (pending and self._serves(pending, options)):
+            return
+        shown = results.rollout
+        served = shown is not None and shown.options == options
+        served = served and (shown.stack is not None or not every_query)
+        if served and pending is None and not isinstance(running, RolloutRequest):
+            return
+        generation = self._next_generation(RolloutRequest)
+        self._submit(RolloutRequest(generation, results.inference, options, every_query))
+
+    def _serves(self, request: RolloutRequest, options: Any) -> bool:
+        """Whether ``request`` computes what the rollout options ask for now."""
+        every_query = self.state.rollout.follow_query
+        return request.options == options and (request.every_query or not every_query)
+
     def request_class_map(self, *_: object) -> None:
         """Compute the selected class's map unless it is cached or being computed."""
         results, selection = self.state.results, self.state.selection
@@ -288,18 +382,15 @@ class Controller(QObject):
             return
         if (index, method) in results.class_maps:
             return
-        running = self._class_running
+        request = ClassMapRequest(results.inference, results.model, results.prepared, index, method)
+        running = self._running
         if (
-            running is not None
-            and running[0] is results.inference
-            and running[1:] == (index, method)
+            isinstance(running, ClassMapRequest)
+            and running.inference is request.inference
+            and (running.class_index, running.method) == (index, method)
         ):
             return
-        self._pending_class = ClassMapRequest(
-            results.inference, results.model, results.prepared, index, method
-        )
-        self.state.results.busy = True
-        self._pump()
+        self._submit(request)
 
     def cancel(self) -> None:
         """Give up on the running and waiting requests; what is shown stays.
@@ -307,21 +398,28 @@ class Controller(QObject):
         A thread cannot be stopped mid-computation, so its result is dropped when it
         arrives. The inputs are put back to those of the result on screen.
         """
-        self._generation += 1
+        self._next_generation(AnalysisRequest)
+        self._next_generation(RolloutRequest)
         self._request_timer.stop()
-        if self._running_request is not None:
-            self._running_request.cancelled.set()
-        self._pending = None
-        self._pending_class = None
+        if isinstance(self._running, AnalysisRequest):
+            self._running.cancelled.set()
+        self._pending.clear()
         self._restore_inputs()
         self.state.results.busy = False
         self.state.results.status = "Cancelled"
+        self.request_rollout()  # the rollout must still follow its options
 
     def wait(self, msecs: int = 60_000) -> bool:
-        """Block until the worker threads finish (tests, shutdown); True when they did."""
-        return QThreadPool.globalInstance().waitForDone(msecs)
+        """Block until the worker finishes its job (tests, shutdown); True when it did."""
+        future = self._future
+        return future is None or not wait([future], msecs / 1000).not_done
 
     # --- scheduling -----------------------------------------------------------------
+    def _next_generation(self, kind: type) -> int:
+        self._generation += 1
+        self._latest[kind] = self._generation
+        return self._generation
+
     def _on_input_changed(self, *_: object) -> None:
         if self._restoring:
             return
@@ -333,58 +431,62 @@ class Controller(QObject):
         self.state.results.busy = True
         self._request_timer.start()
 
-    def _pump(self) -> None:
-        """Start the next waiting job if no worker runs (analysis before class maps)."""
-        if self._worker_running:
-            return
-        if self._pending is not None:
-            request, self._pending = self._pending, None
-            self._running_request = request
-            self._start(self._run_analysis, request, self._on_analysis)
-        elif self._pending_class is not None:
-            request, self._pending_class = self._pending_class, None
-            self._class_running = (request.inference, request.class_index, request.method)
-            self._start(self._run_class_map, request, self._on_class_map)
-
-    def _start(self, work, request, done) -> None:
-        self._worker_running = True
-        if self.synchronous:
-            done(self._with_worker_threads(work, request))
-            return
-        worker = create_worker(self._with_worker_threads, work, request)
-        worker.returned.connect(done)
-        worker.start()
-
-    def _with_worker_threads(self, work, request):
-        """Run ``work`` with all cores for torch, then give the calling thread its count back.
-
-        torch's intra-op thread count belongs to the calling thread: the UI thread keeps
-        one (its small tensors gain nothing from more, and idle OpenMP workers spinning
-        after each op would take a core from Qt), the forward pass gets them all.
-        """
-        import torch
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.worker_threads)
-        try:
-            return work(request)
-        finally:
-            torch.set_num_threads(previous)
-
-    def _finish_job(self) -> None:
-        self._worker_running = False
-        self._running_request = None
+    def _submit(self, request: Any) -> None:
+        """Queue ``request`` (replacing a waiting one of its kind) and start the worker."""
+        self._pending[type(request)] = request
+        self.state.results.busy = True
         self._pump()
-        if self.idle:
-            self.state.results.busy = False
+
+    def _pump(self) -> None:
+        """Start the next waiting job if the worker is free (analysis, rollout, class map)."""
+        if self._running is not None:
+            return
+        for kind in (AnalysisRequest, RolloutRequest, ClassMapRequest):
+            if kind in self._pending:
+                self._running = self._pending.pop(kind)
+                break
+        else:
+            return
+        if self.synchronous:
+            self._on_finished(self._work(self._running))
+        else:
+            self._future = self._executor.submit(self._work_and_send, self._running)
+
+    def _work_and_send(self, request: Any) -> None:
+        self._finished.emit(self._work(request))
 
     # --- worker side (no state, no widgets) -----------------------------------------
+    def _start_worker_thread(self) -> None:
+        import torch
+
+        torch.set_num_threads(self.worker_threads)
+
+    def _work(self, request: Any) -> Any:
+        if isinstance(request, AnalysisRequest):
+            return self._run_analysis(request)
+        if isinstance(request, RolloutRequest):
+            try:
+                rollout = self.pipeline.rollout(
+                    request.inference, request.options, request.every_query
+                )
+                return RolloutResponse(request, rollout)
+            except Exception as error:
+                logger.exception("rollout failed")
+                return RolloutResponse(request, error=user_message(error))
+        try:
+            return ClassMapResponse(request, grid_map=self.pipeline.class_map(request))
+        except Exception as error:
+            if not isinstance(error, VitvizError):
+                logger.exception("class map failed")
+            return ClassMapResponse(request, error=user_message(error))
+
     def _model_for(self, request: AnalysisRequest) -> LoadedModel:
         key = request.model_key
         if key in self._models:
             self._models.move_to_end(key)
             return self._models[key]
-        loaded = self.pipeline.load_model(key, self.download_progress.emit, request.cancelled)
+        progress = self.download_progress.emit if self.synchronous else self._progress.emit
+        loaded = self.pipeline.load_model(key, progress, request.cancelled)
         self._models[key] = loaded
         while len(self._models) > MODEL_CACHE_SIZE:
             self._models.popitem(last=False)
@@ -436,51 +538,69 @@ class Controller(QObject):
             model=loaded,
             prepared=prepared,
             inference=inference,
+            analysis=self.pipeline.analyse(loaded, inference),
+            rollout=self.pipeline.rollout(inference, request.rollout, request.every_query),
             notice=notice,
             seconds=time.perf_counter() - started,
         )
 
-    def _run_class_map(self, request: ClassMapRequest) -> ClassMapResponse:
-        try:
-            return ClassMapResponse(request, grid_map=self.pipeline.class_map(request))
-        except Exception as error:
-            if not isinstance(error, VitvizError):
-                logger.exception("class map failed")
-            return ClassMapResponse(request, error=user_message(error))
-
     # --- UI side: apply responses ---------------------------------------------------
-    def _on_analysis(self, response: AnalysisResponse) -> None:
+    def _on_finished(self, response: Any) -> None:
+        self._running = None
         try:
-            if response.request.generation != self._generation:
+            request = response.request
+            if isinstance(request, ClassMapRequest):
+                self._apply_class_map(response)
+            elif request.generation != self._latest[type(request)]:
                 self.dropped += 1
+            elif isinstance(request, RolloutRequest):
+                self._apply_rollout(response)
             elif response.error is not None:
-                self._apply_error(response.error)
+                self._apply_error(response)
             else:
                 self._apply(response)
         finally:
-            self._finish_job()
+            # Options may have changed while a response that is now dropped was computed.
+            self.request_rollout()
+            self._pump()
+            if self.idle:
+                self.state.results.busy = False
 
-    def _apply_error(self, message: str) -> None:
-        results = self.state.results
+    def _apply_error(self, response: AnalysisResponse) -> None:
+        results, source = self.state.results, response.request.model_key.source
+        message = response.error
+        if self._shown is None and response.model is None and source != "demo":
+            # Nothing on screen to keep: show the bundled demo model rather than nothing.
+            self._fallback = f"{message}\nShowing the bundled demo model instead."
+            with held_events(self.state.inputs):
+                self.state.inputs.arch = None
+                self.state.inputs.model_source = "demo"
+            return
+        # Said once, in full, in the error bar; the status line keeps naming what is shown.
         results.error = self._own_error = message
-        results.status = f"Failed: {message.splitlines()[0] if message else ''}"
+        results.status = self._shown_status
         self._restore_inputs()
+        self.request_rollout()
 
     def _apply(self, response: AnalysisResponse) -> None:
         state, results = self.state, self.state.results
         new_model = results.model is not response.model
+        notice = response.notice or self._fallback
+        self._fallback = None
         # Every field changes first and the events follow, selection before results, so
         # each listener reads the new result with a selection that fits it.
-        with held_events(state.selection, results):
+        with held_events(state.selection, state.rollout, results):
             results.model = response.model
             results.image = response.request.image if response.inference is not None else None
             results.prepared = response.prepared
             results.class_maps = {}
             results.inference = response.inference
+            results.analysis = response.analysis
+            results.rollout = response.rollout
             # A success clears the controller's own earlier message, not someone else's
             # (e.g. the window's "cannot read that image" for an image it kept out).
-            if response.notice is not None or results.error == self._own_error:
-                results.error = self._own_error = response.notice
+            if notice is not None or results.error == self._own_error:
+                results.error = self._own_error = notice
             results.status = self._result_status(response)
             if response.inference is not None:
                 state.fit_selection(
@@ -489,25 +609,30 @@ class Controller(QObject):
                     response.model.num_heads,
                     reset_query=new_model,
                 )
-        self._shown = response.request
-        self._class_running = None
+        self._shown, self._shown_status = response.request, results.status
+        self.request_rollout()  # fit_selection may have moved the rollout's layers
         self.request_class_map()
 
-    def _on_class_map(self, response: ClassMapResponse) -> None:
-        try:
-            request, results = response.request, self.state.results
-            self._class_running = None
-            if request.inference is not results.inference:
-                self.dropped += 1
-            elif response.error is not None:
-                results.error = self._own_error = response.error
-                if self.state.selection.class_index == request.class_index:
-                    self.state.selection.class_index = None
-            else:
-                key = (request.class_index, request.method)
-                results.class_maps = {**results.class_maps, key: response.grid_map}
-        finally:
-            self._finish_job()
+    def _apply_rollout(self, response: RolloutResponse) -> None:
+        results = self.state.results
+        if response.request.inference is not results.inference:
+            self.dropped += 1
+        elif response.error is not None:
+            results.error = self._own_error = response.error
+        else:
+            results.rollout = response.rollout
+
+    def _apply_class_map(self, response: ClassMapResponse) -> None:
+        request, results = response.request, self.state.results
+        if request.inference is not results.inference:
+            self.dropped += 1
+        elif response.error is not None:
+            results.error = self._own_error = response.error
+            if self.state.selection.class_index == request.class_index:
+                self.state.selection.class_index = None
+        else:
+            key = (request.class_index, request.method)
+            results.class_maps = {**results.class_maps, key: response.grid_map}
 
     def _restore_inputs(self) -> None:
         """Put the inputs back to those of the result on screen (after a failure)."""
@@ -516,13 +641,14 @@ class Controller(QObject):
             return
         self._restoring = True
         try:
-            inputs.image = shown.image
-            inputs.model_source = shown.model_key.source
-            inputs.arch = shown.model_key.arch
-            inputs.device = shown.model_key.device
-            inputs.precision = shown.model_key.precision
-            inputs.preprocess_mode = shown.preprocess_mode
-            inputs.max_tokens = shown.max_tokens
+            with held_events(inputs):
+                inputs.image = shown.image
+                inputs.model_source = shown.model_key.source
+                inputs.arch = shown.model_key.arch
+                inputs.device = shown.model_key.device
+                inputs.precision = shown.model_key.precision
+                inputs.preprocess_mode = shown.preprocess_mode
+                inputs.max_tokens = shown.max_tokens
         finally:
             self._restoring = False
 

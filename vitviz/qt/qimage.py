@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
@@ -28,8 +28,3 @@ def rgba_to_qimage(rgba: np.ndarray) -> QImage:
     height, width = rgba.shape[:2]
     # QImage borrows the buffer; copy() detaches it so the array may be freed.
     return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
-
-
-def rgba_to_pixmap(rgba: np.ndarray) -> QPixmap:
-    """Same as :func:`rgba_to_qimage`, as a QPixmap ready to paint."""
-    return QPixmap.fromImage(rgba_to_qimage(rgba))

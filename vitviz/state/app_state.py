@@ -86,8 +86,9 @@ class AppState:
 
         The query stays where the new layout still has it, unless ``reset_query`` (a new
         model, whose token indices mean something else); otherwise it becomes the class
-        token, or the centre patch for models without one. Layer and head are clamped and
-        a class the model does not have is deselected.
+        token, or the centre patch for models without one. Layer and head are clamped, a
+        class the model does not have is deselected, and rollout layers beyond the model's
+        depth go back to the last block.
         """
         sel = self.selection
         spec = self.results.model.spec if self.results.model else None
@@ -101,6 +102,13 @@ class AppState:
                 spec is None or sel.class_index >= spec.num_classes
             ):
                 sel.class_index = None
+        rollout = self.rollout
+        with held_events(rollout):
+            rollout.start_layer = min(rollout.start_layer, depth - 1)
+            for name in ("end_layer", "shown_layer"):
+                value = getattr(rollout, name)
+                if value is not None and not rollout.start_layer <= value < depth:
+                    setattr(rollout, name, None)
 
 
 def default_query(layout: TokenLayout) -> int:

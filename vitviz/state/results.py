@@ -62,6 +62,12 @@ class Results:
         the image as the model sees it), or None.
     inference : Any
         ``vitviz.compute.inference.InferenceResult`` for ``prepared``, or None.
+    analysis : Any
+        ``vitviz.compute.analysis.Analysis`` of ``inference`` (head statistics, high-norm
+        flags, prefix mass, predictions), computed in the worker with it; or None.
+    rollout : Any
+        ``vitviz.compute.analysis.RolloutMaps`` of ``inference`` for the rollout options
+        it names (replaced when they change), or None.
     class_maps : dict
         Cache of class-specific maps: ``(class_index, method) -> [rows, cols]`` array, for
         the current inference; replaced (never mutated) when it grows.
@@ -77,6 +83,8 @@ class Results:
     image: Any = None
     prepared: Any = None
     inference: Any = None
+    analysis: Any = None
+    rollout: Any = None
     class_maps: dict = field(default_factory=dict)
     busy: bool = False
     status: str = ""

@@ -10,6 +10,8 @@ FUSIONS = ("mean", "max", "min")
 CLASS_METHODS = ("relevance", "grad_rollout")
 SCALES = ("per_map", "shared")
 UPSAMPLING = ("nearest", "bilinear")
+OVERLAYS = ("head", "fusion", "rollout", "class", "none")
+OVERLAY_LABELS = ("Selected head", "Fused layer", "Rollout", "Class map", "No map")
 
 
 @evented
@@ -39,6 +41,9 @@ class ViewOptions:
         Class-specific map method: one of :data:`CLASS_METHODS`.
     presentation : bool
         Presentation mode: full screen, large fonts, high-contrast grid.
+    overlay : str
+        The map laid over the image: one of :data:`OVERLAYS` (the selected head, the
+        selected layer's heads fused, the rollout, the selected class's map, or none).
     """
 
     fusion: str = "mean"
@@ -51,6 +56,7 @@ class ViewOptions:
     mass_threshold: float | None = None
     class_method: str = "relevance"
     presentation: bool = False
+    overlay: str = "head"
 
 
 @evented

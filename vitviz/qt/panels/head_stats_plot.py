@@ -13,7 +13,6 @@ from matplotlib.colors import ListedColormap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vitviz.compute import render
-from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.plot_canvas import PlotCanvas
@@ -45,7 +44,8 @@ class HeadStatsPlotPanel(QWidget):
         self.figure, self.axes = self.canvas.figure, self.canvas.axes
         self.canvas.restyled.connect(self.render_all)
         self._colorbar = None
-        self._ring = None
+        self._ring = self._points = None
+        self._shape: tuple[int, ...] = ()
         self._positions = np.zeros((0, 2))  # [L * H, 2] (layer, distance) of each point
         self._heads = 1
         self.canvas.mpl_connect("button_press_event", self._on_press)
@@ -61,8 +61,7 @@ class HeadStatsPlotPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.canvas, 1)
 
-        listen(self, state.results.events.inference, self.render_all)
-        listen(self, state.results.events.model, self.render_all)
+        listen(self, state.results.events.analysis, self._on_analysis)
         listen(self, state.view.events.colormap, self.render_all)
         listen(self, state.selection.events.layer, self._show_selection)
         listen(self, state.selection.events.head, self._show_selection)
@@ -75,16 +74,15 @@ class HeadStatsPlotPanel(QWidget):
 
     def statistics(self):
         """``(distance [L, H], colour [L, H] or None, colour label)`` of the current result."""
-        inference, model = self.state.results.inference, self.state.results.model
-        if inference is None or model is None:
+        analysis = self.state.results.analysis
+        if analysis is None:
             return None
-        stats = head_statistics(inference, model.spec.patch_size)
-        distance = first_image(stats.mean_distance, 2).numpy()  # [L, H]
+        distance = analysis.mean_distance  # [L, H]
         mode = self.colour_by.currentText()
         if mode == "entropy":
-            colour = first_image(stats.entropy, 2).numpy()
+            colour = analysis.entropy
         elif mode == "prefix mass":
-            colour = first_image(stats.prefix_mass, 3).sum(-1).numpy()  # [L, H]
+            colour = analysis.prefix_mass.sum(-1)  # [L, H]
         else:
             colour = np.broadcast_to(np.arange(distance.shape[1]), distance.shape)
         return distance, colour, COLOUR_LABELS[mode]
@@ -95,12 +93,30 @@ class HeadStatsPlotPanel(QWidget):
         with self.canvas.style():
             self._draw_plot()
 
+    def _on_analysis(self, *_) -> None:
+        # Another image on the same model: move the points instead of rebuilding the plot
+        # (a rebuild and its layout take 50 ms or more, the UI thread's budget).
+        result, points = self.statistics(), self._points
+        if result is None or points is None or result[0].shape != self._shape:
+            self.render_all()
+            return
+        distance, colour, _ = result
+        self.canvas.redraw()
+        self._positions[:, 1] = distance.ravel()
+        self._colour = np.asarray(colour, dtype=float).ravel()
+        points.set_offsets(self._positions)
+        points.set_array(self._colour)
+        points.autoscale()
+        self._colorbar.update_normal(points)
+        self.axes.set_ylim(0, max(float(distance.max()), 1e-6) * 1.08)
+        self._show_selection()
+
     def _draw_plot(self) -> None:
         if self._colorbar is not None:
             self._colorbar.remove()
             self._colorbar = None
         self.axes.clear()
-        self._ring = None
+        self._ring = self._points = None
         result = self.statistics()
         if result is None:
             self._positions = np.zeros((0, 2))
@@ -111,14 +127,14 @@ class HeadStatsPlotPanel(QWidget):
             return
         distance, colour, label = result
         layers, heads = distance.shape
-        self._heads = heads
+        self._heads, self._shape = heads, distance.shape
         depth = np.repeat(np.arange(layers), heads)  # [L * H], layer-major like ravel()
         self._positions = np.stack([depth, distance.ravel()], axis=1).astype(float)
         self._colour, self._colour_label = np.asarray(colour, dtype=float).ravel(), label
         self.axes.set_axis_on()
         # The points take their colours from the same lookup table as every map.
         cmap = ListedColormap(render.colormap_lut(self.state.view.colormap) / 255.0)
-        points = self.axes.scatter(
+        points = self._points = self.axes.scatter(
             depth,
             distance.ravel(),
             c=np.asarray(colour).ravel(),
@@ -146,7 +162,7 @@ class HeadStatsPlotPanel(QWidget):
         if self._colorbar is not None:
             self._colorbar.remove()
             self._colorbar = None
-        self._positions, self._ring = np.zeros((0, 2)), None
+        self._positions, self._ring, self._points = np.zeros((0, 2)), None, None
         self.axes.clear()
         self.axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
         self.axes.set_axis_off()

@@ -8,7 +8,6 @@ atlas (a few numpy operations); a change of layer or head only moves the outline
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,8 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vitviz.compute import attention_maps, render
-from vitviz.qt.widgets.analysis_cache import first_image
+from vitviz.compute import render
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.labels import token_label
@@ -94,7 +92,7 @@ class HeadsGridPanel(QWidget):
 
         self.mosaic.cell_clicked.connect(self._on_cell_clicked)
         events = state.selection.events
-        listen(self, state.results.events.inference, self.render_all)
+        listen(self, state.results.events.analysis, self.render_all)
         listen(self, events.query, self.render_all)
         listen(self, events.layer, self._show_selection)
         listen(self, events.head, self._show_selection)
@@ -110,12 +108,11 @@ class HeadsGridPanel(QWidget):
     @shows_errors
     def render_all(self, *_) -> None:
         """Recompute and redraw every thumbnail for the current query and options."""
-        inference = self.state.results.inference
-        if inference is None:
+        cells = self.thumbnail_maps()  # [L, H + 1, rows, cols]
+        if cells is None:
             self.mosaic.set_cells(None)
             self.caption.setText("")
             return
-        cells = self.thumbnail_maps(inference)  # [L, H + 1, rows, cols]
         depth, columns = cells.shape[:2]
         view = self.state.view
         colours = render.render_maps(cells, view.colormap, view.scale)  # [L, H+1, r, c, 4]
@@ -135,22 +132,17 @@ class HeadsGridPanel(QWidget):
         self.mosaic.set_cells(None, placeholder=message)
         self.caption.setText("")
 
-    def thumbnail_maps(self, inference) -> np.ndarray:
+    def thumbnail_maps(self) -> np.ndarray | None:
         """``[L, H + 1, rows, cols]`` maps of the query: every head, then the fused one."""
-        layout = inference.layout
-        view = self.state.view
-        maps = attention_maps.query_maps(
-            inference.attentions,
-            layout,
+        analysis, view = self.state.results.analysis, self.state.view
+        if analysis is None:
+            return None
+        return analysis.cells(
             self.state.selection.query,
+            fusion=view.fusion,
             renormalize=view.drop_prefix,
+            threshold=view.mass_threshold,
         )
-        maps = first_image(maps, 4)  # [L, H, rows, cols]
-        fused = attention_maps.fuse_heads(maps, view.fusion, dim=1)  # [L, rows, cols]
-        cells = torch.cat([maps, fused[:, None]], dim=1)  # [L, H + 1, rows, cols]
-        if view.mass_threshold is not None:
-            cells = cells * attention_maps.mass_threshold(cells, view.mass_threshold)
-        return cells.numpy()
 
     def fit(self) -> None:
         """Choose the largest zoom at which every thumbnail is visible, and keep fitting."""
@@ -164,13 +156,12 @@ class HeadsGridPanel(QWidget):
             self._auto_fit = False
 
     def _show_selection(self, *_) -> None:
-        selection = self.state.selection
-        inference = self.state.results.inference
-        if inference is None:
+        selection, analysis = self.state.selection, self.state.results.analysis
+        if analysis is None:
             return
         self.mosaic.set_selected((selection.layer, selection.head))
         self.caption.setText(
-            f"query {token_label(inference.layout, selection.query)} · "
+            f"query {token_label(analysis.layout, selection.query)} · "
             f"layer {selection.layer}, head {selection.head}"
         )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from vitviz.compute import predictions
 from vitviz.qt.widgets.bindings import bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.probability_bars import ProbabilityBars
@@ -58,7 +57,7 @@ class PredictionsPanel(QWidget):
         layout.addStretch(1)
 
         self.bars.row_clicked.connect(self._on_row_clicked)
-        listen(self, state.results.events.inference, self.render_all)
+        listen(self, state.results.events.analysis, self.render_all)
         listen(self, state.selection.events.class_index, self._show_selection)
         self.render_all()
 
@@ -69,16 +68,17 @@ class PredictionsPanel(QWidget):
 
     @shows_errors
     def render_all(self, *_) -> None:
-        """Recompute the top-k list from the current logits and redraw."""
-        inference, model = self.state.results.inference, self.state.results.model
-        if inference is None or model is None:
+        """Show the top-k of the classes the worker ranked."""
+        analysis = self.state.results.analysis
+        if analysis is None:
             self._classes = []
             self.bars.set_items([])
             self.note.setText("")
             return
-        top = predictions.top_k(inference.logits, model.spec.labels, k=self.top_k.value())
-        self._classes = [p.index for p in top.classes]
-        self.bars.set_items([(p.label, p.probability) for p in top.classes], top.reason or "")
+        top = analysis.predictions
+        shown = top.classes[: self.top_k.value()]
+        self._classes = [p.index for p in shown]
+        self.bars.set_items([(p.label, p.probability) for p in shown], top.reason or "")
         self.note.setText(top.reason or "")
         self._show_selection()
 

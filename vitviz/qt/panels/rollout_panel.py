@@ -1,16 +1,13 @@
 """Attention rollout (Abnar & Zuidema 2020) with its controls and a layer slider.
 
-The per-layer rollout factors depend only on the result and on fusion, discard ratio and
-attention weight, so they are cached; a new query (when the rollout follows it) is one
-chain of vector-matrix products, and the layer slider only picks an already computed map.
+The controller's worker rolls out every query up to every selected layer whenever the
+result or the options change (``results.rollout``); following another query or moving the
+layer slider only reads a row of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,9 +21,6 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from vitviz.compute import attention_maps, rollout
-from vitviz.errors import AnalysisError
-from vitviz.qt.widgets.analysis_cache import first_image
 from vitviz.qt.widgets.bindings import bind_combo, bind_value, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
@@ -47,12 +41,6 @@ class RolloutPanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._factors: dict[int, torch.Tensor] = {}
-        self._factor_key: tuple | None = None
-        self._maps: np.ndarray | None = None  # [n_selected, rows, cols]
-        self._maps_key: tuple | None = None
-        self._maps_inference = None
-        self._factor_inference = None
         options = state.rollout
 
         self.fusion = QComboBox()
@@ -131,12 +119,10 @@ class RolloutPanel(QWidget):
 
         results, events = state.results.events, state.rollout.events
         listen(self, results.model, self._update_ranges)
-        listen(self, results.inference, self.render_all)
+        listen(self, results.rollout, self.render_all)
         listen(self, state.selection.events.query, self._on_query)
-        for name in ("fusion", "discard_ratio", "residual", "start_layer", "end_layer"):
-            listen(self, getattr(events, name), self.render_all)
         listen(self, events.follow_query, self.render_all)
-        listen(self, events.shown_layer, self._show_layer)
+        listen(self, events.shown_layer, self.render_all)
         listen(self, state.view.events.drop_prefix, self.render_all)
         self._update_ranges()
         self.render_all()
@@ -144,95 +130,50 @@ class RolloutPanel(QWidget):
     @property
     def maps(self) -> np.ndarray | None:
         """``[n_selected, rows, cols]``: the rollout up to each selected layer, or None."""
-        return self._maps
+        rollout = self.state.results.rollout
+        if rollout is None or self.state.results.inference is None:
+            return None
+        query = self.state.selection.query if self.state.rollout.follow_query else None
+        return rollout.maps(query, renormalize=self.state.view.drop_prefix)
 
     def layers(self) -> range | None:
-        """The selected blocks (start to end, inclusive), or None when they are invalid."""
-        options, depth = self.state.rollout, self.state.depth
-        try:
-            return rollout.selected_layers(depth, options.start_layer, options.end_layer)
-        except AnalysisError:
-            return None
+        """The selected blocks (start to end, inclusive), or None when there are none."""
+        rollout = self.state.results.rollout
+        return rollout.layers if rollout is not None and rollout.layers else None
 
     def shown_map(self) -> np.ndarray | None:
         """``[rows, cols]`` rollout up to the slider's layer, or None."""
-        chosen = self.layers()
-        if self._maps is None or chosen is None:
+        maps, chosen = self.maps, self.layers()
+        if maps is None or chosen is None:
             return None
         shown = self.state.rollout.shown_layer
         shown = chosen[-1] if shown is None else min(max(shown, chosen[0]), chosen[-1])
-        return self._maps[shown - chosen[0]]
+        return maps[shown - chosen[0]]
 
     @shows_errors
     def render_all(self, *_) -> None:
-        """Recompute the rollout if its inputs changed and redraw."""
-        inference = self.state.results.inference
-        chosen = self.layers()
-        if inference is None or chosen is None or self.state.results.model is None:
-            self._maps, self._maps_key = None, None
-            self.map.show_map(None, "No result yet" if chosen else "Choose a start layer ≤ end")
-            self.caption.setText("")
-            return
-        options, view = self.state.rollout, self.state.view
-        query = self.state.selection.query if options.follow_query else None
-        # Keyed by the result's identity: results hold tensors, which do not compare.
-        key = (id(inference), self._factor_fields(), chosen, query, view.drop_prefix)
-        if key != self._maps_key or self._maps_inference is not inference:
-            self._maps = self._compute(inference, chosen, query)
-            self._maps_key, self._maps_inference = key, inference
-        self._update_slider(chosen)
-        self._draw()
-
-    def show_error(self, message: str) -> None:
-        """Say why there is no rollout."""
-        self._maps, self._maps_key = None, None
-        self.map.show_map(None, placeholder=message)
-        self.caption.setText("")
-
-    def _factor_fields(self) -> tuple:
-        options = self.state.rollout
-        return options.fusion, options.discard_ratio, options.residual
-
-    def _factor(self, inference) -> Callable[[int], torch.Tensor]:
-        key = self._factor_fields()
-        if key != self._factor_key or self._factor_inference is not inference:
-            self._factors, self._factor_key, self._factor_inference = {}, key, inference
-        layers = attention_maps.attention_layers(inference.attentions)
-        fusion, discard, residual = self._factor_fields()
-
-        def factor(index: int) -> torch.Tensor:
-            if index not in self._factors:
-                # Head by head: the layer is never upcast whole (120 MB for DINOv2-L).
-                fused = attention_maps.fuse_layer(first_image(layers[index], 3), fusion)  # [N, N]
-                self._factors[index] = rollout.rollout_factor(
-                    fused, discard_ratio=discard, residual_weight=residual
-                )
-            return self._factors[index]
-
-        return factor
-
-    def _compute(self, inference, chosen: range, query: int | None) -> np.ndarray:
-        layout = inference.layout
-        pool = inference.pool_attention
-        start = rollout.start_vector(
-            layout,
-            query,
-            pool_attention=None if pool is None else first_image(pool, 3),
-            head_fusion=self.state.rollout.fusion,
-        )
-        rows = rollout.chain_rows(start, self._factor(inference), chosen, every_layer=True)
-        maps = attention_maps.patch_columns(
-            rows, layout, renormalize=self.state.view.drop_prefix
-        )  # [n_selected, rows, cols]
-        return maps.numpy()
-
-    def _draw(self) -> None:
+        """Redraw the rollout the worker computed (or say why there is none)."""
+        results, chosen = self.state.results, self.layers()
         values = self.shown_map()
         if values is None:
+            if results.inference is None:
+                message = "No result yet"
+            elif results.rollout is None or results.rollout.error is None:
+                message = "Computing the rollout…"  # (of every query, to follow the query)
+            else:
+                message = results.rollout.error
+            self.map.show_map(None, message)
+            self.caption.setText("")
             return
+        self._update_slider(chosen)
         self.map.show_map(values)
         layer = self.layer_slider.value()
         self.caption.setText(f"rollout of {self._query_label()} up to layer {layer}")
+
+    def show_error(self, message: str) -> None:
+        """Say why there is no rollout."""
+        self.map.show_map(None, placeholder=message)
+        self.caption.setText("")
 
     def _query_label(self) -> str:
         layout = self.state.results.inference.layout
@@ -273,13 +214,6 @@ class RolloutPanel(QWidget):
         chosen = self.layers()
         last = chosen is not None and value == chosen[-1]
         self.state.rollout.shown_layer = None if last else value
-
-    @shows_errors
-    def _show_layer(self, *_) -> None:
-        chosen = self.layers()
-        if chosen is not None and self._maps is not None:
-            self._update_slider(chosen)
-            self._draw()
 
     def _on_query(self, *_) -> None:
         if self.state.rollout.follow_query:

@@ -11,8 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from vitviz.compute import attention_maps
-from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import bind_value, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
@@ -61,7 +59,7 @@ class SelectedHeadPanel(QWidget):
 
         results, selection, view = state.results.events, state.selection.events, state.view.events
         listen(self, results.model, self._update_ranges)
-        listen(self, results.inference, self.render_all)
+        listen(self, results.analysis, self.render_all)
         for signal in (selection.query, selection.layer, selection.head):
             listen(self, signal, self.render_all)
         for name in ("drop_prefix", "mass_threshold"):
@@ -71,23 +69,20 @@ class SelectedHeadPanel(QWidget):
 
     def head_map(self) -> np.ndarray | None:
         """``[rows, cols]`` map of the selected head for the query (None without a result)."""
-        inference = self.state.results.inference
-        if inference is None:
+        analysis, selection, view = (
+            self.state.results.analysis,
+            self.state.selection,
+            self.state.view,
+        )
+        if analysis is None or not 0 <= selection.layer < analysis.depth:
             return None
-        selection, view = self.state.selection, self.state.view
-        layers = attention_maps.attention_layers(inference.attentions)
-        if not (0 <= selection.layer < len(layers)):
-            return None
-        attention = first_image(layers[selection.layer], 3)  # [H, N, N]
-        if not 0 <= selection.head < attention.shape[0]:
-            return None
-        row = attention_maps.select_query_rows(
-            attention[selection.head], inference.layout, selection.query
-        )  # [N]
-        grid = attention_maps.patch_columns(row, inference.layout, renormalize=view.drop_prefix)
-        if view.mass_threshold is not None:
-            grid = grid * attention_maps.mass_threshold(grid, view.mass_threshold)
-        return grid.numpy()
+        cells = analysis.cells(
+            selection.query,
+            renormalize=view.drop_prefix,
+            threshold=view.mass_threshold,
+            layer=selection.layer,
+        )  # [H + 1, rows, cols]
+        return cells[selection.head] if 0 <= selection.head < len(cells) - 1 else None
 
     @shows_errors
     def render_all(self, *_) -> None:
@@ -97,7 +92,7 @@ class SelectedHeadPanel(QWidget):
         if values is None:
             self.stats.setText("")
             return
-        layout = self.state.results.inference.layout
+        layout = self.state.results.analysis.layout
         query = self.state.selection.query
         is_patch = 0 <= query < layout.num_tokens and layout.kind(query) is TokenKind.PATCH
         self.map.view.set_marker(layout.patch_position(query) if is_patch else None)
@@ -109,37 +104,25 @@ class SelectedHeadPanel(QWidget):
         self.stats.setText("")
 
     def _describe(self, values: np.ndarray) -> str:
-        inference = self.state.results.inference
-        layout = inference.layout
-        selection = self.state.selection
+        analysis, selection = self.state.results.analysis, self.state.selection
+        layout, layer, head = analysis.layout, selection.layer, selection.head
         peak = np.unravel_index(int(values.argmax()), values.shape)
         lines = [
-            f"<b>layer {selection.layer}, head {selection.head}</b> · query "
-            f"{token_label(layout, selection.query)}",
+            f"<b>layer {layer}, head {head}</b> · query {token_label(layout, selection.query)}",
             f"peak {values.max():.3g} at patch ({peak[0]}, {peak[1]})",
         ]
         if layout.num_prefix and not self.state.view.drop_prefix:
-            attention = first_image(
-                attention_maps.attention_layers(inference.attentions)[selection.layer], 3
-            )
-            row = attention_maps.select_query_rows(
-                attention[selection.head], layout, selection.query
-            )  # [N]
-            prefix = row[: layout.num_prefix]
+            prefix = analysis.query_row(layer, head, selection.query)[: layout.num_prefix]
             parts = ", ".join(
                 f"{label} {float(v):.2f}"
                 for label, v in zip(layout.prefix_labels, prefix, strict=True)
             )
             lines[-1] += f" · on prefix tokens {float(prefix.sum()):.2f} ({parts})"
-        model = self.state.results.model
-        if model is not None:
-            stats = head_statistics(inference, model.spec.patch_size)
-            distance = first_image(stats.mean_distance, 2)[selection.layer, selection.head]
-            entropy = first_image(stats.entropy, 2)[selection.layer, selection.head]
-            lines.append(
-                f"this head over all queries: mean attention distance {float(distance):.1f} px"
-                f" · entropy {float(entropy):.2f} nats"
-            )
+        lines.append(
+            "this head over all queries: mean attention distance "
+            f"{analysis.mean_distance[layer, head]:.1f} px"
+            f" · entropy {analysis.entropy[layer, head]:.2f} nats"
+        )
         return "<br>".join(lines)
 
     def _update_ranges(self, *_) -> None:

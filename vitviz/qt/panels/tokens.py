@@ -9,7 +9,6 @@ outliers outlined; clicking a patch, or a prefix token's button, makes it the qu
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,8 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vitviz.compute import head_stats
-from vitviz.qt.widgets.analysis_cache import first_image, head_statistics
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
@@ -85,7 +82,7 @@ class TokensPanel(QWidget):
         splitter.addWidget(norms)
         layout.addWidget(splitter, 1)
 
-        listen(self, state.results.events.inference, self.render_all)
+        listen(self, state.results.events.analysis, self._on_analysis)
         listen(self, state.selection.events.layer, self._show_layer)
         listen(self, state.selection.events.query, self._show_query)
         self.render_all()
@@ -97,21 +94,13 @@ class TokensPanel(QWidget):
 
     def norms(self) -> np.ndarray | None:
         """``[L, N]`` token norms of the current result, or None."""
-        inference = self.state.results.inference
-        if inference is None or inference.token_norms is None or not len(inference.token_norms):
-            return None
-        norms = inference.token_norms
-        if not isinstance(norms, torch.Tensor):
-            norms = torch.stack(list(norms), dim=-2)  # [..., L, N]
-        return first_image(norms, 2).float().numpy()
+        analysis = self.state.results.analysis
+        return None if analysis is None else analysis.token_norms
 
     def high_norm(self) -> np.ndarray | None:
         """``[L, N]`` high-norm flags (the rule of :mod:`vitviz.compute.head_stats`)."""
-        inference, model = self.state.results.inference, self.state.results.model
-        if inference is None or model is None:
-            return None
-        flags = head_statistics(inference, model.spec.patch_size).high_norm
-        return None if flags is None else first_image(flags, 2).numpy()
+        analysis = self.state.results.analysis
+        return None if analysis is None else analysis.high_norm
 
     @shows_errors
     def render_all(self, *_) -> None:
@@ -119,23 +108,39 @@ class TokensPanel(QWidget):
         with self.canvas.style():
             self._draw_plot()
 
+    def _on_analysis(self, *_) -> None:
+        # Another image on the same model: move the lines instead of rebuilding the plot
+        # (a rebuild and its layout take 50 ms or more, the UI thread's budget).
+        analysis, lines = self.state.results.analysis, self.axes.get_lines()[:-1]
+        mass = None if analysis is None else analysis.patch_prefix_mass  # [L, num_prefix]
+        if mass is None or self._mass is None or mass.shape != self._mass.shape or not lines:
+            self.render_all()
+            return
+        self._mass = mass
+        self.canvas.redraw()
+        for line, column in zip(lines, mass.T, strict=True):
+            line.set_ydata(column)
+        self.axes.relim()
+        self.axes.autoscale_view()
+        self.axes.set_ylim(bottom=0)
+        self._show_layer()
+
     def _draw_plot(self) -> None:
-        inference = self.state.results.inference
+        analysis = self.state.results.analysis
         self._rebuild_buttons()
         self.axes.clear()
         self._cursor = None
-        if inference is None:
+        if analysis is None:
             self._mass = None
             self.summary.setText("No result yet")
             self.canvas.set_overlays([])
             self.canvas.settle()
             self._show_layer()
             return
-        layout = inference.layout
+        layout = analysis.layout
         self.summary.setText(describe_layout(layout))
         if layout.num_prefix:
-            mass = head_stats.prefix_mass(inference.attentions, layout, query="patches")
-            self._mass = first_image(mass, 3).mean(-2).numpy()  # [L, num_prefix]
+            self._mass = analysis.patch_prefix_mass  # [L, num_prefix]
             for index, label in enumerate(layout.prefix_labels):
                 self.axes.plot(self._mass[:, index], marker=".", label=label)
             self.axes.legend(fontsize="small", ncols=min(len(layout.prefix_labels), 5))
@@ -145,7 +150,7 @@ class TokensPanel(QWidget):
             self.axes.grid(alpha=0.3)
             self._cursor = self.axes.axvline(self.state.selection.layer, color="#00a0c0", lw=1)
         else:
-            self._mass = np.zeros((self.state.depth, 0))
+            self._mass = np.zeros((analysis.depth, 0))
             self.axes.text(0.5, 0.5, "This model has no prefix tokens", ha="center", va="center")
             self.axes.set_axis_off()
         # The layer cursor follows the selection by blitting; the rest is drawn once.

@@ -16,15 +16,26 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 import matplotlib
+import shiboken6
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import DrawEvent, ResizeEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 MIN_LAYOUT_PX = 60
+_WAITING: list[PlotCanvas] = []
+"""Canvases whose full draw is due; one draws per turn of the event loop (see draw_idle)."""
+
+
+def _draw_next() -> None:
+    canvas = _WAITING.pop(0)
+    if _WAITING:
+        QTimer.singleShot(0, _draw_next)
+    if shiboken6.isValid(canvas) and canvas.isVisible():
+        canvas.draw()
 
 
 class PlotCanvas(FigureCanvasQTAgg):
@@ -99,6 +110,26 @@ class PlotCanvas(FigureCanvasQTAgg):
         # A canvas not yet shown can be a few pixels tall: nothing to lay out in that.
         if self.figure.axes and width >= MIN_LAYOUT_PX and height >= MIN_LAYOUT_PX:
             ConstrainedLayoutEngine().execute(self.figure)
+
+    def draw_idle(self) -> None:
+        """Draw at a later turn of the event loop, one canvas per turn.
+
+        A full draw takes 30-50 ms; two plots drawn in one turn would keep the UI
+        thread from events for longer than the 50 ms a user notices.
+        """
+        if self not in _WAITING:
+            _WAITING.append(self)
+            if len(_WAITING) == 1:
+                QTimer.singleShot(0, _draw_next)
+
+    def redraw(self) -> None:
+        """Draw everything again at the next turn of the event loop (the data changed).
+
+        Until then, :meth:`refresh_overlays` waits for that draw instead of blitting over
+        the outdated background (a blit repaints at once, on the caller's turn).
+        """
+        self._background = None
+        self.draw_idle()
 
     def refresh_overlays(self) -> None:
         """Redraw only the overlays, over the last full drawing of the rest."""

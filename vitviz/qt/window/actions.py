@@ -1,129 +1,48 @@
 """The window's commands as actions (with their shortcuts) and the menus that list them.
 
 Every command has an entry in :data:`vitviz.qt.shortcuts.SHORTCUTS` (name, keys, text);
-here each name gets its slot, and the menus group the actions.
+:func:`command_slots` gives each name its slot, and :data:`MENUS` says which menu lists
+which action.
 """
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMainWindow
+from collections.abc import Callable
 
-from vitviz.qt.deck_action import add_deck_action
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow, QMenu
+
 from vitviz.qt.shortcuts import SHORTCUTS, make_action
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.window.commands import cycle, step_opacity
 from vitviz.qt.window.toolbar import COLORMAPS
 from vitviz.state.view import CLASS_METHODS, FUSIONS
 
-
-def build_actions(window: QMainWindow) -> dict[str, QAction]:
-    """One action per shortcut entry, triggering the window's command of that name.
-
-    Parameters
-    ----------
-    window : MainWindow
-        Owns the actions; its methods and its ``state`` are what they act on.
-
-    Returns
-    -------
-    dict of str to QAction
-        The actions by shortcut name; the grid and presentation toggles are checkable
-        and follow the state.
-    """
-    state = window.state
-    view = state.view
-    slots = {
-        "open_image": window.open_image_dialog,
-        "paste_image": window.paste_image,
-        "new_sample": window.new_sample,
-        "choose_model": window.choose_model_dialog,
-        "open_checkpoint": window.open_checkpoint_dialog,
-        "export_panel": lambda: window.export_dialog(window.current_panel()),
-        "export_window": lambda: window.export_dialog(window),
-        "export_figure": lambda: window.export_figure_dialog("map"),
-        "export_grid_figure": lambda: window.export_figure_dialog("grid"),
-        "copy_panel": lambda: window.copy_to_clipboard(window.current_panel()),
-        "copy_window": lambda: window.copy_to_clipboard(window),
-        "quit": window.close,
-        "query_left": lambda: state.move_query(0, -1),
-        "query_right": lambda: state.move_query(0, 1),
-        "query_up": lambda: state.move_query(-1, 0),
-        "query_down": lambda: state.move_query(1, 0),
-        "query_default": window.query_default,
-        "layer_prev": lambda: state.step_layer(-1),
-        "layer_next": lambda: state.step_layer(1),
-        "head_prev": lambda: state.step_head(-1),
-        "head_next": lambda: state.step_head(1),
-        "class_1": lambda: window.select_top_class(0),
-        "class_2": lambda: window.select_top_class(1),
-        "class_3": lambda: window.select_top_class(2),
-        "class_none": lambda: setattr(state.selection, "class_index", None),
-        "toggle_grid": lambda: setattr(view, "show_grid", not view.show_grid),
-        "next_colormap": lambda: cycle(view, "colormap", COLORMAPS),
-        "next_overlay": window.next_overlay,
-        "next_fusion": lambda: cycle(view, "fusion", FUSIONS),
-        "next_class_method": lambda: cycle(view, "class_method", CLASS_METHODS),
-        "opacity_up": lambda: step_opacity(view, 0.1),
-        "opacity_down": lambda: step_opacity(view, -0.1),
-        "presentation": lambda: setattr(view, "presentation", not view.presentation),
-        "leave_presentation": lambda: setattr(view, "presentation", False),
-        "reset_layout": window.reset_layout,
-        "help": window.show_shortcuts,
-    }
-    actions = {e.name: make_action(window, e.name, slots[e.name]) for e in SHORTCUTS}
-    grid_action = actions["toggle_grid"]
-    grid_action.setCheckable(True)
-    grid_action.setChecked(view.show_grid)
-    listen(window, view.events.show_grid, lambda on: grid_action.setChecked(bool(on)))
-    presentation = actions["presentation"]
-    presentation.setCheckable(True)
-    listen(window, view.events.presentation, lambda on: presentation.setChecked(bool(on)))
-    return actions
-
-
-def build_menus(window: QMainWindow, actions: dict[str, QAction]) -> None:
-    """File, Select, View and Help menus on ``window``'s menu bar.
-
-    Parameters
-    ----------
-    window : MainWindow
-        Gets the menus, and ``recent_menu`` (filled each time it opens).
-    actions : dict of str to QAction
-        From :func:`build_actions`.
-    """
-    bar = window.menuBar()
-    file_menu = bar.addMenu("&File")
-    file_menu.addAction(actions["open_image"])
-    window.recent_menu = file_menu.addMenu("Open &Recent")
-    window.recent_menu.aboutToShow.connect(window.fill_recent_menu)
-    samples = file_menu.addMenu("Sa&mples")
-    samples.addAction(actions["new_sample"])
-    hopper = samples.addAction("Grace Hopper (matplotlib)")
-    hopper.triggered.connect(window.open_grace_hopper)
-    file_menu.addAction(actions["paste_image"])
-    file_menu.addSeparator()
-    file_menu.addAction(actions["choose_model"])
-    file_menu.addAction(actions["open_checkpoint"])
-    file_menu.addSeparator()
-    for name in (
+# Menu title → entries: an action name, "-" (a separator), or (submenu title, entries).
+# "*Selection" lists every shortcut of that group; "recent", "hopper", "deck" and "panels" are
+# filled by the window.
+MENUS = {
+    "&File": (
+        "open_image",
+        ("Open &Recent", ("recent",)),
+        ("Sa&mples", ("new_sample", "hopper")),
+        "paste_image",
+        "-",
+        "choose_model",
+        "open_checkpoint",
+        "-",
         "export_panel",
         "export_window",
         "export_figure",
         "export_grid_figure",
         "copy_panel",
         "copy_window",
-    ):
-        file_menu.addAction(actions[name])
-    add_deck_action(window, file_menu)
-    file_menu.addSeparator()
-    file_menu.addAction(actions["quit"])
-    select_menu = bar.addMenu("&Select")
-    for entry in SHORTCUTS:
-        if entry.group == "Selection":
-            select_menu.addAction(actions[entry.name])
-    view_menu = bar.addMenu("&View")
-    view_actions = (
+        "deck",
+        "-",
+        "quit",
+    ),
+    "&Select": ("*Selection",),
+    "&View": (
         "toggle_grid",
         "next_colormap",
         "next_overlay",
@@ -132,13 +51,109 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction]) -> None:
         "opacity_up",
         "opacity_down",
         "presentation",
-    )
-    for name in view_actions:
-        view_menu.addAction(actions[name])
-    view_menu.addSeparator()
-    panels_menu = view_menu.addMenu("&Panels")
-    for dock in window.docks.values():
-        panels_menu.addAction(dock.toggleViewAction())
-    view_menu.addAction(actions["reset_layout"])
-    help_menu = bar.addMenu("&Help")
-    help_menu.addAction(actions["help"])
+        "-",
+        ("&Panels", ("panels",)),
+        "reset_layout",
+    ),
+    "&Help": ("help",),
+}
+
+
+def command_slots(window) -> dict[str, Callable[[], object]]:
+    """What each shortcut name does, on ``window``'s state and helpers."""
+    state, view = window.state, window.state.view
+    images, pictures, commands = window.images, window.pictures, window.commands
+    return {
+        "open_image": images.open_image_dialog,
+        "paste_image": images.paste_image,
+        "new_sample": images.new_sample,
+        "choose_model": window.models.choose_model_dialog,
+        "open_checkpoint": window.models.open_checkpoint_dialog,
+        "export_panel": lambda: pictures.export_dialog(window.panel_docks.current_panel()),
+        "export_window": lambda: pictures.export_dialog(window),
+        "export_figure": lambda: pictures.export_figure_dialog("map"),
+        "export_grid_figure": lambda: pictures.export_figure_dialog("grid"),
+        "copy_panel": lambda: pictures.copy_to_clipboard(window.panel_docks.current_panel()),
+        "copy_window": lambda: pictures.copy_to_clipboard(window),
+        "quit": window.close,
+        "query_left": lambda: state.move_query(0, -1),
+        "query_right": lambda: state.move_query(0, 1),
+        "query_up": lambda: state.move_query(-1, 0),
+        "query_down": lambda: state.move_query(1, 0),
+        "query_default": commands.query_default,
+        "layer_prev": lambda: state.step_layer(-1),
+        "layer_next": lambda: state.step_layer(1),
+        "head_prev": lambda: state.step_head(-1),
+        "head_next": lambda: state.step_head(1),
+        "class_1": lambda: commands.select_top_class(0),
+        "class_2": lambda: commands.select_top_class(1),
+        "class_3": lambda: commands.select_top_class(2),
+        "class_none": lambda: setattr(state.selection, "class_index", None),
+        "toggle_grid": lambda: setattr(view, "show_grid", not view.show_grid),
+        "next_colormap": lambda: cycle(view, "colormap", COLORMAPS),
+        "next_overlay": commands.next_overlay,
+        "next_fusion": lambda: cycle(view, "fusion", FUSIONS),
+        "next_class_method": lambda: cycle(view, "class_method", CLASS_METHODS),
+        "opacity_up": lambda: step_opacity(view, 0.1),
+        "opacity_down": lambda: step_opacity(view, -0.1),
+        "presentation": lambda: setattr(view, "presentation", not view.presentation),
+        "leave_presentation": lambda: setattr(view, "presentation", False),
+        "reset_layout": window.panel_docks.reset_layout,
+        "help": commands.show_shortcuts,
+    }
+
+
+def build_actions(window: QMainWindow, slots: dict[str, Callable[[], object]]):
+    """One action per shortcut entry, triggering its slot.
+
+    Returns
+    -------
+    dict of str to QAction
+        The actions by shortcut name; the grid and presentation toggles are checkable
+        and follow ``window.state``.
+    """
+    view = window.state.view
+    actions = {e.name: make_action(window, e.name, slots[e.name]) for e in SHORTCUTS}
+    for name, field in (("toggle_grid", "show_grid"), ("presentation", "presentation")):
+        action = actions[name]
+        action.setCheckable(True)
+        action.setChecked(getattr(view, field))
+        listen(window, getattr(view.events, field), _checker(action))
+    return actions
+
+
+def _checker(action: QAction) -> Callable[[bool], None]:
+    return lambda on: action.setChecked(bool(on))
+
+
+def build_menus(window: QMainWindow, actions: dict[str, QAction], fillers: dict) -> None:
+    """The menus of :data:`MENUS` on ``window``'s menu bar.
+
+    Parameters
+    ----------
+    window : QMainWindow
+        Gets the menus.
+    actions : dict of str to QAction
+        From :func:`build_actions`.
+    fillers : dict of str to callable
+        ``filler(menu)`` for the entries that are not actions (``recent``, ``hopper``,
+        ``panels``).
+    """
+
+    def add(menu: QMenu, entries) -> None:
+        for entry in entries:
+            if isinstance(entry, tuple):
+                add(menu.addMenu(entry[0]), entry[1])
+            elif entry == "-":
+                menu.addSeparator()
+            elif entry.startswith("*"):
+                for shortcut in SHORTCUTS:
+                    if shortcut.group == entry[1:]:
+                        menu.addAction(actions[shortcut.name])
+            elif entry in fillers:
+                fillers[entry](menu)
+            else:
+                menu.addAction(actions[entry])
+
+    for title, entries in MENUS.items():
+        add(window.menuBar().addMenu(title), entries)

@@ -1,14 +1,17 @@
 """Keyboard commands that act on the selection and view (top-k classes, overlays, cycling).
 
 The actions in :mod:`vitviz.qt.window.actions` call these; each one only writes state
-(or the image panel's overlay choice), so every panel follows at once.
+, so every panel follows at once.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from vitviz.qt.shortcuts import ShortcutSheet
+from vitviz.state import AppState
+from vitviz.state.view import OVERLAYS
 
 
 def cycle(owner, field: str, values: tuple[str, ...]) -> None:
@@ -24,10 +27,10 @@ def step_opacity(view, delta: float) -> None:
 
 
 class SelectionCommands:
-    """Main-window mixin: the commands that need more than one line of state.
+    """The commands that need more than one line of state; ``window`` parents the sheet."""
 
-    The window provides ``state`` and ``panels``.
-    """
+    def __init__(self, state: AppState, window: QWidget) -> None:
+        self.state, self.window = state, window
 
     def query_default(self) -> None:
         """Query the class token (the centre patch for models without one)."""
@@ -39,23 +42,17 @@ class SelectionCommands:
 
     def select_top_class(self, rank: int) -> None:
         """Select the class predicted at ``rank`` (0 = top-1)."""
-        inference = self.state.results.inference
-        logits = None if inference is None else inference.logits
-        if logits is None or logits.shape[-1] <= rank:
-            return
-        order = logits.reshape(-1).float().argsort(descending=True)
-        self.state.selection.class_index = int(order[rank])
+        analysis = self.state.results.analysis
+        ranked = () if analysis is None else analysis.predictions.classes
+        if rank < len(ranked):
+            self.state.selection.class_index = ranked[rank].index
 
     def next_overlay(self) -> None:
-        """Cycle the map the image panel lays over the image."""
-        from vitviz.qt.panels.image_panel import OVERLAYS
-
-        panel = self.panels["image_panel"]
-        index = OVERLAYS.index(panel.overlay_source)
-        panel.set_overlay_source(OVERLAYS[(index + 1) % len(OVERLAYS)])
+        """Cycle the map laid over the image."""
+        cycle(self.state.view, "overlay", OVERLAYS)
 
     def show_shortcuts(self) -> None:
         """The keyboard shortcut sheet (``?``)."""
-        sheet = ShortcutSheet(self)
+        sheet = ShortcutSheet(self.window)
         sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         sheet.show()

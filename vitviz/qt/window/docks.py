@@ -9,7 +9,16 @@ from __future__ import annotations
 import importlib
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFrame,
+    QMainWindow,
+    QScrollArea,
+    QWidget,
+)
+
+from vitviz.state import AppState
 
 # (module under vitviz.qt.panels, class name, placement, anchor module). Placements, in
 # order: "left" / "right" start a dock area, "below" / "beside" split the anchor's place
@@ -27,6 +36,12 @@ PANELS = (
     ("head_stats_plot", "HeadStatsPlotPanel", "below", "predictions"),
     ("tokens", "TokensPanel", "tab", "rollout_panel"),
 )
+# Starting sizes: (docks, sizes in pixels, orientation).
+SIZES = (
+    (("image_panel", "heads_grid", "predictions"), (560, 560, 420), Qt.Orientation.Horizontal),
+    (("image_panel", "rollout_panel"), (560, 380), Qt.Orientation.Vertical),
+    (("predictions", "head_stats_plot"), (260, 680), Qt.Orientation.Vertical),
+)
 
 
 def load_panel(module: str, class_name: str):
@@ -35,68 +50,80 @@ def load_panel(module: str, class_name: str):
 
 
 class PanelDocks:
-    """Main-window mixin: builds the docked panels and tracks the one last focused.
+    """Builds the docked panels of :data:`PANELS` and tracks the one last focused.
 
-    The window provides ``state`` and gets ``panels``, ``docks`` and ``current_dock``.
+    Parameters
+    ----------
+    state : AppState
+        Handed to every panel.
+    window : QMainWindow
+        Gets the docks.
+
+    Attributes
+    ----------
+    panels, docks : dict of str to QWidget
+        By panel module name.
+    current_dock : QDockWidget
+        The dock last clicked or focused.
     """
 
-    def _build_panels(self) -> None:
+    def __init__(self, state: AppState, window: QMainWindow) -> None:
+        self.window = window
+        self.panels: dict[str, QWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
         areas = {
             "left": Qt.DockWidgetArea.LeftDockWidgetArea,
             "right": Qt.DockWidgetArea.RightDockWidgetArea,
         }
         for module, class_name, placement, anchor in PANELS:
-            panel = load_panel(module, class_name)(self.state)
+            panel = load_panel(module, class_name)(state)
             panel.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-            dock = QDockWidget(panel.title, self)
+            dock = QDockWidget(panel.title, window)
             dock.setObjectName(f"dock_{module}")
-            dock.setWidget(panel)
+            # A panel squeezed below its minimum scrolls, so the window fits small screens.
+            scroll = QScrollArea(dock)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(panel)
+            dock.setWidget(scroll)
             dock.setFeatures(
                 QDockWidget.DockWidgetFeature.DockWidgetMovable
                 | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                 | QDockWidget.DockWidgetFeature.DockWidgetClosable
             )
             if placement in areas:
-                self.addDockWidget(areas[placement], dock)
+                window.addDockWidget(areas[placement], dock)
             elif placement == "tab":
-                self.tabifyDockWidget(self.docks[anchor], dock)
+                window.tabifyDockWidget(self.docks[anchor], dock)
             else:
                 orientation = (
                     Qt.Orientation.Vertical if placement == "below" else Qt.Orientation.Horizontal
                 )
-                self.splitDockWidget(self.docks[anchor], dock, orientation)
+                window.splitDockWidget(self.docks[anchor], dock, orientation)
             self.panels[module] = panel
             self.docks[module] = dock
         for _module, _class_name, placement, anchor in PANELS:
             if placement == "tab":
                 self.docks[anchor].raise_()
-        self.resizeDocks(
-            [self.docks[m] for m in ("image_panel", "heads_grid", "predictions")],
-            [560, 560, 420],
-            Qt.Orientation.Horizontal,
-        )
-        self.resizeDocks(
-            [self.docks[m] for m in ("image_panel", "rollout_panel")],
-            [560, 380],
-            Qt.Orientation.Vertical,
-        )
-        self.resizeDocks(
-            [self.docks[m] for m in ("predictions", "head_stats_plot")],
-            [260, 680],
-            Qt.Orientation.Vertical,
-        )
+        for names, sizes, orientation in SIZES:
+            window.resizeDocks([self.docks[m] for m in names], sizes, orientation)
         self.current_dock = self.docks["image_panel"]
+        self._default_layout = window.saveState()
+        QApplication.instance().focusChanged.connect(self._on_focus_changed)
 
     def reset_layout(self) -> None:
         """Put every panel back where it started."""
         for dock in self.docks.values():
             dock.show()
-        self.restoreState(self._default_layout)
+        self.window.restoreState(self._default_layout)
 
     def current_panel(self) -> QWidget:
         """The panel last clicked or focused (the image panel at first)."""
-        dock = self.current_dock or self.docks["image_panel"]
-        return dock.widget()
+        return self.current_dock.widget().widget()
+
+    def close(self) -> None:
+        """Stop following the focus (the window closes)."""
+        QApplication.instance().focusChanged.disconnect(self._on_focus_changed)
 
     def _on_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
         widget = new

@@ -6,16 +6,19 @@ file that cannot be read leaves the current image and says why in the error bar.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QMimeData
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from vitviz.errors import ImageLoadError
 from vitviz.qt.samples import demo_sample, grace_hopper_path
-from vitviz.state import LoadedImage
+from vitviz.qt.settings import Settings
+from vitviz.state import AppState, LoadedImage
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm);;All files (*)"
 
@@ -30,11 +33,21 @@ def pil_from_qimage(image: QImage) -> Image.Image:
 
 
 class ImageInput:
-    """Main-window mixin: every way of getting an image into ``state.inputs``.
+    """Every way of getting an image into ``state.inputs``.
 
-    The window provides ``state``, ``settings``, ``recent_menu`` and ``_sample_index`` (a
-    counter of generated samples), and accepts drops.
+    Parameters
+    ----------
+    state : AppState
+        Gets the image; errors go to ``state.results.error``.
+    settings : Settings
+        Remembers the recent files.
+    window : QWidget
+        Parent of the file dialog.
     """
+
+    def __init__(self, state: AppState, settings: Settings, window: QWidget) -> None:
+        self.state, self.settings, self.window = state, settings, window
+        self._sample_index = itertools.count(1)  # sample 0 is the start-up image
 
     def open_path(self, path: str | Path) -> bool:
         """Open the image at ``path``; on failure say why and keep the current image."""
@@ -57,7 +70,7 @@ class ImageInput:
 
     def open_image_dialog(self) -> None:
         """File → Open Image…"""
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
         if path:
             self.open_path(path)
 
@@ -84,30 +97,29 @@ class ImageInput:
         """matplotlib's bundled photograph of Grace Hopper."""
         return self.open_path(grace_hopper_path())
 
-    def fill_recent_menu(self) -> None:
-        """List the recent files in ``recent_menu`` (called as it opens)."""
-        self.recent_menu.clear()
+    def fill_recent_menu(self, menu: QMenu) -> None:
+        """List the recent files in ``menu`` (called as it opens)."""
+        menu.clear()
         recent = self.settings.recent_files()
         for path in recent:
-            action = self.recent_menu.addAction(Path(path).name)
+            action = menu.addAction(Path(path).name)
             action.setToolTip(path)
             action.triggered.connect(lambda _c=False, p=path: self.open_path(p))
         if recent:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear", self.settings.clear_recent_files)
+            menu.addSeparator()
+            menu.addAction("Clear", self.settings.clear_recent_files)
         else:
-            self.recent_menu.addAction("(none)").setEnabled(False)
+            menu.addAction("(none)").setEnabled(False)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
-        mime = event.mimeData()
-        if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
-            event.acceptProposedAction()
+    @staticmethod
+    def accepts(mime: QMimeData) -> bool:
+        """Whether a drag carries an image or a local file."""
+        return mime.hasImage() or any(u.isLocalFile() for u in mime.urls())
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
-        mime = event.mimeData()
+    def drop(self, mime: QMimeData) -> None:
+        """Open the dropped file, or use the dropped image."""
         local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
         if local:
             self.open_path(local[0])
         elif mime.hasImage():
             self.set_image(LoadedImage(pil_from_qimage(QImage(mime.imageData())), "dropped image"))
-        event.acceptProposedAction()

@@ -9,17 +9,22 @@ is kept in the settings so that the file never asks again.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from vitviz.errors import VitvizError
 from vitviz.qt.controller import held_events
 from vitviz.qt.model_picker import arch_dialog, checkpoint_choices, model_dialog
+from vitviz.qt.settings import Settings
+from vitviz.state import AppState
 
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
 
 
 class ModelInput:
-    """Main-window mixin: choosing the model. The window provides ``state`` and ``settings``."""
+    """Choosing the model: ``state.inputs`` gets it; ``window`` parents the dialogs."""
+
+    def __init__(self, state: AppState, settings: Settings, window: QWidget) -> None:
+        self.state, self.settings, self.window = state, settings, window
 
     def load_model_source(self, source: str, arch: str | None = None) -> None:
         """Switch to the model ``source`` (``arch`` for files that do not name theirs)."""
@@ -32,13 +37,13 @@ class ModelInput:
 
     def choose_model_dialog(self) -> None:
         """The searchable list of timm models."""
-        dialog = model_dialog(self)
+        dialog = model_dialog(self.window)
         if dialog.exec() and dialog.selected():
             self.load_model_source(dialog.selected())
 
     def open_checkpoint_dialog(self) -> None:
         """Open Checkpoint…: pick a file, then :meth:`open_checkpoint` it."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", "", CHECKPOINT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open checkpoint", "", CHECKPOINT_FILTER)
         if path:
             self.open_checkpoint(path)
 
@@ -55,7 +60,7 @@ class ModelInput:
             finally:
                 QApplication.restoreOverrideCursor()
             if choices is not None and len(choices) != 1:
-                dialog = arch_dialog(path, choices, self)
+                dialog = arch_dialog(path, choices, self.window)
                 if not dialog.exec() or not dialog.selected():
                     return
                 arch = dialog.selected()

@@ -3,40 +3,69 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtWidgets import QMainWindow
 
+from vitviz.qt.settings import Settings
 from vitviz.qt.window.toolbar import COLORMAPS
+from vitviz.state import AppState
 
 DEFAULT_SIZE = QSize(1500, 950)
 
 
-class WindowSettings:
-    """Main-window mixin: restore and save through ``settings`` (a :class:`Settings`).
+def fit_to_screen(window: QMainWindow) -> None:
+    """Shrink and move ``window`` so that its frame lies within its screen's available area."""
+    available = window.screen().availableGeometry()
+    frame = window.frameGeometry()
+    # The frame (title bar, borders) around the client area counts against the screen.
+    extra = frame.size() - window.size()
+    size = window.size().boundedTo(available.size() - extra)
+    window.resize(size)
+    frame.setSize(size + extra)
+    frame.moveLeft(min(max(frame.left(), available.left()), available.right() - frame.width() + 1))
+    frame.moveTop(min(max(frame.top(), available.top()), available.bottom() - frame.height() + 1))
+    window.move(frame.topLeft())
 
-    The window provides ``state``, ``settings`` and ``model_picker``.
+
+class WindowSettings:
+    """Restores and saves the window through ``settings``.
+
+    Parameters
+    ----------
+    state : AppState
+        Its view options are restored; its inputs and model are saved.
+    settings : Settings
+        Where they are kept.
+    window : QMainWindow
+        Whose geometry and dock layout are kept.
     """
 
-    def _restore_settings(self) -> None:
+    def __init__(self, state: AppState, settings: Settings, window: QMainWindow) -> None:
+        self.state, self.settings, self.window = state, settings, window
+
+    def restore(self) -> None:
+        """Restore the view options, geometry (at most the screen's) and layout."""
         # The inputs (model, device, precision, mode) are the start-up's business
         # (vitviz.app), where command-line arguments override them.
-        settings, view = self.settings, self.state.view
+        settings, view, window = self.settings, self.state.view, self.window
         colormap = settings.colormap(view.colormap)
         if colormap in COLORMAPS:
             view.colormap = colormap
         view.opacity = settings.opacity(view.opacity)
         geometry, layout = settings.window_geometry(), settings.window_state()
         if geometry is not None:
-            self.restoreGeometry(geometry)
+            window.restoreGeometry(geometry)
         else:
-            self.resize(DEFAULT_SIZE)
+            window.resize(DEFAULT_SIZE)
+        fit_to_screen(window)
         if layout is not None:
-            self.restoreState(layout)
-        self.model_picker.remember(settings.last_model())
+            window.restoreState(layout)
 
-    def save_settings(self) -> None:
+    def save(self) -> None:
         """Remember layout, options and the model for the next run."""
-        settings, inputs = self.settings, self.state.inputs
+        settings, inputs, window = self.settings, self.state.inputs, self.window
         settings.set_window_layout(
-            self.saveGeometry() if not self.isFullScreen() else QByteArray(), self.saveState()
+            window.saveGeometry() if not window.isFullScreen() else QByteArray(),
+            window.saveState(),
         )
         settings.set_colormap(self.state.view.colormap)
         settings.set_opacity(self.state.view.opacity)

@@ -12,7 +12,10 @@ from pathlib import Path
 from PySide6.QtCore import QMarginsF, QPoint, QSizeF
 from PySide6.QtGui import QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
+
+from vitviz.qt.overlay import describe_overlay, overlay_map
+from vitviz.state import AppState
 
 EXPORT_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
 
@@ -52,10 +55,18 @@ def save_widget(widget: QWidget, path: str | Path) -> Path:
 
 
 class PicturesOut:
-    """Main-window mixin: exporting and copying what is shown.
+    """Exporting and copying what is shown.
 
-    The window provides ``state`` and ``panels``.
+    Parameters
+    ----------
+    state : AppState
+        What the figures show; errors go to ``state.results.error``.
+    window : QMainWindow
+        Parent of the dialogs; its status bar says what was saved.
     """
+
+    def __init__(self, state: AppState, window: QMainWindow) -> None:
+        self.state, self.window = state, window
 
     def export_widget(self, widget: QWidget, path: str | Path) -> Path | None:
         """Save ``widget`` to ``path`` (PNG / SVG / PDF); errors go to the error bar."""
@@ -64,13 +75,15 @@ class PicturesOut:
         except OSError as error:
             self.state.results.error = f"Could not export: {error}"
             return None
-        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        self.window.statusBar().showMessage(f"Saved {saved}", 5000)
         return saved
 
     def export_dialog(self, widget: QWidget) -> None:
         """Ask for a file name and save ``widget`` there."""
-        name = "vitviz-window" if widget is self else f"vitviz-{widget.objectName() or 'panel'}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export", f"{name}.png", EXPORT_FILTER)
+        name = (
+            "vitviz-window" if widget is self.window else f"vitviz-{widget.objectName() or 'panel'}"
+        )
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export", f"{name}.png", EXPORT_FILTER)
         if path:
             self.export_widget(widget, path)
 
@@ -88,19 +101,17 @@ class PicturesOut:
         matplotlib.figure.Figure or None
             None when there is nothing to export yet.
         """
-        from vitviz.compute.attention_maps import query_maps
         from vitviz.export.map_figures import heads_grid_figure, map_image_figure
         from vitviz.export.pictures import PictureOptions
 
         state, results = self.state, self.state.results
-        if results.inference is None:
+        analysis = results.analysis
+        if analysis is None:
             return None
-        layout, sel, view = results.inference.layout, state.selection, state.view
+        layout, sel, view = analysis.layout, state.selection, state.view
         model = results.model.spec.name
         if kind == "grid":
-            maps = query_maps(
-                results.inference.attentions, layout, sel.query, renormalize=view.drop_prefix
-            )[0]
+            maps = analysis.cells(sel.query, renormalize=view.drop_prefix)[:, :-1]  # [L, H, r, c]
             return heads_grid_figure(
                 maps,
                 title=f"{model} · query {layout.label(sel.query)}",
@@ -108,15 +119,15 @@ class PicturesOut:
                 fusion=view.fusion,
                 shared_scale=view.scale == "shared",
             )
-        panel = self.panels["image_panel"]
-        if panel.current_map is None:
+        grid_map = overlay_map(state)
+        if grid_map is None:
             return None
         options = PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
         return map_image_figure(
-            panel.current_map,
+            grid_map,
             results.prepared.grid,
             results.image.image,
-            title=f"{model} · {panel.overlay_description()}",
+            title=f"{model} · {describe_overlay(state)}",
             options=options,
         )
 
@@ -133,13 +144,13 @@ class PicturesOut:
         except (OSError, ValueError) as error:
             self.state.results.error = f"Could not export: {error}"
             return None
-        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        self.window.statusBar().showMessage(f"Saved {saved}", 5000)
         return saved
 
     def export_figure_dialog(self, kind: str) -> None:
         """Ask for a file name and save a figure there."""
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export figure", f"vitviz-{kind}.png", EXPORT_FILTER
+            self.window, "Export figure", f"vitviz-{kind}.png", EXPORT_FILTER
         )
         if path:
             self.export_figure(kind, path)
@@ -147,4 +158,4 @@ class PicturesOut:
     def copy_to_clipboard(self, widget: QWidget) -> None:
         """Put ``widget``'s picture on the clipboard."""
         QGuiApplication.clipboard().setPixmap(widget.grab())
-        self.statusBar().showMessage("Copied to the clipboard", 3000)
+        self.window.statusBar().showMessage("Copied to the clipboard", 3000)

@@ -1,6 +1,6 @@
 """The status bar's indicators: the error message, the status text, busy and download progress.
 
-An error shows as a red label (its first line, cut to fit) until clicked, with a Details
+An error shows as a red label (on one line, cut by the window's edge) until clicked, with a Details
 button that shows the whole message, selectable and copyable; while the model works, an
 indeterminate bar (a download bar while weights download) and a Cancel button show, with
 a busy cursor.
@@ -9,7 +9,14 @@ a busy cursor.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QPushButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+)
 
 from vitviz.qt.controller import Controller
 from vitviz.qt.widgets.bindings import listen
@@ -38,6 +45,8 @@ class StatusIndicators(QObject):
             "QLabel { background: #7a1f1f; color: white; padding: 2px 8px; border-radius: 3px; }"
         )
         self.error_label.setWordWrap(False)
+        # A long message must not widen the window past the screen: the tooltip has it all.
+        self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.error_label.setCursor(Qt.CursorShape.PointingHandCursor)
         self.error_label.installEventFilter(self)
         self.error_label.hide()
@@ -74,14 +83,10 @@ class StatusIndicators(QObject):
         return super().eventFilter(watched, event)
 
     def show_error(self, message: str | None) -> None:
-        """Show the first line of ``message``, cut to fit (all of it in Details), or hide it."""
+        """Show ``message`` on one line (whole in Details and the tooltip), or hide it."""
         self.details_button.setVisible(bool(message))
         if message:
-            first = message.splitlines()[0]
-            metrics = self.error_label.fontMetrics()
-            width = max(200, self.error_label.window().width() // 2)
-            shown = metrics.elidedText(first, Qt.TextElideMode.ElideRight, width)
-            self.error_label.setText(shown + "   ✕")
+            self.error_label.setText(" ".join(message.split()) + "   ✕")
             self.error_label.setToolTip(f"{message}\n\n(click to dismiss)")
             self.error_label.show()
         else:

@@ -5,15 +5,13 @@ and the rest dimmed; the patch grid and the map are placed through the result's
 :class:`~vitviz.compute.geometry.PatchGrid`, so they sit on the original pixels whatever
 the resize and crop. Prefix tokens (CLS, DIST, REG0…) are chips beside the image.
 Hovering shows the patch under the pointer, a click makes it the query, arrow keys move
-the query, and the map (selected head, fused layer, rollout or class map) is drawn with
-the chosen colormap and opacity.
+the query, and the map chosen in ``state.view.overlay`` (:mod:`vitviz.qt.overlay`) is
+drawn with the chosen colormap and opacity.
 
-Modules: ``overlays`` (which map, computed and named), ``canvas`` (the drawing),
-``chips`` (prefix-token buttons), ``pointing`` (hover, click and arrow keys on tokens)
-and ``panel`` (the widget composing them).
+Modules: ``canvas`` (the drawing), ``chips`` (prefix-token buttons), ``pointing`` (hover,
+click and arrow keys on tokens) and ``panel`` (the widget composing them).
 """
 
-from vitviz.qt.panels.image_panel.overlays import OVERLAY_LABELS, OVERLAYS, overlay_map
 from vitviz.qt.panels.image_panel.panel import ImagePanel
 
-__all__ = ["OVERLAYS", "OVERLAY_LABELS", "ImagePanel", "overlay_map"]
+__all__ = ["ImagePanel"]

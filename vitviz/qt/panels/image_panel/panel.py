@@ -7,26 +7,20 @@ image is :class:`~vitviz.qt.panels.image_panel.pointing.QueryPointer`'s business
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
+from vitviz.qt.overlay import overlay_map
 from vitviz.qt.panels.image_panel.canvas import ImageCanvas
 from vitviz.qt.panels.image_panel.chips import PrefixChips
-from vitviz.qt.panels.image_panel.overlays import (
-    OVERLAY_LABELS,
-    OVERLAYS,
-    describe_overlay,
-    overlay_map,
-)
 from vitviz.qt.panels.image_panel.pointing import QueryPointer
 from vitviz.qt.qimage import rgba_to_qimage
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, bind_value, listen
 from vitviz.state import AppState
+from vitviz.state.view import OVERLAY_LABELS, OVERLAYS
 
 
 class ImagePanel(QWidget):
@@ -46,7 +40,6 @@ class ImagePanel(QWidget):
         self.state = state
         self._image_key: object = None
         self._geometry_key: object = None
-        self._map_cache: tuple[tuple, tuple] | None = None
         self.current_map: np.ndarray | None = None
 
         self.canvas = ImageCanvas(self)
@@ -56,9 +49,7 @@ class ImagePanel(QWidget):
         self.source_combo = QComboBox(self)
         self.source_combo.setObjectName("overlay_source")
         self.source_combo.setToolTip("Which map is laid over the image")
-        for value, text in zip(OVERLAYS, OVERLAY_LABELS, strict=True):
-            self.source_combo.addItem(text, value)
-        self.source_combo.currentIndexChanged.connect(lambda _i: self.render_all())
+        bind_combo(self.source_combo, state.view, "overlay", OVERLAYS, OVERLAY_LABELS)
         self.opacity_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal, self)
         self.opacity_slider.setObjectName("opacity_slider")
         self.opacity_slider.setRange(0.0, 1.0)
@@ -105,18 +96,21 @@ class ImagePanel(QWidget):
 
         results, sel, view = state.results.events, state.selection.events, state.view.events
         for signal in (
-            results.inference,
+            results.analysis,
+            results.rollout,
             results.class_maps,
             sel.query,
             sel.layer,
             sel.head,
             sel.class_index,
+            view.overlay,
             view.fusion,
             view.colormap,
             view.drop_prefix,
             view.mass_threshold,
             view.class_method,
-            state.rollout.events,
+            state.rollout.events.shown_layer,
+            state.rollout.events.follow_query,
         ):
             listen(self, signal, self.render_all)
         for signal in (view.opacity, view.upsampling, view.show_grid, view.presentation):
@@ -126,19 +120,6 @@ class ImagePanel(QWidget):
         self.render_all()
 
     # --- state → panel --------------------------------------------------------------
-    @property
-    def overlay_source(self) -> str:
-        """Which map is drawn: one of :data:`OVERLAYS`."""
-        return self.source_combo.currentData()
-
-    def set_overlay_source(self, source: str) -> None:
-        """Choose the map drawn over the image (one of :data:`OVERLAYS`)."""
-        self.source_combo.setCurrentIndex(OVERLAYS.index(source))
-
-    def overlay_description(self) -> str:
-        """What the drawn map is, for titles: ``layer 3, head 1 · query CLS``."""
-        return describe_overlay(self.state, self.overlay_source)
-
     def render_all(self, *_: object) -> None:
         """Bring the whole panel up to date with the state (cheap when nothing changed)."""
         self._show_image()
@@ -169,39 +150,14 @@ class ImagePanel(QWidget):
                 self.canvas.set_geometry(grid.crop_box, (xs, ys))
 
     def _show_map(self) -> None:
-        state, source = self.state, self.overlay_source
-        sel, view = state.selection, state.view
-        # Results are compared by identity (their tensors have no truth value), the rest
-        # by value.
-        objects = (state.results.inference, state.results.class_maps)
-        values = (
-            source,
-            sel.query,
-            sel.layer,
-            sel.head,
-            sel.class_index,
-            view.fusion,
-            view.drop_prefix,
-            view.mass_threshold,
-            view.class_method,
-            view.colormap,
-            *(getattr(state.rollout, f.name) for f in fields(state.rollout)),
-        )
-        if self._map_cache is not None:
-            cached_objects, cached_values = self._map_cache
-            if cached_values == values and all(
-                a is b for a, b in zip(cached_objects, objects, strict=True)
-            ):
-                return
-        grid_map = overlay_map(state, source)
+        grid_map = overlay_map(self.state)
         self.current_map = grid_map
         if grid_map is None:
             self.canvas.set_map(None)
         else:
             from vitviz.compute.render import to_rgba
 
-            self.canvas.set_map(to_rgba(grid_map, view.colormap))
-        self._map_cache = (objects, values)
+            self.canvas.set_map(to_rgba(grid_map, self.state.view.colormap))
 
     def _apply_style(self, *_: object) -> None:
         view = self.state.view

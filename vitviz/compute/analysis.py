@@ -1,0 +1,261 @@
+"""Everything the GUI derives from one forward pass, computed once, off the UI thread.
+
+:func:`analyse` is the second stage of a result: head statistics, high-norm flags,
+prefix mass and the ranked predictions. :func:`rollout_maps` rolls out every query up to
+every selected layer for one :class:`~vitviz.compute.rollout.RolloutOptions`. Both run
+in the GUI's worker thread and return frozen values that are never written again, so
+they may be handed to the UI thread as they are.
+
+Their read methods are the cheap per-query reads the panels make on the UI thread (a row
+of the stored attention, a row of the rollout stack): a few hundred thousand values
+copied, well within a frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from vitviz.compute import head_stats
+from vitviz.compute.attention_maps import (
+    Query,
+    fuse_heads,
+    mass_threshold,
+    patch_columns,
+    select_query_rows,
+)
+from vitviz.compute.predictions import Predictions, top_k
+from vitviz.compute.rollout import (
+    RolloutOptions,
+    chain_rows,
+    layer_factor,
+    rollout_stack,
+    selected_layers,
+    start_vector,
+)
+from vitviz.errors import AnalysisError
+from vitviz.vit.layout import TokenLayout
+
+MAX_PREDICTIONS = 50
+"""Classes ranked per result: the most the Predictions panel lists."""
+
+
+def first_image(tensor: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Drop leading batch axes (keeping the first image) until ``tensor`` has ``ndim`` axes."""
+    while tensor.dim() > ndim:
+        tensor = tensor[0]
+    return tensor
+
+
+def _threshold(maps: torch.Tensor, fraction: float | None) -> torch.Tensor:
+    """``maps`` with the patches outside DINO's top-``fraction`` mass set to 0."""
+    return maps if fraction is None else maps * mass_threshold(maps, fraction)
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """The derived analyses of the first image of one :class:`InferenceResult`.
+
+    Attributes
+    ----------
+    attentions : torch.Tensor
+        ``[L, H, N, N]`` stored attention (read only).
+    layout : TokenLayout
+        Token layout of the input.
+    mean_distance, entropy : numpy.ndarray
+        ``[L, H]`` mean attention distance (pixels) and mean row entropy (nats).
+    prefix_mass : numpy.ndarray
+        ``[L, H, num_prefix]`` attention of the default query (class token, else the mean
+        patch query) on each prefix token.
+    patch_prefix_mass : numpy.ndarray
+        ``[L, num_prefix]`` mean attention of the patches on each prefix token (heads
+        averaged).
+    token_norms, high_norm : numpy.ndarray or None
+        ``[L, N]`` token norms and their high-norm flags; None without norms.
+    predictions : Predictions
+        The top :data:`MAX_PREDICTIONS` classes, or the reason there are none.
+    """
+
+    attentions: torch.Tensor
+    layout: TokenLayout
+    mean_distance: np.ndarray
+    entropy: np.ndarray
+    prefix_mass: np.ndarray
+    patch_prefix_mass: np.ndarray
+    token_norms: np.ndarray | None
+    high_norm: np.ndarray | None
+    predictions: Predictions
+
+    @property
+    def depth(self) -> int:
+        """Number of blocks."""
+        return self.attentions.shape[0]
+
+    def query_row(self, layer: int, head: int, query: Query) -> np.ndarray:
+        """``[N]`` attention row of ``query`` in one head."""
+        row = select_query_rows(self.attentions[layer, head], self.layout, query)  # [N]
+        return row.numpy()
+
+    def cells(
+        self,
+        query: Query,
+        *,
+        fusion: str = "mean",
+        renormalize: bool = False,
+        threshold: float | None = None,
+        layer: int | None = None,
+    ) -> np.ndarray:
+        """The query's attention maps: every head, then the heads fused, of every layer.
+
+        Parameters
+        ----------
+        query : Query
+            The query token.
+        fusion : {"mean", "max", "min"}
+            Fusion of the last column.
+        renormalize : bool
+            Drop the prefix columns and renormalise each map over the patches.
+        threshold : float or None
+            DINO's mass threshold applied to every map.
+        layer : int or None
+            Only this layer.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[L, H + 1, rows, cols]``, or ``[H + 1, rows, cols]`` for one ``layer``.
+        """
+        stored = self.attentions if layer is None else self.attentions[layer : layer + 1]
+        rows = select_query_rows(stored, self.layout, query)  # [l, H, N]
+        maps = patch_columns(rows, self.layout, renormalize=renormalize)  # [l, H, rows, cols]
+        fused = fuse_heads(maps, fusion, dim=1)  # [l, rows, cols]
+        cells = _threshold(torch.cat([maps, fused[:, None]], dim=1), threshold)  # [l, H+1, r, c]
+        return (cells if layer is None else cells[0]).numpy()
+
+
+def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysis:
+    """The derived analyses of the first image of ``inference``.
+
+    Parameters
+    ----------
+    inference : vitviz.compute.inference.InferenceResult
+        Needs ``attentions``, ``layout``, ``token_norms`` and ``logits``.
+    patch_size : tuple of int
+        ``(height, width)`` of a patch in input pixels.
+    labels : sequence of str, optional
+        Class names, for the predictions.
+
+    Returns
+    -------
+    Analysis
+    """
+    layout = inference.layout
+    attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
+    norms = inference.token_norms
+    norms = first_image(norms, 2).float() if norms is not None and norms.numel() else None
+    stats = head_stats.head_statistics(attentions, layout, patch_size, token_norms=norms)
+    patch_mass = head_stats.prefix_mass(attentions, layout, query="patches")  # [L, H, P]
+    try:
+        predictions = top_k(inference.logits, labels, k=MAX_PREDICTIONS)
+    except AnalysisError as error:
+        predictions = Predictions(classes=(), num_classes=0, reason=str(error))
+    return Analysis(
+        attentions=attentions,
+        layout=layout,
+        mean_distance=_read_only(stats.mean_distance),
+        entropy=_read_only(stats.entropy),
+        prefix_mass=_read_only(stats.prefix_mass),
+        patch_prefix_mass=_read_only(patch_mass.mean(-2)),  # [L, num_prefix]
+        token_norms=None if norms is None else _read_only(norms),
+        high_norm=None if stats.high_norm is None else _read_only(stats.high_norm),
+        predictions=predictions,
+    )
+
+
+def _read_only(tensor: torch.Tensor) -> np.ndarray:
+    """``tensor`` as a numpy array no one can write to (it is shared with the UI thread)."""
+    array = tensor.numpy()
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class RolloutMaps:
+    """Rollout of every query up to every selected layer, for one set of options.
+
+    Attributes
+    ----------
+    options : RolloutOptions
+        What was computed.
+    layers : range
+        The selected blocks (empty when ``error`` is set).
+    stack : torch.Tensor or None
+        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack`; None
+        when only the default query was rolled out.
+    default_rows : torch.Tensor or None
+        ``[n_selected, N]`` rollout of the default query (class token, pooling query or
+        the mean of the patches).
+    layout : TokenLayout or None
+        Token layout of the input.
+    error : str or None
+        Why there is no rollout (e.g. a start layer after the end layer).
+    """
+
+    options: RolloutOptions
+    layers: range = range(0)
+    stack: torch.Tensor | None = None
+    default_rows: torch.Tensor | None = None
+    layout: TokenLayout | None = None
+    error: str | None = None
+
+    def maps(
+        self,
+        query: int | None = None,
+        *,
+        renormalize: bool = False,
+        threshold: float | None = None,
+    ) -> np.ndarray | None:
+        """``[n_selected, rows, cols]`` rollout of ``query`` (None: the default query).
+
+        None when there is no rollout, or when ``query`` is given and only the default
+        query was rolled out.
+        """
+        if query is None and self.default_rows is not None:
+            rows = self.default_rows  # [n, N]
+        elif query is not None and self.stack is not None:
+            rows = select_query_rows(self.stack, self.layout, query)  # [n, N]
+        else:
+            return None
+        grids = patch_columns(rows, self.layout, renormalize=renormalize)  # [n, rows, cols]
+        return _threshold(grids, threshold).numpy()
+
+
+def rollout_maps(inference: Any, options: RolloutOptions, every_query: bool = True) -> RolloutMaps:
+    """Roll out the first image of ``inference`` with ``options`` (see :class:`RolloutMaps`).
+
+    With ``every_query`` every query's rollout is kept (``L`` products of ``[N, N]``
+    matrices); without, only the default query's (``L`` vector-matrix chains), which is
+    what is shown unless the rollout follows the query: for DINOv2-L at 518 px that
+    saves seconds. Invalid options give a :class:`RolloutMaps` whose ``error`` says why.
+    """
+    attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
+    layout, pool = inference.layout, inference.pool_attention
+    start = start_vector(
+        layout,
+        None,
+        pool_attention=None if pool is None else first_image(pool, 3),
+        head_fusion=options.fusion,
+    )  # [N]
+    try:
+        layers = selected_layers(len(attentions), options.start_layer, options.end_layer)
+        if every_query:
+            stack = rollout_stack(attentions, options)  # [n, N, N]
+            return RolloutMaps(options, layers, stack, start @ stack, layout)
+        factor = layer_factor(attentions, options)
+        rows = chain_rows(start, factor, layers, every_layer=True)  # [n, N]
+    except AnalysisError as error:
+        return RolloutMaps(options, error=str(error))
+    return RolloutMaps(options, layers, None, rows, layout)
