@@ -5,7 +5,9 @@ the top class's map, points at a patch of the object, and saves the window.
 
 Usage::
 
-    QT_QPA_PLATFORM=offscreen python scripts/screenshot.py [--out resources/screenshot.png]
+    QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshot.py [--out ...]
+
+(offscreen works too, but its 800 x 800 screen caps the window size)
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ def main() -> None:
         window.resize(*args.size)
         window.show()
         state, controller = window.state, window.controller
-        window.set_image(demo_sample(args.sample))
+        window.images.set_image(demo_sample(args.sample))
         wait_for(app, lambda: controller.idle and state.results.image is not None)
-        window.select_top_class(0)
+        window.commands.select_top_class(0)
         wait_for(app, lambda: controller.idle)
         # Point at the centre of mass of the top class's map: on the object.
         class_map = state.results.class_maps[(state.selection.class_index, "relevance")]
@@ -67,7 +69,7 @@ def main() -> None:
         state.select_token(state.layout.patch_index(row, col))
         state.selection.layer = min(args.layer, state.depth - 1)
         state.selection.head = min(args.head, state.num_heads - 1)
-        window.panels["image_panel"].set_overlay_source(args.overlay)
+        state.view.overlay = args.overlay
         window.docks["class_map"].raise_()
         for _ in range(30):
             app.processEvents()
