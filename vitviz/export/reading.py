@@ -1,8 +1,7 @@
-"""Reading images a batch at a time, and the report of what failed.
+"""Reading images a batch at a time, running the model on them, and the report of failures.
 
-Images are opened and prepared a batch at a time; one that cannot be read is recorded in
-the :class:`BatchReport` and skipped, and the readable ones are grouped by input size so
-that each group stacks into one forward pass.
+An image that cannot be read is recorded in the :class:`BatchReport` and skipped; the
+readable ones are grouped by input size so that each group stacks into one forward pass.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -29,17 +27,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BatchReport:
-    """Outcome of a batch run.
-
-    Attributes
-    ----------
-    written : list of Path
-        Every file written, in order.
-    failures : list of tuple of str
-        ``(image, message)`` for every image that was skipped or only partly exported.
-    done : int
-        Images exported completely.
-    """
+    """Outcome of a batch run: files ``written`` in order, ``failures`` as ``(image,
+    message)`` for images skipped or only partly exported, and the count ``done`` of
+    images exported completely."""
 
     written: list[Path] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -58,19 +48,8 @@ class BatchReport:
 
 @dataclass
 class BatchItem:
-    """One readable image of a batch.
-
-    Attributes
-    ----------
-    source : str
-        Where it was read from.
-    stem : str
-        Unique file stem for its outputs.
-    image : PIL.Image.Image
-        The original RGB image.
-    prepared : Prepared
-        Model input and patch geometry.
-    """
+    """One readable image: where it was read from, the unique file stem of its outputs, the
+    original RGB image and its model input with patch geometry."""
 
     source: str
     stem: str
@@ -84,18 +63,7 @@ class BatchItem:
 
 
 def unique_stems(paths: Sequence[str | Path]) -> list[str]:
-    """File stems for the outputs, made unique where two inputs share a name.
-
-    Parameters
-    ----------
-    paths : sequence of str or Path
-        Input image paths.
-
-    Returns
-    -------
-    list of str
-        ``cat``, ``dog``, ``cat-2`` ...
-    """
+    """File stems for the outputs, unique where two inputs share a name: ``x``, ``x-2``."""
     seen: dict[str, int] = {}
     stems = []
     for path in paths:
@@ -105,27 +73,10 @@ def unique_stems(paths: Sequence[str | Path]) -> list[str]:
     return stems
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def forward_batch(model: torch.nn.Module, tensors: Sequence[torch.Tensor], *, capture=True):
-    """Run the model once on inputs of one size, without gradients.
+    """The model's ``ViTOutput`` for ``[1, 3, H, W]`` inputs of one size, without gradients.
 
-    Parameters
-    ----------
-    model : vitviz.vit.VisionTransformer
-        The network.
-    tensors : sequence of torch.Tensor
-        ``[1, 3, H, W]`` inputs of the same size.
-    capture : bool
-        Return every block's attention and token norms.
-
-    Returns
-    -------
-    vitviz.vit.ViTOutput
-        Output for the ``[B, 3, H, W]`` batch.
+    ``capture`` returns every block's attention and token norms.
     """
     parameter = next(model.parameters())
     batch = torch.cat(list(tensors)).to(parameter.device, parameter.dtype)  # [B, 3, H, W]
@@ -145,51 +96,26 @@ def read_batches(
     progress: bool = True,
     desc: str = "",
 ) -> Iterator[list[BatchItem]]:
-    """Read and prepare images a batch at a time; unreadable ones go to ``report``.
+    """Read and prepare ``batch_size`` images at a time for ``spec``'s model.
 
-    Parameters
-    ----------
-    paths : sequence of str or Path
-        Image files.
-    spec : vitviz.vit.PretrainedSpec
-        Preprocessing of the model.
-    report : BatchReport
-        Receives a failure for every image that cannot be read or prepared.
-    preprocess : PreprocessMode
-        How images are fitted to the model.
-    batch_size : int
-        Images read per batch.
-    progress : bool
-        Show a tqdm progress bar (on stderr), advanced as batches are consumed.
-    desc : str
-        Label of the progress bar.
-
-    Yields
-    ------
-    list of BatchItem
-        Readable images of one batch with inputs of one size (so they stack).
+    Yields the readable images of each batch as lists of :class:`BatchItem` with inputs of
+    one size (so they stack); every image that cannot be read or prepared goes to
+    ``report``. ``progress`` shows a tqdm bar labelled ``desc`` on stderr.
     """
     if batch_size < 1:
         raise VitvizError(f"the batch size must be at least 1, got {batch_size}")
     named = list(zip([str(p) for p in paths], unique_stems(paths), strict=True))
     with tqdm(total=len(named), unit="image", disable=not progress, desc=desc) as bar:
-        for chunk in _chunks(named, batch_size):
-            items = []
-            for source, stem in chunk:
+        for start in range(0, len(named), batch_size):
+            groups: dict[tuple[int, ...], list[BatchItem]] = {}  # by input size
+            for source, stem in named[start : start + batch_size]:
                 try:
                     image = open_image(source)
                     prepared = prepare(image, spec, preprocess)
                 except VitvizError as error:
                     report.fail(source, str(error))
                     continue
-                items.append(BatchItem(source, stem, image, prepared))
-            yield from _same_size_groups(items)
-            bar.update(len(chunk))
-
-
-def _same_size_groups(items: list[BatchItem]) -> list[list[BatchItem]]:
-    """Items grouped by input size (only equal sizes stack into one batch)."""
-    groups: dict[tuple[int, ...], list[BatchItem]] = {}
-    for item in items:
-        groups.setdefault(tuple(item.prepared.tensor.shape), []).append(item)
-    return list(groups.values())
+                item = BatchItem(source, stem, image, prepared)
+                groups.setdefault(tuple(prepared.tensor.shape), []).append(item)
+            yield from groups.values()
+            bar.update(len(named[start : start + batch_size]))

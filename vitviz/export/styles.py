@@ -1,9 +1,8 @@
 """The look of exported figures: large fonts for slides, fixed sizes, identical bytes.
 
-Every exported figure is built and saved inside :func:`slide_style`, so the fonts, line
-widths and resolution are the same whatever the user's matplotlib configuration says, and
-saved with :data:`SAVE_METADATA`, which leaves out the timestamps PDF and SVG would embed,
-so two exports of the same map are byte-identical.
+Figures are built and saved inside :func:`slide_style`, whatever the user's matplotlib
+configuration says, and saved with :data:`SAVE_METADATA`, which leaves out the timestamps
+PDF and SVG would embed, so two exports of the same map are byte-identical.
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ SLIDE_RC = {
     "pdf.fonttype": 42,
 }
 
-# Timestamps are what makes two saves of one figure differ.
 SAVE_METADATA = {
     "png": {"Software": "vitviz"},
     "svg": {"Date": None},
@@ -60,12 +58,5 @@ class MapStyle(enum.Enum):
 
 
 def slide_style() -> contextlib.AbstractContextManager:
-    """Context in which exported figures are built and saved.
-
-    Returns
-    -------
-    contextlib.AbstractContextManager
-        matplotlib's ``rc_context`` of :data:`SLIDE_RC`: the slide style inside the
-        block, the user's settings restored after it.
-    """
+    """matplotlib's ``rc_context`` of :data:`SLIDE_RC` (the user's settings return after it)."""
     return mpl.rc_context(SLIDE_RC)

@@ -1,7 +1,6 @@
-"""Figure titles that say what is shown: model, map, query, layer, head, class, image.
+"""Figure titles: the first line says what the map is, the second its settings and image.
 
 Layers and heads are counted from 0, as on the command line and in timm's ``blocks.N``.
-The first line says what the map is; the second gives its settings and the image.
 """
 
 from __future__ import annotations

@@ -22,25 +22,10 @@ _PATCH = re.compile(r"^\(?\s*(\d+)\s*,\s*(\d+)\s*\)?$")
 
 
 def parse_query(text: str | None, layout: TokenLayout) -> Query:
-    """The query named by ``text`` in ``layout``.
+    """The query named by ``text`` (see :data:`TOKEN_HELP`) in ``layout``.
 
-    Parameters
-    ----------
-    text : str or None
-        See :data:`TOKEN_HELP`; None or ``""`` for the default query (the class token, or
-        the mean over patches for models without one).
-    layout : TokenLayout
-        Token layout of the analysed input.
-
-    Returns
-    -------
-    Query
-        A sequence index, ``"patches"``, ``"pool"`` or None.
-
-    Raises
-    ------
-    AnalysisError
-        The token does not exist in this layout.
+    None or ``""`` is the default query (None: the class token, or the mean over patches
+    for models without one); a token the layout lacks raises an :class:`AnalysisError`.
     """
     if not text:
         return None
@@ -72,26 +57,10 @@ def parse_query(text: str | None, layout: TokenLayout) -> Query:
 
 
 def query_label(query: Query, layout: TokenLayout) -> str:
-    """Short label of a query for titles: ``CLS``, ``REG2``, ``patch (3, 7)`` ...
-
-    Parameters
-    ----------
-    query : Query
-        A query as returned by :func:`parse_query`.
-    layout : TokenLayout
-        Token layout of the analysed input.
-
-    Returns
-    -------
-    str
-        The label.
-    """
+    """Short label of a :func:`parse_query` query for titles: ``CLS``, ``patch (3, 7)`` ..."""
+    if query is None and layout.class_index is not None:
+        return layout.label(layout.class_index)
     if query is None:
-        if layout.class_index is not None:
-            return layout.label(layout.class_index)
-        return "the pooling query" if layout.pool_query else "the mean patch query"
-    if query == "patches":
-        return "the mean patch query"
-    if query == "pool":
-        return "the pooling query"
-    return layout.label(int(query))
+        query = "pool" if layout.pool_query else "patches"
+    names = {"patches": "the mean patch query", "pool": "the pooling query"}
+    return names[query] if query in names else layout.label(int(query))
