@@ -1,4 +1,1 @@
-"""Figures, animations, talk decks and batch runs without a window (matplotlib, no Qt).
-
-Modules are imported by name; this package imports nothing, so importing one stays cheap.
-"""
+"""Figures, animations, talk decks and batch runs (matplotlib, no Qt); imports nothing."""

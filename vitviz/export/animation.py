@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.animation import FFMpegWriter, PillowWriter
 
-from vitviz.compute.geometry import PatchGrid
 from vitviz.errors import VitvizError
 from vitviz.export.map_figures import map_image_figure
-from vitviz.export.pictures import PictureOptions, as_numpy, paper_mask
+from vitviz.export.pictures import as_numpy, paper_mask
 from vitviz.export.styles import DPI, MapStyle, slide_style
 
 
@@ -24,16 +23,7 @@ def mp4_available() -> bool:
 
 
 def save_layer_animation(
-    maps,
-    grid: PatchGrid,
-    image: np.ndarray,
-    titles: list[str],
-    path: str | Path,
-    *,
-    options: PictureOptions | None = None,
-    label: str = "attention",
-    fixed_scale: bool = True,
-    fps: float = 2.0,
+    maps, grid, image, titles, path, *, options=None, label="attention", fixed_scale=True, fps=2.0
 ) -> Path:
     """Write one frame per map (e.g. per layer) on the image as a GIF or MP4; the path.
 

@@ -6,7 +6,6 @@ image that cannot be read or exported is reported and skipped; the others comple
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -50,13 +49,8 @@ class BatchExporter:
                 "choose another --out"
             ) from None
 
-    def run(
-        self, paths: Sequence[str | Path], *, batch_size: int = 8, progress: bool = True
-    ) -> BatchReport:
-        """Export every image of ``paths``, ``batch_size`` per forward pass, under a tqdm bar.
-
-        Returns the :class:`BatchReport`: files written, unreadable or failed images.
-        """
+    def run(self, paths, *, batch_size: int = 8, progress: bool = True) -> BatchReport:
+        """Export the images ``paths``, ``batch_size`` per forward pass, under a tqdm bar."""
         report, request = BatchReport(), self.request
         batches = read_batches(
             paths, self.spec, report, preprocess=request.preprocess, batch_size=batch_size,
@@ -119,15 +113,13 @@ class BatchExporter:
     def _maps(self, item: BatchItem, maps, names: list[str], label: str = "attention"):
         """``[frames, rows, cols]`` maps as the frames of an animation, or the last as a figure."""
         request, grid, base = self.request, item.prepared.grid, item.picture_base
+        options = request.picture
         if request.animated:
             return partial(
-                save_layer_animation, maps, grid, base, names, options=request.picture,
-                fps=request.fps, fixed_scale=not request.frame_scale,
+                save_layer_animation, maps, grid, base, names, options=options, fps=request.fps,
+                fixed_scale=not request.frame_scale,
             )  # fmt: skip
-        title = names[-1]
-        return map_image_figure(
-            maps[-1], grid, base, title=title, options=request.picture, label=label
-        )
+        return map_image_figure(maps[-1], grid, base, title=names[-1], options=options, label=label)
 
     def _about(self, item: BatchItem, batch) -> dict:
         """The title parts every map shares: model, query, image."""
@@ -136,14 +128,11 @@ class BatchExporter:
 
     def _rollout(self, item: BatchItem, batch, index: int):
         request, layers = self.request, batch["rollout_layers"]
-        names = [
-            titles.rollout_title(
-                **self._about(item, batch), start_layer=layers[0], end_layer=end,
-                fusion=request.fusion, discard_ratio=request.discard_ratio,
-                residual=request.residual,
-            )
-            for end in layers
-        ]  # fmt: skip
+        settings = dict(
+            self._about(item, batch), start_layer=layers[0], fusion=request.fusion,
+            discard_ratio=request.discard_ratio, residual=request.residual,
+        )  # fmt: skip
+        names = [titles.rollout_title(**settings, end_layer=end) for end in layers]
         maps = batch["rollout"][index]  # [rows, cols], or [layers, rows, cols] animated
         yield "rollout", self._maps(item, maps if request.animated else maps[None], names)
 
@@ -154,11 +143,8 @@ class BatchExporter:
         else:
             maps, suffix = maps[:, request.head], f"head{request.head}"  # [L, rows, cols]
         layers = list(range(len(maps))) if request.animated else [batch["layer"]]
-        about = self._about(item, batch)
-        names = [
-            titles.head_title(**about, layer=layer, head=request.head, fusion=request.fusion)
-            for layer in layers
-        ]
+        about, head, fusion = self._about(item, batch), request.head, request.fusion
+        names = [titles.head_title(**about, layer=n, head=head, fusion=fusion) for n in layers]
         suffix = suffix if request.animated else f"layer{layers[0]}_{suffix}"
         yield suffix, self._maps(item, maps[layers], names)
 

@@ -9,7 +9,6 @@ from PIL import Image
 
 from vitviz.compute import render
 from vitviz.compute.attention_maps import fuse_heads
-from vitviz.compute.geometry import PatchGrid
 from vitviz.export.figures import slide_figure
 from vitviz.export.pictures import PictureOptions, display_image, draw_map
 from vitviz.export.styles import MapStyle, slide_style
@@ -19,15 +18,7 @@ PICTURE_INCHES = 6.4
 
 
 def map_image_figure(
-    map_grid,
-    grid: PatchGrid,
-    image,
-    *,
-    title: str,
-    options: PictureOptions | None = None,
-    label: str = "attention",
-    vmin: float | None = None,
-    vmax: float | None = None,
+    map_grid, grid, image, *, title, options=None, label="attention", vmin=None, vmax=None
 ) -> Figure:
     """One ``[rows, cols]`` map on its image, titled, with a colour bar (overlay style).
 

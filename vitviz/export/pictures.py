@@ -42,23 +42,9 @@ def as_numpy(values) -> np.ndarray:
 
 def display_image(image, max_side: int = MAX_PICTURE_SIDE) -> np.ndarray:
     """A PIL image as ``[h, w, 3]`` uint8 RGB, scaled down (aspect kept) to ``max_side``."""
-    width, height = image.size
-    factor = max_side / max(width, height)
-    if factor < 1:
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    return np.asarray(image.convert("RGB"))
-
-
-def crop_extent(grid: PatchGrid, shape: tuple[int, ...]) -> tuple[float, float, float, float]:
-    """``imshow`` extent (left, right, bottom, top) of the model's input on a picture.
-
-    ``shape`` is ``(height, width, ...)`` of the original image or of a scaled copy.
-    """
-    (orig_h, orig_w), (height, width) = grid.original_size, shape[:2]
-    left, top, right, bottom = grid.crop_box
-    sx, sy = width / orig_w, height / orig_h
-    return left * sx, right * sx, bottom * sy, top * sy
+    image = image.convert("RGB")  # a copy, which thumbnail scales in place
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=None)
+    return np.asarray(image)
 
 
 def paper_mask(map_grid, grid: PatchGrid) -> np.ndarray:
@@ -92,7 +78,9 @@ def draw_map(axes, map_grid, grid: PatchGrid, image, options=None, *, vmin=None,
             f"map of shape {values.shape} does not match the {grid.rows}x{grid.cols} patch grid"
         )
     height, width = image.shape[:2]
-    extent = crop_extent(grid, image.shape)
+    sx, sy = width / grid.original_size[1], height / grid.original_size[0]
+    left, top, right, bottom = grid.crop_box  # in the original image's pixels
+    extent = (left * sx, right * sx, bottom * sy, top * sy)  # in the picture's pixels
     axes.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
     shown = None
     if options.style is MapStyle.VIT_PAPER:

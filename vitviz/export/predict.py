@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from vitviz.compute.predictions import top_k_batch
@@ -13,14 +11,7 @@ from vitviz.export.reading import BatchReport, forward_batch, read_batches
 
 
 def predict_images(
-    paths: Sequence[str | Path],
-    model,
-    spec,
-    *,
-    topk: int = 5,
-    batch_size: int = 8,
-    progress: bool = True,
-    preprocess: PreprocessMode = PreprocessMode.CROP,
+    paths, model, spec, *, topk=5, batch_size=8, progress=True, preprocess=PreprocessMode.CROP
 ) -> tuple[list[dict[str, Any]], BatchReport]:
     """Top-k classes of many images, batched; unreadable images are reported and skipped.
 

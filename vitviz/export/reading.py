@@ -1,7 +1,6 @@
 """Reading images a batch at a time, running the model on them, and the report of failures.
 
-An image that cannot be read is recorded in the :class:`BatchReport` and skipped; the
-readable ones are grouped by input size so that each group stacks into one forward pass.
+Unreadable images go to the :class:`BatchReport`; readable ones stack by input size.
 """
 
 from __future__ import annotations
@@ -74,10 +73,7 @@ def unique_stems(paths: Sequence[str | Path]) -> list[str]:
 
 
 def forward_batch(model: torch.nn.Module, tensors: Sequence[torch.Tensor], *, capture=True):
-    """The model's ``ViTOutput`` for ``[1, 3, H, W]`` inputs of one size, without gradients.
-
-    ``capture`` returns every block's attention and token norms.
-    """
+    """The model's output for ``[1, 3, H, W]`` inputs of one size (``capture``: attention)."""
     parameter = next(model.parameters())
     batch = torch.cat(list(tensors)).to(parameter.device, parameter.dtype)  # [B, 3, H, W]
     # no_grad rather than inference_mode: the analysis functions may update tensors
@@ -87,21 +83,11 @@ def forward_batch(model: torch.nn.Module, tensors: Sequence[torch.Tensor], *, ca
 
 
 def read_batches(
-    paths: Sequence[str | Path],
-    spec,
-    report: BatchReport,
-    *,
-    preprocess: PreprocessMode = PreprocessMode.CROP,
-    batch_size: int = 8,
-    progress: bool = True,
-    desc: str = "",
+    paths, spec, report, *, preprocess=PreprocessMode.CROP, batch_size=8, progress=True, desc=""
 ) -> Iterator[list[BatchItem]]:
-    """Read and prepare ``batch_size`` images at a time for ``spec``'s model.
-
-    Yields the readable images of each batch as lists of :class:`BatchItem` with inputs of
-    one size (so they stack); every image that cannot be read or prepared goes to
-    ``report``. ``progress`` shows a tqdm bar labelled ``desc`` on stderr.
-    """
+    """Lists of :class:`BatchItem` with inputs of one size (they stack), ``batch_size``
+    images read at a time for ``spec``'s model; an unreadable image goes to ``report``.
+    ``progress`` shows a tqdm bar labelled ``desc`` on stderr."""
     if batch_size < 1:
         raise VitvizError(f"the batch size must be at least 1, got {batch_size}")
     named = list(zip([str(p) for p in paths], unique_stems(paths), strict=True))

@@ -75,10 +75,7 @@ class ExportRequest:
 
 
 def resolve_class(name: str | int, labels, num_classes: int) -> int:
-    """The index of a class given as an index (``"3"``) or a label (case-insensitive).
-
-    Raises an :class:`AnalysisError` naming the indices and some labels when there is none.
-    """
+    """The index of a class given as an index (``"3"``) or a label (case-insensitive)."""
     text = str(name).strip()
     if text.lstrip("-").isdigit():
         return check_class_index(int(text), num_classes)

@@ -1,8 +1,7 @@
 """The look of exported figures: large fonts for slides, fixed sizes, identical bytes.
 
 Figures are built and saved inside :func:`slide_style`, whatever the user's matplotlib
-configuration says, and saved with :data:`SAVE_METADATA`, which leaves out the timestamps
-PDF and SVG would embed, so two exports of the same map are byte-identical.
+settings, with :data:`SAVE_METADATA` (no timestamps), so equal maps give equal bytes.
 """
 
 from __future__ import annotations
@@ -49,12 +48,11 @@ SAVE_METADATA = {
 
 
 class MapStyle(enum.Enum):
-    """How a map is shown on its image."""
+    """How a map is shown on its image: colormapped over it with the user's opacity, or as
+    in the ViT paper's figures (the blurred, max-normalised map as alpha mask over black)."""
 
     OVERLAY = "overlay"
-    """The colormapped map over the image with the user's opacity."""
     VIT_PAPER = "vit-paper"
-    """The ViT paper's figures: blurred, max-normalised map as an alpha mask over black."""
 
 
 def slide_style() -> contextlib.AbstractContextManager:

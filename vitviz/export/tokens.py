@@ -1,8 +1,5 @@
-"""Query tokens written as text (``cls``, ``reg2``, ``3,7`` ...) and their labels.
-
-The command line names query tokens the way the GUI's chips do; this module turns such a
-name into a :data:`vitviz.compute.attention_maps.Query` for one token layout, and a query
-back into a label for titles.
+"""Query tokens written as text, as the GUI's chips name them (``cls``, ``reg2``, ``3,7``
+...), read as a :data:`vitviz.compute.attention_maps.Query`; labels of queries for titles.
 """
 
 from __future__ import annotations
@@ -22,18 +19,14 @@ _PATCH = re.compile(r"^\(?\s*(\d+)\s*,\s*(\d+)\s*\)?$")
 
 
 def parse_query(text: str | None, layout: TokenLayout) -> Query:
-    """The query named by ``text`` (see :data:`TOKEN_HELP`) in ``layout``.
-
-    None or ``""`` is the default query (None: the class token, or the mean over patches
-    for models without one); a token the layout lacks raises an :class:`AnalysisError`.
-    """
+    """The query named by ``text`` (:data:`TOKEN_HELP`; None or ``""``: the default, None)
+    in ``layout``; a token the layout lacks raises an :class:`AnalysisError`."""
     if not text:
         return None
     name = text.strip().lower()
     if name in ("patches", "pool"):
         return name
-    if name in ("cls", "class"):
-        name = "cls"
+    name = "cls" if name == "class" else name
     labels = [label.lower() for label in layout.prefix_labels]
     if name in labels:
         return labels.index(name)
