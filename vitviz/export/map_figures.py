@@ -10,7 +10,7 @@ from PIL import Image
 from vitviz.compute import render
 from vitviz.compute.attention_maps import fuse_heads
 from vitviz.export.figures import slide_figure
-from vitviz.export.pictures import PictureOptions, display_image, draw_map
+from vitviz.export.pictures import PictureOptions, as_numpy, display_image, draw_map
 from vitviz.export.styles import MapStyle, slide_style
 
 PICTURE_INCHES = 6.4
@@ -60,7 +60,7 @@ def heads_grid_figure(
     """
     maps = torch.as_tensor(maps).float()
     fused = fuse_heads(maps, fusion, dim=-3)[:, None]  # [L, 1, rows, cols]
-    values = torch.cat([maps, fused], dim=1).numpy().astype(np.float64)  # [L, H + 1, r, c]
+    values = as_numpy(torch.cat([maps, fused], dim=1))  # [L, H + 1, rows, cols]
     layers, cols = values.shape[:2]
     label = "attention"
     if not shared_scale:
