@@ -50,9 +50,7 @@ def display_image(image, max_side: int = MAX_PICTURE_SIDE) -> np.ndarray:
 def paper_mask(map_grid, grid: PatchGrid) -> np.ndarray:
     """Black, transparent where the ViT paper's mask shows the image: ``[H_in, W_in, 4]``."""
     mask = render.vit_paper_mask(map_grid, grid)  # [H_in, W_in]
-    black = np.zeros((*mask.shape, 4), np.float32)  # [H_in, W_in, RGBA]
-    black[..., 3] = 1 - mask
-    return black
+    return np.dstack([np.zeros((*mask.shape, 3), np.float32), 1 - mask])  # [H_in, W_in, RGBA]
 
 
 def _shade_outside(axes, extent, width: int, height: int, alpha: float) -> None:
@@ -81,6 +79,7 @@ def draw_map(axes, map_grid, grid: PatchGrid, image, options=None, *, vmin=None,
     sx, sy = width / grid.original_size[1], height / grid.original_size[0]
     left, top, right, bottom = grid.crop_box  # in the original image's pixels
     extent = (left * sx, right * sx, bottom * sy, top * sy)  # in the picture's pixels
+    # nearest: 70 vs 88 ms CPU per map figure with "antialiased" (224 px image on 640 px)
     axes.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
     shown = None
     if options.style is MapStyle.VIT_PAPER:
