@@ -5,7 +5,8 @@ the top class's map, points at a patch of the object, and saves the window.
 
 Usage::
 
-    QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshot.py [--out ...]
+    QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1600x1000x24" \
+        python scripts/screenshot.py [--out resources/screenshot.png]
 
 (offscreen works too, but its 800 x 800 screen caps the window size)
 """

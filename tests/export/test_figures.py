@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from vitviz.compute.geometry import PatchGrid
-from vitviz.export.figures import attention_distance_figure, grid_figure, map_figure
+from vitviz.export.figures import attention_distance_figure
+from vitviz.export.map_figures import heads_grid_figure, map_image_figure
 from vitviz.export.pictures import PictureOptions
 from vitviz.export.saving import save_figure
 from vitviz.export.styles import DPI, MapStyle
@@ -24,7 +25,7 @@ def _grid(rows=4, cols=6) -> PatchGrid:
 def _map_figure(seed=0, **kwargs):
     rng = np.random.default_rng(seed)
     image = rng.integers(0, 256, (64, 96, 3), np.uint8)
-    return map_figure(rng.random((4, 6)), _grid(), image, title="model\nmap", **kwargs)
+    return map_image_figure(rng.random((4, 6)), _grid(), image, title="model\nmap", **kwargs)
 
 
 def test_map_figure_has_the_title_and_a_colour_bar_of_the_maps_scale():
@@ -64,22 +65,16 @@ def test_unknown_figure_format_is_refused(tmp_path):
 
 
 def test_grid_figure_has_one_axes_per_cell_in_row_major_order_and_a_bar():
-    maps = np.random.default_rng(0).random((3, 4, 10, 16)) * 5
-    figure = grid_figure(
-        maps, title="grid", row_labels=["a", "b", "c"], column_labels=["h0", "h1", "h2", "mean"]
-    )
+    maps = np.random.default_rng(0).random((3, 3, 10, 16)) * 5
+    figure = heads_grid_figure(maps, title="grid")
     assert len(figure.axes) == 12 + 1
     cell = figure.axes[5].images[0].get_array()  # row 1, column 1, scaled to 0..1
     one = maps[1, 1]
-    np.testing.assert_allclose(cell, (one - one.min()) / (one.max() - one.min()))
-    assert [figure.axes[c].title.get_text() for c in range(4)] == ["h0", "h1", "h2", "mean"]
-    assert [figure.axes[4 * r].get_ylabel() for r in range(3)] == ["a", "b", "c"]
+    np.testing.assert_allclose(cell, (one - one.min()) / (one.max() - one.min()), rtol=1e-6)
+    titles = ["head 0", "head 1", "head 2", "mean"]
+    assert [figure.axes[c].title.get_text() for c in range(4)] == titles
+    assert [figure.axes[4 * r].get_ylabel() for r in range(3)] == ["layer 0", "layer 1", "layer 2"]
     assert "each map from its minimum to its maximum" in figure.axes[-1].get_ylabel()
-
-
-def test_grid_figure_needs_a_label_per_row_and_column():
-    with pytest.raises(ValueError, match="label"):
-        grid_figure(np.zeros((1, 1, 4, 4)), title="t", row_labels=[], column_labels=["h"])
 
 
 def test_attention_distance_figure_plots_every_head(tmp_path):

@@ -217,26 +217,12 @@ def _gaussian_matrix(n: int, sigma: float) -> np.ndarray:
 
 
 def vit_paper_mask(map_grid, grid: PatchGrid, *, blur: bool = True) -> np.ndarray:
-    """The ViT paper's display mask: the image is shown through it over black.
+    """The ViT paper's display mask over the model's input: ``float32 [H_in, W_in]`` in 0..1.
 
     The authors' recipe (Dosovitskiy et al., google-research/vision_transformer #18, #27):
-    max-normalise the map, resize it to the input with Lanczos, Gaussian-blur it with a
-    radius (standard deviation) of one patch; the image is multiplied by it.
-
-    Parameters
-    ----------
-    map_grid : array_like
-        ``[rows, cols]`` non-negative map (e.g. rollout).
-    grid : PatchGrid
-        Geometry of the prepared input.
-    blur : bool
-        Apply the Gaussian blur (the paper's figures do).
-
-    Returns
-    -------
-    ndarray
-        ``float32 [H_in, W_in]`` in 0..1 over the model's input (``grid.crop_box`` of the
-        original image).
+    max-normalise the ``[rows, cols]`` map, resize it to the input (``grid.crop_box`` of
+    the original image) with Lanczos, Gaussian-blur it with a standard deviation of one
+    patch (``blur``; the paper's figures do); the image is shown through it over black.
     """
     values = np.nan_to_num(_as_array(map_grid).astype(np.float32))
     if values.shape != grid.layout.grid:

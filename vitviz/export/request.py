@@ -19,45 +19,14 @@ ANIMATED_KINDS = ("rollout", "head")
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What to export for every image.
+    """What to export for every image: ``vitviz export``'s options (``--help`` says each).
 
-    Attributes
-    ----------
-    kinds : tuple of str
-        Any of :data:`KINDS` (``deck``: the talk deck, one multi-page PDF per image).
-    fmt : str
-        ``png``, ``svg``, ``pdf`` (figures) or ``gif``, ``mp4`` (one frame per layer:
-        the rollout forming, or one head's attention layer by layer).
-    layer : int or None
-        Layer of ``head`` maps and last layer of the rollout; None for the last block;
-        negative counts from the end.
-    head : int or None
-        Head of ``head`` maps; None fuses the heads with ``fusion``.
-    query : str or None
-        Query token as text (see :mod:`vitviz.export.tokens`); None for the default.
-    classes : tuple of str
-        Classes of ``class`` maps, as indices or label names; empty for the top-1 class.
-    method : str
-        Class-specific method: ``relevance`` or ``grad_rollout``.
-    fusion : str
-        Head fusion of the rollout and of fused head maps.
-    discard_ratio, residual : float
-        Rollout settings (see :mod:`vitviz.compute.rollout`).
-    start_layer : int
-        First block of the rollout.
-    picture : PictureOptions
-        Map style, colormap, opacity and upsampling.
-    shared_scale : bool
-        One colour scale for all thumbnails of the grid.
-    preprocess : PreprocessMode
-        How images are fitted to the model.
-    fps : float
-        Frames per second of animations.
-    frame_scale : bool
-        Give each frame of an animation its own colour scale (default: one for all).
-    colour_by : str
-        Colour of the points of the attention-distance plot: one of :data:`COLOUR_BY`
-        (head index as in the ViT paper, attention entropy, or mass on prefix tokens).
+    ``kinds`` are any of :data:`KINDS`; ``fmt`` a figure format or an animation format
+    (one frame per layer: the rollout forming, or one head's attention). ``layer`` (None:
+    the last; negative: from the end) is the head maps' layer and the rollout's last;
+    ``head`` None fuses the heads; ``query`` is a token as :mod:`~vitviz.export.tokens`
+    reads it; ``classes`` (indices or labels; empty: the top-1 class) are mapped with
+    ``method``; ``picture`` holds the map style, colormap, opacity and upsampling.
     """
 
     kinds: tuple[str, ...] = ("rollout",)
@@ -84,23 +53,16 @@ class ExportRequest:
         return self.fmt in ANIMATION_FORMATS
 
     def check(self) -> None:
-        """Refuse requests that cannot be honoured, before any work is done.
-
-        Raises
-        ------
-        VitvizError
-            Unknown kind, format or colormap, or a kind that has no animation.
-        """
+        """Raise a :class:`VitvizError` for a request that cannot be honoured by any model."""
         colormap(self.picture.cmap)  # an unknown name fails here, before any image is read
         if self.colour_by not in COLOUR_BY:
             raise VitvizError(f"cannot colour by {self.colour_by!r}; use one of {COLOUR_BY}")
         unknown = set(self.kinds) - set(KINDS)
         if unknown or not self.kinds:
             raise VitvizError(f"unknown export {sorted(unknown)}; choose from {KINDS}")
-        if self.fmt not in FIGURE_FORMATS + ANIMATION_FORMATS:
-            raise VitvizError(
-                f"unknown format {self.fmt!r}; use one of {FIGURE_FORMATS + ANIMATION_FORMATS}"
-            )
+        formats = FIGURE_FORMATS + ANIMATION_FORMATS
+        if self.fmt not in formats:
+            raise VitvizError(f"unknown format {self.fmt!r}; use one of {formats}")
         if "deck" in self.kinds and self.fmt != "pdf":
             raise VitvizError("the talk deck is one multi-page PDF: export it with --format pdf")
         still = [kind for kind in self.kinds if kind not in ANIMATED_KINDS]
@@ -113,27 +75,7 @@ class ExportRequest:
 
 
 def resolve_class(name: str | int, labels, num_classes: int) -> int:
-    """A class given by index or by label name (case-insensitive) as a class index.
-
-    Parameters
-    ----------
-    name : str or int
-        ``"3"``, ``3`` or ``"star"``.
-    labels : sequence of str or None
-        The model's class names.
-    num_classes : int
-        Number of classes of the model.
-
-    Returns
-    -------
-    int
-        The class index.
-
-    Raises
-    ------
-    AnalysisError
-        No such class.
-    """
+    """The index of a class given as an index (``"3"``) or a label (case-insensitive)."""
     text = str(name).strip()
     if text.lstrip("-").isdigit():
         return check_class_index(int(text), num_classes)
@@ -148,22 +90,7 @@ def resolve_class(name: str | int, labels, num_classes: int) -> int:
 
 
 def check_against_model(request: ExportRequest, model, spec) -> None:
-    """Refuse layers, heads, classes and query tokens the model does not have.
-
-    Parameters
-    ----------
-    request : ExportRequest
-        The request.
-    model : vitviz.vit.VisionTransformer
-        The network (its depth and heads).
-    spec : vitviz.vit.PretrainedSpec
-        Its labels and token layout.
-
-    Raises
-    ------
-    AnalysisError
-        Saying what does not exist and what does.
-    """
+    """Raise an :class:`AnalysisError` for layers, heads, classes, tokens ``model`` lacks."""
     depth, heads = model.config.depth, model.config.num_heads
     for name, layer in (("--layer", request.layer), ("--start-layer", request.start_layer)):
         if layer is not None and not -depth <= layer < depth:
@@ -178,9 +105,8 @@ def check_against_model(request: ExportRequest, model, spec) -> None:
         )
     if "class" in request.kinds and not spec.num_classes:
         raise AnalysisError("this model has no classifier head, so it has no class-specific maps")
-    if "class" in request.kinds and request.classes:
-        for name in request.classes:
-            resolve_class(name, spec.labels, spec.num_classes)
+    for name in request.classes if "class" in request.kinds else ():
+        resolve_class(name, spec.labels, spec.num_classes)
     if request.preprocess is not PreprocessMode.NATIVE:
         # Every input has the spec's grid; native inputs are checked image by image.
         parse_query(request.query, spec.layout)

@@ -1,9 +1,7 @@
 """The look of exported figures: large fonts for slides, fixed sizes, identical bytes.
 
-Every exported figure is built and saved inside :func:`slide_style`, so the fonts, line
-widths and resolution are the same whatever the user's matplotlib configuration says, and
-saved with :data:`SAVE_METADATA`, which leaves out the timestamps PDF and SVG would embed,
-so two exports of the same map are byte-identical.
+Figures are built and saved inside :func:`slide_style`, whatever the user's matplotlib
+settings, with :data:`SAVE_METADATA` (no timestamps), so equal maps give equal bytes.
 """
 
 from __future__ import annotations
@@ -42,7 +40,6 @@ SLIDE_RC = {
     "pdf.fonttype": 42,
 }
 
-# Timestamps are what makes two saves of one figure differ.
 SAVE_METADATA = {
     "png": {"Software": "vitviz"},
     "svg": {"Date": None},
@@ -51,21 +48,13 @@ SAVE_METADATA = {
 
 
 class MapStyle(enum.Enum):
-    """How a map is shown on its image."""
+    """How a map is shown on its image: colormapped over it with the user's opacity, or as
+    in the ViT paper's figures (the blurred, max-normalised map as alpha mask over black)."""
 
     OVERLAY = "overlay"
-    """The colormapped map over the image with the user's opacity."""
     VIT_PAPER = "vit-paper"
-    """The ViT paper's figures: blurred, max-normalised map as an alpha mask over black."""
 
 
 def slide_style() -> contextlib.AbstractContextManager:
-    """Context in which exported figures are built and saved.
-
-    Returns
-    -------
-    contextlib.AbstractContextManager
-        matplotlib's ``rc_context`` of :data:`SLIDE_RC`: the slide style inside the
-        block, the user's settings restored after it.
-    """
+    """matplotlib's ``rc_context`` of :data:`SLIDE_RC` (the user's settings return after it)."""
     return mpl.rc_context(SLIDE_RC)

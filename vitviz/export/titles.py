@@ -1,8 +1,4 @@
-"""Figure titles that say what is shown: model, map, query, layer, head, class, image.
-
-Layers and heads are counted from 0, as on the command line and in timm's ``blocks.N``.
-The first line says what the map is; the second gives its settings and the image.
-"""
+"""Figure titles: what the map is, then its settings and image (layers, heads from 0)."""
 
 from __future__ import annotations
 
@@ -12,15 +8,7 @@ def _details(*parts: str) -> str:
 
 
 def rollout_title(
-    model: str,
-    query: str,
-    *,
-    start_layer: int,
-    end_layer: int,
-    fusion: str,
-    discard_ratio: float = 0.0,
-    residual: float = 0.5,
-    image: str = "",
+    model, query, *, start_layer, end_layer, fusion, discard_ratio=0.0, residual=0.5, image=""
 ) -> str:
     """Title of a rollout map up to ``end_layer``."""
     settings = [f"{fusion} fusion"]

@@ -1,8 +1,5 @@
-"""Query tokens written as text (``cls``, ``reg2``, ``3,7`` ...) and their labels.
-
-The command line names query tokens the way the GUI's chips do; this module turns such a
-name into a :data:`vitviz.compute.attention_maps.Query` for one token layout, and a query
-back into a label for titles.
+"""Query tokens written as text, as the GUI's chips name them (``cls``, ``reg2``, ``3,7``
+...), read as a :data:`vitviz.compute.attention_maps.Query`; labels of queries for titles.
 """
 
 from __future__ import annotations
@@ -22,33 +19,14 @@ _PATCH = re.compile(r"^\(?\s*(\d+)\s*,\s*(\d+)\s*\)?$")
 
 
 def parse_query(text: str | None, layout: TokenLayout) -> Query:
-    """The query named by ``text`` in ``layout``.
-
-    Parameters
-    ----------
-    text : str or None
-        See :data:`TOKEN_HELP`; None or ``""`` for the default query (the class token, or
-        the mean over patches for models without one).
-    layout : TokenLayout
-        Token layout of the analysed input.
-
-    Returns
-    -------
-    Query
-        A sequence index, ``"patches"``, ``"pool"`` or None.
-
-    Raises
-    ------
-    AnalysisError
-        The token does not exist in this layout.
-    """
+    """The query named by ``text`` (:data:`TOKEN_HELP`; None or ``""``: the default, None)
+    in ``layout``; a token the layout lacks raises an :class:`AnalysisError`."""
     if not text:
         return None
     name = text.strip().lower()
     if name in ("patches", "pool"):
         return name
-    if name in ("cls", "class"):
-        name = "cls"
+    name = "cls" if name == "class" else name
     labels = [label.lower() for label in layout.prefix_labels]
     if name in labels:
         return labels.index(name)
@@ -72,26 +50,10 @@ def parse_query(text: str | None, layout: TokenLayout) -> Query:
 
 
 def query_label(query: Query, layout: TokenLayout) -> str:
-    """Short label of a query for titles: ``CLS``, ``REG2``, ``patch (3, 7)`` ...
-
-    Parameters
-    ----------
-    query : Query
-        A query as returned by :func:`parse_query`.
-    layout : TokenLayout
-        Token layout of the analysed input.
-
-    Returns
-    -------
-    str
-        The label.
-    """
+    """Short label of a :func:`parse_query` query for titles: ``CLS``, ``patch (3, 7)`` ..."""
+    if query is None and layout.class_index is not None:
+        return layout.label(layout.class_index)
     if query is None:
-        if layout.class_index is not None:
-            return layout.label(layout.class_index)
-        return "the pooling query" if layout.pool_query else "the mean patch query"
-    if query == "patches":
-        return "the mean patch query"
-    if query == "pool":
-        return "the pooling query"
-    return layout.label(int(query))
+        query = "pool" if layout.pool_query else "patches"
+    names = {"patches": "the mean patch query", "pool": "the pooling query"}
+    return names[query] if query in names else layout.label(int(query))
