@@ -13,8 +13,7 @@ from vitviz.vit.checkpoints import save_checkpoint
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.layout import TokenKind, TokenLayout
 from vitviz.vit.loading import load, resolve_device
-from vitviz.vit.model import VisionTransformer
-from vitviz.vit.output import ViTOutput
+from vitviz.vit.model import VisionTransformer, ViTOutput
 from vitviz.vit.spec import PretrainedSpec
 
 _NEEDS_TIMM = {

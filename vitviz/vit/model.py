@@ -6,18 +6,49 @@ Modules carry timm's state_dict names (``patch_embed.proj``, ``blocks.3.attn.qkv
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vitviz.errors import AnalysisError
+from vitviz.vit.attention import AttentionPoolLatent
 from vitviz.vit.blocks import make_block
 from vitviz.vit.config import ViTConfig
+from vitviz.vit.layers import PatchEmbed, config_norm
 from vitviz.vit.layout import TokenLayout
-from vitviz.vit.norms import optional_norm
-from vitviz.vit.output import ViTOutput
-from vitviz.vit.patch_embed import PatchEmbed
-from vitviz.vit.pooling import AttentionPoolLatent, reduce_tokens
+
+
+@dataclass
+class ViTOutput:
+    """Result of a forward pass.
+
+    Attributes
+    ----------
+    logits : torch.Tensor or None
+        ``[B, num_classes]`` class scores; None for a headless model. For distilled
+        models, the mean of the class and distillation heads (as timm in eval mode).
+    embedding : torch.Tensor
+        ``[B, D]`` pooled features before the classifier head (after ``fc_norm``).
+    attentions : tuple of torch.Tensor
+        One ``[B, heads, N, N]`` attention-probability tensor per block; rows sum to 1
+        (DiffAttention: the effective map ``softmax1 - lambda * softmax2``). Part of the
+        autograd graph when gradients are enabled. Empty when capture was turned off.
+    token_norms : tuple of torch.Tensor
+        One ``[B, N]`` tensor per block: the L2 norm of each token after the block.
+    pool_attention : torch.Tensor or None
+        ``[B, heads, Q, N]`` attention of the latent pooling query (``global_pool='map'``).
+    layout : TokenLayout
+        Token layout of this input (its grid follows the input size).
+    """
+
+    logits: torch.Tensor | None
+    embedding: torch.Tensor
+    attentions: tuple[torch.Tensor, ...]
+    token_norms: tuple[torch.Tensor, ...]
+    pool_attention: torch.Tensor | None
+    layout: TokenLayout
 
 
 class VisionTransformer(nn.Module):
@@ -54,18 +85,11 @@ class VisionTransformer(nn.Module):
             if config.pos_embed == "learn"
             else None
         )
-        self.norm_pre = optional_norm(config.norm_layer, dim, config.norm_eps, config.pre_norm)
+        self.norm_pre = config_norm(config, dim, config.pre_norm)
         self.blocks = nn.ModuleList(make_block(config, index) for index in range(config.depth))
-        self.norm = optional_norm(
-            config.norm_layer,
-            dim,
-            config.norm_eps,
-            config.final_norm and not config.use_fc_norm,
-        )
+        self.norm = config_norm(config, dim, config.final_norm and not config.use_fc_norm)
         self.attn_pool = AttentionPoolLatent(config) if config.global_pool == "map" else None
-        self.fc_norm = optional_norm(
-            config.norm_layer, dim, config.norm_eps, config.final_norm and config.use_fc_norm
-        )
+        self.fc_norm = config_norm(config, dim, config.final_norm and config.use_fc_norm)
         self.head = _head(config)
         self.head_dist = _head(config) if config.distilled else None
 
@@ -196,7 +220,12 @@ class VisionTransformer(nn.Module):
             return tokens[:, 0], None
         skipped = 0 if config.pool_include_prefix else config.num_prefix_tokens
         if self.attn_pool is None:
-            return reduce_tokens(tokens[:, skipped:], config.global_pool), None
+            kept = tokens[:, skipped:]  # timm's rule for avg / max / avgmax
+            if config.global_pool == "max":
+                return kept.amax(dim=1), None
+            if config.global_pool == "avgmax":
+                return 0.5 * (kept.amax(dim=1) + kept.mean(dim=1)), None
+            return kept.mean(dim=1), None
         pooled, attn = self.attn_pool(tokens[:, skipped:], capture)
         if attn is not None:
             # The query never sees skipped prefix tokens: zero columns keep N = layout's.
