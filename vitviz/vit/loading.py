@@ -20,7 +20,7 @@ from torch import nn
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.checkpoints import META_CONFIG, CheckpointFile, check_fit, read_checkpoint
+from vitviz.vit.checkpoints import META_CONFIG, CheckpointFile, assemble, read_checkpoint
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
 from vitviz.vit.spec import PretrainedSpec
@@ -183,22 +183,19 @@ def _described(checkpoint: CheckpointFile, name: str) -> tuple[VisionTransformer
     info = checkpoint.info
     try:
         config = ViTConfig.from_dict(info.config)
-        with torch.device("meta"):
-            model = VisionTransformer(config)
+        model = assemble(
+            config,
+            checkpoint.state_dict,
+            source=name,
+            target="the network its metadata describes",
+            advice="The checkpoint and its architecture description disagree; re-export it.",
+        )
     except (UnsupportedModelError, TypeError, ValueError, ArithmeticError, RuntimeError) as exc:
         raise ModelLoadError(
             f"{name}: metadata {META_CONFIG!r} does not describe a network vitviz can build "
             f"({exc}). Re-export the file with save_checkpoint, or delete that entry to load "
             "it through timm."
         ) from exc
-    check_fit(
-        model.state_dict(),
-        checkpoint.state_dict,
-        source=name,
-        target="the network its metadata describes",
-        advice="The checkpoint and its architecture description disagree; re-export it.",
-    )
-    model.load_state_dict(checkpoint.state_dict, strict=True, assign=True)
     arch = info.arch.split(".", 1)[0]  # the architecture without its weights tag
     spec = spec_from_data_config(
         name=name,

@@ -1,12 +1,9 @@
 """timm's side of loading: its architecture names, its models read into our config, and
-weights in its key layouts put into our network.
+weights in its key layouts (its converters map OpenAI CLIP, original DINOv2 and DeiT-3,
+Google ``.npz``) put into our network, whose modules carry timm's state_dict names.
 
-timm knows the architectures, their preprocessing and the converters of foreign key
-layouts (OpenAI CLIP, original DINOv2 and DeiT-3, Google ``.npz``). The model it builds is
-only ever a shape description on the meta device (or a CPU model for ``.npz`` and random
-weights): our network is built from the config read off it, and the weights are assigned
-after one strict check. Our modules carry timm's state_dict names: the mapping is the
-identity.
+The timm model is only a shape description on the meta device (a CPU model for ``.npz``
+and random weights); our network is built from the config read off it.
 """
 
 from __future__ import annotations
@@ -41,6 +38,7 @@ from vitviz.vit.attention import diff_lambda_init
 from vitviz.vit.checkpoints import (
     PREPROCESSING_FIELDS,
     StoredModelInfo,
+    assemble,
     check_fit,
     first_line,
     preview,
@@ -82,24 +80,19 @@ def is_supported_arch(arch: str) -> bool:
 
 
 @functools.cache
-def _supported_tags() -> tuple[str, ...]:
+def supported_pretrained_tags() -> tuple[str, ...]:
+    """Pretrained timm tags (``arch.weights``) of architectures vitviz supports (offline)."""
     return tuple(tag for tag in timm.list_pretrained() if is_supported_arch(tag))
-
-
-def supported_pretrained_tags() -> list[str]:
-    """Pretrained timm tags (``arch.weights``) whose architecture vitviz supports, as
-    timm lists them (no network access)."""
-    return list(_supported_tags())
 
 
 def supported_archs() -> list[str]:
     """Supported architecture names (tags without their weights), sorted."""
-    return sorted({get_arch_name(tag) for tag in _supported_tags()})
+    return sorted({get_arch_name(tag) for tag in supported_pretrained_tags()})
 
 
 def close_matches(name: str, count: int = 5) -> list[str]:
     """timm model or tag names closest to a mistyped one, supported ones first."""
-    supported = list(_supported_tags()) + supported_archs()
+    supported = [*supported_pretrained_tags(), *supported_archs()]
     matches = difflib.get_close_matches(name, supported, n=count, cutoff=0.6)
     if len(matches) < count:
         others = timm.list_pretrained() + timm.list_models()
@@ -109,16 +102,8 @@ def close_matches(name: str, count: int = 5) -> list[str]:
 
 
 def check_arch(arch: str) -> str:
-    """The architecture name of a timm tag that exists and is a ViT vitviz supports.
-
-    Raises
-    ------
-    ModelLoadError
-        For a name timm does not know (with close matches) or a weights tag the
-        architecture does not have.
-    UnsupportedModelError
-        For a timm model outside the plain-patch-embedding ViT family.
-    """
+    """The architecture of a timm tag that exists and is a ViT vitviz supports; else a
+    :class:`ModelLoadError` (with close matches) or :class:`UnsupportedModelError`."""
     name, weights = split_model_name_tag(arch)
     if not timm.is_model(name):
         matches = close_matches(arch)
@@ -146,11 +131,8 @@ def build_timm(
     *,
     device: str = "meta",
 ) -> nn.Module:
-    """A supported timm model, on the meta device by default (shapes only, no init).
-
-    ``kwargs`` go to ``timm.create_model`` (``depth``, ``num_classes`` ...); ``overlay``
-    holds pretrained-config fields (preprocessing); ``device="cpu"`` gives random weights.
-    """
+    """A supported timm model, on the meta device by default (shapes only, no init);
+    ``kwargs`` go to ``timm.create_model``, ``overlay`` holds pretrained-config fields."""
     check_arch(arch)
     kwargs = dict(kwargs or {})
     known = {f.name for f in dataclasses.fields(PretrainedCfg)}
@@ -182,30 +164,9 @@ def timm_network(
     labels: Sequence[str] | None = None,
     npz: Path | None = None,
 ) -> tuple[VisionTransformer, PretrainedSpec]:
-    """Our network for a timm architecture (or tag), holding the given weights, and its spec.
-
-    Parameters
-    ----------
-    name : str
-        What the user loaded, for the spec and messages.
-    arch : str
-        timm architecture or tag (a tag's preprocessing is used).
-    state_dict : mapping of str to torch.Tensor or None
-        Weights in timm's or a foreign key layout (converted by timm); None: random.
-    kwargs, overlay : mapping, optional
-        As for :func:`build_timm`.
-    labels : sequence of str, optional
-        Class names stored with the weights.
-    npz : Path, optional
-        A Google ``.npz``, read by timm's converter instead of ``state_dict``.
-
-    Raises
-    ------
-    ModelLoadError
-        When the weights do not fit, listing every key that differs.
-    UnsupportedModelError
-        For an architecture vitviz cannot represent.
-    """
+    """Our network for a timm architecture or tag (``name``: what the user loaded) holding
+    ``state_dict`` (timm's or a foreign key layout; None: random, or the Google ``npz``
+    file), and its spec. ``kwargs`` and ``overlay`` are as for :func:`build_timm`."""
     if npz is not None:
         state_dict, kwargs = _npz_weights(npz, arch, kwargs, overlay)
     timm_model = build_timm(arch, kwargs, overlay)
@@ -214,16 +175,8 @@ def timm_network(
     elif npz is None:
         state_dict = convert(state_dict, timm_model, name)
     config = config_from_timm(timm_model)
-    with torch.device("meta"):
-        model = VisionTransformer(config)
-    check_fit(
-        model.state_dict(),
-        state_dict,
-        source=name,
-        target=get_arch_name(arch),
-        advice="Choose the architecture the checkpoint was trained with.",
-    )
-    model.load_state_dict(state_dict, strict=True, assign=True)
+    advice = "Choose the architecture the checkpoint was trained with."
+    model = assemble(config, state_dict, source=name, target=get_arch_name(arch), advice=advice)
     from vitviz.vit.loading import spec_from_data_config
 
     spec = spec_from_data_config(
@@ -241,9 +194,7 @@ def timm_network(
 def convert(
     state_dict: Mapping[str, torch.Tensor], timm_model: nn.Module, name: str
 ) -> dict[str, torch.Tensor]:
-    """Weights in timm's key layout for ``timm_model``: foreign layouts (OpenAI CLIP,
-    original DINOv2, DeiT-3) mapped by timm, the position embedding resampled to its grid.
-    """
+    """Weights in timm's key layout for ``timm_model``, by timm's ``checkpoint_filter_fn``."""
     try:
         return checkpoint_filter_fn(dict(state_dict), timm_model, adapt_layer_scale=True)
     except (RuntimeError, ValueError, KeyError, IndexError) as exc:
@@ -315,11 +266,8 @@ def _npz_weights(path: Path, arch: str, kwargs, overlay) -> tuple[dict[str, torc
 def describe(
     tensors: Mapping[str, torch.Tensor], info: StoredModelInfo, name: str
 ) -> tuple[ViTConfig, dict[str, Any]] | None:
-    """Our network's config and the resolved preprocessing of weights being saved.
-
-    None (with a warning) when the weights do not fit the network as they are: then
-    only timm's path can load them (it converts foreign key names, resamples shapes).
-    """
+    """Our network's config and the resolved preprocessing of weights being saved; None
+    (with a warning) when they do not fit it as they are (only timm can convert them)."""
     try:
         check_arch(info.arch)
         timm_model = build_timm(info.arch, info.model_kwargs, info.pretrained_cfg)
@@ -341,35 +289,19 @@ def describe(
 
 
 def from_timm(timm_model: nn.Module) -> VisionTransformer:
-    """Our network with the structure and a copy of the weights of a timm ViT.
-
-    The copy is on the timm model's device, in its dtype and train/eval mode.
-
-    Raises
-    ------
-    UnsupportedModelError
-        For hybrid CNN stems and any other structure vitviz does not represent.
-    ModelLoadError
-        If the weights do not match the structure key for key and shape for shape.
-    """
-    config = config_from_timm(timm_model)
-    with torch.device("meta"):
-        model = VisionTransformer(config)
+    """Our network with the structure and a copy of the weights of a timm ViT (on its
+    device, in its dtype and train/eval mode); :class:`UnsupportedModelError` for
+    structures vitviz does not represent."""
     tensors = {key: value.detach().clone() for key, value in timm_model.state_dict().items()}
-    name = _name_of(timm_model)
-    check_fit(model.state_dict(), tensors, source=name, target="our network", advice="")
-    model.load_state_dict(tensors, strict=True, assign=True)
+    model = assemble(
+        config_from_timm(timm_model), tensors, source=_name_of(timm_model), target="our network"
+    )
     return model.train(timm_model.training)
 
 
 def config_from_timm(timm_model: nn.Module) -> ViTConfig:
-    """Read a :class:`ViTConfig` off a live timm ViT.
-
-    Raises
-    ------
-    UnsupportedModelError
-        Naming the part vitviz cannot represent (hybrid stem, block type, pooling ...).
-    """
+    """Read a :class:`ViTConfig` off a timm ViT; :class:`UnsupportedModelError` names the
+    part vitviz cannot represent (hybrid stem, block type, pooling ...)."""
     name = _name_of(timm_model)
     if type(timm_model) not in (TimmVisionTransformer, VisionTransformerDistilled):
         raise UnsupportedModelError(
@@ -427,7 +359,6 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
 
 
 def _block_options(name: str, block: nn.Module, dim: int) -> dict:
-    """Config fields that come from the first block (all blocks are alike in timm)."""
     block_fn = BLOCK_NAMES.get(type(block))
     _refuse_if(name, block_fn is None, f"blocks of type {type(block).__name__} are not supported")
     if block_fn in ("parallel", "diff_parallel"):
@@ -503,8 +434,7 @@ def _activation_name(name: str, act: nn.Module) -> str:
 
 
 def _check_structure(name: str, timm_model: nn.Module, config: ViTConfig) -> None:
-    """What the config cannot say must be as it assumes: one norm kind and epsilon, all
-    blocks alike (DiffAttention with timm's lambda_init), the standard SigLIP pool."""
+    """What the config cannot say is as it assumes: one norm kind, all blocks alike."""
     for path, module in timm_model.named_modules():
         if path.startswith("patch_embed") or path.endswith("sub_norm"):
             continue
