@@ -226,10 +226,8 @@ def first_line(exc: BaseException) -> str:
 
 def strip_wrapper_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop a prefix every key shares (``module.`` of DDP, ``model.`` of Lightning ...)."""
-    if PATCH_KEY in state_dict:
-        return dict(state_dict)
     prefix = next((k[: -len(PATCH_KEY)] for k in state_dict if k.endswith(f".{PATCH_KEY}")), "")
-    if not prefix or not all(k.startswith(prefix) for k in state_dict):
+    if PATCH_KEY in state_dict or not prefix or not all(k.startswith(prefix) for k in state_dict):
         return dict(state_dict)
     _log.info("removing the prefix %r shared by every key", prefix)
     return {k[len(prefix) :]: v for k, v in state_dict.items()}
@@ -238,30 +236,30 @@ def strip_wrapper_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, to
 def parse_metadata(metadata: Mapping[str, str], path: Path | None = None) -> StoredModelInfo:
     """Read the ``vitviz.*`` metadata of a safetensors file (other keys are ignored);
     :class:`ModelLoadError` for an entry that is not JSON of the expected type."""
-    where = str(path) if path else "checkpoint"
-
-    def field_json(key: str, kind: type) -> Any:
+    where = path or "checkpoint"
+    kinds = {META_ARCH: str, META_MODEL_KWARGS: dict, META_PRETRAINED_CFG: dict}
+    values: dict[str, Any] = {}
+    for key, kind in {**kinds, META_LABELS: list, META_CONFIG: dict}.items():
         if key not in metadata:
-            return None
+            continue
         try:
-            value = json.loads(metadata[key])
+            values[key] = json.loads(metadata[key])
         except json.JSONDecodeError as exc:
             raise ModelLoadError(f"{where}: metadata {key!r} is not valid JSON ({exc}).") from exc
-        if not isinstance(value, kind):
+        if not isinstance(values[key], kind):
             raise ModelLoadError(
-                f"{where}: metadata {key!r} should be a JSON {kind.__name__}, got {value!r:.80}."
+                f"{where}: metadata {key!r} should be a JSON {kind.__name__}, got "
+                f"{values[key]!r:.80}."
             )
-        return value
-
-    labels = field_json(META_LABELS, list)
+    labels = values.get(META_LABELS)
     if labels is not None and not all(isinstance(label, str) for label in labels):
         raise ModelLoadError(f"{where}: metadata {META_LABELS!r} must be a list of strings.")
     return StoredModelInfo(
-        arch=field_json(META_ARCH, str),
-        model_kwargs=field_json(META_MODEL_KWARGS, dict) or {},
-        pretrained_cfg=field_json(META_PRETRAINED_CFG, dict) or {},
+        arch=values.get(META_ARCH),
+        model_kwargs=values.get(META_MODEL_KWARGS) or {},
+        pretrained_cfg=values.get(META_PRETRAINED_CFG) or {},
         labels=tuple(labels) if labels is not None else None,
-        config=field_json(META_CONFIG, dict),
+        config=values.get(META_CONFIG),
     )
 
 
@@ -352,21 +350,12 @@ def save_checkpoint(
         A timm model or its state dict (timm key names).
     path : str or path-like
         Where to write (atomically: a temporary file, renamed at the end).
-    arch : str, optional
-        timm architecture or tag; a timm model's own when not given.
-    model_kwargs : mapping, optional
-        ``timm.create_model`` arguments (``depth``, ``num_classes``, ``img_size`` ...).
-    pretrained_cfg : mapping, optional
-        Preprocessing (``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``,
-        ``mean``, ``std``); a timm model's own when not given, the architecture's for
-        fields left out.
+    arch, model_kwargs, pretrained_cfg : optional
+        timm architecture (or tag), ``timm.create_model`` arguments and preprocessing
+        (``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``, ``mean``, ``std``);
+        a timm model's own when not given, the architecture's for fields left out.
     labels : sequence of str, optional
         Class names in logit order.
-
-    Returns
-    -------
-    Path
-        The written file.
     """
     from vitviz.vit.timm import describe  # timm builds the description
 
@@ -396,21 +385,13 @@ def save_checkpoint(
         raise ModelLoadError(f"Checkpoint metadata must be JSON-serialisable: {exc}") from exc
     if described is not None:
         metadata[META_CONFIG] = json.dumps(described[0].to_dict())
-    return write_safetensors(tensors, target, metadata)
-
-
-def write_safetensors(
-    tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str]
-) -> Path:
-    """Write contiguous CPU tensors and string metadata to ``path``, atomically."""
-    target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)
     try:
-        save_file(dict(tensors), temp_name, metadata=dict(metadata))
+        save_file(tensors, temp_name, metadata=metadata)
         # mkstemp creates the file owner-only; give it the permissions a plain write would.
         os.chmod(temp_name, 0o666 & ~umask)
         os.replace(temp_name, target)

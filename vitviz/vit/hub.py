@@ -1,8 +1,6 @@
 """The Hugging Face Hub: where a timm tag's or ``hf-hub:`` id's files are, the local cache,
-one quick reachability decision, and the download.
-
-The window and the command line share the decision: offline, an uncached model fails at
-once in one line instead of after the hub client's retries (about 25 s per file).
+one quick reachability decision (offline, an uncached model fails at once instead of after
+the hub client's retries, about 25 s per file), and the download.
 """
 
 from __future__ import annotations
@@ -22,10 +20,8 @@ _HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorc
 
 
 def hub_location(source: str) -> tuple[str, str | None, tuple[str, ...]] | None:
-    """``(repo_id, revision, candidate files)`` of a timm tag's or ``hf-hub:`` id's weights.
-
-    None for files, ``demo``, unknown names and tags without hub weights.
-    """
+    """``(repo_id, revision, candidate files)`` of a timm tag's or ``hf-hub:`` id's weights;
+    None for files, ``demo``, unknown names and tags without hub weights."""
     from timm.models import get_pretrained_cfg
 
     hub_id, files = source.removeprefix("hf-hub:"), _HUB_WEIGHT_FILES
@@ -42,11 +38,8 @@ def hub_location(source: str) -> tuple[str, str | None, tuple[str, ...]] | None:
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face Hub answers one request (no retries).
-
-    Offline mode (``HF_HUB_OFFLINE=1``) says no without asking; proxies and
-    ``HF_ENDPOINT`` are honoured, as the hub client honours them.
-    """
+    """Whether the Hugging Face Hub answers one request (no retries); ``HF_HUB_OFFLINE``,
+    proxies and ``HF_ENDPOINT`` are honoured as the hub client honours them."""
     from huggingface_hub import constants, get_session
 
     if constants.HF_HUB_OFFLINE:
@@ -61,12 +54,16 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def require_hub(name: str) -> None:
     """Raise :class:`ModelLoadError`, in one line, when the hub is unreachable."""
     if not hub_reachable():
-        raise ModelLoadError(
-            f"Could not download {name}: the Hugging Face Hub is unreachable (offline, or "
-            "blocked by a proxy) and the weights are not in the local cache. Connect to the "
-            "internet once to cache them, or load a local checkpoint file, or the bundled "
-            "demo model ('demo')."
-        )
+        raise _unreachable(name)
+
+
+def _unreachable(name: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"Could not download {name}: the Hugging Face Hub is unreachable (offline, or "
+        "blocked by a proxy) and the weights are not in the local cache. Connect to the "
+        "internet once to cache them, or load a local checkpoint file, or the bundled "
+        "demo model ('demo')."
+    )
 
 
 def cached_hub_file(source: str, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
@@ -85,15 +82,8 @@ def cached_hub_file(source: str, cache_dir: str | os.PathLike[str] | None = None
 
 
 def download(source: str, tqdm_class: type | None = None) -> Path:
-    """The weights file of a timm tag or ``hf-hub:`` id, from the cache or downloaded.
-
-    ``tqdm_class`` is the progress bar the hub client reports to (the window's).
-
-    Raises
-    ------
-    ModelLoadError
-        Tag without weights, hub unreachable, repository gated or missing.
-    """
+    """The weights file of a timm tag or ``hf-hub:`` id, from the cache or downloaded
+    (``tqdm_class``: the progress bar the hub client reports to)."""
     cached = cached_hub_file(source)
     if cached is not None:
         return cached
@@ -179,11 +169,8 @@ def folder_files(folder: Path) -> tuple[dict[str, Any], Path]:
 
 
 def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
-    """Whether a model source's weights are on this machine (nothing to download).
-
-    True for ``demo`` and local paths; for tags, looks in the local hub cache (and, for
-    the few tags timm fetches by URL, torch's checkpoint cache), never at the network.
-    """
+    """Whether a model source's weights are on this machine (``demo``, a path, or in the
+    hub cache or, for the few tags timm fetches by URL, torch's), never asking the network."""
     from vitviz.vit.loading import is_demo, is_local_path
 
     if is_demo(source) or is_local_path(source):
@@ -218,12 +205,7 @@ def hub_errors(name: str) -> Iterator[None]:
         offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)
         offline += (ConnectionError, TimeoutError, socket.gaierror)
         if any(isinstance(c, offline) for c in causes):
-            raise ModelLoadError(
-                f"Could not download {name}: the Hugging Face Hub is unreachable (offline, "
-                "or blocked by a proxy) and the weights are not in the local cache. Connect "
-                "to the internet once to cache them, or load a local checkpoint file, or the "
-                "bundled demo model ('demo')."
-            ) from exc
+            raise _unreachable(name) from exc
         if any(isinstance(c, errors.EntryNotFoundError) for c in causes):
             raise ModelLoadError(f"The hub repository of {name} has no weights file.") from exc
         if isinstance(exc, (OSError, RuntimeError, ValueError, KeyError, TypeError)):

@@ -179,16 +179,9 @@ def timm_network(
     model = assemble(config, state_dict, source=name, target=get_arch_name(arch), advice=advice)
     from vitviz.vit.loading import spec_from_data_config
 
-    spec = spec_from_data_config(
-        name=name,
-        arch=get_arch_name(arch),
-        data_config=resolve_model_data_config(timm_model),
-        pretrained_cfg=dict(timm_model.pretrained_cfg),
-        num_classes=config.num_classes,
-        vit_model=model,
-        stored_labels=labels,
-    )
-    return model, spec
+    cfg = {**timm_model.pretrained_cfg, "architecture": get_arch_name(arch)}
+    data_config = resolve_model_data_config(timm_model)
+    return model, spec_from_data_config(name, model, data_config, cfg, labels)
 
 
 def convert(
