@@ -1,13 +1,9 @@
 """Which timm architectures a bare state dict fits, from its parameter names and shapes alone.
 
-A researcher's own checkpoint is often a plain ``model.state_dict()``: no architecture
-name, maybe a fine-tuned head, another depth or training resolution. Every supported timm
-architecture with the file's patch size is compared with the weights: our network is
-built on the meta device from the architecture's config, with the head size, depth and
-position-embedding grid read from the weights, and its state dict compared key for key
-and shape for shape. Architectures that fit exactly and compute the same function are one
-answer; fits that compute differently (a CLIP tower with QuickGELU or GELU) are a choice
-only the user can make.
+Every supported architecture with the file's patch size is built on the meta device, with
+the fields the weights say (head size, depth, grid ...) read from them, and compared key
+for key and shape for shape. Exact fits that compute the same function are one answer;
+fits that compute differently (CLIP with QuickGELU or GELU) are the user's choice.
 """
 
 from __future__ import annotations
@@ -27,34 +23,17 @@ from vitviz.errors import ModelLoadError
 from vitviz.vit.checkpoints import PATCH_KEY, state_dict_differences
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
-from vitviz.vit.timm import (
-    build_timm,
-    config_from_timm,
-    convert,
-    mlp_ratio,
-    supported_archs,
-)
+from vitviz.vit.timm import build_timm, config_from_timm, convert, mlp_ratio, supported_archs
 
 _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ArchMatch:
-    """How well one timm architecture fits a state dict.
-
-    Attributes
-    ----------
-    arch : str
-        timm architecture name.
-    differences : int
-        Missing, unexpected and mis-shaped keys together; 0 is an exact fit.
-    config : ViTConfig
-        The network the weights would load into (the fields the shapes say read from
-        them: head size, depth, grid, MLP width, heads and qk-norm, LayerScale, qkv bias).
-    kwargs : dict
-        Those fields where they differ from the architecture's own, as
-        ``timm.create_model`` arguments (ViTConfig's fields are named after them).
-    """
+    """How well timm architecture ``arch`` fits a state dict: ``differences`` (missing,
+    unexpected and mis-shaped keys), the ``config`` the weights would load into, and
+    ``kwargs``: its fields read from the weights that differ from the architecture's own,
+    as ``timm.create_model`` arguments."""
 
     arch: str
     differences: int
@@ -73,20 +52,9 @@ class ArchMatch:
 
 
 def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch]:
-    """Supported timm architectures ranked by how well ``state_dict`` fits them.
-
-    Parameters
-    ----------
-    state_dict : mapping of str to torch.Tensor
-        timm-keyed weights.
-
-    Returns
-    -------
-    list of ArchMatch
-        Exact fits first; among those, fewer fields changed from the architecture's
-        own, then shorter (more generic) names. Empty when the weights have no patch
-        embedding of a plain ViT.
-    """
+    """Supported timm architectures ranked by how well timm-keyed weights fit them: exact
+    fits first, then fewer fields changed, then shorter (more generic) names. Empty when
+    the weights have no patch embedding of a plain ViT."""
     weights = state_dict
     patch = weights.get(PATCH_KEY)
     if patch is None or patch.ndim != 4:
@@ -101,11 +69,8 @@ def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch
 
 
 def exact_choices(matches: list[ArchMatch]) -> list[ArchMatch]:
-    """The closest exact fits that compute differently, best first.
-
-    One means the weights say which network they are (its name may vary: DeiT and ViT
-    share one); more than one is a choice only the user can make.
-    """
+    """The closest exact fits that compute differently, best first: one means the weights
+    say which network they are; more than one is a choice only the user can make."""
     exact = [m for m in matches if m.exact]
     seen: dict[ViTConfig, ArchMatch] = {}
     for match in exact:
@@ -121,7 +86,6 @@ def _computation(config: ViTConfig) -> ViTConfig:
 
 @functools.cache
 def _configs(patch_size: tuple[int, int]) -> dict[str, ViTConfig]:
-    """Our config of every supported architecture that may have this patch size."""
     configs = {}
     for arch in supported_archs():
         named = re.search(r"patch(\d+)", arch)
@@ -147,10 +111,7 @@ def _match(arch: str, config: ViTConfig, weights: Mapping[str, torch.Tensor]) ->
 
 
 def fit_kwargs(arch: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    """What the weights say that differs from ``arch``'s own config (head size, depth ...).
-
-    Weights in a foreign key layout are read after timm's converter has mapped them.
-    """
+    """What the weights (after timm's converter) say that differs from ``arch``'s config."""
     timm_model = build_timm(arch)
     config = config_from_timm(timm_model)
     if PATCH_KEY not in state_dict:
@@ -196,26 +157,9 @@ def _read_from_weights(config: ViTConfig, weights: Mapping[str, torch.Tensor]) -
 
 
 def best_fit(state_dict: Mapping[str, torch.Tensor], name: str) -> ArchMatch:
-    """The architecture that bare weights fit best.
-
-    Parameters
-    ----------
-    state_dict : mapping of str to torch.Tensor
-        The file's weights.
-    name : str
-        The file's name, for messages.
-
-    Returns
-    -------
-    ArchMatch
-        When the weights fit networks that compute differently, the first of them
-        (a warning names the others; the window asks instead).
-
-    Raises
-    ------
-    ModelLoadError
-        When the weights fit no supported architecture.
-    """
+    """The architecture that the weights of file ``name`` fit best (of several that compute
+    differently, the first, with a warning; the window asks instead); a
+    :class:`ModelLoadError` when they fit none."""
     matches = rank_architectures(state_dict)
     choices = exact_choices(matches)
     if not choices:

@@ -22,20 +22,8 @@ AttentionOutput = tuple[torch.Tensor, torch.Tensor | None]
 
 
 def attention_probabilities(q: torch.Tensor, k: torch.Tensor, scale: float) -> torch.Tensor:
-    """Row-stochastic attention ``softmax(scale · q kᵀ)``.
-
-    Parameters
-    ----------
-    q, k : torch.Tensor
-        Queries ``[..., Nq, d]`` and keys ``[..., Nk, d]``.
-    scale : float
-        Score scale; ``d ** -0.5`` in a ViT, 1 for unscaled dot-product attention.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., Nq, Nk]`` probabilities; each row sums to 1.
-    """
+    """Row-stochastic ``[..., Nq, Nk]`` attention ``softmax(scale · q kᵀ)`` of queries
+    ``[..., Nq, d]`` and keys ``[..., Nk, d]`` (``scale``: ``d ** -0.5`` in a ViT)."""
     return ((q * scale) @ k.transpose(-2, -1)).softmax(dim=-1)
 
 

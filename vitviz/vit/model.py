@@ -52,20 +52,11 @@ class ViTOutput:
 
 
 class VisionTransformer(nn.Module):
-    """Vision Transformer whose forward pass returns every block's attention.
+    """Vision Transformer of ``config`` whose forward pass returns every block's attention.
 
-    Parameters
-    ----------
-    config : ViTConfig
-        Structure of the network. Parameters start at simple constants (zeros, ones,
-        PyTorch's layer defaults); load weights with :func:`vitviz.vit.from_timm` or a
-        checkpoint.
-
-    Notes
-    -----
-    Any input whose height and width are multiples of the patch size works: the
-    position embedding is resampled to the input's grid (bicubic, antialiased, as
-    timm's ``dynamic_img_size`` path), non-square grids included.
+    Parameters start at constants (load weights with :func:`vitviz.vit.load` or
+    :func:`vitviz.vit.from_timm`). Any input whose sides are multiples of the patch works:
+    the position embedding is resampled to its grid (as timm's ``dynamic_img_size``).
     """
 
     def __init__(self, config: ViTConfig) -> None:
@@ -104,13 +95,7 @@ class VisionTransformer(nn.Module):
         return self.config.num_prefix_tokens
 
     def layout_for(self, height: int, width: int) -> TokenLayout:
-        """Token layout of an input of ``height x width`` pixels.
-
-        Raises
-        ------
-        AnalysisError
-            If a side is not a positive multiple of the patch size.
-        """
+        """Token layout of a ``height x width`` input; AnalysisError unless whole patches."""
         patch_h, patch_w = self.patch_size
         if height < patch_h or width < patch_w or height % patch_h or width % patch_w:
             raise AnalysisError(
@@ -141,9 +126,6 @@ class VisionTransformer(nn.Module):
         Returns
         -------
         ViTOutput
-            Logits (None for a headless model), pooled embedding, per-block attention
-            ``[B, H, N, N]`` and token norms ``[B, N]``, the latent query's attention
-            ``[B, H, 1, N]`` for ``map`` pooling, and the input's token layout.
         """
         if x.ndim != 4 or x.shape[1] != self.config.in_chans:
             raise AnalysisError(
@@ -170,7 +152,7 @@ class VisionTransformer(nn.Module):
         )
 
     def _embed(self, patches: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """Prepend the prefix tokens and add the position embedding (resampled to ``grid``)."""
+        """Prepend the prefix tokens, add the position embedding (resampled to ``grid``)."""
         batch = patches.shape[0]
         prefix = [
             token.expand(batch, -1, -1)

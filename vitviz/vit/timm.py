@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import functools
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -201,39 +202,28 @@ def _npz_weights(path: Path, arch: str, kwargs, overlay) -> tuple[dict[str, torc
     """An original Google/big_vision ``.npz`` read by timm's converter, every weight checked."""
     with np.load(path, allow_pickle=False) as archive:
         shapes = {key: archive[key].shape for key in archive.files}
-    prefix = next(
-        (
-            p
-            for p in ("", "opt/target/", "params/", "params/img/")
-            if f"{p}embedding/kernel" in shapes
-        ),
-        None,
-    )
-    if prefix is None:
+    found = [
+        p for p in ("", "opt/target/", "params/", "params/img/") if f"{p}embedding/kernel" in shapes
+    ]
+    if not found:
         raise ModelLoadError(
             f"{path.name} is a NumPy archive but not a Google ViT checkpoint (no "
             "'embedding/kernel' entry)."
         )
+    prefix, kernel = found[0], shapes[f"{found[0]}embedding/kernel"]  # kernel: [ph, pw, 3, D]
     head = shapes.get(f"{prefix}head/bias")
     kwargs = {"num_classes": int(head[-1]) if head else 0, **dict(kwargs or {})}
-    block = f"{prefix}Transformer/encoderblock_"
-    scanned = shapes.get(f"{prefix}Transformer/encoderblock/LayerNorm_0/scale")
     # big_vision stacks the blocks ([depth, D]); the original files number them.
-    depth = (
-        scanned[0]
-        if scanned
-        else len({k[len(block) :].split("/")[0] for k in shapes if k.startswith(block)})
-    )
-    kwargs.setdefault("depth", int(depth))
-    pos, kernel = (
-        shapes.get(f"{prefix}Transformer/posembed_input/pos_embedding"),
-        shapes[f"{prefix}embedding/kernel"],
-    )
+    block = f"{prefix}Transformer/encoderblock"
+    scanned = shapes.get(f"{block}/LayerNorm_0/scale")
+    numbered = {k[len(block) :].split("/")[0] for k in shapes if k.startswith(f"{block}_")}
+    kwargs.setdefault("depth", int(scanned[0] if scanned else len(numbered)))
+    pos = shapes.get(f"{prefix}Transformer/posembed_input/pos_embedding")  # [1, prefix + g*g, D]
     if pos is not None and len(pos) == 3 and len(kernel) == 4 and "img_size" not in kwargs:
-        tokens = pos[1] - (1 if f"{prefix}cls" in shapes else 0)  # pos: [1, prefix + g*g, D]
-        side = int(tokens**0.5)
+        tokens = pos[1] - (1 if f"{prefix}cls" in shapes else 0)
+        side = math.isqrt(tokens)
         if side * side == tokens:
-            kwargs["img_size"] = (side * kernel[0], side * kernel[1])  # kernel: [ph, pw, 3, D]
+            kwargs["img_size"] = (side * kernel[0], side * kernel[1])
     model = build_timm(arch, kwargs, overlay, device="cpu")
     with torch.no_grad():
         # Poison every parameter first: whatever the converter does not overwrite stays
@@ -357,35 +347,29 @@ def _block_options(name: str, block: nn.Module, dim: int) -> dict:
     if block_fn in ("parallel", "diff_parallel"):
         fused = block_fn == "parallel" and block.out_proj is not None
         _refuse_if(name, fused, "the parallel block with a fused output projection is unsupported")
+        attn, mlp, qkv, act, hidden = block, None, block.in_proj, block.mlp_act, block.in_split[0]
         out_proj = block.out_proj if block_fn == "diff_parallel" else block.attn_out_proj
-        return {
-            "block_fn": block_fn,
-            "num_heads": block.num_heads,
-            "mlp_ratio": mlp_ratio(block.in_split[0], dim),
-            "qkv_bias": block.in_proj.bias is not None,
-            "qk_norm": not isinstance(block.q_norm, nn.Identity),
-            "proj_bias": out_proj.bias is not None,
-            "act_layer": _activation_name(name, block.mlp_act),
-            "attn_layer": "diff" if block_fn == "diff_parallel" else "attn",
-            "diff_dual_lambda": bool(getattr(block, "dual_lambda", False)),
-        }
-    attn, mlp = block.attn, block.mlp
-    attn_layer, mlp_layer = ATTN_NAMES.get(type(attn).__name__), MLP_NAMES.get(type(mlp).__name__)
-    _refuse_if(name, attn_layer is None, f"attention {type(attn).__name__} is not supported")
-    _refuse_if(name, getattr(attn, "gate", None) is not None, "gated attention is not supported")
-    _refuse_if(name, attn.qkv.out_features != 3 * dim, "attention and embedding widths differ")
-    _refuse_if(name, mlp_layer is None, f"MLP {type(mlp).__name__} is not supported")
-    hidden = mlp.fc1_g.out_features if mlp_layer == "swiglu" else mlp.fc1.out_features
+        attn_layer, mlp_layer = ("diff" if block_fn == "diff_parallel" else "attn"), "mlp"
+    else:
+        attn, mlp = block.attn, block.mlp
+        attn_layer = ATTN_NAMES.get(type(attn).__name__)
+        mlp_layer = MLP_NAMES.get(type(mlp).__name__)
+        _refuse_if(name, attn_layer is None, f"attention {type(attn).__name__} is not supported")
+        _refuse_if(name, getattr(attn, "gate", None) is not None, "gated attention is unsupported")
+        _refuse_if(name, attn.qkv.out_features != 3 * dim, "attention and embedding widths differ")
+        _refuse_if(name, mlp_layer is None, f"MLP {type(mlp).__name__} is not supported")
+        qkv, out_proj, act = attn.qkv, attn.proj, mlp.act
+        hidden = mlp.fc1_g.out_features if mlp_layer == "swiglu" else mlp.fc1.out_features
     return {
         "block_fn": block_fn,
         "num_heads": attn.num_heads,
         "mlp_ratio": mlp_ratio(hidden, dim),
-        "qkv_bias": attn.qkv.bias is not None,
+        "qkv_bias": qkv.bias is not None,
         "qk_norm": not isinstance(attn.q_norm, nn.Identity),
-        "scale_attn_norm": not isinstance(attn.norm, nn.Identity),
-        "scale_mlp_norm": not isinstance(mlp.norm, nn.Identity),
-        "proj_bias": attn.proj.bias is not None,
-        "act_layer": _activation_name(name, mlp.act),
+        "scale_attn_norm": mlp is not None and not isinstance(attn.norm, nn.Identity),
+        "scale_mlp_norm": mlp is not None and not isinstance(mlp.norm, nn.Identity),
+        "proj_bias": out_proj.bias is not None,
+        "act_layer": _activation_name(name, act),
         "mlp_layer": mlp_layer,
         "glu_gate_last": getattr(mlp, "gate_last", True),
         "attn_layer": attn_layer,
