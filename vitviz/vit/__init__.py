@@ -1,8 +1,6 @@
 """The network: our Vision Transformer, its config, weight mapping from timm, and loading.
-
-Importing the package imports torch but not timm: the bundled demo model starts the app
-without it. The names that need timm are imported on first use (PEP 562).
-"""
+Importing it does not import timm (the demo model starts without); the names that need
+timm are imported on first use (PEP 562)."""
 
 from __future__ import annotations
 

@@ -41,11 +41,6 @@ class ArchMatch:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def changes(self) -> int:
-        """How many fields differ from the architecture's own (0: a native fit)."""
-        return len(self.kwargs)
-
-    @property
     def exact(self) -> bool:
         """Every key and shape fits."""
         return self.differences == 0
@@ -65,7 +60,7 @@ def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch
         for arch, config in _configs(patch_size).items()
         if config.embed_dim == patch.shape[0]
     ]
-    return sorted(matches, key=lambda m: (m.differences, m.changes, len(m.arch), m.arch))
+    return sorted(matches, key=lambda m: (m.differences, len(m.kwargs), len(m.arch), m.arch))
 
 
 def exact_choices(matches: list[ArchMatch]) -> list[ArchMatch]:
@@ -74,7 +69,7 @@ def exact_choices(matches: list[ArchMatch]) -> list[ArchMatch]:
     exact = [m for m in matches if m.exact]
     seen: dict[ViTConfig, ArchMatch] = {}
     for match in exact:
-        if match.changes == exact[0].changes:
+        if len(match.kwargs) == len(exact[0].kwargs):
             seen.setdefault(_computation(match.config), match)
     return list(seen.values())
 

@@ -1,9 +1,8 @@
 """Self-attention that returns its probabilities, and the latent-query attention pool.
 
-The probabilities are computed explicitly, in timm's order (``q * scale``, ``@ kᵀ``,
-softmax, ``@ v``), so that they are *returned* and agree with timm's unfused path to
-float precision. When the caller does not want them, the fused kernel
-(``scaled_dot_product_attention``) runs instead, as in timm.
+The probabilities are computed in timm's order (``q * scale``, ``@ kᵀ``, softmax, ``@ v``),
+so they are *returned* and agree with timm's unfused path; when not wanted, the fused
+kernel (``scaled_dot_product_attention``) runs, as in timm.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""Transformer blocks; each returns its output tokens and its attention probabilities.
-
-The block layouts of timm's pretrained ViTs: pre-norm (``Block``), norm after the residual
-branch (``ResPostBlock``), and attention and MLP side by side sharing one input projection
-(``ParallelScalingBlock``, ``DiffParallelScalingBlock``). Sub-module names are timm's
-state_dict keys.
-"""
+"""Transformer blocks (timm's layouts and state_dict names); each returns its output tokens
+and its attention probabilities."""
 
 from __future__ import annotations
 

@@ -338,11 +338,9 @@ def save_checkpoint(
     pretrained_cfg: Mapping[str, Any] | None = None,
     labels: list[str] | tuple[str, ...] | None = None,
 ) -> Path:
-    """Write a self-describing ``.safetensors`` checkpoint that ``load(path)`` reads alone.
-
-    When the weights fit the architecture, the file also stores our network's config
-    (``vitviz.config``) and the resolved preprocessing, and then loads without timm.
-    Weights that do not fit are still written (``load`` then lists what is wrong).
+    """Write a self-describing ``.safetensors`` checkpoint that ``load(path)`` reads alone
+    (without timm when the weights fit the architecture: then our network's config and the
+    resolved preprocessing are stored too; weights that do not fit are still written).
 
     Parameters
     ----------

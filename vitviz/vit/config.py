@@ -33,23 +33,15 @@ class ViTConfig:
     Attributes
     ----------
     img_size, patch_size : tuple of int
-        ``(height, width)`` the position embedding was trained for (other sizes resample
-        it), and of one patch.
-    num_classes : int
-        Classifier outputs; 0 for a headless model.
-    global_pool : str
-        ``token`` (class token), ``avg``, ``avgmax``, ``max`` or ``map`` (latent query).
-    mlp_ratio : float
-        MLP hidden width over ``embed_dim`` (timm takes ``int(embed_dim * mlp_ratio)``).
+        ``(height, width)`` the position embedding was trained for, and of one patch.
+    num_classes, global_pool
+        Classifier outputs (0: headless); ``token``, ``avg``, ``avgmax``, ``max``, ``map``.
     qkv_bias, qk_norm, proj_bias, scale_attn_norm, scale_mlp_norm : bool
         Biases of the qkv and output projections (and MLP), per-head q/k norm, norm before
         the attention projection / after the MLP activation.
-    init_values : float or None
-        LayerScale is present when set.
-    class_token, distilled, reg_tokens
-        Class token; DeiT distillation token and head; register tokens after them.
-    no_embed_class : bool
-        The position embedding covers the patches only (DeiT-3, DINOv2).
+    init_values, class_token, distilled, reg_tokens, no_embed_class
+        LayerScale when set; class token; DeiT distillation token; registers; position
+        embedding over the patches only (DeiT-3, DINOv2).
     pre_norm, final_norm, fc_norm
         Norm before the blocks (CLIP); a final norm; after pooling instead of before
         (None: timm's default, on for ``avg``/``avgmax``/``max``).

@@ -11,9 +11,9 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from vitviz.errors import ModelLoadError
+from vitviz.vit.checkpoints import StoredModelInfo
 
 # Files a hub repository may keep its weights in, most preferred first (timm's order).
 _HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
@@ -147,8 +147,9 @@ def hub_folder(hub_id: str) -> Path:
     return Path(config).parent
 
 
-def folder_files(folder: Path) -> tuple[dict[str, Any], Path]:
-    """timm's ``config.json`` of a folder (``save_for_hf``, a hub download) and its weights."""
+def folder_files(folder: Path) -> tuple[StoredModelInfo, Path]:
+    """What timm's ``config.json`` of a folder (``save_for_hf``, a hub download) says, and
+    the folder's weights file."""
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelLoadError(
@@ -157,7 +158,14 @@ def folder_files(folder: Path) -> tuple[dict[str, Any], Path]:
         )
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
-        str(config["architecture"])
+        top = {"num_classes": config["num_classes"]} if "num_classes" in config else {}
+        labels = config.get("label_names")
+        info = StoredModelInfo(
+            arch=str(config["architecture"]),
+            model_kwargs={**top, **(config.get("model_args") or {})},
+            pretrained_cfg=config.get("pretrained_cfg") or {},
+            labels=tuple(labels) if labels else None,
+        )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError(
             f"{config_file} is not a timm model config (it needs an 'architecture' entry)."
@@ -165,7 +173,7 @@ def folder_files(folder: Path) -> tuple[dict[str, Any], Path]:
     weights = next((folder / n for n in _HUB_WEIGHT_FILES if (folder / n).is_file()), None)
     if weights is None:
         raise ModelLoadError(f"{folder} has a config.json but no model.safetensors weights.")
-    return config, weights
+    return info, weights
 
 
 def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
@@ -200,10 +208,10 @@ def hub_errors(name: str) -> Iterator[None]:
         ) from exc
     except Exception as exc:
         causes = [exc]
-        while causes[-1].__cause__ or causes[-1].__context__:
-            causes.append(causes[-1].__cause__ or causes[-1].__context__)
-        offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)
-        offline += (ConnectionError, TimeoutError, socket.gaierror)
+        while cause := causes[-1].__cause__ or causes[-1].__context__:
+            causes.append(cause)
+        offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled, ConnectionError)
+        offline += (TimeoutError, socket.gaierror)
         if any(isinstance(c, offline) for c in causes):
             raise _unreachable(name) from exc
         if any(isinstance(c, errors.EntryNotFoundError) for c in causes):

@@ -1,9 +1,6 @@
-"""The parts a block is built of, named by the config: activations, norms, feed-forward
-layers, LayerScale and the patch embedding.
-
-Sub-module names are timm's state_dict keys (``fc1``, ``fc1_g``, ``fc1_x``, ``norm``,
-``fc2``, ``gamma``, ``proj``); a switched-off part is ``nn.Identity``.
-"""
+"""The parts a block is built of, named by the config: activations, norms, MLPs, LayerScale,
+patch embedding. Sub-module names are timm's state_dict keys; a part switched off is
+``nn.Identity``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""Token layout of a ViT sequence: which index is which kind of token.
-
-timm orders tokens ``[cls?][dist?][registers x R][patches row-major]``. Everything that
-indexes the sequence (maps, rollout, statistics, the GUI's chips) goes through
-:class:`TokenLayout` so that no code assumes one prefix token or a square grid.
-This module is pure Python (no torch) so that every layer can use it cheaply.
-"""
+"""Token layout of a ViT sequence, ``[cls?][dist?][registers x R][patches row-major]`` as
+in timm: everything that indexes the sequence goes through :class:`TokenLayout`, so no
+code assumes one prefix token or a square grid. Pure Python (no torch)."""
 
 from __future__ import annotations
 

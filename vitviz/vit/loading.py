@@ -1,10 +1,8 @@
 """``vitviz.vit.load``: any supported ViT, by name or file, as our network plus its spec.
 
-One path for every source: read the weights (a file, the hub cache, a download), build the
-network from a config on the meta device, assign the weights after one strict check, move
-it to the device and dtype asked for. Files that describe their network (the demo model,
-``save_checkpoint`` files) load without timm; bare state dicts have their architecture
-read by :mod:`vitviz.vit.architectures`.
+One path for every source: read the weights, build the network from a config on the meta
+device, assign the weights after one strict check, move it to the device and dtype.
+Self-describing files (the demo model, ``save_checkpoint``'s) load without timm.
 """
 
 from __future__ import annotations
@@ -119,18 +117,15 @@ def _folder_network(
     from vitviz.vit.hub import folder_files
     from vitviz.vit.timm import timm_network
 
-    config, weights_file = folder_files(folder)
-    kwargs = dict(config.get("model_args") or {})
-    if "num_classes" in config:
-        kwargs.setdefault("num_classes", config["num_classes"])
+    info, weights_file = folder_files(folder)
     weights = read_checkpoint(weights_file).state_dict if pretrained else None
     return timm_network(
         name,
-        str(config["architecture"]),
+        info.arch,
         weights,
-        kwargs=kwargs,
-        overlay=config.get("pretrained_cfg"),
-        labels=config.get("label_names"),
+        kwargs=info.model_kwargs,
+        overlay=info.pretrained_cfg,
+        labels=info.labels,
     )
 
 

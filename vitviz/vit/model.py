@@ -26,17 +26,13 @@ class ViTOutput:
 
     Attributes
     ----------
-    logits : torch.Tensor or None
-        ``[B, num_classes]`` class scores; None for a headless model. For distilled
-        models, the mean of the class and distillation heads (as timm in eval mode).
-    embedding : torch.Tensor
-        ``[B, D]`` pooled features before the classifier head (after ``fc_norm``).
-    attentions : tuple of torch.Tensor
-        One ``[B, heads, N, N]`` attention-probability tensor per block; rows sum to 1
-        (DiffAttention: the effective map ``softmax1 - lambda * softmax2``). Part of the
-        autograd graph when gradients are enabled. Empty when capture was turned off.
-    token_norms : tuple of torch.Tensor
-        One ``[B, N]`` tensor per block: the L2 norm of each token after the block.
+    logits, embedding : torch.Tensor
+        ``[B, num_classes]`` scores (None when headless; distilled: the mean of both
+        heads, as timm in eval mode) and ``[B, D]`` pooled features (after ``fc_norm``).
+    attentions, token_norms : tuple of torch.Tensor
+        Per block, ``[B, heads, N, N]`` attention probabilities (rows sum to 1; diff
+        attention: ``softmax1 - λ softmax2``; in the autograd graph when gradients are on)
+        and ``[B, N]`` token L2 norms after the block.
     pool_attention : torch.Tensor or None
         ``[B, heads, Q, N]`` attention of the latent pooling query (``global_pool='map'``).
     layout : TokenLayout
@@ -112,20 +108,10 @@ class VisionTransformer(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, *, capture: bool = True) -> ViTOutput:
-        """Classify a batch of images and return what happened inside.
+        """Classify ``[B, C, H, W]`` normalised images and return what happened inside.
 
-        Parameters
-        ----------
-        x : torch.Tensor
-            ``[B, C, H, W]`` normalised images; ``H`` and ``W`` multiples of the patch.
-        capture : bool
-            Return per-block attention and token norms. Off, attention runs through the
-            fused kernel and ``attentions``, ``token_norms`` are empty, ``pool_attention``
-            None.
-
-        Returns
-        -------
-        ViTOutput
+        With ``capture`` off, attention runs through the fused kernel and the output's
+        ``attentions`` and ``token_norms`` are empty, ``pool_attention`` None.
         """
         if x.ndim != 4 or x.shape[1] != self.config.in_chans:
             raise AnalysisError(
