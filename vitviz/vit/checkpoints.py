@@ -1,10 +1,6 @@
-"""Checkpoint files: reading safetensors, PyTorch pickles and Google ``.npz``, one strict
-check of weights against a network, and writing self-describing safetensors.
-
-The format is recognised from the first bytes, not the extension, so that a renamed,
-empty, truncated or foreign file is named for what it is. Pickles are only read with
-``weights_only=True``: a file that needs more is refused, never loaded unsafely.
-"""
+"""Checkpoint files: reading safetensors, PyTorch pickles (``weights_only=True``, never
+unsafely) and Google ``.npz``, recognised by their first bytes; one strict check of weights
+against a network; writing self-describing safetensors."""
 
 from __future__ import annotations
 

@@ -41,10 +41,8 @@ def load(
     Parameters
     ----------
     source : str or path-like
-        A timm tag (weights from the Hugging Face cache, or downloaded), an
-        ``hf-hub:org/name`` id, a checkpoint file (``.safetensors``, ``.pth``/``.pt``/
-        ``.bin`` state dicts, Google ``.npz``), a folder with timm's ``config.json`` and
-        weights, or ``"demo"`` for the bundled model.
+        A timm tag, an ``hf-hub:org/name`` id, a checkpoint file (``.safetensors``,
+        ``.pth``/``.pt``/``.bin``, Google ``.npz``), a timm folder, or ``"demo"``.
     arch : str, optional
         timm architecture (or tag) of a checkpoint file; bare state dicts need none
         unless their weights fit networks that compute differently.
@@ -63,8 +61,7 @@ def load(
     Raises
     ------
     ModelLoadError
-        For anything that stops the model from loading (UnsupportedModelError for an
-        architecture vitviz cannot represent); nothing is half-loaded.
+        For anything that stops the model from loading; nothing is half-loaded.
     """
     target_device = resolve_device(device)
     target_dtype = resolve_dtype(dtype, target_device)
@@ -218,13 +215,9 @@ def is_local_path(source: str | os.PathLike[str]) -> bool:
 def class_labels(
     num_classes: int, pretrained_cfg: Mapping[str, Any], stored: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...] | None, str]:
-    """Class names in logit order (None for a headless model), and where they came from.
-
-    Names ``stored`` with the checkpoint win, then the pretrained config's ``label_names``,
-    an ImageNet subset of that class count, a CLIP tower's ``embedding`` dimensions, and
-    ``generic`` ``class i``; the source is ``checkpoint``, ``pretrained config``, the
-    subset's name (``imagenet-1k`` ...), ``embedding``, ``generic`` or ``none``.
-    """
+    """Class names in logit order (None when headless) and their source: ``checkpoint``
+    (``stored``), ``pretrained config``, an ImageNet subset of that class count
+    (``imagenet-1k`` ...), ``embedding`` (a CLIP tower), ``generic`` or ``none``."""
     if num_classes <= 0:
         return None, "none"
     if stored is not None:

@@ -9,10 +9,8 @@ from vitviz.vit.layout import TokenLayout
 
 @dataclass(frozen=True)
 class PretrainedSpec:
-    """Preprocessing, labels and token layout of a loaded checkpoint.
-
-    Values come from the checkpoint's pretrained config (timm's ``pretrained_cfg``) or its
-    file's metadata, never hard-coded: mean/std and crop differ between weight sets.
+    """Preprocessing, labels and token layout of a loaded checkpoint, from its pretrained
+    config or file metadata, never hard-coded (mean/std and crop differ between weights).
 
     Attributes
     ----------

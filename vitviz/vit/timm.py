@@ -1,9 +1,6 @@
-"""timm's side of loading: its architecture names, its models read into our config, and
-weights in its key layouts (its converters map OpenAI CLIP, original DINOv2 and DeiT-3,
-Google ``.npz``) put into our network, whose modules carry timm's state_dict names.
-
-The timm model is only a shape description on the meta device (a CPU model for ``.npz``
-and random weights); our network is built from the config read off it.
+"""timm's side of loading: its architecture names, its models read into our config (a timm
+model is only a shape description on the meta device), and weights in its key layouts
+(its converters map CLIP, original DINOv2 and DeiT-3, Google ``.npz``) put into ours.
 """
 
 from __future__ import annotations
@@ -50,10 +47,6 @@ from vitviz.vit.spec import PretrainedSpec
 
 _log = logging.getLogger(__name__)
 
-HYBRID_MESSAGE = (
-    "hybrid CNN-stem ViTs (ResNet r26/r50 hybrids, ViTamin, MobileCLIP) are not supported: "
-    "their tokens come from a convolutional stem, not from a plain patch projection"
-)
 BLOCK_NAMES = {
     Block: "block",
     ResPostBlock: "res_post",
@@ -294,7 +287,8 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
     patch_embed = timm_model.patch_embed
     if type(patch_embed) is not TimmPatchEmbed:
         raise UnsupportedModelError(
-            f"{name}: {HYBRID_MESSAGE} (its embedding is a {type(patch_embed).__name__})."
+            f"{name}: hybrid CNN-stem ViTs (ResNet hybrids, ViTamin, MobileCLIP) are not "
+            f"supported (its embedding is a {type(patch_embed).__name__}, not a patch projection)."
         )
     _refuse_if(name, patch_embed.dynamic_img_pad, "dynamic image padding is not supported")
     _refuse_if(name, patch_embed.img_size is None, "the patch embedding has no image size")
