@@ -93,8 +93,7 @@ def _configs(patch_size: tuple[int, int]) -> dict[str, ViTConfig]:
 
 
 def _match(arch: str, config: ViTConfig, weights: Mapping[str, torch.Tensor]) -> ArchMatch:
-    read = _read_from_weights(config, weights)
-    kwargs = {name: value for name, value in read.items() if getattr(config, name) != value}
+    kwargs = _read_from_weights(config, weights)
     try:
         fitted = dataclasses.replace(config, **kwargs)
         with torch.device("meta"):
@@ -111,12 +110,11 @@ def fit_kwargs(arch: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, A
     config = config_from_timm(timm_model)
     if PATCH_KEY not in state_dict:
         state_dict = convert(state_dict, timm_model, arch)
-    read = _read_from_weights(config, state_dict)
-    return {name: value for name, value in read.items() if getattr(config, name) != value}
+    return _read_from_weights(config, state_dict)
 
 
 def _read_from_weights(config: ViTConfig, weights: Mapping[str, torch.Tensor]) -> dict:
-    """The config fields that the weights' names and shapes say, for a block layout."""
+    """The config fields that the weights' names and shapes say and that differ."""
     found: dict = {}
     if config.block_fn in ("block", "res_post"):
         found["qkv_bias"] = "blocks.0.attn.qkv.bias" in weights
@@ -148,7 +146,7 @@ def _read_from_weights(config: ViTConfig, weights: Mapping[str, torch.Tensor]) -
         if rows:
             cols = tokens // rows
             found["img_size"] = (rows * config.patch_size[0], cols * config.patch_size[1])
-    return found
+    return {name: value for name, value in found.items() if getattr(config, name) != value}
 
 
 def best_fit(state_dict: Mapping[str, torch.Tensor], name: str) -> ArchMatch:

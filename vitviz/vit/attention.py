@@ -106,13 +106,14 @@ class MultiHead(nn.Module):
     def attend_heads(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, need_weights: bool
     ) -> AttentionOutput:
-        """``[B, N, D]`` q, k, v to the heads' ``[B, N, D]`` output and ``[B, H, N, N]`` map."""
-        batch, tokens, dim = q.shape
+        """``[B, Nq, D]`` q and ``[B, N, D]`` k, v to the heads' ``[B, Nq, D]`` output and
+        ``[B, H, Nq, N]`` map."""
+        batch, _, dim = q.shape
         groups = 2 if self.diff else 1
-        q = q.reshape(batch, tokens, groups * self.num_heads, self.head_dim).transpose(1, 2)
-        k = k.reshape(batch, tokens, groups * self.num_heads, self.head_dim).transpose(1, 2)
-        # q, k: [B, groups * H, N, hd]; v: [B, H, N, groups * hd]
-        v = v.reshape(batch, tokens, self.num_heads, groups * self.head_dim).transpose(1, 2)
+        q = q.reshape(batch, -1, groups * self.num_heads, self.head_dim).transpose(1, 2)
+        k = k.reshape(batch, -1, groups * self.num_heads, self.head_dim).transpose(1, 2)
+        # q, k: [B, groups * H, Nq or N, hd]; v: [B, H, N, groups * hd]
+        v = v.reshape(batch, -1, self.num_heads, groups * self.head_dim).transpose(1, 2)
         q, k = self.q_norm(q), self.k_norm(k)
         if self.diff:
             lambda_full = diff_lambda(self).type_as(q)
@@ -120,7 +121,7 @@ class MultiHead(nn.Module):
             out = self.sub_norm(out) * (1 - self.lambda_init)
         else:
             out, attn = attend(q, k, v, self.scale, need_weights)
-        return out.transpose(1, 2).reshape(batch, tokens, dim), attn  # [B, N, D]
+        return out.transpose(1, 2).reshape(batch, -1, dim), attn  # [B, Nq, D]
 
 
 class Attention(MultiHead):
@@ -142,16 +143,14 @@ class Attention(MultiHead):
         return self.proj(self.norm(out)), attn
 
 
-class AttentionPoolLatent(nn.Module):
+class AttentionPoolLatent(MultiHead):
     """Multi-head attention pooling with one learned latent query (SigLIP's ``map`` head),
     with timm's sub-module names (``latent``, ``q``, ``kv``, ``proj``, ``norm``, ``mlp``)."""
 
     def __init__(self, config: ViTConfig) -> None:
         super().__init__()
         dim = config.embed_dim
-        self.num_heads = config.num_heads
-        self.head_dim = dim // config.num_heads
-        self.scale = self.head_dim**-0.5
+        self.init_heads(dataclasses.replace(config, qk_norm=False), 0, diff=False)
         self.latent = nn.Parameter(torch.zeros(1, 1, dim))
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, dim * 2)
@@ -161,12 +160,8 @@ class AttentionPoolLatent(nn.Module):
 
     def forward(self, x: torch.Tensor, need_weights: bool = True) -> AttentionOutput:
         """Pool ``[B, N, D]`` to ``[B, D]``; also the query's ``[B, H, 1, N]`` attention."""
-        batch, tokens, dim = x.shape
-        latent = self.latent.expand(batch, -1, -1)  # [B, 1, D]
-        q = self.q(latent).reshape(batch, 1, self.num_heads, self.head_dim).transpose(1, 2)
-        kv = self.kv(x).reshape(batch, tokens, 2, self.num_heads, self.head_dim)
-        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # 2 x [B, H, N, hd]
-        out, attn = attend(q, k, v, self.scale, need_weights)  # [B, H, 1, hd]
-        out = self.proj(out.transpose(1, 2).reshape(batch, 1, dim))  # [B, 1, D]
+        latent = self.latent.expand(x.shape[0], -1, -1)  # [B, 1, D]
+        out, attn = self.attend_heads(self.q(latent), *self.kv(x).chunk(2, dim=-1), need_weights)
+        out = self.proj(out)  # [B, 1, D]
         out = out + self.mlp(self.norm(out))
         return out[:, 0], attn

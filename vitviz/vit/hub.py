@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from vitviz.errors import ModelLoadError
 from vitviz.vit.checkpoints import StoredModelInfo
@@ -22,14 +23,9 @@ _HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorc
 def hub_location(source: str) -> tuple[str, str | None, tuple[str, ...]] | None:
     """``(repo_id, revision, candidate files)`` of a timm tag's or ``hf-hub:`` id's weights;
     None for files, ``demo``, unknown names and tags without hub weights."""
-    from timm.models import get_pretrained_cfg
-
     hub_id, files = source.removeprefix("hf-hub:"), _HUB_WEIGHT_FILES
     if hub_id == source:
-        try:
-            cfg = get_pretrained_cfg(source, allow_unregistered=False)
-        except (RuntimeError, ValueError):
-            return None
+        cfg = _pretrained_cfg(source)
         if cfg is None or not cfg.hf_hub_id:
             return None
         hub_id, files = cfg.hf_hub_id, (cfg.hf_hub_filename,) if cfg.hf_hub_filename else files
@@ -106,7 +102,6 @@ def download(source: str, tqdm_class: type | None = None) -> Path:
 
 def _download_url(tag: str) -> Path:
     # A few tags (I-JEPA) have their weights at a URL instead of on the hub.
-    from timm.models import get_pretrained_cfg
     from torch.hub import download_url_to_file
 
     target = _url_file(tag)
@@ -116,21 +111,26 @@ def _download_url(tag: str) -> Path:
         require_hub(tag)
         target.parent.mkdir(parents=True, exist_ok=True)
         with hub_errors(tag):
-            download_url_to_file(get_pretrained_cfg(tag).url, str(target))
+            download_url_to_file(_pretrained_cfg(tag).url, str(target))
     return target
 
 
 def _url_file(tag: str) -> Path | None:
-    from timm.models import get_pretrained_cfg
     from torch.hub import get_dir
 
-    try:
-        cfg = get_pretrained_cfg(tag, allow_unregistered=False)
-    except (RuntimeError, ValueError):
-        return None
+    cfg = _pretrained_cfg(tag)
     if cfg is None or cfg.hf_hub_id or not isinstance(cfg.url, str) or not cfg.url:
         return None
     return Path(get_dir()) / "checkpoints" / Path(cfg.url).name
+
+
+def _pretrained_cfg(tag: str) -> Any:
+    from timm.models import get_pretrained_cfg
+
+    try:
+        return get_pretrained_cfg(tag, allow_unregistered=False)
+    except (RuntimeError, ValueError):
+        return None
 
 
 def hub_folder(hub_id: str) -> Path:
@@ -181,9 +181,7 @@ def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> b
     hub cache or, for the few tags timm fetches by URL, torch's), never asking the network."""
     from vitviz.vit.loading import is_demo, is_local_path
 
-    if is_demo(source) or is_local_path(source):
-        return True
-    if cached_hub_file(source, cache_dir) is not None:
+    if is_demo(source) or is_local_path(source) or cached_hub_file(source, cache_dir):
         return True
     url_file = _url_file(source)
     return url_file is not None and url_file.is_file()

@@ -300,7 +300,7 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
     )
     _refuse_if(name, len(timm_model.blocks) == 0, "a ViT without blocks has no attention")
     first = timm_model.blocks[0]
-    norm_layer, norm_eps = _norm_kind(name, _block_norm(first))
+    norm_layer, norm_eps = _norm_kind(name, getattr(first, "in_norm", None) or first.norm1)
     embed_norm = patch_embed.norm
     embed_norm_layer, embed_norm_eps = (
         (None, 1e-6) if isinstance(embed_norm, nn.Identity) else _norm_kind(name, embed_norm)
@@ -384,10 +384,6 @@ def _init_values(block: nn.Module) -> float | None:
     if scale is None or isinstance(scale, nn.Identity):
         return None
     return float(scale.init_values)
-
-
-def _block_norm(block: nn.Module) -> nn.Module:
-    return block.in_norm if hasattr(block, "in_norm") else block.norm1
 
 
 def _norm_kind(name: str, norm: nn.Module) -> tuple[str, float]:
