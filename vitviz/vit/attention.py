@@ -29,10 +29,8 @@ def attention_probabilities(q: torch.Tensor, k: torch.Tensor, scale: float) -> t
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, need_weights: bool
 ) -> AttentionOutput:
-    """``[B, H, Nq, dv]`` output ``A v`` and, when ``need_weights``, ``[B, H, Nq, Nk]`` ``A``.
-
-    Without weights the fused kernel runs, whose own scale is ``d ** -0.5``.
-    """
+    """``[B, H, Nq, dv]`` output ``A v`` and, when ``need_weights``, ``[B, H, Nq, Nk]`` ``A``
+    (else the fused kernel runs, whose own scale is ``d ** -0.5``)."""
     if not need_weights:
         return F.scaled_dot_product_attention(q, k, v), None
     attn = attention_probabilities(q, k, scale)

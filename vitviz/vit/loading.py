@@ -290,11 +290,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise ModelLoadError(
             f"{device!r} is not a device name; use auto, cpu, cuda, cuda:N or mps."
         ) from exc
-    missing = None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        missing = "PyTorch sees no CUDA GPU on this machine"
-    elif resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        missing = f"this machine has only {torch.cuda.device_count()} CUDA GPU(s)"
+    missing, gpus = None, torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if resolved.type == "cuda" and (resolved.index or 0) >= gpus:
+        missing = f"this machine has {gpus or 'no'} CUDA GPU(s)"
     elif resolved.type == "mps" and not mps:
         missing = "Apple MPS is not available here"
     if missing:
