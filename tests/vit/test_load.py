@@ -722,9 +722,9 @@ def test_protocol_4_pickle_refused_for_safety(tmp_path):
     path = tmp_path / "p4.pth"
     with path.open("wb") as stream:
         pickle.dump({"w": [1.0], "hook": _Payload(str(marker))}, stream, protocol=4)
-    with pytest.raises(ModelLoadError, match="refused for safety") as info:
+    # torch's safe unpickler stops at protocol 4's framing, before it names a global.
+    with pytest.raises(ModelLoadError, match="refused for safety"):
         load(path, arch=ARCH, device="cpu")
-    assert any(name in str(info.value) for name in ("io.open", "builtins.open"))
     assert not marker.exists()
 
 

@@ -20,7 +20,7 @@ def _imports_in_fresh_process(code: str) -> set[str]:
 
 def test_the_package_and_its_light_modules_do_not_import_timm():
     loaded = _imports_in_fresh_process(
-        "import vitviz.vit.layout, vitviz.vit.spec, vitviz.vit.output, vitviz.state\n"
+        "import vitviz.vit.layout, vitviz.vit.spec, vitviz.vit.model, vitviz.state\n"
         "from vitviz.vit import load, save_checkpoint"
     )
     assert "vitviz.vit.layout" in loaded

@@ -1,8 +1,6 @@
 """The network: our Vision Transformer, its config, weight mapping from timm, and loading.
-
-Importing the package imports torch but not timm: the bundled demo model starts the app
-without it. The names that need timm are imported on first use (PEP 562).
-"""
+Importing it does not import timm (the demo model starts without); the names that need
+timm are imported on first use (PEP 562)."""
 
 from __future__ import annotations
 
@@ -13,8 +11,7 @@ from vitviz.vit.checkpoints import save_checkpoint
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.layout import TokenKind, TokenLayout
 from vitviz.vit.loading import load, resolve_device
-from vitviz.vit.model import VisionTransformer
-from vitviz.vit.output import ViTOutput
+from vitviz.vit.model import VisionTransformer, ViTOutput
 from vitviz.vit.spec import PretrainedSpec
 
 _NEEDS_TIMM = {

@@ -1,13 +1,9 @@
 """Which timm architectures a bare state dict fits, from its parameter names and shapes alone.
 
-A researcher's own checkpoint is often a plain ``model.state_dict()``: no architecture
-name, maybe a fine-tuned head, another depth or training resolution. Every supported timm
-architecture with the file's patch size is compared with the weights: our network is
-built on the meta device from the architecture's config, with the head size, depth and
-position-embedding grid read from the weights, and its state dict compared key for key
-and shape for shape. Architectures that fit exactly and compute the same function are one
-answer; fits that compute differently (a CLIP tower with QuickGELU or GELU) are a choice
-only the user can make.
+Every supported architecture with the file's patch size is built on the meta device, with
+the fields the weights say (head size, depth, grid ...) read from them, and compared key
+for key and shape for shape. Exact fits that compute the same function are one answer;
+fits that compute differently (CLIP with QuickGELU or GELU) are the user's choice.
 """
 
 from __future__ import annotations
@@ -27,44 +23,22 @@ from vitviz.errors import ModelLoadError
 from vitviz.vit.checkpoints import PATCH_KEY, state_dict_differences
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
-from vitviz.vit.timm import (
-    build_timm,
-    config_from_timm,
-    convert,
-    mlp_ratio,
-    supported_archs,
-)
+from vitviz.vit.timm import build_timm, config_from_timm, convert, mlp_ratio, supported_archs
 
 _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ArchMatch:
-    """How well one timm architecture fits a state dict.
-
-    Attributes
-    ----------
-    arch : str
-        timm architecture name.
-    differences : int
-        Missing, unexpected and mis-shaped keys together; 0 is an exact fit.
-    config : ViTConfig
-        The network the weights would load into (the fields the shapes say read from
-        them: head size, depth, grid, MLP width, heads and qk-norm, LayerScale, qkv bias).
-    kwargs : dict
-        Those fields where they differ from the architecture's own, as
-        ``timm.create_model`` arguments (ViTConfig's fields are named after them).
-    """
+    """How well timm architecture ``arch`` fits a state dict: ``differences`` (missing,
+    unexpected and mis-shaped keys), the ``config`` the weights would load into, and
+    ``kwargs``: its fields read from the weights that differ from the architecture's own,
+    as ``timm.create_model`` arguments."""
 
     arch: str
     differences: int
     config: ViTConfig
     kwargs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def changes(self) -> int:
-        """How many fields differ from the architecture's own (0: a native fit)."""
-        return len(self.kwargs)
 
     @property
     def exact(self) -> bool:
@@ -73,20 +47,9 @@ class ArchMatch:
 
 
 def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch]:
-    """Supported timm architectures ranked by how well ``state_dict`` fits them.
-
-    Parameters
-    ----------
-    state_dict : mapping of str to torch.Tensor
-        timm-keyed weights.
-
-    Returns
-    -------
-    list of ArchMatch
-        Exact fits first; among those, fewer fields changed from the architecture's
-        own, then shorter (more generic) names. Empty when the weights have no patch
-        embedding of a plain ViT.
-    """
+    """Supported timm architectures ranked by how well timm-keyed weights fit them: exact
+    fits first, then fewer fields changed, then shorter (more generic) names. Empty when
+    the weights have no patch embedding of a plain ViT."""
     weights = state_dict
     patch = weights.get(PATCH_KEY)
     if patch is None or patch.ndim != 4:
@@ -97,19 +60,16 @@ def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch
         for arch, config in _configs(patch_size).items()
         if config.embed_dim == patch.shape[0]
     ]
-    return sorted(matches, key=lambda m: (m.differences, m.changes, len(m.arch), m.arch))
+    return sorted(matches, key=lambda m: (m.differences, len(m.kwargs), len(m.arch), m.arch))
 
 
 def exact_choices(matches: list[ArchMatch]) -> list[ArchMatch]:
-    """The closest exact fits that compute differently, best first.
-
-    One means the weights say which network they are (its name may vary: DeiT and ViT
-    share one); more than one is a choice only the user can make.
-    """
+    """The closest exact fits that compute differently, best first: one means the weights
+    say which network they are; more than one is a choice only the user can make."""
     exact = [m for m in matches if m.exact]
     seen: dict[ViTConfig, ArchMatch] = {}
     for match in exact:
-        if match.changes == exact[0].changes:
+        if len(match.kwargs) == len(exact[0].kwargs):
             seen.setdefault(_computation(match.config), match)
     return list(seen.values())
 
@@ -121,7 +81,6 @@ def _computation(config: ViTConfig) -> ViTConfig:
 
 @functools.cache
 def _configs(patch_size: tuple[int, int]) -> dict[str, ViTConfig]:
-    """Our config of every supported architecture that may have this patch size."""
     configs = {}
     for arch in supported_archs():
         named = re.search(r"patch(\d+)", arch)
@@ -134,8 +93,7 @@ def _configs(patch_size: tuple[int, int]) -> dict[str, ViTConfig]:
 
 
 def _match(arch: str, config: ViTConfig, weights: Mapping[str, torch.Tensor]) -> ArchMatch:
-    read = _read_from_weights(config, weights)
-    kwargs = {name: value for name, value in read.items() if getattr(config, name) != value}
+    kwargs = _read_from_weights(config, weights)
     try:
         fitted = dataclasses.replace(config, **kwargs)
         with torch.device("meta"):
@@ -147,20 +105,16 @@ def _match(arch: str, config: ViTConfig, weights: Mapping[str, torch.Tensor]) ->
 
 
 def fit_kwargs(arch: str, state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    """What the weights say that differs from ``arch``'s own config (head size, depth ...).
-
-    Weights in a foreign key layout are read after timm's converter has mapped them.
-    """
+    """What the weights (after timm's converter) say that differs from ``arch``'s config."""
     timm_model = build_timm(arch)
     config = config_from_timm(timm_model)
     if PATCH_KEY not in state_dict:
         state_dict = convert(state_dict, timm_model, arch)
-    read = _read_from_weights(config, state_dict)
-    return {name: value for name, value in read.items() if getattr(config, name) != value}
+    return _read_from_weights(config, state_dict)
 
 
 def _read_from_weights(config: ViTConfig, weights: Mapping[str, torch.Tensor]) -> dict:
-    """The config fields that the weights' names and shapes say, for a block layout."""
+    """The config fields that the weights' names and shapes say and that differ."""
     found: dict = {}
     if config.block_fn in ("block", "res_post"):
         found["qkv_bias"] = "blocks.0.attn.qkv.bias" in weights
@@ -192,30 +146,13 @@ def _read_from_weights(config: ViTConfig, weights: Mapping[str, torch.Tensor]) -
         if rows:
             cols = tokens // rows
             found["img_size"] = (rows * config.patch_size[0], cols * config.patch_size[1])
-    return found
+    return {name: value for name, value in found.items() if getattr(config, name) != value}
 
 
 def best_fit(state_dict: Mapping[str, torch.Tensor], name: str) -> ArchMatch:
-    """The architecture that bare weights fit best.
-
-    Parameters
-    ----------
-    state_dict : mapping of str to torch.Tensor
-        The file's weights.
-    name : str
-        The file's name, for messages.
-
-    Returns
-    -------
-    ArchMatch
-        When the weights fit networks that compute differently, the first of them
-        (a warning names the others; the window asks instead).
-
-    Raises
-    ------
-    ModelLoadError
-        When the weights fit no supported architecture.
-    """
+    """The architecture that the weights of file ``name`` fit best (of several that compute
+    differently, the first, with a warning; the window asks instead); a
+    :class:`ModelLoadError` when they fit none."""
     matches = rank_architectures(state_dict)
     choices = exact_choices(matches)
     if not choices:

@@ -1,13 +1,13 @@
-"""Self-attention that returns its probabilities.
+"""Self-attention that returns its probabilities, and the latent-query attention pool.
 
-The probabilities are computed explicitly, in timm's order (``q * scale``, ``@ kᵀ``,
-softmax, ``@ v``), so that they are *returned* and agree with timm's unfused path to
-float precision. When the caller does not want them, the fused kernel
-(``scaled_dot_product_attention``) runs instead, as in timm.
+The probabilities are computed in timm's order (``q * scale``, ``@ kᵀ``, softmax, ``@ v``),
+so they are *returned* and agree with timm's unfused path; when not wanted, the fused
+kernel (``scaled_dot_product_attention``) runs, as in timm.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -15,135 +15,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from vitviz.vit.config import ViTConfig
-from vitviz.vit.norms import RmsNorm, optional_norm
+from vitviz.vit.layers import Mlp, config_norm
+
+AttentionOutput = tuple[torch.Tensor, torch.Tensor | None]
 
 
 def attention_probabilities(q: torch.Tensor, k: torch.Tensor, scale: float) -> torch.Tensor:
-    """Row-stochastic attention ``softmax(scale · q kᵀ)``.
-
-    Parameters
-    ----------
-    q : torch.Tensor
-        Queries ``[..., Nq, d]``.
-    k : torch.Tensor
-        Keys ``[..., Nk, d]``.
-    scale : float
-        Score scale; ``d ** -0.5`` in a ViT, 1 for unscaled dot-product attention.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., Nq, Nk]`` probabilities; each row sums to 1.
-    """
+    """Row-stochastic ``[..., Nq, Nk]`` attention ``softmax(scale · q kᵀ)`` of queries
+    ``[..., Nq, d]`` and keys ``[..., Nk, d]`` (``scale``: ``d ** -0.5`` in a ViT)."""
     return ((q * scale) @ k.transpose(-2, -1)).softmax(dim=-1)
 
 
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, need_weights: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Attention output ``A v`` and, when asked for, the probabilities ``A``.
-
-    Parameters
-    ----------
-    q, k, v : torch.Tensor
-        ``[B, H, Nq, d]``, ``[B, H, Nk, d]``, ``[B, H, Nk, dv]``.
-    scale : float
-        Score scale (must be ``d ** -0.5`` when ``need_weights`` is False, the fused
-        kernel's own scale).
-    need_weights : bool
-        Compute ``A`` explicitly and return it; otherwise use the fused kernel.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        ``[B, H, Nq, dv]`` output and ``[B, H, Nq, Nk]`` probabilities (or None).
-    """
+) -> AttentionOutput:
+    """``[B, H, Nq, dv]`` output ``A v`` and, when ``need_weights``, ``[B, H, Nq, Nk]`` ``A``
+    (else the fused kernel runs, whose own scale is ``d ** -0.5``)."""
     if not need_weights:
         return F.scaled_dot_product_attention(q, k, v), None
     attn = attention_probabilities(q, k, scale)
     return attn @ v, attn
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention with a packed ``qkv`` projection (timm's ``Attention``).
-
-    Parameters
-    ----------
-    config : ViTConfig
-        Width, heads, biases, qk-norm and scale-norm flags.
-    """
-
-    def __init__(self, config: ViTConfig) -> None:
-        super().__init__()
-        dim = config.embed_dim
-        self.num_heads = config.num_heads
-        self.head_dim = dim // config.num_heads
-        self.scale = self.head_dim**-0.5
-        self.qkv = nn.Linear(dim, dim * 3, bias=config.qkv_bias)
-        self.q_norm = qk_norm(config, self.head_dim)
-        self.k_norm = qk_norm(config, self.head_dim)
-        self.norm = optional_norm(config.norm_layer, dim, config.norm_eps, config.scale_attn_norm)
-        self.proj = nn.Linear(dim, dim, bias=config.proj_bias)
-
-    def forward(
-        self, x: torch.Tensor, need_weights: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend ``[B, N, D]`` tokens; returns ``[B, N, D]`` and ``[B, H, N, N]`` (or None)."""
-        batch, tokens, dim = x.shape
-        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x [B, H, N, hd]
-        q, k = self.q_norm(q), self.k_norm(k)
-        out, attn = attend(q, k, v, self.scale, need_weights)
-        out = out.transpose(1, 2).reshape(batch, tokens, dim)  # [B, N, D]
-        return self.proj(self.norm(out)), attn
-
-
-class DiffAttention(nn.Module):
-    """Differential attention (Ye et al. 2024) as in timm's ``DiffAttention``.
-
-    Each head has two softmax maps over half-width queries/keys; the head's effective
-    attention is ``softmax1 - λ · softmax2``, which is what this module returns.
-
-    Parameters
-    ----------
-    config : ViTConfig
-        Width, heads, biases, norm flags and the lambda parameterisation.
-    depth_index : int
-        Index of the block, which sets ``lambda_init``.
-    """
-
-    def __init__(self, config: ViTConfig, depth_index: int) -> None:
-        super().__init__()
-        dim = config.embed_dim
-        self.num_heads = config.num_heads
-        self.head_dim = dim // config.num_heads // 2
-        self.scale = self.head_dim**-0.5
-        self.qkv = nn.Linear(dim, dim * 3, bias=config.qkv_bias)
-        self.q_norm = qk_norm(config, self.head_dim)
-        self.k_norm = qk_norm(config, self.head_dim)
-        self.norm = optional_norm(config.norm_layer, dim, config.norm_eps, config.scale_attn_norm)
-        self.proj = nn.Linear(dim, dim, bias=config.proj_bias)
-        register_diff_lambda(self, self.head_dim, config.diff_dual_lambda)
-        self.sub_norm = RmsNorm(2 * self.head_dim, eps=1e-5)
-        self.lambda_init = diff_lambda_init(depth_index)
-
-    def forward(
-        self, x: torch.Tensor, need_weights: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend ``[B, N, D]`` tokens; returns ``[B, N, D]`` and ``[B, H, N, N]`` (or None)."""
-        batch, tokens, dim = x.shape
-        q, k, v = self.qkv(x).chunk(3, dim=2)
-        q = q.reshape(batch, tokens, 2 * self.num_heads, self.head_dim).transpose(1, 2)
-        k = k.reshape(batch, tokens, 2 * self.num_heads, self.head_dim).transpose(1, 2)
-        # q, k: [B, 2H, N, hd]; v: [B, H, N, 2 hd]
-        v = v.reshape(batch, tokens, self.num_heads, 2 * self.head_dim).transpose(1, 2)
-        q, k = self.q_norm(q), self.k_norm(k)
-        out, attn = differential_attend(
-            q, k, v, diff_lambda(self).type_as(q), self.scale, need_weights
-        )
-        out = self.sub_norm(out) * (1 - self.lambda_init)
-        out = out.transpose(1, 2).reshape(batch, tokens, dim)  # [B, N, D]
-        return self.proj(self.norm(out)), attn
 
 
 def differential_attend(
@@ -153,27 +44,10 @@ def differential_attend(
     lambda_full: torch.Tensor,
     scale: float,
     need_weights: bool,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Output and effective map ``softmax1 - λ softmax2`` of differential attention.
-
-    Parameters
-    ----------
-    q, k : torch.Tensor
-        ``[B, 2H, N, hd]``: each head's two query/key groups are adjacent.
-    v : torch.Tensor
-        ``[B, H, N, 2 hd]``.
-    lambda_full : torch.Tensor
-        Scalar λ.
-    scale : float
-        ``hd ** -0.5``.
-    need_weights : bool
-        Return the ``[B, H, N, N]`` effective map (else None, via the fused kernel).
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        ``[B, H, N, 2 hd]`` output and the effective map (or None).
-    """
+) -> AttentionOutput:
+    """Output ``[B, H, N, 2 hd]`` and effective map ``softmax1 - λ softmax2`` of differential
+    attention, from ``[B, 2H, N, hd]`` q and k (each head's two groups adjacent) and
+    ``[B, H, N, 2 hd]`` v."""
     batch, double_heads, tokens, head_dim = q.shape
     heads = double_heads // 2
     if not need_weights:
@@ -187,21 +61,8 @@ def differential_attend(
     return attn @ v, attn
 
 
-def register_diff_lambda(module: nn.Module, head_dim: int, dual: bool) -> None:
-    """Give ``module`` timm's lambda parameters (two scalars, or four ``[hd]`` vectors).
-
-    Kept in float32 like timm, whatever the model's dtype.
-    """
-    if dual:
-        module.lambda_a = nn.Parameter(torch.zeros((), dtype=torch.float32))
-        module.lambda_b = nn.Parameter(torch.zeros((), dtype=torch.float32))
-        return
-    for name in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
-        setattr(module, name, nn.Parameter(torch.zeros(head_dim, dtype=torch.float32)))
-
-
 def diff_lambda(module: nn.Module) -> torch.Tensor:
-    """Scalar λ of a module set up by :func:`register_diff_lambda`."""
+    """Scalar λ of a differential-attention module (timm's two parameterisations)."""
     if hasattr(module, "lambda_a"):
         lambda_1 = torch.exp(module.lambda_a)
         lambda_2 = torch.exp(module.lambda_b)
@@ -216,6 +77,89 @@ def diff_lambda_init(depth_index: int) -> float:
     return 0.8 - 0.6 * math.exp(-0.3 * depth_index)
 
 
-def qk_norm(config: ViTConfig, head_dim: int) -> nn.Module:
-    """Per-head norm of queries or keys (``nn.Identity`` unless ``config.qk_norm``)."""
-    return optional_norm(config.norm_layer, head_dim, config.norm_eps, config.qk_norm)
+class MultiHead(nn.Module):
+    """Heads of plain or differential attention (Ye et al. 2024, timm's ``DiffAttention``),
+    shared by :class:`Attention` and the parallel block."""
+
+    def init_heads(self, config: ViTConfig, depth_index: int, diff: bool) -> None:
+        """Per-head q/k norms and, for differential heads, λ, ``sub_norm``, ``lambda_init``."""
+        self.diff = diff
+        self.num_heads = config.num_heads
+        # A differential head splits its queries and keys into two half-width groups.
+        self.head_dim = config.embed_dim // config.num_heads // (2 if diff else 1)
+        self.scale = self.head_dim**-0.5
+        self.q_norm = config_norm(config, self.head_dim, config.qk_norm)
+        self.k_norm = config_norm(config, self.head_dim, config.qk_norm)
+        if not diff:
+            return
+        self.sub_norm = nn.RMSNorm(2 * self.head_dim, eps=1e-5)
+        self.lambda_init = diff_lambda_init(depth_index)
+        # Kept in float32 like timm, whatever the model's dtype.
+        shape, names = ((), ("lambda_a", "lambda_b"))
+        if not config.diff_dual_lambda:
+            shape, names = (self.head_dim,), ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2")
+        for name in names:
+            setattr(self, name, nn.Parameter(torch.zeros(shape, dtype=torch.float32)))
+
+    def attend_heads(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, need_weights: bool
+    ) -> AttentionOutput:
+        """``[B, Nq, D]`` q and ``[B, N, D]`` k, v to the heads' ``[B, Nq, D]`` output and
+        ``[B, H, Nq, N]`` map."""
+        batch, _, dim = q.shape
+        groups = 2 if self.diff else 1
+        q = q.reshape(batch, -1, groups * self.num_heads, self.head_dim).transpose(1, 2)
+        k = k.reshape(batch, -1, groups * self.num_heads, self.head_dim).transpose(1, 2)
+        # q, k: [B, groups * H, Nq or N, hd]; v: [B, H, N, groups * hd]
+        v = v.reshape(batch, -1, self.num_heads, groups * self.head_dim).transpose(1, 2)
+        q, k = self.q_norm(q), self.k_norm(k)
+        if self.diff:
+            lambda_full = diff_lambda(self).type_as(q)
+            out, attn = differential_attend(q, k, v, lambda_full, self.scale, need_weights)
+            out = self.sub_norm(out) * (1 - self.lambda_init)
+        else:
+            out, attn = attend(q, k, v, self.scale, need_weights)
+        return out.transpose(1, 2).reshape(batch, -1, dim), attn  # [B, Nq, D]
+
+
+class Attention(MultiHead):
+    """Multi-head self-attention with a packed ``qkv`` projection: timm's ``Attention``, or
+    its ``DiffAttention`` when ``config.attn_layer`` is ``diff`` (whose effective map
+    ``softmax1 - λ softmax2`` is the attention returned)."""
+
+    def __init__(self, config: ViTConfig, depth_index: int = 0) -> None:
+        super().__init__()
+        dim = config.embed_dim
+        self.qkv = nn.Linear(dim, dim * 3, bias=config.qkv_bias)
+        self.init_heads(config, depth_index, config.attn_layer == "diff")
+        self.norm = config_norm(config, dim, config.scale_attn_norm)
+        self.proj = nn.Linear(dim, dim, bias=config.proj_bias)
+
+    def forward(self, x: torch.Tensor, need_weights: bool = True) -> AttentionOutput:
+        """Attend ``[B, N, D]`` tokens; returns ``[B, N, D]`` and ``[B, H, N, N]`` (or None)."""
+        out, attn = self.attend_heads(*self.qkv(x).chunk(3, dim=-1), need_weights)
+        return self.proj(self.norm(out)), attn
+
+
+class AttentionPoolLatent(MultiHead):
+    """Multi-head attention pooling with one learned latent query (SigLIP's ``map`` head),
+    with timm's sub-module names (``latent``, ``q``, ``kv``, ``proj``, ``norm``, ``mlp``)."""
+
+    def __init__(self, config: ViTConfig) -> None:
+        super().__init__()
+        dim = config.embed_dim
+        self.init_heads(dataclasses.replace(config, qk_norm=False), 0, diff=False)
+        self.latent = nn.Parameter(torch.zeros(1, 1, dim))
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, dim * 2)
+        self.proj = nn.Linear(dim, dim)
+        self.norm = config_norm(config, dim)
+        self.mlp = Mlp(dataclasses.replace(config, proj_bias=True, scale_mlp_norm=False))
+
+    def forward(self, x: torch.Tensor, need_weights: bool = True) -> AttentionOutput:
+        """Pool ``[B, N, D]`` to ``[B, D]``; also the query's ``[B, H, 1, N]`` attention."""
+        latent = self.latent.expand(x.shape[0], -1, -1)  # [B, 1, D]
+        out, attn = self.attend_heads(self.q(latent), *self.kv(x).chunk(2, dim=-1), need_weights)
+        out = self.proj(out)  # [B, 1, D]
+        out = out + self.mlp(self.norm(out))
+        return out[:, 0], attn

@@ -1,11 +1,6 @@
-"""Checkpoint files: reading safetensors, PyTorch pickles and Google ``.npz``, one strict
-check of weights against a network, and writing self-describing safetensors.
-
-The format is recognised from the file's first bytes, not its extension, so that a
-renamed, empty, truncated or foreign file gets a message saying what it really is. PyTorch
-pickles are only ever read with ``weights_only=True``: a file that needs more is refused,
-never loaded unsafely.
-"""
+"""Checkpoint files: reading safetensors, PyTorch pickles (``weights_only=True``, never
+unsafely) and Google ``.npz``, recognised by their first bytes; one strict check of weights
+against a network; writing self-describing safetensors."""
 
 from __future__ import annotations
 
@@ -14,7 +9,7 @@ import json
 import logging
 import os
 import pickle
-import pickletools
+import re
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -27,6 +22,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from vitviz.errors import ModelLoadError
+from vitviz.vit.config import ViTConfig
+from vitviz.vit.model import VisionTransformer
 
 _log = logging.getLogger(__name__)
 
@@ -88,14 +85,8 @@ class CheckpointFile:
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointFile:
-    """Read a ``.safetensors``, PyTorch (``.pth``/``.pt``/``.bin``) or Google ``.npz`` file.
-
-    Raises
-    ------
-    ModelLoadError
-        If the file is missing, empty, truncated, corrupt, not a checkpoint, or a pickle
-        that ``weights_only=True`` refuses.
-    """
+    """Read a ``.safetensors``, PyTorch (``.pth``/``.pt``/``.bin``) or Google ``.npz`` file;
+    :class:`ModelLoadError` says why a file is not one (missing, empty, corrupt, unsafe)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise ModelLoadError(f"Checkpoint file {path} does not exist.")
@@ -174,17 +165,25 @@ def _read_torch(path: Path) -> CheckpointFile:
         with torch.serialization.safe_globals([argparse.Namespace]):
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        unsafe = _unsafe_globals(path)
-        if unsafe is not None and (unsafe or "weights only" in str(exc).lower()):
-            raise _refused_for_safety(path, unsafe) from exc
+        # torch's message names the first global it refused; a truncated file makes it
+        # read garbage, typically a torch name no pickle of weights asks for.
+        refused = re.search(r"Unsupported global: GLOBAL (\S+) was not", str(exc))
+        if refused is None and "Unsupported operand" not in str(exc):
+            raise _corrupt(path, exc) from exc
+        if refused is not None and refused[1].startswith("torch."):
+            raise _corrupt(path, exc) from exc
+        needs = f"Python objects other than tensors ({refused[1]})" if refused else "Python objects"
         raise ModelLoadError(
-            f"{path} could not be unpickled ({first_line(exc)}): it is truncated or corrupt."
+            f"{path} was refused for safety: it is a pickle that needs {needs}, and loading "
+            "it could run code from the file. vitviz only loads pickles with "
+            "torch.load(weights_only=True) and never falls back to unsafe loading. If you "
+            "trust the file, convert it once to safetensors in Python: "
+            f"`ckpt = torch.load({str(path)!r}, weights_only=False)`, take its state dict "
+            "(`ckpt['model']` or `ckpt.state_dict()`), then "
+            "`safetensors.torch.save_file(state_dict, 'model.safetensors')`."
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise ModelLoadError(
-            f"{path} could not be read as a PyTorch checkpoint ({first_line(exc)}): it is "
-            "truncated or corrupt. Fetch or export it again."
-        ) from exc
+        raise _corrupt(path, exc) from exc
     arch = None
     while isinstance(loaded, Mapping):
         if isinstance(loaded.get("arch"), str):
@@ -205,52 +204,13 @@ def _read_torch(path: Path) -> CheckpointFile:
             f"{path} holds no tensors (top-level keys: {keys or 'none'}). Expected a state "
             "dict, or a dict with its weights under 'model' or 'state_dict'."
         )
-    ignored = [str(k) for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
-    if ignored:
-        _log.info("%s: ignoring non-tensor entries %s", path, ignored[:8])
     return CheckpointFile(path, strip_wrapper_prefix(tensors), StoredModelInfo(arch=arch))
 
 
-def _unsafe_globals(path: Path) -> list[str] | None:
-    """The Python objects other than tensors a pickle needs; None when it is truncated."""
-    if zipfile.is_zipfile(path):
-        try:
-            return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-        except (ValueError, RuntimeError, pickle.UnpicklingError):
-            return None
-    names: list[str] = []
-    strings: list[str] = []
-    size = path.stat().st_size
-    with path.open("rb") as stream:
-        try:
-            # PyTorch's format before 1.6 is five pickles in a row (magic number, protocol,
-            # system info, the object, storage keys) before the raw storage bytes.
-            for _ in range(5):
-                if stream.tell() >= size:
-                    break
-                for opcode, arg, _ in pickletools.genops(stream):
-                    if opcode.name in ("GLOBAL", "INST"):
-                        names.append(arg.replace(" ", "."))
-                    elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                        names.append(f"{strings[-2]}.{strings[-1]}")  # the last two pushed
-                    elif isinstance(arg, str):
-                        strings.append(arg)
-        except (ValueError, EOFError):
-            return None
-    return sorted({n for n in names if not n.startswith(("torch.", "collections.OrderedDict"))})
-
-
-def _refused_for_safety(path: Path, unsafe: list[str]) -> ModelLoadError:
-    shown = ", ".join(unsafe[:8]) + (" ..." if len(unsafe) > 8 else "")
-    needs = f"Python objects other than tensors ({shown})" if unsafe else "Python objects"
+def _corrupt(path: Path, exc: BaseException) -> ModelLoadError:
     return ModelLoadError(
-        f"{path} was refused for safety: it is a pickle that needs {needs}, and loading it "
-        "could run code from the file. vitviz only loads pickles with "
-        "torch.load(weights_only=True) and never falls back to unsafe loading. If you trust "
-        "the file, convert it once to safetensors in Python: "
-        f"`ckpt = torch.load({str(path)!r}, weights_only=False)`, take its state dict "
-        "(`ckpt['model']` or `ckpt.state_dict()`), then "
-        "`safetensors.torch.save_file(state_dict, 'model.safetensors')`."
+        f"{path} could not be read as a PyTorch checkpoint ({first_line(exc)}): it is "
+        "truncated or corrupt. Fetch or export it again."
     )
 
 
@@ -262,47 +222,40 @@ def first_line(exc: BaseException) -> str:
 
 def strip_wrapper_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop a prefix every key shares (``module.`` of DDP, ``model.`` of Lightning ...)."""
-    if PATCH_KEY in state_dict:
-        return dict(state_dict)
     prefix = next((k[: -len(PATCH_KEY)] for k in state_dict if k.endswith(f".{PATCH_KEY}")), "")
-    if not prefix or not all(k.startswith(prefix) for k in state_dict):
+    if PATCH_KEY in state_dict or not prefix or not all(k.startswith(prefix) for k in state_dict):
         return dict(state_dict)
     _log.info("removing the prefix %r shared by every key", prefix)
     return {k[len(prefix) :]: v for k, v in state_dict.items()}
 
 
 def parse_metadata(metadata: Mapping[str, str], path: Path | None = None) -> StoredModelInfo:
-    """Read the ``vitviz.*`` metadata of a safetensors file (other keys are ignored).
-
-    Raises
-    ------
-    ModelLoadError
-        If a ``vitviz.*`` entry is not valid JSON of the expected type.
-    """
-    where = str(path) if path else "checkpoint"
-
-    def field_json(key: str, kind: type) -> Any:
+    """Read the ``vitviz.*`` metadata of a safetensors file (other keys are ignored);
+    :class:`ModelLoadError` for an entry that is not JSON of the expected type."""
+    where = path or "checkpoint"
+    kinds = {META_ARCH: str, META_MODEL_KWARGS: dict, META_PRETRAINED_CFG: dict}
+    values: dict[str, Any] = {}
+    for key, kind in {**kinds, META_LABELS: list, META_CONFIG: dict}.items():
         if key not in metadata:
-            return None
+            continue
         try:
-            value = json.loads(metadata[key])
+            values[key] = json.loads(metadata[key])
         except json.JSONDecodeError as exc:
             raise ModelLoadError(f"{where}: metadata {key!r} is not valid JSON ({exc}).") from exc
-        if not isinstance(value, kind):
+        if not isinstance(values[key], kind):
             raise ModelLoadError(
-                f"{where}: metadata {key!r} should be a JSON {kind.__name__}, got {value!r:.80}."
+                f"{where}: metadata {key!r} should be a JSON {kind.__name__}, got "
+                f"{values[key]!r:.80}."
             )
-        return value
-
-    labels = field_json(META_LABELS, list)
+    labels = values.get(META_LABELS)
     if labels is not None and not all(isinstance(label, str) for label in labels):
         raise ModelLoadError(f"{where}: metadata {META_LABELS!r} must be a list of strings.")
     return StoredModelInfo(
-        arch=field_json(META_ARCH, str),
-        model_kwargs=field_json(META_MODEL_KWARGS, dict) or {},
-        pretrained_cfg=field_json(META_PRETRAINED_CFG, dict) or {},
+        arch=values.get(META_ARCH),
+        model_kwargs=values.get(META_MODEL_KWARGS) or {},
+        pretrained_cfg=values.get(META_PRETRAINED_CFG) or {},
         labels=tuple(labels) if labels is not None else None,
-        config=field_json(META_CONFIG, dict),
+        config=values.get(META_CONFIG),
     )
 
 
@@ -329,17 +282,9 @@ def check_fit(
     target: str,
     advice: str,
 ) -> None:
-    """Refuse weights that do not fit a network key for key and shape for shape.
-
-    ``source`` and ``target`` name the weights and the network; ``advice`` is the
-    message's last line: what the user can do.
-
-    Raises
-    ------
-    ModelLoadError
-        A one-line summary, then the missing, unexpected and mis-shaped keys, one group
-        per line, then ``advice``.
-    """
+    """Refuse weights that do not fit a network key for key and shape for shape: a
+    :class:`ModelLoadError` with a summary naming ``source`` and ``target``, the missing,
+    unexpected and mis-shaped keys one group per line, then ``advice``."""
     missing, unexpected, mismatched = state_dict_differences(expected, given)
     if not (missing or unexpected or mismatched):
         return
@@ -357,6 +302,23 @@ def check_fit(
     raise ModelLoadError("\n".join([summary, *lines, advice]))
 
 
+def assemble(
+    config: ViTConfig,
+    weights: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    target: str,
+    advice: str = "",
+) -> VisionTransformer:
+    """Our network of ``config`` holding ``weights``: built on the meta device (no init, no
+    second copy), checked by :func:`check_fit`, then given the tensors themselves."""
+    with torch.device("meta"):
+        model = VisionTransformer(config)
+    check_fit(model.state_dict(), weights, source=source, target=target, advice=advice)
+    model.load_state_dict(weights, strict=True, assign=True)
+    return model
+
+
 def preview(items: list[str], limit: int = 6) -> str:
     """The first ``limit`` items joined by commas, and how many more there are."""
     shown = ", ".join(items[:limit])
@@ -372,11 +334,9 @@ def save_checkpoint(
     pretrained_cfg: Mapping[str, Any] | None = None,
     labels: list[str] | tuple[str, ...] | None = None,
 ) -> Path:
-    """Write a self-describing ``.safetensors`` checkpoint that ``load(path)`` reads alone.
-
-    When the weights fit the architecture, the file also stores our network's config
-    (``vitviz.config``) and the resolved preprocessing, and then loads without timm.
-    Weights that do not fit are still written (``load`` then lists what is wrong).
+    """Write a self-describing ``.safetensors`` checkpoint that ``load(path)`` reads alone
+    (without timm when the weights fit the architecture: then our network's config and the
+    resolved preprocessing are stored too; weights that do not fit are still written).
 
     Parameters
     ----------
@@ -384,21 +344,12 @@ def save_checkpoint(
         A timm model or its state dict (timm key names).
     path : str or path-like
         Where to write (atomically: a temporary file, renamed at the end).
-    arch : str, optional
-        timm architecture or tag; a timm model's own when not given.
-    model_kwargs : mapping, optional
-        ``timm.create_model`` arguments (``depth``, ``num_classes``, ``img_size`` ...).
-    pretrained_cfg : mapping, optional
-        Preprocessing (``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``,
-        ``mean``, ``std``); a timm model's own when not given, the architecture's for
-        fields left out.
+    arch, model_kwargs, pretrained_cfg : optional
+        timm architecture (or tag), ``timm.create_model`` arguments and preprocessing
+        (``input_size``, ``crop_pct``, ``crop_mode``, ``interpolation``, ``mean``, ``std``);
+        a timm model's own when not given, the architecture's for fields left out.
     labels : sequence of str, optional
         Class names in logit order.
-
-    Returns
-    -------
-    Path
-        The written file.
     """
     from vitviz.vit.timm import describe  # timm builds the description
 
@@ -428,21 +379,13 @@ def save_checkpoint(
         raise ModelLoadError(f"Checkpoint metadata must be JSON-serialisable: {exc}") from exc
     if described is not None:
         metadata[META_CONFIG] = json.dumps(described[0].to_dict())
-    return write_safetensors(tensors, target, metadata)
-
-
-def write_safetensors(
-    tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str]
-) -> Path:
-    """Write contiguous CPU tensors and string metadata to ``path``, atomically."""
-    target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)
     try:
-        save_file(dict(tensors), temp_name, metadata=dict(metadata))
+        save_file(tensors, temp_name, metadata=metadata)
         # mkstemp creates the file owner-only; give it the permissions a plain write would.
         os.chmod(temp_name, 0o666 & ~umask)
         os.replace(temp_name, target)

@@ -1,8 +1,6 @@
 """The Hugging Face Hub: where a timm tag's or ``hf-hub:`` id's files are, the local cache,
-one quick reachability decision, and the download.
-
-The window and the command line share the decision: offline, an uncached model fails at
-once in one line instead of after the hub client's retries (about 25 s per file).
+one quick reachability decision (offline, an uncached model fails at once instead of after
+the hub client's retries, about 25 s per file), and the download.
 """
 
 from __future__ import annotations
@@ -16,24 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from vitviz.errors import ModelLoadError
+from vitviz.vit.checkpoints import StoredModelInfo
 
 # Files a hub repository may keep its weights in, most preferred first (timm's order).
 _HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
 
 
 def hub_location(source: str) -> tuple[str, str | None, tuple[str, ...]] | None:
-    """``(repo_id, revision, candidate files)`` of a timm tag's or ``hf-hub:`` id's weights.
-
-    None for files, ``demo``, unknown names and tags without hub weights.
-    """
-    from timm.models import get_pretrained_cfg
-
+    """``(repo_id, revision, candidate files)`` of a timm tag's or ``hf-hub:`` id's weights;
+    None for files, ``demo``, unknown names and tags without hub weights."""
     hub_id, files = source.removeprefix("hf-hub:"), _HUB_WEIGHT_FILES
     if hub_id == source:
-        try:
-            cfg = get_pretrained_cfg(source, allow_unregistered=False)
-        except (RuntimeError, ValueError):
-            return None
+        cfg = _pretrained_cfg(source)
         if cfg is None or not cfg.hf_hub_id:
             return None
         hub_id, files = cfg.hf_hub_id, (cfg.hf_hub_filename,) if cfg.hf_hub_filename else files
@@ -42,11 +34,8 @@ def hub_location(source: str) -> tuple[str, str | None, tuple[str, ...]] | None:
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face Hub answers one request (no retries).
-
-    Offline mode (``HF_HUB_OFFLINE=1``) says no without asking; proxies and
-    ``HF_ENDPOINT`` are honoured, as the hub client honours them.
-    """
+    """Whether the Hugging Face Hub answers one request (no retries); ``HF_HUB_OFFLINE``,
+    proxies and ``HF_ENDPOINT`` are honoured as the hub client honours them."""
     from huggingface_hub import constants, get_session
 
     if constants.HF_HUB_OFFLINE:
@@ -61,12 +50,16 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def require_hub(name: str) -> None:
     """Raise :class:`ModelLoadError`, in one line, when the hub is unreachable."""
     if not hub_reachable():
-        raise ModelLoadError(
-            f"Could not download {name}: the Hugging Face Hub is unreachable (offline, or "
-            "blocked by a proxy) and the weights are not in the local cache. Connect to the "
-            "internet once to cache them, or load a local checkpoint file, or the bundled "
-            "demo model ('demo')."
-        )
+        raise _unreachable(name)
+
+
+def _unreachable(name: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"Could not download {name}: the Hugging Face Hub is unreachable (offline, or "
+        "blocked by a proxy) and the weights are not in the local cache. Connect to the "
+        "internet once to cache them, or load a local checkpoint file, or the bundled "
+        "demo model ('demo')."
+    )
 
 
 def cached_hub_file(source: str, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
@@ -85,15 +78,8 @@ def cached_hub_file(source: str, cache_dir: str | os.PathLike[str] | None = None
 
 
 def download(source: str, tqdm_class: type | None = None) -> Path:
-    """The weights file of a timm tag or ``hf-hub:`` id, from the cache or downloaded.
-
-    ``tqdm_class`` is the progress bar the hub client reports to (the window's).
-
-    Raises
-    ------
-    ModelLoadError
-        Tag without weights, hub unreachable, repository gated or missing.
-    """
+    """The weights file of a timm tag or ``hf-hub:`` id, from the cache or downloaded
+    (``tqdm_class``: the progress bar the hub client reports to)."""
     cached = cached_hub_file(source)
     if cached is not None:
         return cached
@@ -116,7 +102,6 @@ def download(source: str, tqdm_class: type | None = None) -> Path:
 
 def _download_url(tag: str) -> Path:
     # A few tags (I-JEPA) have their weights at a URL instead of on the hub.
-    from timm.models import get_pretrained_cfg
     from torch.hub import download_url_to_file
 
     target = _url_file(tag)
@@ -126,21 +111,26 @@ def _download_url(tag: str) -> Path:
         require_hub(tag)
         target.parent.mkdir(parents=True, exist_ok=True)
         with hub_errors(tag):
-            download_url_to_file(get_pretrained_cfg(tag).url, str(target))
+            download_url_to_file(_pretrained_cfg(tag).url, str(target))
     return target
 
 
 def _url_file(tag: str) -> Path | None:
-    from timm.models import get_pretrained_cfg
     from torch.hub import get_dir
 
-    try:
-        cfg = get_pretrained_cfg(tag, allow_unregistered=False)
-    except (RuntimeError, ValueError):
-        return None
+    cfg = _pretrained_cfg(tag)
     if cfg is None or cfg.hf_hub_id or not isinstance(cfg.url, str) or not cfg.url:
         return None
     return Path(get_dir()) / "checkpoints" / Path(cfg.url).name
+
+
+def _pretrained_cfg(tag: str) -> Any:
+    from timm.models import get_pretrained_cfg
+
+    try:
+        return get_pretrained_cfg(tag, allow_unregistered=False)
+    except (RuntimeError, ValueError):
+        return None
 
 
 def hub_folder(hub_id: str) -> Path:
@@ -157,8 +147,9 @@ def hub_folder(hub_id: str) -> Path:
     return Path(config).parent
 
 
-def folder_files(folder: Path) -> tuple[dict[str, Any], Path]:
-    """timm's ``config.json`` of a folder (``save_for_hf``, a hub download) and its weights."""
+def folder_files(folder: Path) -> tuple[StoredModelInfo, Path]:
+    """What timm's ``config.json`` of a folder (``save_for_hf``, a hub download) says, and
+    the folder's weights file."""
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelLoadError(
@@ -167,7 +158,14 @@ def folder_files(folder: Path) -> tuple[dict[str, Any], Path]:
         )
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
-        str(config["architecture"])
+        top = {"num_classes": config["num_classes"]} if "num_classes" in config else {}
+        labels = config.get("label_names")
+        info = StoredModelInfo(
+            arch=str(config["architecture"]),
+            model_kwargs={**top, **(config.get("model_args") or {})},
+            pretrained_cfg=config.get("pretrained_cfg") or {},
+            labels=tuple(labels) if labels else None,
+        )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError(
             f"{config_file} is not a timm model config (it needs an 'architecture' entry)."
@@ -175,20 +173,15 @@ def folder_files(folder: Path) -> tuple[dict[str, Any], Path]:
     weights = next((folder / n for n in _HUB_WEIGHT_FILES if (folder / n).is_file()), None)
     if weights is None:
         raise ModelLoadError(f"{folder} has a config.json but no model.safetensors weights.")
-    return config, weights
+    return info, weights
 
 
 def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
-    """Whether a model source's weights are on this machine (nothing to download).
-
-    True for ``demo`` and local paths; for tags, looks in the local hub cache (and, for
-    the few tags timm fetches by URL, torch's checkpoint cache), never at the network.
-    """
+    """Whether a model source's weights are on this machine (``demo``, a path, or in the
+    hub cache or, for the few tags timm fetches by URL, torch's), never asking the network."""
     from vitviz.vit.loading import is_demo, is_local_path
 
-    if is_demo(source) or is_local_path(source):
-        return True
-    if cached_hub_file(source, cache_dir) is not None:
+    if is_demo(source) or is_local_path(source) or cached_hub_file(source, cache_dir):
         return True
     url_file = _url_file(source)
     return url_file is not None and url_file.is_file()
@@ -213,17 +206,12 @@ def hub_errors(name: str) -> Iterator[None]:
         ) from exc
     except Exception as exc:
         causes = [exc]
-        while causes[-1].__cause__ or causes[-1].__context__:
-            causes.append(causes[-1].__cause__ or causes[-1].__context__)
-        offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled)
-        offline += (ConnectionError, TimeoutError, socket.gaierror)
+        while cause := causes[-1].__cause__ or causes[-1].__context__:
+            causes.append(cause)
+        offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled, ConnectionError)
+        offline += (TimeoutError, socket.gaierror)
         if any(isinstance(c, offline) for c in causes):
-            raise ModelLoadError(
-                f"Could not download {name}: the Hugging Face Hub is unreachable (offline, "
-                "or blocked by a proxy) and the weights are not in the local cache. Connect "
-                "to the internet once to cache them, or load a local checkpoint file, or the "
-                "bundled demo model ('demo')."
-            ) from exc
+            raise _unreachable(name) from exc
         if any(isinstance(c, errors.EntryNotFoundError) for c in causes):
             raise ModelLoadError(f"The hub repository of {name} has no weights file.") from exc
         if isinstance(exc, (OSError, RuntimeError, ValueError, KeyError, TypeError)):

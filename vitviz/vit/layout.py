@@ -1,10 +1,6 @@
-"""Token layout of a ViT sequence: which index is which kind of token.
-
-timm orders tokens ``[cls?][dist?][registers x R][patches row-major]``. Everything that
-indexes the sequence (maps, rollout, statistics, the GUI's chips) goes through
-:class:`TokenLayout` so that no code assumes one prefix token or a square grid.
-This module is pure Python (no torch) so that every layer can use it cheaply.
-"""
+"""Token layout of a ViT sequence, ``[cls?][dist?][registers x R][patches row-major]`` as
+in timm: everything that indexes the sequence goes through :class:`TokenLayout`, so no
+code assumes one prefix token or a square grid. Pure Python (no torch)."""
 
 from __future__ import annotations
 
@@ -23,22 +19,10 @@ class TokenKind(enum.Enum):
 
 @dataclass(frozen=True)
 class TokenLayout:
-    """Layout of one input's token sequence.
-
-    Parameters
-    ----------
-    num_class : int
-        Class tokens at the front (0 or 1).
-    num_dist : int
-        Distillation tokens after the class token (0 or 1).
-    num_reg : int
-        Register tokens after the class/distillation tokens.
-    grid : tuple of int
-        Patch grid as ``(rows, cols)``; rows first, never assumed square.
-    pool_query : bool
-        True when the model pools with a learned latent query (``global_pool='map'``),
-        whose attention over the sequence is returned separately from the blocks'.
-    """
+    """Layout of one input's token sequence: ``num_class`` (0 or 1), ``num_dist`` (0 or 1)
+    and ``num_reg`` prefix tokens, then the patch ``grid`` ``(rows, cols)``, never assumed
+    square. ``pool_query``: the model pools with a learned latent query (``map``), whose
+    attention over the sequence is returned apart from the blocks'."""
 
     num_class: int
     num_dist: int

@@ -1,11 +1,8 @@
 """``vitviz.vit.load``: any supported ViT, by name or file, as our network plus its spec.
 
-One path for every source: the weights are read (a file, the hub cache, a download), the
-network is built from a config on the meta device and takes the weights with
-``assign=True`` after one strict check, then moves to the device and dtype asked for.
-Files that describe their network (the bundled demo model, every ``save_checkpoint``
-file) load without importing timm; everything else goes through :mod:`vitviz.vit.timm`,
-bare state dicts after :mod:`vitviz.vit.architectures` has read their architecture.
+One path for every source: read the weights, build the network from a config on the meta
+device, assign the weights after one strict check, move it to the device and dtype.
+Self-describing files (the demo model, ``save_checkpoint``'s) load without timm.
 """
 
 from __future__ import annotations
@@ -16,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.checkpoints import META_CONFIG, CheckpointFile, check_fit, read_checkpoint
+from vitviz.vit.checkpoints import META_CONFIG, CheckpointFile, assemble, read_checkpoint
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
 from vitviz.vit.spec import PretrainedSpec
@@ -45,35 +41,27 @@ def load(
     Parameters
     ----------
     source : str or path-like
-        One of: a timm tag (``vit_base_patch16_224.augreg2_in21k_ft_in1k``; weights come
-        from the Hugging Face cache or are downloaded into it), an ``hf-hub:org/name``
-        id, a local checkpoint file (``.safetensors``, ``.pth``/``.pt``/``.bin`` state
-        dicts, Google ``.npz``), a folder with timm's ``config.json`` and weights, or
-        ``"demo"`` for the bundled model.
+        A timm tag, an ``hf-hub:org/name`` id, a checkpoint file (``.safetensors``,
+        ``.pth``/``.pt``/``.bin``, Google ``.npz``), a timm folder, or ``"demo"``.
     arch : str, optional
         timm architecture (or tag) of a checkpoint file; bare state dicts need none
         unless their weights fit networks that compute differently.
-    device : str or torch.device
-        ``"auto"`` picks CUDA, then MPS, then the CPU.
-    dtype : str or torch.dtype, optional
-        float32 by default; ``"fp16"`` / ``"bf16"`` on a GPU.
+    device, dtype
+        ``"auto"`` picks CUDA, then MPS, then the CPU; float32 unless ``"fp16"`` /
+        ``"bf16"`` (on a GPU).
     pretrained : bool
-        For timm tags, hub ids and folders: False builds the architecture with random
-        weights (no download) but keeps its preprocessing and labels.
+        False: tags, hub ids and folders get random weights (no download), their
+        preprocessing and labels kept.
 
     Returns
     -------
-    model : VisionTransformer
-        In eval mode, on ``device`` in ``dtype``.
-    spec : PretrainedSpec
-        Preprocessing, class labels (and where they came from) and token layout.
+    tuple of VisionTransformer and PretrainedSpec
+        The network in eval mode; its preprocessing, labels and token layout.
 
     Raises
     ------
     ModelLoadError
         For anything that stops the model from loading; nothing is half-loaded.
-    UnsupportedModelError
-        For an architecture vitviz cannot represent.
     """
     target_device = resolve_device(device)
     target_dtype = resolve_dtype(dtype, target_device)
@@ -126,18 +114,15 @@ def _folder_network(
     from vitviz.vit.hub import folder_files
     from vitviz.vit.timm import timm_network
 
-    config, weights_file = folder_files(folder)
-    kwargs = dict(config.get("model_args") or {})
-    if "num_classes" in config:
-        kwargs.setdefault("num_classes", config["num_classes"])
+    info, weights_file = folder_files(folder)
     weights = read_checkpoint(weights_file).state_dict if pretrained else None
     return timm_network(
         name,
-        str(config["architecture"]),
+        info.arch,
         weights,
-        kwargs=kwargs,
-        overlay=config.get("pretrained_cfg"),
-        labels=config.get("label_names"),
+        kwargs=info.model_kwargs,
+        overlay=info.pretrained_cfg,
+        labels=info.labels,
     )
 
 
@@ -183,33 +168,22 @@ def _described(checkpoint: CheckpointFile, name: str) -> tuple[VisionTransformer
     info = checkpoint.info
     try:
         config = ViTConfig.from_dict(info.config)
-        with torch.device("meta"):
-            model = VisionTransformer(config)
+        model = assemble(
+            config,
+            checkpoint.state_dict,
+            source=name,
+            target="the network its metadata describes",
+            advice="The checkpoint and its architecture description disagree; re-export it.",
+        )
     except (UnsupportedModelError, TypeError, ValueError, ArithmeticError, RuntimeError) as exc:
         raise ModelLoadError(
             f"{name}: metadata {META_CONFIG!r} does not describe a network vitviz can build "
             f"({exc}). Re-export the file with save_checkpoint, or delete that entry to load "
             "it through timm."
         ) from exc
-    check_fit(
-        model.state_dict(),
-        checkpoint.state_dict,
-        source=name,
-        target="the network its metadata describes",
-        advice="The checkpoint and its architecture description disagree; re-export it.",
-    )
-    model.load_state_dict(checkpoint.state_dict, strict=True, assign=True)
     arch = info.arch.split(".", 1)[0]  # the architecture without its weights tag
-    spec = spec_from_data_config(
-        name=name,
-        arch=arch,
-        data_config=info.pretrained_cfg,
-        pretrained_cfg={**info.pretrained_cfg, "architecture": arch},
-        num_classes=config.num_classes,
-        vit_model=model,
-        stored_labels=info.labels,
-    )
-    return model, spec
+    cfg = {**info.pretrained_cfg, "architecture": arch}
+    return model, spec_from_data_config(name, model, cfg, cfg, info.labels)
 
 
 def is_demo(source: str | os.PathLike[str]) -> bool:
@@ -223,11 +197,9 @@ def is_hub_id(source: str | os.PathLike[str]) -> bool:
 
 
 def is_local_path(source: str | os.PathLike[str]) -> bool:
-    """Whether ``source`` names a local file or folder (existing or not), not a timm tag.
-
-    A string does when it exists, has a directory part or starts with ``~``, or has a
-    checkpoint suffix and is not a timm tag (``beit3_base_patch16_224.pt`` is one).
-    """
+    """Whether ``source`` names a local file or folder (existing or not), not a timm tag:
+    it exists, has a directory part or ``~``, or has a checkpoint suffix and is not a timm
+    tag (``beit3_base_patch16_224.pt`` is one)."""
     if not isinstance(source, str):
         return True
     path = Path(source).expanduser()
@@ -243,25 +215,9 @@ def is_local_path(source: str | os.PathLike[str]) -> bool:
 def class_labels(
     num_classes: int, pretrained_cfg: Mapping[str, Any], stored: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...] | None, str]:
-    """Class names in logit order, and where they came from.
-
-    Parameters
-    ----------
-    num_classes : int
-        Outputs of the model's head (0 for a headless model).
-    pretrained_cfg : mapping
-        timm pretrained config of the weights (``label_names``, ``architecture``).
-    stored : sequence of str, optional
-        Names stored with the checkpoint; they win over everything else.
-
-    Returns
-    -------
-    labels : tuple of str or None
-        None only for a headless model.
-    source : str
-        ``checkpoint``, ``pretrained config``, an ImageNet subset (``imagenet-1k`` ...),
-        ``embedding`` (a CLIP tower's outputs), ``generic`` (``class i``) or ``none``.
-    """
+    """Class names in logit order (None when headless) and their source: ``checkpoint``
+    (``stored``), ``pretrained config``, an ImageNet subset of that class count
+    (``imagenet-1k`` ...), ``embedding`` (a CLIP tower), ``generic`` or ``none``."""
     if num_classes <= 0:
         return None, "none"
     if stored is not None:
@@ -286,25 +242,22 @@ def class_labels(
 
 
 def spec_from_data_config(
-    *,
     name: str,
-    arch: str,
+    model: VisionTransformer,
     data_config: Mapping[str, Any],
     pretrained_cfg: Mapping[str, Any],
-    num_classes: int,
-    vit_model: nn.Module,
     stored_labels: Sequence[str] | None = None,
 ) -> PretrainedSpec:
-    """The spec of ``vit_model`` from resolved preprocessing (timm's data config fields)."""
+    """The spec of ``model`` from resolved preprocessing (timm's data config fields)."""
     _, height, width = (int(v) for v in data_config["input_size"])
-    labels, source = class_labels(num_classes, pretrained_cfg, stored_labels)
-    patch_h, patch_w = (int(v) for v in vit_model.patch_size)
+    labels, source = class_labels(model.config.num_classes, pretrained_cfg, stored_labels)
+    patch_h, patch_w = model.patch_size
     # A few weight sets (SigLIP so400m/14 at 384) are configured for a size the patches do
     # not divide; timm's convolution drops the remainder, so the grid is the floor.
     height, width = height - height % patch_h, width - width % patch_w
     return PretrainedSpec(
         name=name,
-        arch=arch,
+        arch=str(pretrained_cfg["architecture"]),
         input_size=(3, height, width),
         crop_pct=float(data_config["crop_pct"]),
         crop_mode=str(data_config.get("crop_mode", "center")),
@@ -312,7 +265,7 @@ def spec_from_data_config(
         mean=tuple(float(v) for v in data_config["mean"]),
         std=tuple(float(v) for v in data_config["std"]),
         labels=labels,
-        layout=vit_model.layout_for(height, width),
+        layout=model.layout_for(height, width),
         patch_size=(patch_h, patch_w),
         label_source=source,
     )
@@ -325,40 +278,22 @@ _DTYPE_NAMES = {
 }
 
 
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
-
-
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn a device request into a device this machine has.
-
-    Parameters
-    ----------
-    device : str or torch.device
-        ``"auto"`` picks CUDA, then Apple MPS, then the CPU; else a torch device name.
-
-    Raises
-    ------
-    ModelLoadError
-        If the name is not a device, or names an accelerator this machine does not have.
-    """
+    """A device this machine has: ``"auto"`` picks CUDA, then Apple MPS, then the CPU;
+    :class:`ModelLoadError` for a name that is not a device or one that is missing."""
+    mps = torch.backends.mps.is_available()
     if isinstance(device, str) and device.strip().lower() == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if _mps_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ModelLoadError(
             f"{device!r} is not a device name; use auto, cpu, cuda, cuda:N or mps."
         ) from exc
-    missing = None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        missing = "PyTorch sees no CUDA GPU on this machine"
-    elif resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        missing = f"this machine has only {torch.cuda.device_count()} CUDA GPU(s)"
-    elif resolved.type == "mps" and not _mps_available():
+    missing, gpus = None, torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if resolved.type == "cuda" and (resolved.index or 0) >= gpus:
+        missing = f"this machine has {gpus or 'no'} CUDA GPU(s)"
+    elif resolved.type == "mps" and not mps:
         missing = "Apple MPS is not available here"
     if missing:
         raise ModelLoadError(f"Device {device!r} was asked for, but {missing}; choose auto or cpu.")
@@ -366,14 +301,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """Turn a precision request (None: float32, a name or a dtype) into a dtype for ``device``.
-
-    Raises
-    ------
-    ModelLoadError
-        For an unknown name, a non-floating dtype, or half precision on the CPU (slow,
-        and less accurate for nothing).
-    """
+    """A float dtype for ``device`` (None: float32); :class:`ModelLoadError` for an unknown
+    name, a non-float dtype, or half precision on the CPU (slow, and less accurate)."""
     if dtype is None:
         return torch.float32
     resolved = _DTYPE_NAMES.get(dtype.strip().lower()) if isinstance(dtype, str) else dtype

@@ -6,35 +6,53 @@ Modules carry timm's state_dict names (``patch_embed.proj``, ``blocks.3.attn.qkv
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vitviz.errors import AnalysisError
+from vitviz.vit.attention import AttentionPoolLatent
 from vitviz.vit.blocks import make_block
 from vitviz.vit.config import ViTConfig
+from vitviz.vit.layers import PatchEmbed, config_norm
 from vitviz.vit.layout import TokenLayout
-from vitviz.vit.norms import optional_norm
-from vitviz.vit.output import ViTOutput
-from vitviz.vit.patch_embed import PatchEmbed
-from vitviz.vit.pooling import AttentionPoolLatent, reduce_tokens
+
+
+@dataclass
+class ViTOutput:
+    """Result of a forward pass.
+
+    Attributes
+    ----------
+    logits, embedding : torch.Tensor
+        ``[B, num_classes]`` scores (None when headless; distilled: the mean of both
+        heads, as timm in eval mode) and ``[B, D]`` pooled features (after ``fc_norm``).
+    attentions, token_norms : tuple of torch.Tensor
+        Per block, ``[B, heads, N, N]`` attention probabilities (rows sum to 1; diff
+        attention: ``softmax1 - λ softmax2``; in the autograd graph when gradients are on)
+        and ``[B, N]`` token L2 norms after the block.
+    pool_attention : torch.Tensor or None
+        ``[B, heads, Q, N]`` attention of the latent pooling query (``global_pool='map'``).
+    layout : TokenLayout
+        Token layout of this input (its grid follows the input size).
+    """
+
+    logits: torch.Tensor | None
+    embedding: torch.Tensor
+    attentions: tuple[torch.Tensor, ...]
+    token_norms: tuple[torch.Tensor, ...]
+    pool_attention: torch.Tensor | None
+    layout: TokenLayout
 
 
 class VisionTransformer(nn.Module):
-    """Vision Transformer whose forward pass returns every block's attention.
+    """Vision Transformer of ``config`` whose forward pass returns every block's attention.
 
-    Parameters
-    ----------
-    config : ViTConfig
-        Structure of the network. Parameters start at simple constants (zeros, ones,
-        PyTorch's layer defaults); load weights with :func:`vitviz.vit.from_timm` or a
-        checkpoint.
-
-    Notes
-    -----
-    Any input whose height and width are multiples of the patch size works: the
-    position embedding is resampled to the input's grid (bicubic, antialiased, as
-    timm's ``dynamic_img_size`` path), non-square grids included.
+    Parameters start at constants (load weights with :func:`vitviz.vit.load` or
+    :func:`vitviz.vit.from_timm`). Any input whose sides are multiples of the patch works:
+    the position embedding is resampled to its grid (as timm's ``dynamic_img_size``).
     """
 
     def __init__(self, config: ViTConfig) -> None:
@@ -54,18 +72,11 @@ class VisionTransformer(nn.Module):
             if config.pos_embed == "learn"
             else None
         )
-        self.norm_pre = optional_norm(config.norm_layer, dim, config.norm_eps, config.pre_norm)
+        self.norm_pre = config_norm(config, dim, config.pre_norm)
         self.blocks = nn.ModuleList(make_block(config, index) for index in range(config.depth))
-        self.norm = optional_norm(
-            config.norm_layer,
-            dim,
-            config.norm_eps,
-            config.final_norm and not config.use_fc_norm,
-        )
+        self.norm = config_norm(config, dim, config.final_norm and not config.use_fc_norm)
         self.attn_pool = AttentionPoolLatent(config) if config.global_pool == "map" else None
-        self.fc_norm = optional_norm(
-            config.norm_layer, dim, config.norm_eps, config.final_norm and config.use_fc_norm
-        )
+        self.fc_norm = config_norm(config, dim, config.final_norm and config.use_fc_norm)
         self.head = _head(config)
         self.head_dist = _head(config) if config.distilled else None
 
@@ -80,13 +91,7 @@ class VisionTransformer(nn.Module):
         return self.config.num_prefix_tokens
 
     def layout_for(self, height: int, width: int) -> TokenLayout:
-        """Token layout of an input of ``height x width`` pixels.
-
-        Raises
-        ------
-        AnalysisError
-            If a side is not a positive multiple of the patch size.
-        """
+        """Token layout of a ``height x width`` input; AnalysisError unless whole patches."""
         patch_h, patch_w = self.patch_size
         if height < patch_h or width < patch_w or height % patch_h or width % patch_w:
             raise AnalysisError(
@@ -103,23 +108,10 @@ class VisionTransformer(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, *, capture: bool = True) -> ViTOutput:
-        """Classify a batch of images and return what happened inside.
+        """Classify ``[B, C, H, W]`` normalised images and return what happened inside.
 
-        Parameters
-        ----------
-        x : torch.Tensor
-            ``[B, C, H, W]`` normalised images; ``H`` and ``W`` multiples of the patch.
-        capture : bool
-            Return per-block attention and token norms. Off, attention runs through the
-            fused kernel and ``attentions``, ``token_norms`` are empty, ``pool_attention``
-            None.
-
-        Returns
-        -------
-        ViTOutput
-            Logits (None for a headless model), pooled embedding, per-block attention
-            ``[B, H, N, N]`` and token norms ``[B, N]``, the latent query's attention
-            ``[B, H, 1, N]`` for ``map`` pooling, and the input's token layout.
+        With ``capture`` off, attention runs through the fused kernel and the output's
+        ``attentions`` and ``token_norms`` are empty, ``pool_attention`` None.
         """
         if x.ndim != 4 or x.shape[1] != self.config.in_chans:
             raise AnalysisError(
@@ -146,7 +138,7 @@ class VisionTransformer(nn.Module):
         )
 
     def _embed(self, patches: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """Prepend the prefix tokens and add the position embedding (resampled to ``grid``)."""
+        """Prepend the prefix tokens, add the position embedding (resampled to ``grid``)."""
         batch = patches.shape[0]
         prefix = [
             token.expand(batch, -1, -1)
@@ -196,7 +188,12 @@ class VisionTransformer(nn.Module):
             return tokens[:, 0], None
         skipped = 0 if config.pool_include_prefix else config.num_prefix_tokens
         if self.attn_pool is None:
-            return reduce_tokens(tokens[:, skipped:], config.global_pool), None
+            kept = tokens[:, skipped:]  # timm's rule for avg / max / avgmax
+            if config.global_pool == "max":
+                return kept.amax(dim=1), None
+            if config.global_pool == "avgmax":
+                return 0.5 * (kept.amax(dim=1) + kept.mean(dim=1)), None
+            return kept.mean(dim=1), None
         pooled, attn = self.attn_pool(tokens[:, skipped:], capture)
         if attn is not None:
             # The query never sees skipped prefix tokens: zero columns keep N = layout's.

@@ -9,40 +9,24 @@ from vitviz.vit.layout import TokenLayout
 
 @dataclass(frozen=True)
 class PretrainedSpec:
-    """Preprocessing, labels and token layout of a loaded checkpoint.
-
-    Values come from the checkpoint's pretrained config (timm's ``pretrained_cfg``) or the
-    metadata stored with a file, never from hard-coded defaults: mean/std and crop differ
-    between weight sets of one architecture.
+    """Preprocessing, labels and token layout of a loaded checkpoint, from its pretrained
+    config or file metadata, never hard-coded (mean/std and crop differ between weights).
 
     Attributes
     ----------
-    name : str
-        What the user loaded: a timm tag, an ``hf-hub:`` id, ``demo`` or a file name.
-    arch : str
-        timm architecture name (``vit_base_patch16_224``).
+    name, arch : str
+        What the user loaded (a timm tag, an ``hf-hub:`` id, ``demo``, a file name); the
+        timm architecture.
     input_size : tuple of int
         ``(channels, height, width)`` the model was trained at.
-    crop_pct : float
-        Fraction of the resized image kept by the centre crop (timm semantics).
-    crop_mode : str
-        timm crop mode: ``center``, ``squash`` or ``border``.
-    interpolation : str
-        Resize filter: ``bicubic``, ``bilinear``, ``nearest`` ...
-    mean, std : tuple of float
-        Per-channel normalisation.
+    crop_pct, crop_mode, interpolation, mean, std
+        timm's preprocessing fields.
     labels : tuple of str or None
-        Class names in logit order; None for a headless model or unknown labels.
+        Class names in logit order; None for a headless model.
     layout : TokenLayout
-        Token layout at ``input_size``.
-    patch_size : tuple of int
-        ``(height, width)`` of one patch in input pixels.
+        Token layout at ``input_size``; ``patch_size`` is ``(height, width)`` of a patch.
     label_source : str
-        Where ``labels`` came from: ``checkpoint`` (names stored with the file),
-        ``pretrained config``, an ImageNet subset (``imagenet-1k``, ``imagenet-21k-goog``
-        ...), ``embedding`` (a CLIP image tower, whose outputs are embedding dimensions,
-        not classes), ``generic`` (``class 0`` ... because no names are known) or
-        ``none`` (headless model).
+        Where ``labels`` came from (see :func:`vitviz.vit.loading.class_labels`).
     """
 
     name: str

@@ -1,12 +1,6 @@
-"""timm's side of loading: its architecture names, its models read into our config, and
-weights in its key layouts put into our network.
-
-timm knows the architectures, their preprocessing and the converters of foreign key
-layouts (OpenAI CLIP, original DINOv2 and DeiT-3, Google ``.npz``). The model it builds is
-only ever a shape description on the meta device (or a CPU model for ``.npz`` and random
-weights): our network is built from the config read off it, and the weights are assigned
-after one strict check. Our modules carry timm's state_dict names: the mapping is the
-identity.
+"""timm's side of loading: its architecture names, its models read into our config (a timm
+model is only a shape description on the meta device), and weights in its key layouts
+(its converters map CLIP, original DINOv2 and DeiT-3, Google ``.npz``) put into ours.
 """
 
 from __future__ import annotations
@@ -15,6 +9,7 @@ import dataclasses
 import difflib
 import functools
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +36,7 @@ from vitviz.vit.attention import diff_lambda_init
 from vitviz.vit.checkpoints import (
     PREPROCESSING_FIELDS,
     StoredModelInfo,
+    assemble,
     check_fit,
     first_line,
     preview,
@@ -51,10 +47,6 @@ from vitviz.vit.spec import PretrainedSpec
 
 _log = logging.getLogger(__name__)
 
-HYBRID_MESSAGE = (
-    "hybrid CNN-stem ViTs (ResNet r26/r50 hybrids, ViTamin, MobileCLIP) are not supported: "
-    "their tokens come from a convolutional stem, not from a plain patch projection"
-)
 BLOCK_NAMES = {
     Block: "block",
     ResPostBlock: "res_post",
@@ -82,24 +74,19 @@ def is_supported_arch(arch: str) -> bool:
 
 
 @functools.cache
-def _supported_tags() -> tuple[str, ...]:
+def supported_pretrained_tags() -> tuple[str, ...]:
+    """Pretrained timm tags (``arch.weights``) of architectures vitviz supports (offline)."""
     return tuple(tag for tag in timm.list_pretrained() if is_supported_arch(tag))
-
-
-def supported_pretrained_tags() -> list[str]:
-    """Pretrained timm tags (``arch.weights``) whose architecture vitviz supports, as
-    timm lists them (no network access)."""
-    return list(_supported_tags())
 
 
 def supported_archs() -> list[str]:
     """Supported architecture names (tags without their weights), sorted."""
-    return sorted({get_arch_name(tag) for tag in _supported_tags()})
+    return sorted({get_arch_name(tag) for tag in supported_pretrained_tags()})
 
 
 def close_matches(name: str, count: int = 5) -> list[str]:
     """timm model or tag names closest to a mistyped one, supported ones first."""
-    supported = list(_supported_tags()) + supported_archs()
+    supported = [*supported_pretrained_tags(), *supported_archs()]
     matches = difflib.get_close_matches(name, supported, n=count, cutoff=0.6)
     if len(matches) < count:
         others = timm.list_pretrained() + timm.list_models()
@@ -109,16 +96,8 @@ def close_matches(name: str, count: int = 5) -> list[str]:
 
 
 def check_arch(arch: str) -> str:
-    """The architecture name of a timm tag that exists and is a ViT vitviz supports.
-
-    Raises
-    ------
-    ModelLoadError
-        For a name timm does not know (with close matches) or a weights tag the
-        architecture does not have.
-    UnsupportedModelError
-        For a timm model outside the plain-patch-embedding ViT family.
-    """
+    """The architecture of a timm tag that exists and is a ViT vitviz supports; else a
+    :class:`ModelLoadError` (with close matches) or :class:`UnsupportedModelError`."""
     name, weights = split_model_name_tag(arch)
     if not timm.is_model(name):
         matches = close_matches(arch)
@@ -146,11 +125,8 @@ def build_timm(
     *,
     device: str = "meta",
 ) -> nn.Module:
-    """A supported timm model, on the meta device by default (shapes only, no init).
-
-    ``kwargs`` go to ``timm.create_model`` (``depth``, ``num_classes`` ...); ``overlay``
-    holds pretrained-config fields (preprocessing); ``device="cpu"`` gives random weights.
-    """
+    """A supported timm model, on the meta device by default (shapes only, no init);
+    ``kwargs`` go to ``timm.create_model``, ``overlay`` holds pretrained-config fields."""
     check_arch(arch)
     kwargs = dict(kwargs or {})
     known = {f.name for f in dataclasses.fields(PretrainedCfg)}
@@ -182,30 +158,9 @@ def timm_network(
     labels: Sequence[str] | None = None,
     npz: Path | None = None,
 ) -> tuple[VisionTransformer, PretrainedSpec]:
-    """Our network for a timm architecture (or tag), holding the given weights, and its spec.
-
-    Parameters
-    ----------
-    name : str
-        What the user loaded, for the spec and messages.
-    arch : str
-        timm architecture or tag (a tag's preprocessing is used).
-    state_dict : mapping of str to torch.Tensor or None
-        Weights in timm's or a foreign key layout (converted by timm); None: random.
-    kwargs, overlay : mapping, optional
-        As for :func:`build_timm`.
-    labels : sequence of str, optional
-        Class names stored with the weights.
-    npz : Path, optional
-        A Google ``.npz``, read by timm's converter instead of ``state_dict``.
-
-    Raises
-    ------
-    ModelLoadError
-        When the weights do not fit, listing every key that differs.
-    UnsupportedModelError
-        For an architecture vitviz cannot represent.
-    """
+    """Our network for a timm architecture or tag (``name``: what the user loaded) holding
+    ``state_dict`` (timm's or a foreign key layout; None: random, or the Google ``npz``
+    file), and its spec. ``kwargs`` and ``overlay`` are as for :func:`build_timm`."""
     if npz is not None:
         state_dict, kwargs = _npz_weights(npz, arch, kwargs, overlay)
     timm_model = build_timm(arch, kwargs, overlay)
@@ -214,36 +169,19 @@ def timm_network(
     elif npz is None:
         state_dict = convert(state_dict, timm_model, name)
     config = config_from_timm(timm_model)
-    with torch.device("meta"):
-        model = VisionTransformer(config)
-    check_fit(
-        model.state_dict(),
-        state_dict,
-        source=name,
-        target=get_arch_name(arch),
-        advice="Choose the architecture the checkpoint was trained with.",
-    )
-    model.load_state_dict(state_dict, strict=True, assign=True)
+    advice = "Choose the architecture the checkpoint was trained with."
+    model = assemble(config, state_dict, source=name, target=get_arch_name(arch), advice=advice)
     from vitviz.vit.loading import spec_from_data_config
 
-    spec = spec_from_data_config(
-        name=name,
-        arch=get_arch_name(arch),
-        data_config=resolve_model_data_config(timm_model),
-        pretrained_cfg=dict(timm_model.pretrained_cfg),
-        num_classes=config.num_classes,
-        vit_model=model,
-        stored_labels=labels,
-    )
-    return model, spec
+    cfg = {**timm_model.pretrained_cfg, "architecture": get_arch_name(arch)}
+    data_config = resolve_model_data_config(timm_model)
+    return model, spec_from_data_config(name, model, data_config, cfg, labels)
 
 
 def convert(
     state_dict: Mapping[str, torch.Tensor], timm_model: nn.Module, name: str
 ) -> dict[str, torch.Tensor]:
-    """Weights in timm's key layout for ``timm_model``: foreign layouts (OpenAI CLIP,
-    original DINOv2, DeiT-3) mapped by timm, the position embedding resampled to its grid.
-    """
+    """Weights in timm's key layout for ``timm_model``, by timm's ``checkpoint_filter_fn``."""
     try:
         return checkpoint_filter_fn(dict(state_dict), timm_model, adapt_layer_scale=True)
     except (RuntimeError, ValueError, KeyError, IndexError) as exc:
@@ -257,39 +195,28 @@ def _npz_weights(path: Path, arch: str, kwargs, overlay) -> tuple[dict[str, torc
     """An original Google/big_vision ``.npz`` read by timm's converter, every weight checked."""
     with np.load(path, allow_pickle=False) as archive:
         shapes = {key: archive[key].shape for key in archive.files}
-    prefix = next(
-        (
-            p
-            for p in ("", "opt/target/", "params/", "params/img/")
-            if f"{p}embedding/kernel" in shapes
-        ),
-        None,
-    )
-    if prefix is None:
+    found = [
+        p for p in ("", "opt/target/", "params/", "params/img/") if f"{p}embedding/kernel" in shapes
+    ]
+    if not found:
         raise ModelLoadError(
             f"{path.name} is a NumPy archive but not a Google ViT checkpoint (no "
             "'embedding/kernel' entry)."
         )
+    prefix, kernel = found[0], shapes[f"{found[0]}embedding/kernel"]  # kernel: [ph, pw, 3, D]
     head = shapes.get(f"{prefix}head/bias")
     kwargs = {"num_classes": int(head[-1]) if head else 0, **dict(kwargs or {})}
-    block = f"{prefix}Transformer/encoderblock_"
-    scanned = shapes.get(f"{prefix}Transformer/encoderblock/LayerNorm_0/scale")
     # big_vision stacks the blocks ([depth, D]); the original files number them.
-    depth = (
-        scanned[0]
-        if scanned
-        else len({k[len(block) :].split("/")[0] for k in shapes if k.startswith(block)})
-    )
-    kwargs.setdefault("depth", int(depth))
-    pos, kernel = (
-        shapes.get(f"{prefix}Transformer/posembed_input/pos_embedding"),
-        shapes[f"{prefix}embedding/kernel"],
-    )
+    block = f"{prefix}Transformer/encoderblock"
+    scanned = shapes.get(f"{block}/LayerNorm_0/scale")
+    numbered = {k[len(block) :].split("/")[0] for k in shapes if k.startswith(f"{block}_")}
+    kwargs.setdefault("depth", int(scanned[0] if scanned else len(numbered)))
+    pos = shapes.get(f"{prefix}Transformer/posembed_input/pos_embedding")  # [1, prefix + g*g, D]
     if pos is not None and len(pos) == 3 and len(kernel) == 4 and "img_size" not in kwargs:
-        tokens = pos[1] - (1 if f"{prefix}cls" in shapes else 0)  # pos: [1, prefix + g*g, D]
-        side = int(tokens**0.5)
+        tokens = pos[1] - (1 if f"{prefix}cls" in shapes else 0)
+        side = math.isqrt(tokens)
         if side * side == tokens:
-            kwargs["img_size"] = (side * kernel[0], side * kernel[1])  # kernel: [ph, pw, 3, D]
+            kwargs["img_size"] = (side * kernel[0], side * kernel[1])
     model = build_timm(arch, kwargs, overlay, device="cpu")
     with torch.no_grad():
         # Poison every parameter first: whatever the converter does not overwrite stays
@@ -315,11 +242,8 @@ def _npz_weights(path: Path, arch: str, kwargs, overlay) -> tuple[dict[str, torc
 def describe(
     tensors: Mapping[str, torch.Tensor], info: StoredModelInfo, name: str
 ) -> tuple[ViTConfig, dict[str, Any]] | None:
-    """Our network's config and the resolved preprocessing of weights being saved.
-
-    None (with a warning) when the weights do not fit the network as they are: then
-    only timm's path can load them (it converts foreign key names, resamples shapes).
-    """
+    """Our network's config and the resolved preprocessing of weights being saved; None
+    (with a warning) when they do not fit it as they are (only timm can convert them)."""
     try:
         check_arch(info.arch)
         timm_model = build_timm(info.arch, info.model_kwargs, info.pretrained_cfg)
@@ -341,35 +265,19 @@ def describe(
 
 
 def from_timm(timm_model: nn.Module) -> VisionTransformer:
-    """Our network with the structure and a copy of the weights of a timm ViT.
-
-    The copy is on the timm model's device, in its dtype and train/eval mode.
-
-    Raises
-    ------
-    UnsupportedModelError
-        For hybrid CNN stems and any other structure vitviz does not represent.
-    ModelLoadError
-        If the weights do not match the structure key for key and shape for shape.
-    """
-    config = config_from_timm(timm_model)
-    with torch.device("meta"):
-        model = VisionTransformer(config)
+    """Our network with the structure and a copy of the weights of a timm ViT (on its
+    device, in its dtype and train/eval mode); :class:`UnsupportedModelError` for
+    structures vitviz does not represent."""
     tensors = {key: value.detach().clone() for key, value in timm_model.state_dict().items()}
-    name = _name_of(timm_model)
-    check_fit(model.state_dict(), tensors, source=name, target="our network", advice="")
-    model.load_state_dict(tensors, strict=True, assign=True)
+    model = assemble(
+        config_from_timm(timm_model), tensors, source=_name_of(timm_model), target="our network"
+    )
     return model.train(timm_model.training)
 
 
 def config_from_timm(timm_model: nn.Module) -> ViTConfig:
-    """Read a :class:`ViTConfig` off a live timm ViT.
-
-    Raises
-    ------
-    UnsupportedModelError
-        Naming the part vitviz cannot represent (hybrid stem, block type, pooling ...).
-    """
+    """Read a :class:`ViTConfig` off a timm ViT; :class:`UnsupportedModelError` names the
+    part vitviz cannot represent (hybrid stem, block type, pooling ...)."""
     name = _name_of(timm_model)
     if type(timm_model) not in (TimmVisionTransformer, VisionTransformerDistilled):
         raise UnsupportedModelError(
@@ -379,7 +287,8 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
     patch_embed = timm_model.patch_embed
     if type(patch_embed) is not TimmPatchEmbed:
         raise UnsupportedModelError(
-            f"{name}: {HYBRID_MESSAGE} (its embedding is a {type(patch_embed).__name__})."
+            f"{name}: hybrid CNN-stem ViTs (ResNet hybrids, ViTamin, MobileCLIP) are not "
+            f"supported (its embedding is a {type(patch_embed).__name__}, not a patch projection)."
         )
     _refuse_if(name, patch_embed.dynamic_img_pad, "dynamic image padding is not supported")
     _refuse_if(name, patch_embed.img_size is None, "the patch embedding has no image size")
@@ -391,7 +300,7 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
     )
     _refuse_if(name, len(timm_model.blocks) == 0, "a ViT without blocks has no attention")
     first = timm_model.blocks[0]
-    norm_layer, norm_eps = _norm_kind(name, _block_norm(first))
+    norm_layer, norm_eps = _norm_kind(name, getattr(first, "in_norm", None) or first.norm1)
     embed_norm = patch_embed.norm
     embed_norm_layer, embed_norm_eps = (
         (None, 1e-6) if isinstance(embed_norm, nn.Identity) else _norm_kind(name, embed_norm)
@@ -427,41 +336,34 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
 
 
 def _block_options(name: str, block: nn.Module, dim: int) -> dict:
-    """Config fields that come from the first block (all blocks are alike in timm)."""
     block_fn = BLOCK_NAMES.get(type(block))
     _refuse_if(name, block_fn is None, f"blocks of type {type(block).__name__} are not supported")
     if block_fn in ("parallel", "diff_parallel"):
         fused = block_fn == "parallel" and block.out_proj is not None
         _refuse_if(name, fused, "the parallel block with a fused output projection is unsupported")
+        attn, mlp, qkv, act, hidden = block, None, block.in_proj, block.mlp_act, block.in_split[0]
         out_proj = block.out_proj if block_fn == "diff_parallel" else block.attn_out_proj
-        return {
-            "block_fn": block_fn,
-            "num_heads": block.num_heads,
-            "mlp_ratio": mlp_ratio(block.in_split[0], dim),
-            "qkv_bias": block.in_proj.bias is not None,
-            "qk_norm": not isinstance(block.q_norm, nn.Identity),
-            "proj_bias": out_proj.bias is not None,
-            "act_layer": _activation_name(name, block.mlp_act),
-            "attn_layer": "diff" if block_fn == "diff_parallel" else "attn",
-            "diff_dual_lambda": bool(getattr(block, "dual_lambda", False)),
-        }
-    attn, mlp = block.attn, block.mlp
-    attn_layer, mlp_layer = ATTN_NAMES.get(type(attn).__name__), MLP_NAMES.get(type(mlp).__name__)
-    _refuse_if(name, attn_layer is None, f"attention {type(attn).__name__} is not supported")
-    _refuse_if(name, getattr(attn, "gate", None) is not None, "gated attention is not supported")
-    _refuse_if(name, attn.qkv.out_features != 3 * dim, "attention and embedding widths differ")
-    _refuse_if(name, mlp_layer is None, f"MLP {type(mlp).__name__} is not supported")
-    hidden = mlp.fc1_g.out_features if mlp_layer == "swiglu" else mlp.fc1.out_features
+        attn_layer, mlp_layer = ("diff" if block_fn == "diff_parallel" else "attn"), "mlp"
+    else:
+        attn, mlp = block.attn, block.mlp
+        attn_layer = ATTN_NAMES.get(type(attn).__name__)
+        mlp_layer = MLP_NAMES.get(type(mlp).__name__)
+        _refuse_if(name, attn_layer is None, f"attention {type(attn).__name__} is not supported")
+        _refuse_if(name, getattr(attn, "gate", None) is not None, "gated attention is unsupported")
+        _refuse_if(name, attn.qkv.out_features != 3 * dim, "attention and embedding widths differ")
+        _refuse_if(name, mlp_layer is None, f"MLP {type(mlp).__name__} is not supported")
+        qkv, out_proj, act = attn.qkv, attn.proj, mlp.act
+        hidden = mlp.fc1_g.out_features if mlp_layer == "swiglu" else mlp.fc1.out_features
     return {
         "block_fn": block_fn,
         "num_heads": attn.num_heads,
         "mlp_ratio": mlp_ratio(hidden, dim),
-        "qkv_bias": attn.qkv.bias is not None,
+        "qkv_bias": qkv.bias is not None,
         "qk_norm": not isinstance(attn.q_norm, nn.Identity),
-        "scale_attn_norm": not isinstance(attn.norm, nn.Identity),
-        "scale_mlp_norm": not isinstance(mlp.norm, nn.Identity),
-        "proj_bias": attn.proj.bias is not None,
-        "act_layer": _activation_name(name, mlp.act),
+        "scale_attn_norm": mlp is not None and not isinstance(attn.norm, nn.Identity),
+        "scale_mlp_norm": mlp is not None and not isinstance(mlp.norm, nn.Identity),
+        "proj_bias": out_proj.bias is not None,
+        "act_layer": _activation_name(name, act),
         "mlp_layer": mlp_layer,
         "glu_gate_last": getattr(mlp, "gate_last", True),
         "attn_layer": attn_layer,
@@ -484,10 +386,6 @@ def _init_values(block: nn.Module) -> float | None:
     return float(scale.init_values)
 
 
-def _block_norm(block: nn.Module) -> nn.Module:
-    return block.in_norm if hasattr(block, "in_norm") else block.norm1
-
-
 def _norm_kind(name: str, norm: nn.Module) -> tuple[str, float]:
     kind = NORM_NAMES.get(type(norm).__name__)
     _refuse_if(name, kind is None, f"norm layer {type(norm).__name__} is not supported")
@@ -503,8 +401,7 @@ def _activation_name(name: str, act: nn.Module) -> str:
 
 
 def _check_structure(name: str, timm_model: nn.Module, config: ViTConfig) -> None:
-    """What the config cannot say must be as it assumes: one norm kind and epsilon, all
-    blocks alike (DiffAttention with timm's lambda_init), the standard SigLIP pool."""
+    """What the config cannot say is as it assumes: one norm kind, all blocks alike."""
     for path, module in timm_model.named_modules():
         if path.startswith("patch_embed") or path.endswith("sub_norm"):
             continue
