@@ -68,12 +68,10 @@ class PatchGrid:
 
     @property
     def rows(self) -> int:
-        """Patch rows."""
         return self.layout.grid[0]
 
     @property
     def cols(self) -> int:
-        """Patch columns."""
         return self.layout.grid[1]
 
     def input_view(self) -> PatchGrid:
