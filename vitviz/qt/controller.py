@@ -35,7 +35,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -290,14 +290,9 @@ class Controller(QObject):
         """The state's rollout options as one immutable value for the worker."""
         from vitviz.compute.rollout import RolloutOptions
 
-        options = self.state.rollout
-        return RolloutOptions(
-            options.fusion,
-            options.discard_ratio,
-            options.residual,
-            options.start_layer,
-            options.end_layer,
-        )
+        # The state's rollout fields carry the same names as RolloutOptions'.
+        names = [option.name for option in fields(RolloutOptions)]
+        return RolloutOptions(**{name: getattr(self.state.rollout, name) for name in names})
 
     def request_analysis(self) -> None:
         """Analyse the current inputs; older requests become stale."""
