@@ -74,10 +74,6 @@ class PatchGrid:
     def cols(self) -> int:
         return self.layout.grid[1]
 
-    def input_view(self) -> PatchGrid:
-        """The same grid over the model input, for drawing on the image the model saw."""
-        return PatchGrid.identity(self.layout, self.patch_size, self.input_size)
-
     def to_input(self, x, y):
         """Map original-image coordinates to input coordinates (scalars or arrays).
 
