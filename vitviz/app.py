@@ -113,9 +113,9 @@ def create_window(args: argparse.Namespace):
     with held_events(inputs):
         inputs.model_source = args.model or settings.last_model()
         inputs.arch = args.arch or settings.checkpoint_arch(inputs.model_source)
-        inputs.device = args.device or settings.device()
-        inputs.precision = args.precision or settings.precision()
-        inputs.preprocess_mode = args.mode or settings.preprocess_mode()
+        inputs.device = args.device or settings.choice("device")
+        inputs.precision = args.precision or settings.choice("precision")
+        inputs.preprocess_mode = args.mode or settings.choice("preprocess_mode")
         image, error = first_image(args.image)
         inputs.image = image
     # The worker loads the model and analyses the image while the window's modules are

@@ -9,8 +9,7 @@ import torch
 from vitviz.compute.class_maps import (
     class_map,
     class_maps,
-    grad_rollout_rows,
-    relevance_rows,
+    class_rows,
 )
 from vitviz.compute.rollout import RolloutOptions
 from vitviz.errors import AnalysisError
@@ -66,11 +65,10 @@ def test_relevance_matches_chefer_loop_for_every_query_and_layer_range():
     for start, end in [(0, 2), (1, 2), (0, 0)]:
         expected = naive_relevance(attention, gradient, start, end)
         for query in range(LAYOUT.num_tokens):
-            rows = relevance_rows(
-                attention, gradient, LAYOUT, query=query, start_layer=start, end_layer=end
-            )
+            options = RolloutOptions(start_layer=start, end_layer=end)
+            rows = class_rows(attention, gradient, LAYOUT, "relevance", options, query=query)
             torch.testing.assert_close(rows, expected[query])
-    per_layer = relevance_rows(attention, gradient, LAYOUT, every_layer=True)
+    per_layer = class_rows(attention, gradient, LAYOUT, "relevance", every_layer=True)
     for end in range(3):
         torch.testing.assert_close(per_layer[end], naive_relevance(attention, gradient, 0, end)[0])
 
@@ -79,16 +77,17 @@ def test_relevance_matches_chefer_loop_for_every_query_and_layer_range():
 def test_grad_rollout_matches_loop(residual_weight):
     attention, gradient = random_pair(LAYOUT)
     expected = naive_grad_rollout(attention, gradient, residual_weight)
-    rows = grad_rollout_rows(attention, gradient, LAYOUT, RolloutOptions(residual=residual_weight))
+    options = RolloutOptions(residual=residual_weight)
+    rows = class_rows(attention, gradient, LAYOUT, "grad_rollout", options)
     torch.testing.assert_close(rows, expected[0])
 
 
 def test_mismatched_gradients_are_refused():
     attention, gradient = random_pair(LAYOUT)
     with pytest.raises(AnalysisError, match="gradient layers"):
-        relevance_rows(attention, gradient[:2], LAYOUT)
+        class_rows(attention, gradient[:2], LAYOUT)
     with pytest.raises(AnalysisError, match="does not match"):
-        relevance_rows(attention, gradient[..., :-1], LAYOUT)
+        class_rows(attention, gradient[..., :-1], LAYOUT)
 
 
 def tiny_timm(num_classes: int = 4):
@@ -176,9 +175,10 @@ def test_two_classes_differ_and_each_matches_finite_differences(tiny_models):
         for fd, exact in zip(gradients, autograd, strict=True):
             torch.testing.assert_close(exact, fd, rtol=1e-5, atol=1e-7)
         # ... and so do the maps built from them.
-        expected = relevance_rows(output.attentions, gradients, layout)[..., layout.num_prefix :]
+        expected = class_rows(output.attentions, gradients, layout)[..., layout.num_prefix :]
         torch.testing.assert_close(maps[0, position].reshape(-1), expected[0], rtol=1e-5, atol=1e-8)
-        expected = grad_rollout_rows(output.attentions, gradients, layout)[..., layout.num_prefix :]
+        rows = class_rows(output.attentions, gradients, layout, "grad_rollout")
+        expected = rows[..., layout.num_prefix :]
         torch.testing.assert_close(
             rollout_maps[0, position].reshape(-1), expected[0], rtol=1e-5, atol=1e-8
         )

@@ -95,14 +95,6 @@ def test_to_input_and_to_original_are_inverse_on_arrays():
     np.testing.assert_allclose(back_y, ys)
 
 
-def test_input_view_is_the_grid_over_the_model_input():
-    grid = PatchGrid(layout(14, 14), (16, 16), (224, 224), (300, 400), (0.75, 0.75), (-38, 0))
-    view = grid.input_view()
-    assert view.crop_box == (0, 0, 224, 224)
-    assert view.layout == grid.layout
-    assert view.original_size == (224, 224)
-
-
 def test_patch_box_outside_the_grid():
     grid = PatchGrid.identity(layout(2, 3), (16, 16), (32, 48))
     with pytest.raises(IndexError):

@@ -354,7 +354,7 @@ def test_settings_persist_layout_model_and_view(qtbot, settings, pipeline, image
     assert settings.last_model() == "vit_other"
     again = build_window(qtbot, settings, pipeline)
     assert again.state.view.colormap == "magma"
-    assert settings.preprocess_mode() == "native"
+    assert settings.choice("preprocess_mode") == "native"
     assert "vit_other" in again.model_picker.sources
     assert settings.recent_files() == [str(image_file)]
     assert not again.docks["tokens"].isVisible()
@@ -435,8 +435,8 @@ def test_app_starts_from_the_saved_inputs(qtbot, tmp_path, monkeypatch):
 
     monkeypatch.setattr(controller_module, "Pipeline", FakePipeline)
     saved = Settings.at_path(tmp_path / "s.ini")
-    saved.set_last_model("vit_saved")
-    saved.set_preprocess_mode("native")
+    saved.remember("last_model", "vit_saved")
+    saved.remember("preprocess_mode", "native")
     saved.sync()
     args = app.build_parser().parse_args(["--settings", str(tmp_path / "s.ini")])
     _, window = app.create_window(args)

@@ -91,7 +91,6 @@ class Analysis:
 
     @property
     def depth(self) -> int:
-        """Number of blocks."""
         return self.attentions.shape[0]
 
     def query_row(self, layer: int, head: int, query: Query) -> np.ndarray:

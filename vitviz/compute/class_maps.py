@@ -84,18 +84,18 @@ def _check_pairs(
     return layers, grads
 
 
-def relevance_rows(
+def class_rows(
     attentions: Attentions,
     gradients: Attentions,
     layout: TokenLayout,
+    method: ClassMethod = "relevance",
+    options: RolloutOptions | None = None,
     *,
     query: Query = None,
     pool_attention: torch.Tensor | None = None,
-    start_layer: int = 0,
-    end_layer: int | None = None,
     every_layer: bool = False,
 ) -> torch.Tensor:
-    """The query's row of Chefer et al.'s relevance ``R = Π_l (I + mean_h (∇A_l ⊙ A_l)⁺)``.
+    """The query's row of a class-specific map (see the module docstring).
 
     Parameters
     ----------
@@ -104,75 +104,43 @@ def relevance_rows(
         the class score's gradient with respect to it, layer for layer.
     layout : TokenLayout
         Token layout of the sequence.
+    method : {"relevance", "grad_rollout"}
+        Chefer et al.'s ``R = Π_l (I + mean_h (∇A_l ⊙ A_l)⁺)``, or the rollout recipe on
+        ``fuse_h (∇A ⊙ A)⁺``.
+    options : RolloutOptions, optional
+        The layers taken in; for gradient rollout also fusion, discard and residual
+        (default: the standard ones).
     query : Query
         Which query's row (default: the class token, see
         :func:`vitviz.compute.rollout.start_vector`).
     pool_attention : torch.Tensor or None
         ``[..., H, Q, N]``, for the pooling query of ``global_pool='map'`` models.
-    start_layer, end_layer : int
-        First and last block taken in (inclusive; None: the last block).
     every_layer : bool
-        Return the relevance accumulated up to each selected layer.
+        Return the map accumulated up to each selected layer.
 
     Returns
     -------
     torch.Tensor
         ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
     """
-    layers, grads = _check_pairs(attentions, gradients, layout)
-    chosen = selected_layers(len(layers), start_layer, end_layer)
-
-    def factor(index: int) -> torch.Tensor:
-        weighted = positive_grad_attention(layers[index], grads[index]).mean(-3)  # [..., N, N]
-        weighted.diagonal(dim1=-2, dim2=-1).add_(1.0)
-        return weighted
-
-    start = start_vector(layout, query, pool_attention=pool_attention, device=layers[0].device)
-    return chain_rows(start, factor, chosen, every_layer=every_layer)
-
-
-def grad_rollout_rows(
-    attentions: Attentions,
-    gradients: Attentions,
-    layout: TokenLayout,
-    options: RolloutOptions | None = None,
-    *,
-    query: Query = None,
-    pool_attention: torch.Tensor | None = None,
-    every_layer: bool = False,
-) -> torch.Tensor:
-    """The query's row of gradient rollout: the rollout recipe on ``fuse_h (∇A ⊙ A)⁺``.
-
-    Parameters
-    ----------
-    attentions, gradients : torch.Tensor or sequence of torch.Tensor
-        As in :func:`relevance_rows`.
-    layout : TokenLayout
-        Token layout of the sequence.
-    options : RolloutOptions, optional
-        Fusion, discard, residual and the layers taken in (default: the standard ones).
-    query, pool_attention, every_layer
-        As in :func:`relevance_rows`.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
-    """
+    if method not in CLASS_METHODS:
+        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
     layers, grads = _check_pairs(attentions, gradients, layout)
     options = options or RolloutOptions()
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
+    fusion = "mean" if method == "relevance" else options.fusion
 
     def factor(index: int) -> torch.Tensor:
         weighted = positive_grad_attention(layers[index], grads[index])  # [..., H, N, N]
-        return rollout_factor(fuse_heads(weighted, options.fusion), options)  # [..., N, N]
+        if method == "grad_rollout":
+            return rollout_factor(fuse_heads(weighted, fusion), options)  # [..., N, N]
+        weighted = weighted.mean(-3)  # [..., N, N]
+        weighted.diagonal(dim1=-2, dim2=-1).add_(1.0)  # no row normalisation (Chefer's code)
+        return weighted
 
+    device = layers[0].device
     start = start_vector(
-        layout,
-        query,
-        pool_attention=pool_attention,
-        head_fusion=options.fusion,
-        device=layers[0].device,
+        layout, query, pool_attention=pool_attention, head_fusion=fusion, device=device
     )
     return chain_rows(start, factor, chosen, every_layer=every_layer)
 
@@ -210,7 +178,7 @@ def class_maps(
     start_layer, end_layer : int
         Blocks taken in (inclusive; None: the last).
     head_fusion, discard_ratio, residual_weight
-        Gradient rollout only (see :func:`grad_rollout_rows`).
+        Gradient rollout only (see :func:`class_rows`).
     renormalize : bool
         Drop the prefix columns and renormalise each map over the patches.
 
@@ -220,6 +188,7 @@ def class_maps(
         ``[B, K, rows, cols]`` detached maps, ``K = len(classes)``, in at least single
         precision, on the model's device.
     """
+    options = RolloutOptions(head_fusion, discard_ratio, residual_weight, start_layer, end_layer)
     if method not in CLASS_METHODS:
         raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
     if x.dim() == 3:
@@ -240,34 +209,22 @@ def class_maps(
                 "so class-specific maps cannot be computed"
             )
 
-        def rows_of(gradients: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            common = {
-                "query": query,
-                "pool_attention": output.pool_attention,
-                "start_layer": start_layer,
-                "end_layer": end_layer,
-            }
-            if method == "relevance":
-                return relevance_rows(output.attentions, gradients, output.layout, **common)
-            options = RolloutOptions(
-                head_fusion, discard_ratio, residual_weight, start_layer, end_layer
-            )
-            return grad_rollout_rows(
-                output.attentions,
-                gradients,
-                output.layout,
-                options,
-                query=query,
-                pool_attention=output.pool_attention,
-            )
-
         maps = []
         for position, index in enumerate(classes):
             score = output.logits[:, index].sum()  # images are independent: one backward
             gradients = torch.autograd.grad(
                 score, output.attentions, retain_graph=position < len(classes) - 1
             )
-            maps.append(rows_of(gradients).detach())  # [B, N]
+            rows = class_rows(
+                output.attentions,
+                gradients,
+                output.layout,
+                method,
+                options,
+                query=query,
+                pool_attention=output.pool_attention,
+            )
+            maps.append(rows.detach())  # [B, N]
             del gradients
     rows = torch.stack(maps, dim=-2)  # [B, K, N]
     return patch_columns(rows, output.layout, renormalize=renormalize)  # [B, K, rows, cols]

@@ -68,17 +68,11 @@ class PatchGrid:
 
     @property
     def rows(self) -> int:
-        """Patch rows."""
         return self.layout.grid[0]
 
     @property
     def cols(self) -> int:
-        """Patch columns."""
         return self.layout.grid[1]
-
-    def input_view(self) -> PatchGrid:
-        """The same grid over the model input, for drawing on the image the model saw."""
-        return PatchGrid.identity(self.layout, self.patch_size, self.input_size)
 
     def to_input(self, x, y):
         """Map original-image coordinates to input coordinates (scalars or arrays).

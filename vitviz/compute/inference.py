@@ -56,17 +56,14 @@ class InferenceResult:
 
     @property
     def batch_size(self) -> int:
-        """Number of images."""
         return self.attentions.shape[0]
 
     @property
     def num_layers(self) -> int:
-        """Number of blocks."""
         return self.attentions.shape[1]
 
     @property
     def num_heads(self) -> int:
-        """Heads per block."""
         return self.attentions.shape[2]
 
 

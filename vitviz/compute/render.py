@@ -149,40 +149,6 @@ def render_maps(
     return to_rgba(maps, cmap, vmin, vmax)
 
 
-def _axis_samples(coords: np.ndarray, n: int, mode: str):
-    """Where samples at ``coords`` fall on ``n`` cells, cell ``k`` covering ``[k, k + 1)``.
-
-    Returns ``(i0, i1, weight, inside)``: the value is ``(1 - weight) * v[i0] + weight *
-    v[i1]``; ``inside`` marks coordinates within the cells. Bilinear interpolates between
-    cell centres and holds the edge value beyond the outer centres.
-    """
-    inside = (coords >= 0) & (coords < n)
-    if mode == "nearest":
-        i0 = np.clip(np.floor(coords), 0, n - 1).astype(np.intp)
-        return i0, i0, np.zeros(coords.shape), inside
-    if mode != "bilinear":
-        raise AnalysisError(f"unknown upsampling mode {mode!r}; use one of {UPSAMPLE_MODES}")
-    centred = np.clip(coords - 0.5, 0, n - 1)
-    i0 = np.floor(centred).astype(np.intp)
-    return i0, np.minimum(i0 + 1, n - 1), centred - i0, inside
-
-
-def _sample(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, mode: str):
-    """Sample ``values [..., h, w]`` at cell coordinates ``rows [H]`` x ``cols [W]``.
-
-    Returns the samples ``[..., H, W]`` and the ``[H, W]`` mask of samples inside the cells.
-    """
-    r0, r1, wr, inside_r = _axis_samples(rows, values.shape[-2], mode)
-    c0, c1, wc, inside_c = _axis_samples(cols, values.shape[-1], mode)
-    wr, wc = wr.astype(values.dtype), wc.astype(values.dtype)  # keep float32 maps float32
-    inside = inside_r[:, None] & inside_c[None, :]  # [H, W]
-    if mode == "nearest":
-        return values[..., r0[:, None], c0[None, :]], inside  # [..., H, W]
-    across = values[..., c0] * (1 - wc) + values[..., c1] * wc  # [..., h, W]
-    wr = wr[:, None]  # [H, 1]
-    return across[..., r0, :] * (1 - wr) + across[..., r1, :] * wr, inside  # [..., H, W]
-
-
 def upsample(maps, size: tuple[int, int], mode: str = "nearest") -> np.ndarray:
     """Resize maps ``[..., h, w]`` to ``size = (H, W)``.
 
@@ -201,12 +167,17 @@ def upsample(maps, size: tuple[int, int], mode: str = "nearest") -> np.ndarray:
     ndarray
         ``[..., H, W]`` float.
     """
+    if mode not in UPSAMPLE_MODES:
+        raise AnalysisError(f"unknown upsampling mode {mode!r}; use one of {UPSAMPLE_MODES}")
+    import torch  # only here: the colour mapping above is used without torch
+
     values = _as_array(maps)
-    values = values.astype(np.result_type(values.dtype, np.float32), copy=False)
-    (h, w), (height, width) = values.shape[-2:], size
-    rows = (np.arange(height) + 0.5) * (h / height)
-    cols = (np.arange(width) + 0.5) * (w / width)
-    return _sample(values, rows, cols, mode)[0]
+    # A copy: the maps shared with the UI thread are read-only, torch wants them writable.
+    values = values.astype(np.result_type(values.dtype, np.float32), copy=True)
+    flat = torch.from_numpy(values.reshape(-1, 1, *values.shape[-2:]))  # [B, 1, h, w]
+    torch_mode = "nearest-exact" if mode == "nearest" else mode  # half-pixel centres both
+    resized = torch.nn.functional.interpolate(flat, size=tuple(size), mode=torch_mode)
+    return resized.numpy().reshape(*values.shape[:-2], *size)  # [..., H, W]
 
 
 def _gaussian_matrix(n: int, sigma: float) -> np.ndarray:

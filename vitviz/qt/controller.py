@@ -35,7 +35,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -70,76 +70,53 @@ class ModelKey:
     precision: str
 
 
-@dataclass(frozen=True)
-class AnalysisRequest:
-    """Everything a worker needs to produce one result; immutable, so threads may share it."""
+ANALYSIS, ROLLOUT, CLASS_MAP = "analysis", "rollout", "class map"
 
-    generation: int
-    image: LoadedImage | None
-    model_key: ModelKey
-    preprocess_mode: str
-    max_tokens: int | None
-    rollout: Any  # vitviz.compute.rollout.RolloutOptions
-    every_query: bool  # keep every query's rollout (it follows the selected query)
+
+@dataclass(frozen=True)
+class Request:
+    """One job for the worker, immutable so that threads may share it.
+
+    ``kind`` says which fields are set: an analysis of the inputs (image, model_key,
+    preprocess_mode, max_tokens, rollout, every_query), the rollout of the result on screen
+    for new options (inference, rollout, every_query), or a class map of the result on
+    screen (inference, model, prepared, class_index, method).
+    """
+
+    kind: str
+    generation: int = 0
+    image: LoadedImage | None = None
+    model_key: ModelKey | None = None
+    preprocess_mode: str = "crop"
+    max_tokens: int | None = None
+    rollout: Any = None  # vitviz.compute.rollout.RolloutOptions
+    every_query: bool = False  # keep every query's rollout (it follows the selected query)
+    inference: Any = None
+    model: LoadedModel | None = None
+    prepared: Any = None
+    class_index: int | None = None
+    method: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 @dataclass(frozen=True)
-class AnalysisResponse:
-    """What a worker produced for one :class:`AnalysisRequest`.
+class Response:
+    """What the worker produced for one :class:`Request`.
 
-    ``error`` is set (and the other results are None) when the request failed; ``notice``
-    is a message for a request that succeeded differently than asked (CPU fallback).
+    ``error`` is set (and the results are None) when the request failed; ``notice`` is a
+    message for a request that succeeded differently than asked (CPU fallback).
     """
 
-    request: AnalysisRequest
+    request: Request
     model: LoadedModel | None = None
     prepared: Any = None
     inference: Any = None
     analysis: Any = None
     rollout: Any = None
+    grid_map: Any = None  # [rows, cols] numpy class map
     error: str | None = None
     notice: str | None = None
     seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class RolloutRequest:
-    """The rollout of the result on screen for new options."""
-
-    generation: int
-    inference: Any
-    options: Any  # vitviz.compute.rollout.RolloutOptions
-    every_query: bool
-
-
-@dataclass(frozen=True)
-class RolloutResponse:
-    """The :class:`~vitviz.compute.analysis.RolloutMaps` of a :class:`RolloutRequest`."""
-
-    request: RolloutRequest
-    rollout: Any = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ClassMapRequest:
-    """A class-specific map for the result on screen."""
-
-    inference: Any
-    model: LoadedModel
-    prepared: Any
-    class_index: int
-    method: str
-
-
-@dataclass(frozen=True)
-class ClassMapResponse:
-    """The map (``[rows, cols]`` numpy array) or the error of a :class:`ClassMapRequest`."""
-
-    request: ClassMapRequest
-    grid_map: Any = None
-    error: str | None = None
 
 
 def is_out_of_memory(error: BaseException | None) -> bool:
@@ -202,7 +179,6 @@ class Pipeline:
         return prepare(image.image, loaded.spec, PreprocessMode(mode), max_tokens=max_tokens)
 
     def infer(self, loaded: LoadedModel, prepared: Any) -> Any:
-        """Forward pass with attention capture."""
         from vitviz.compute.inference import run_inference
 
         return run_inference(loaded.model, prepared.tensor)
@@ -219,7 +195,7 @@ class Pipeline:
 
         return rollout_maps(inference, options, every_query)
 
-    def class_map(self, request: ClassMapRequest) -> Any:
+    def class_map(self, request: Request) -> Any:
         """Class-specific map ``[rows, cols]`` (numpy) for one class."""
         from vitviz.compute.class_maps import class_map
 
@@ -269,10 +245,10 @@ class Controller(QObject):
         self.synchronous = synchronous
         self.pipeline = pipeline or Pipeline()
         self._generation = 0
-        self._latest = {AnalysisRequest: 0, RolloutRequest: 0}
-        self._shown: AnalysisRequest | None = None
-        self._pending: dict[type, Any] = {}
-        self._running: Any = None
+        self._latest = {ANALYSIS: 0, ROLLOUT: 0}
+        self._shown: Request | None = None
+        self._pending: dict[str, Request] = {}
+        self._running: Request | None = None
         self._future = None
         self._own_error: str | None = None
         self._shown_status = ""
@@ -304,32 +280,26 @@ class Controller(QObject):
     # --- public ---------------------------------------------------------------------
     @property
     def generation(self) -> int:
-        """Number of the newest request."""
         return self._generation
 
     @property
     def idle(self) -> bool:
-        """No work running or waiting."""
         return not (self._running or self._pending or self._request_timer.isActive())
 
     def rollout_options(self):
         """The state's rollout options as one immutable value for the worker."""
         from vitviz.compute.rollout import RolloutOptions
 
-        options = self.state.rollout
-        return RolloutOptions(
-            options.fusion,
-            options.discard_ratio,
-            options.residual,
-            options.start_layer,
-            options.end_layer,
-        )
+        # The state's rollout fields carry the same names as RolloutOptions'.
+        names = [option.name for option in fields(RolloutOptions)]
+        return RolloutOptions(**{name: getattr(self.state.rollout, name) for name in names})
 
     def request_analysis(self) -> None:
         """Analyse the current inputs; older requests become stale."""
         inputs = self.state.inputs
-        request = AnalysisRequest(
-            generation=self._next_generation(AnalysisRequest),
+        request = Request(
+            ANALYSIS,
+            generation=self._next_generation(ANALYSIS),
             image=inputs.image,
             model_key=ModelKey(inputs.model_source, inputs.arch, inputs.device, inputs.precision),
             preprocess_mode=inputs.preprocess_mode,
@@ -338,8 +308,8 @@ class Controller(QObject):
             every_query=self.state.rollout.follow_query,
         )
         # The analysis brings its own rollout: a waiting rollout request is superseded.
-        self._pending.pop(RolloutRequest, None)
-        self._latest[RolloutRequest] = request.generation
+        self._pending.pop(ROLLOUT, None)
+        self._latest[ROLLOUT] = request.generation
         self.state.results.status = self._busy_status(request)
         self._submit(request)
 
@@ -356,23 +326,27 @@ class Controller(QObject):
         """Roll out the result on screen again if the rollout options changed."""
         results, options = self.state.results, self.rollout_options()
         every_query = self.state.rollout.follow_query
-        running, pending = self._running, self._pending.get(RolloutRequest)
-        if results.inference is None or isinstance(running, AnalysisRequest):
+        running, pending = self._running_kind(), self._pending.get(ROLLOUT)
+        if results.inference is None or running == ANALYSIS:
             return  # applying an analysis asks again (see _apply)
-        if AnalysisRequest in self._pending or (pending and self._serves(pending, options)):
+        if ANALYSIS in self._pending or (pending and self._serves(pending, options)):
             return
         shown = results.rollout
         served = shown is not None and shown.options == options
         served = served and (shown.stack is not None or not every_query)
-        if served and pending is None and not isinstance(running, RolloutRequest):
+        if served and pending is None and running != ROLLOUT:
             return
-        generation = self._next_generation(RolloutRequest)
-        self._submit(RolloutRequest(generation, results.inference, options, every_query))
+        generation = self._next_generation(ROLLOUT)
+        request = Request(ROLLOUT, generation, inference=results.inference, rollout=options)
+        self._submit(replace(request, every_query=every_query))
 
-    def _serves(self, request: RolloutRequest, options: Any) -> bool:
+    def _serves(self, request: Request, options: Any) -> bool:
         """Whether ``request`` computes what the rollout options ask for now."""
         every_query = self.state.rollout.follow_query
-        return request.options == options and (request.every_query or not every_query)
+        return request.rollout == options and (request.every_query or not every_query)
+
+    def _running_kind(self) -> str | None:
+        return self._running.kind if self._running is not None else None
 
     def request_class_map(self, *_: object) -> None:
         """Compute the selected class's map unless it is cached or being computed."""
@@ -382,15 +356,24 @@ class Controller(QObject):
             return
         if (index, method) in results.class_maps:
             return
-        request = ClassMapRequest(results.inference, results.model, results.prepared, index, method)
         running = self._running
         if (
-            isinstance(running, ClassMapRequest)
-            and running.inference is request.inference
+            running is not None
+            and running.kind == CLASS_MAP
+            and running.inference is results.inference
             and (running.class_index, running.method) == (index, method)
         ):
             return
-        self._submit(request)
+        self._submit(
+            Request(
+                CLASS_MAP,
+                inference=results.inference,
+                model=results.model,
+                prepared=results.prepared,
+                class_index=index,
+                method=method,
+            )
+        )
 
     def cancel(self) -> None:
         """Give up on the running and waiting requests; what is shown stays.
@@ -398,10 +381,10 @@ class Controller(QObject):
         A thread cannot be stopped mid-computation, so its result is dropped when it
         arrives. The inputs are put back to those of the result on screen.
         """
-        self._next_generation(AnalysisRequest)
-        self._next_generation(RolloutRequest)
+        self._next_generation(ANALYSIS)
+        self._next_generation(ROLLOUT)
         self._request_timer.stop()
-        if isinstance(self._running, AnalysisRequest):
+        if self._running_kind() == ANALYSIS:
             self._running.cancelled.set()
         self._pending.clear()
         self._restore_inputs()
@@ -415,7 +398,7 @@ class Controller(QObject):
         return future is None or not wait([future], msecs / 1000).not_done
 
     # --- scheduling -----------------------------------------------------------------
-    def _next_generation(self, kind: type) -> int:
+    def _next_generation(self, kind: str) -> int:
         self._generation += 1
         self._latest[kind] = self._generation
         return self._generation
@@ -431,9 +414,9 @@ class Controller(QObject):
         self.state.results.busy = True
         self._request_timer.start()
 
-    def _submit(self, request: Any) -> None:
+    def _submit(self, request: Request) -> None:
         """Queue ``request`` (replacing a waiting one of its kind) and start the worker."""
-        self._pending[type(request)] = request
+        self._pending[request.kind] = request
         self.state.results.busy = True
         self._pump()
 
@@ -441,7 +424,7 @@ class Controller(QObject):
         """Start the next waiting job if the worker is free (analysis, rollout, class map)."""
         if self._running is not None:
             return
-        for kind in (AnalysisRequest, RolloutRequest, ClassMapRequest):
+        for kind in (ANALYSIS, ROLLOUT, CLASS_MAP):
             if kind in self._pending:
                 self._running = self._pending.pop(kind)
                 break
@@ -452,7 +435,7 @@ class Controller(QObject):
         else:
             self._future = self._executor.submit(self._work_and_send, self._running)
 
-    def _work_and_send(self, request: Any) -> None:
+    def _work_and_send(self, request: Request) -> None:
         self._finished.emit(self._work(request))
 
     # --- worker side (no state, no widgets) -----------------------------------------
@@ -461,26 +444,29 @@ class Controller(QObject):
 
         torch.set_num_threads(self.worker_threads)
 
-    def _work(self, request: Any) -> Any:
-        if isinstance(request, AnalysisRequest):
-            return self._run_analysis(request)
-        if isinstance(request, RolloutRequest):
-            try:
-                rollout = self.pipeline.rollout(
-                    request.inference, request.options, request.every_query
-                )
-                return RolloutResponse(request, rollout)
-            except Exception as error:
-                logger.exception("rollout failed")
-                return RolloutResponse(request, error=user_message(error))
+    def _work(self, request: Request) -> Response:
+        started = time.perf_counter()
         try:
-            return ClassMapResponse(request, grid_map=self.pipeline.class_map(request))
+            if request.kind == ROLLOUT:
+                pipeline = self.pipeline
+                rollout = pipeline.rollout(request.inference, request.rollout, request.every_query)
+                return Response(request, rollout=rollout)
+            if request.kind == CLASS_MAP:
+                return Response(request, grid_map=self.pipeline.class_map(request))
+            try:
+                return self._analyse(request, started, notice=None)
+            except Exception as error:
+                if not is_out_of_memory(error) or request.model_key.device == "cpu":
+                    raise
+                logger.warning("out of memory on %s, falling back to the CPU", request.model_key)
+                self._release(request.model_key)
+                return self._analyse(request, started, notice=OOM_MESSAGE, force_cpu=True)
         except Exception as error:
             if not isinstance(error, VitvizError):
-                logger.exception("class map failed")
-            return ClassMapResponse(request, error=user_message(error))
+                logger.exception("%s failed", request.kind)
+            return Response(request, error=user_message(error))
 
-    def _model_for(self, request: AnalysisRequest) -> LoadedModel:
+    def _model_for(self, request: Request) -> LoadedModel:
         key = request.model_key
         if key in self._models:
             self._models.move_to_end(key)
@@ -500,25 +486,9 @@ class Controller(QObject):
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    def _run_analysis(self, request: AnalysisRequest) -> AnalysisResponse:
-        started = time.perf_counter()
-        try:
-            try:
-                return self._analyse(request, started, notice=None)
-            except Exception as error:
-                if not is_out_of_memory(error) or request.model_key.device == "cpu":
-                    raise
-                logger.warning("out of memory on %s, falling back to the CPU", request.model_key)
-                self._release(request.model_key)
-                return self._analyse(request, started, notice=OOM_MESSAGE, force_cpu=True)
-        except Exception as error:
-            if not isinstance(error, VitvizError):
-                logger.exception("analysis failed")
-            return AnalysisResponse(request, error=user_message(error))
-
     def _analyse(
-        self, request: AnalysisRequest, started: float, *, notice: str | None, force_cpu=False
-    ) -> AnalysisResponse:
+        self, request: Request, started: float, *, notice: str | None, force_cpu=False
+    ) -> Response:
         key = request.model_key
         if force_cpu:
             # Half precision is GPU-only: the CPU copy is float32. It is cached under the
@@ -528,12 +498,12 @@ class Controller(QObject):
         else:
             loaded = self._model_for(request)
         if request.image is None:
-            return AnalysisResponse(request, model=loaded, notice=notice)
+            return Response(request, model=loaded, notice=notice)
         prepared = self.pipeline.prepare(
             request.image, loaded, request.preprocess_mode, request.max_tokens
         )
         inference = self.pipeline.infer(loaded, prepared)
-        return AnalysisResponse(
+        return Response(
             request,
             model=loaded,
             prepared=prepared,
@@ -549,11 +519,11 @@ class Controller(QObject):
         self._running = None
         try:
             request = response.request
-            if isinstance(request, ClassMapRequest):
+            if request.kind == CLASS_MAP:
                 self._apply_class_map(response)
-            elif request.generation != self._latest[type(request)]:
+            elif request.generation != self._latest[request.kind]:
                 self.dropped += 1
-            elif isinstance(request, RolloutRequest):
+            elif request.kind == ROLLOUT:
                 self._apply_rollout(response)
             elif response.error is not None:
                 self._apply_error(response)
@@ -566,7 +536,7 @@ class Controller(QObject):
             if self.idle:
                 self.state.results.busy = False
 
-    def _apply_error(self, response: AnalysisResponse) -> None:
+    def _apply_error(self, response: Response) -> None:
         results, source = self.state.results, response.request.model_key.source
         message = response.error
         if self._shown is None and response.model is None and source != "demo":
@@ -582,7 +552,7 @@ class Controller(QObject):
         self._restore_inputs()
         self.request_rollout()
 
-    def _apply(self, response: AnalysisResponse) -> None:
+    def _apply(self, response: Response) -> None:
         state, results = self.state, self.state.results
         new_model = results.model is not response.model
         notice = response.notice or self._fallback
@@ -613,7 +583,7 @@ class Controller(QObject):
         self.request_rollout()  # fit_selection may have moved the rollout's layers
         self.request_class_map()
 
-    def _apply_rollout(self, response: RolloutResponse) -> None:
+    def _apply_rollout(self, response: Response) -> None:
         results = self.state.results
         if response.request.inference is not results.inference:
             self.dropped += 1
@@ -622,7 +592,7 @@ class Controller(QObject):
         else:
             results.rollout = response.rollout
 
-    def _apply_class_map(self, response: ClassMapResponse) -> None:
+    def _apply_class_map(self, response: Response) -> None:
         request, results = response.request, self.state.results
         if request.inference is not results.inference:
             self.dropped += 1
@@ -654,12 +624,12 @@ class Controller(QObject):
 
     # --- status lines ---------------------------------------------------------------
     @staticmethod
-    def _busy_status(request: AnalysisRequest) -> str:
+    def _busy_status(request: Request) -> str:
         image = request.image.name if request.image else "no image"
         return f"Running {request.model_key.source} on {image}…"
 
     @staticmethod
-    def _result_status(response: AnalysisResponse) -> str:
+    def _result_status(response: Response) -> str:
         model = response.model
         parts = [model.spec.name if model.spec else model.source, model.device, model.dtype]
         if response.inference is not None:

@@ -10,6 +10,8 @@ the status bar; its actions and menus are built from tables.
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QWidget
@@ -98,7 +100,7 @@ class MainWindow(QMainWindow):
         listen(self, state.results.events.model, self._on_model_shown)
         listen(self, state.results.events.image, lambda *_: self._update_title())
         listen(self, state.view.events.presentation, presentation.apply)
-        listen(self, state.view.events.colormap, self.settings.set_colormap)
+        listen(self, state.view.events.colormap, partial(self.settings.remember, "colormap"))
         self._fitted = False
         self.persistence.restore()
         self.model_picker.remember(self.settings.last_model())
@@ -111,7 +113,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_shown(self, model) -> None:
         if model is not None:
-            self.settings.set_last_model(model.source)
+            self.settings.remember("last_model", model.source)
         self._update_title()
 
     def _update_title(self) -> None:

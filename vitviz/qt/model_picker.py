@@ -236,12 +236,6 @@ class SearchableListDialog(QDialog):
         if self._proxy.rowCount():
             self.view.setCurrentIndex(self._proxy.index(0, 0))
 
-    def select(self, name: str) -> None:
-        """Make ``name`` the current row (if listed)."""
-        if name in self._names:
-            source_index = self._model.index(self._names.index(name), 0)
-            self.view.setCurrentIndex(self._proxy.mapFromSource(source_index))
-
     def visible_count(self) -> int:
         """Rows left after filtering."""
         return self._proxy.rowCount()

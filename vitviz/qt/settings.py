@@ -16,6 +16,12 @@ from vitviz.state.inputs import DEVICES, PRECISIONS, PREPROCESS_MODES
 MAX_RECENT = 10
 ORGANISATION = "vitviz"
 APPLICATION = "vitviz"
+# Saved choices: the values allowed and the default.
+CHOICES = {
+    "device": (DEVICES, "auto"),
+    "precision": (PRECISIONS, "fp32"),
+    "preprocess_mode": (PREPROCESS_MODES, "crop"),
+}
 
 
 class Settings:
@@ -37,7 +43,6 @@ class Settings:
         return cls(QSettings(str(path), QSettings.Format.IniFormat))
 
     def sync(self) -> None:
-        """Write pending changes to storage."""
         self._q.sync()
 
     # --- recent files ---------------------------------------------------------------
@@ -62,7 +67,13 @@ class Settings:
         self._q.setValue("recent_files", [])
 
     # --- inputs and view ------------------------------------------------------------
-    def _choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+    def remember(self, key: str, value) -> None:
+        """Keep ``value`` under ``key`` (``device``, ``colormap``, ``last_model``, …)."""
+        self._q.setValue(key, value)
+
+    def choice(self, key: str) -> str:
+        """Saved ``device``, ``precision`` or ``preprocess_mode``; its default if unknown."""
+        allowed, default = CHOICES[key]
         value = self._q.value(key, default)
         return value if isinstance(value, str) and value in allowed else default
 
@@ -70,10 +81,6 @@ class Settings:
         """The model source used last (``demo`` when none was saved)."""
         value = self._q.value("last_model", "demo")
         return value if isinstance(value, str) and value else "demo"
-
-    def set_last_model(self, source: str) -> None:
-        """Remember the model source shown last."""
-        self._q.setValue("last_model", source)
 
     def checkpoint_arch(self, path: str) -> str | None:
         """The architecture the user chose for a checkpoint file, if they were asked."""
@@ -84,38 +91,10 @@ class Settings:
         """Remember the architecture chosen for a checkpoint file (never ask again)."""
         self._q.setValue(f"checkpoint_arch/{_key(path)}", arch)
 
-    def device(self) -> str:
-        """Saved device choice, one of ``vitviz.state.inputs.DEVICES``."""
-        return self._choice("device", DEVICES, "auto")
-
-    def set_device(self, device: str) -> None:
-        """Remember the device choice."""
-        self._q.setValue("device", device)
-
-    def precision(self) -> str:
-        """Saved precision, one of ``vitviz.state.inputs.PRECISIONS``."""
-        return self._choice("precision", PRECISIONS, "fp32")
-
-    def set_precision(self, precision: str) -> None:
-        """Remember the precision."""
-        self._q.setValue("precision", precision)
-
-    def preprocess_mode(self) -> str:
-        """Saved preprocessing mode, one of ``vitviz.state.inputs.PREPROCESS_MODES``."""
-        return self._choice("preprocess_mode", PREPROCESS_MODES, "crop")
-
-    def set_preprocess_mode(self, mode: str) -> None:
-        """Remember the preprocessing mode."""
-        self._q.setValue("preprocess_mode", mode)
-
     def colormap(self, default: str = "inferno") -> str:
         """Saved colormap name (checked against the caller's list by the caller)."""
         value = self._q.value("colormap", default)
         return value if isinstance(value, str) and value else default
-
-    def set_colormap(self, name: str) -> None:
-        """Remember the colormap."""
-        self._q.setValue("colormap", name)
 
     def opacity(self, default: float = 0.6) -> float:
         """Saved overlay opacity, clamped to 0..1."""
@@ -124,10 +103,6 @@ class Settings:
         except (TypeError, ValueError):
             return default
         return min(max(value, 0.0), 1.0)
-
-    def set_opacity(self, value: float) -> None:
-        """Remember the overlay opacity."""
-        self._q.setValue("opacity", float(value))
 
     # --- window ---------------------------------------------------------------------
     def window_geometry(self) -> QByteArray | None:

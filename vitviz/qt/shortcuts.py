@@ -47,114 +47,100 @@ class Shortcut:
     group: str
 
 
-SHORTCUTS: tuple[Shortcut, ...] = (
-    # Files and models
-    Shortcut("open_image", ("Ctrl+O",), "&Open Image…", "Open an image file", "Files"),
-    Shortcut(
-        "paste_image", ("Ctrl+V",), "&Paste Image", "Paste an image from the clipboard", "Files"
-    ),
-    Shortcut("new_sample", ("Ctrl+N",), "New &Sample", "Generate a new demo image", "Files"),
-    Shortcut(
-        "choose_model", ("Ctrl+L",), "Choose &Model…", "Pick a timm model to download", "Files"
-    ),
-    Shortcut(
-        "open_checkpoint",
-        ("Ctrl+Shift+O",),
-        "Open &Checkpoint…",
-        "Load a model from a checkpoint file",
-        "Files",
-    ),
-    Shortcut(
-        "export_panel",
-        ("Ctrl+E",),
-        "&Export Panel…",
-        "Save the current panel as PNG / SVG / PDF",
-        "Files",
-    ),
-    Shortcut(
-        "export_window",
-        ("Ctrl+Shift+E",),
-        "Export &Window…",
-        "Save the whole window as PNG / SVG / PDF",
-        "Files",
-    ),
-    Shortcut(
-        "export_figure",
-        ("Ctrl+Alt+E",),
-        "Export Map &Figure…",
-        "Save the image panel's map on the image as a titled figure (PNG / SVG / PDF)",
-        "Files",
-    ),
-    Shortcut(
-        "export_grid_figure",
-        ("Ctrl+Alt+G",),
-        "Export &Heads Grid Figure…",
-        "Save every head of every layer for the query as one figure",
-        "Files",
-    ),
-    Shortcut(
-        "copy_panel", ("Ctrl+C",), "&Copy Panel", "Copy the current panel to the clipboard", "Files"
-    ),
-    Shortcut(
-        "copy_window",
-        ("Ctrl+Shift+C",),
-        "Copy Window",
-        "Copy the whole window to the clipboard",
-        "Files",
-    ),
-    Shortcut("quit", ("Ctrl+Q",), "&Quit", "Quit vitviz", "Files"),
-    # Selection
-    Shortcut("query_left", ("Left",), "Query Left", "Move the query patch left", "Selection"),
-    Shortcut("query_right", ("Right",), "Query Right", "Move the query patch right", "Selection"),
-    Shortcut("query_up", ("Up",), "Query Up", "Move the query patch up", "Selection"),
-    Shortcut("query_down", ("Down",), "Query Down", "Move the query patch down", "Selection"),
-    Shortcut(
-        "query_default",
-        ("Home",),
-        "Query Class Token",
-        "Query the class token (the centre patch without one)",
-        "Selection",
-    ),
-    Shortcut("layer_prev", ("PgUp",), "Previous Layer", "Select the previous layer", "Selection"),
-    Shortcut("layer_next", ("PgDown",), "Next Layer", "Select the next layer", "Selection"),
-    Shortcut("head_prev", ("[",), "Previous Head", "Select the previous head", "Selection"),
-    Shortcut("head_next", ("]",), "Next Head", "Select the next head", "Selection"),
-    Shortcut("class_1", ("1",), "Top Class 1", "Show the map of the top prediction", "Selection"),
-    Shortcut("class_2", ("2",), "Top Class 2", "Show the map of the 2nd prediction", "Selection"),
-    Shortcut("class_3", ("3",), "Top Class 3", "Show the map of the 3rd prediction", "Selection"),
-    Shortcut("class_none", ("0",), "No Class", "Deselect the class", "Selection"),
-    # View
-    Shortcut("toggle_grid", ("G",), "Patch &Grid", "Show or hide the patch grid", "View"),
-    Shortcut("next_colormap", ("C",), "Next &Colormap", "Cycle the colormap", "View"),
-    Shortcut(
-        "next_overlay",
-        ("O",),
-        "Next &Image Map",
-        "Cycle the map over the image (head / fused layer / rollout / class / none)",
-        "View",
-    ),
-    Shortcut("next_fusion", ("F",), "Next &Fusion", "Cycle head fusion (mean / max / min)", "View"),
-    Shortcut(
-        "next_class_method",
-        ("M",),
-        "Next Class &Method",
-        "Cycle the class-map method (relevance / gradient rollout)",
-        "View",
-    ),
-    Shortcut("opacity_up", ("+", "="), "More Opacity", "Make the map more opaque", "View"),
-    Shortcut("opacity_down", ("-",), "Less Opacity", "Make the map more transparent", "View"),
-    Shortcut(
-        "presentation",
-        ("F11",),
-        "&Presentation Mode",
-        "Full screen, large fonts, high-contrast grid",
-        "View",
-    ),
-    Shortcut(
-        "leave_presentation", ("Esc",), "Leave Presentation", "Leave presentation mode", "View"
-    ),
-    Shortcut("reset_layout", (), "&Reset Layout", "Put every panel back in its place", "View"),
-    Shortcut("help", ("?", "F1"), "&Keyboard Shortcuts", "Show this sheet", "Help"),
+# (name, keys, menu text, description) per help-sheet group, in the order shown.
+_TABLE: dict[str, list[tuple]] = {
+    "Files": [
+        ("open_image", ("Ctrl+O",), "&Open Image…", "Open an image file"),
+        ("paste_image", ("Ctrl+V",), "&Paste Image", "Paste an image from the clipboard"),
+        ("new_sample", ("Ctrl+N",), "New &Sample", "Generate a new demo image"),
+        ("choose_model", ("Ctrl+L",), "Choose &Model…", "Pick a timm model to download"),
+        (
+            "open_checkpoint",
+            ("Ctrl+Shift+O",),
+            "Open &Checkpoint…",
+            "Load a model from a checkpoint file",
+        ),
+        (
+            "export_panel",
+            ("Ctrl+E",),
+            "&Export Panel…",
+            "Save the current panel as PNG / SVG / PDF",
+        ),
+        (
+            "export_window",
+            ("Ctrl+Shift+E",),
+            "Export &Window…",
+            "Save the whole window as PNG / SVG / PDF",
+        ),
+        (
+            "export_figure",
+            ("Ctrl+Alt+E",),
+            "Export Map &Figure…",
+            "Save the image panel's map on the image as a titled figure (PNG / SVG / PDF)",
+        ),
+        (
+            "export_grid_figure",
+            ("Ctrl+Alt+G",),
+            "Export &Heads Grid Figure…",
+            "Save every head of every layer for the query as one figure",
+        ),
+        ("copy_panel", ("Ctrl+C",), "&Copy Panel", "Copy the current panel to the clipboard"),
+        ("copy_window", ("Ctrl+Shift+C",), "Copy Window", "Copy the whole window to the clipboard"),
+        ("quit", ("Ctrl+Q",), "&Quit", "Quit vitviz"),
+    ],
+    "Selection": [
+        ("query_left", ("Left",), "Query Left", "Move the query patch left"),
+        ("query_right", ("Right",), "Query Right", "Move the query patch right"),
+        ("query_up", ("Up",), "Query Up", "Move the query patch up"),
+        ("query_down", ("Down",), "Query Down", "Move the query patch down"),
+        (
+            "query_default",
+            ("Home",),
+            "Query Class Token",
+            "Query the class token (the centre patch without one)",
+        ),
+        ("layer_prev", ("PgUp",), "Previous Layer", "Select the previous layer"),
+        ("layer_next", ("PgDown",), "Next Layer", "Select the next layer"),
+        ("head_prev", ("[",), "Previous Head", "Select the previous head"),
+        ("head_next", ("]",), "Next Head", "Select the next head"),
+        ("class_1", ("1",), "Top Class 1", "Show the map of the top prediction"),
+        ("class_2", ("2",), "Top Class 2", "Show the map of the 2nd prediction"),
+        ("class_3", ("3",), "Top Class 3", "Show the map of the 3rd prediction"),
+        ("class_none", ("0",), "No Class", "Deselect the class"),
+    ],
+    "View": [
+        ("toggle_grid", ("G",), "Patch &Grid", "Show or hide the patch grid"),
+        ("next_colormap", ("C",), "Next &Colormap", "Cycle the colormap"),
+        (
+            "next_overlay",
+            ("O",),
+            "Next &Image Map",
+            "Cycle the map over the image (head / fused layer / rollout / class / none)",
+        ),
+        ("next_fusion", ("F",), "Next &Fusion", "Cycle head fusion (mean / max / min)"),
+        (
+            "next_class_method",
+            ("M",),
+            "Next Class &Method",
+            "Cycle the class-map method (relevance / gradient rollout)",
+        ),
+        ("opacity_up", ("+", "="), "More Opacity", "Make the map more opaque"),
+        ("opacity_down", ("-",), "Less Opacity", "Make the map more transparent"),
+        (
+            "presentation",
+            ("F11",),
+            "&Presentation Mode",
+            "Full screen, large fonts, high-contrast grid",
+        ),
+        ("leave_presentation", ("Esc",), "Leave Presentation", "Leave presentation mode"),
+        ("reset_layout", (), "&Reset Layout", "Put every panel back in its place"),
+    ],
+    "Help": [
+        ("help", ("?", "F1"), "&Keyboard Shortcuts", "Show this sheet"),
+    ],
+}
+SHORTCUTS: tuple[Shortcut, ...] = tuple(
+    Shortcut(*entry, group) for group, entries in _TABLE.items() for entry in entries
 )
 
 _BY_NAME = {s.name: s for s in SHORTCUTS}

@@ -87,7 +87,6 @@ class ClassMapPanel(QWidget):
         self.caption.setText(f"{label} · {method}")
 
     def show_error(self, message: str) -> None:
-        """Say why there is no map."""
         self.map.show_map(None, placeholder=message)
         self.caption.setText("")
 

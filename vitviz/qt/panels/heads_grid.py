@@ -128,7 +128,6 @@ class HeadsGridPanel(QWidget):
         self._show_selection()
 
     def show_error(self, message: str) -> None:
-        """Say why there are no thumbnails."""
         self.mosaic.set_cells(None, placeholder=message)
         self.caption.setText("")
 

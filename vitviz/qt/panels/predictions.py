@@ -83,7 +83,6 @@ class PredictionsPanel(QWidget):
         self._show_selection()
 
     def show_error(self, message: str) -> None:
-        """Say why there are no predictions."""
         self._classes = []
         self.bars.set_items([], message)
         self.note.setText(message)

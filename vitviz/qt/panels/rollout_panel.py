@@ -171,7 +171,6 @@ class RolloutPanel(QWidget):
         self.caption.setText(f"rollout of {self._query_label()} up to layer {layer}")
 
     def show_error(self, message: str) -> None:
-        """Say why there is no rollout."""
         self.map.show_map(None, placeholder=message)
         self.caption.setText("")
 

@@ -99,7 +99,6 @@ class SelectedHeadPanel(QWidget):
         self.stats.setText(self._describe(values))
 
     def show_error(self, message: str) -> None:
-        """Say why there is no map."""
         self.map.show_map(None, placeholder=message)
         self.stats.setText("")
 

@@ -79,34 +79,28 @@ def bind_value(
     *,
     to_widget: Callable[[Any], Any] = lambda v: v,
     to_state: Callable[[Any], Any] = lambda v: v,
+    setter: str = "setValue",
+    changed: str = "valueChanged",
 ) -> None:
     """Keep a widget with ``value()``/``setValue()``/``valueChanged`` equal to a field.
 
-    Works for spin boxes and superqt's labelled sliders. ``to_widget`` and ``to_state``
-    convert between the field's value and the widget's (e.g. None ↔ a sentinel).
+    Works for spin boxes and superqt's labelled sliders (other widgets name their
+    ``setter`` and ``changed`` signal). ``to_widget`` and ``to_state`` convert between the
+    field's value and the widget's (e.g. None ↔ a sentinel).
     """
 
     def show(value: Any) -> None:
         widget.blockSignals(True)
-        widget.setValue(to_widget(value))
+        getattr(widget, setter)(to_widget(value))
         widget.blockSignals(False)
 
-    def store(value: Any) -> None:
-        setattr(owner, field, to_state(value))
-
     show(getattr(owner, field))
-    widget.valueChanged.connect(store)
+    getattr(widget, changed).connect(lambda value: setattr(owner, field, to_state(value)))
     listen(widget, getattr(owner.events, field), show)
 
 
 def bind_check(button: QAbstractButton, owner: Any, field: str) -> None:
     """Keep a checkable button equal to a boolean field, both ways."""
-
-    def show(value: Any) -> None:
-        button.blockSignals(True)
-        button.setChecked(bool(value))
-        button.blockSignals(False)
-
-    show(getattr(owner, field))
-    button.toggled.connect(lambda checked: setattr(owner, field, bool(checked)))
-    listen(button, getattr(owner.events, field), show)
+    bind_value(
+        button, owner, field, to_widget=bool, to_state=bool, setter="setChecked", changed="toggled"
+    )

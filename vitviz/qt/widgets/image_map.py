@@ -77,7 +77,6 @@ class ImageMapView(QWidget):
         self.colorbar.set_range(cmap, vmin, vmax)
 
     def show_error(self, message: str) -> None:
-        """Show ``message`` instead of the map."""
         self.view.set_map(None, placeholder=message)
 
     def _input_size(self) -> tuple[int, int] | None:

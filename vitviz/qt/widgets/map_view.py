@@ -63,12 +63,10 @@ class MapView(QWidget):
 
     @property
     def grid(self) -> tuple[int, int]:
-        """``(rows, cols)`` of the map shown."""
         return self._grid
 
     @property
     def has_map(self) -> bool:
-        """Whether a map is shown."""
         return self._map is not None
 
     @property
@@ -140,7 +138,6 @@ class MapView(QWidget):
         self.update()
 
     def set_show_grid(self, show: bool) -> None:
-        """Draw the patch grid lines."""
         self._show_grid = bool(show)
         self.update()
 

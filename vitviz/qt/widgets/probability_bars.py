@@ -61,7 +61,6 @@ class ProbabilityBars(QWidget):
         self.update()
 
     def set_selected(self, row: int | None) -> None:
-        """Highlight ``row`` (or none)."""
         if row != self._selected:
             self._selected = row
             self.update()

@@ -69,7 +69,6 @@ class ImageInput:
         self.state.inputs.image = image
 
     def open_image_dialog(self) -> None:
-        """File → Open Image…"""
         path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
         if path:
             self.open_path(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QSize
 from PySide6.QtWidgets import QMainWindow
 
-from vitviz.qt.settings import Settings
+from vitviz.qt.settings import CHOICES, Settings
 from vitviz.qt.window.toolbar import COLORMAPS
 from vitviz.state import AppState
 
@@ -67,11 +67,10 @@ class WindowSettings:
             window.saveGeometry() if not window.isFullScreen() else QByteArray(),
             window.saveState(),
         )
-        settings.set_colormap(self.state.view.colormap)
-        settings.set_opacity(self.state.view.opacity)
-        settings.set_device(inputs.device)
-        settings.set_precision(inputs.precision)
-        settings.set_preprocess_mode(inputs.preprocess_mode)
+        settings.remember("colormap", self.state.view.colormap)
+        settings.remember("opacity", float(self.state.view.opacity))
+        for key in CHOICES:
+            settings.remember(key, getattr(inputs, key))
         if self.state.results.model is not None:
-            settings.set_last_model(self.state.results.model.source)
+            settings.remember("last_model", self.state.results.model.source)
         settings.sync()

@@ -121,7 +121,6 @@ class ImageCanvas(QWidget):
 
     @property
     def has_map(self) -> bool:
-        """Whether a map is drawn."""
         return self._map is not None
 
     # --- geometry -------------------------------------------------------------------
