@@ -270,15 +270,10 @@ def _check_model_name(source: str) -> None:
 
 def _check_encoder(fmt: str) -> None:
     """Refuse MP4 once, up front, where no ffmpeg can write it."""
-    if fmt != "mp4":
-        return
-    from vitviz.export.animation import mp4_available
+    if fmt == "mp4":
+        from vitviz.export.animation import require_mp4
 
-    if not mp4_available():
-        raise VitvizError(
-            "MP4 export needs the ffmpeg program, which is not installed here, so nothing "
-            "was exported; install ffmpeg (and put it on PATH) or export with --format gif."
-        )
+        require_mp4()
 
 
 def _report_failures(report, total: int) -> int:

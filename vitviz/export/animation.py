@@ -22,6 +22,15 @@ def mp4_available() -> bool:
     return FFMpegWriter.isAvailable()
 
 
+def require_mp4() -> None:
+    """Raise :class:`VitvizError`, saying what to do, where no ``ffmpeg`` can write MP4."""
+    if not mp4_available():
+        raise VitvizError(
+            "MP4 export needs the ffmpeg program, which is not installed here; "
+            "install ffmpeg (and put it on PATH) or export with --format gif."
+        )
+
+
 def save_layer_animation(
     maps, grid, image, titles, path, *, options=None, label="attention", fixed_scale=True, fps=2.0
 ) -> Path:
@@ -37,11 +46,7 @@ def save_layer_animation(
     if len(frames) != len(titles) or not len(frames):
         raise ValueError("one title per map, and at least one map, are needed")
     if path.suffix.lower() == ".mp4":
-        if not mp4_available():
-            raise VitvizError(
-                "MP4 export needs the ffmpeg program, which is not installed here; "
-                "install ffmpeg (and put it on PATH) or export with --format gif."
-            )
+        require_mp4()
         # yuv420p plays everywhere (browsers, slide software); it needs even sizes.
         even = ["-pix_fmt", "yuv420p", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
         writer = FFMpegWriter(fps, "libx264", extra_args=even, metadata={"comment": "vitviz"})
