@@ -550,7 +550,6 @@ class Controller(QObject):
         results.error = self._own_error = message
         results.status = self._shown_status
         self._restore_inputs()
-        self.request_rollout()
 
     def _apply(self, response: Response) -> None:
         state, results = self.state, self.state.results
