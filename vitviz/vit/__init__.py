@@ -9,6 +9,7 @@ from typing import Any
 
 from vitviz.vit.checkpoints import save_checkpoint
 from vitviz.vit.config import ViTConfig
+from vitviz.vit.hub import is_cached
 from vitviz.vit.layout import TokenKind, TokenLayout
 from vitviz.vit.loading import load, resolve_device
 from vitviz.vit.model import VisionTransformer, ViTOutput
@@ -17,7 +18,6 @@ from vitviz.vit.spec import PretrainedSpec
 _NEEDS_TIMM = {
     "from_timm": "vitviz.vit.timm",
     "supported_pretrained_tags": "vitviz.vit.timm",
-    "is_cached": "vitviz.vit.hub",
 }
 
 __all__ = [

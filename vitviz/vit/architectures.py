@@ -50,13 +50,12 @@ def rank_architectures(state_dict: Mapping[str, torch.Tensor]) -> list[ArchMatch
     """Supported timm architectures ranked by how well timm-keyed weights fit them: exact
     fits first, then fewer fields changed, then shorter (more generic) names. Empty when
     the weights have no patch embedding of a plain ViT."""
-    weights = state_dict
-    patch = weights.get(PATCH_KEY)
+    patch = state_dict.get(PATCH_KEY)
     if patch is None or patch.ndim != 4:
         return []
     patch_size = tuple(patch.shape[2:])  # proj.weight: [D, C, ph, pw]
     matches = [
-        _match(arch, config, weights)
+        _match(arch, config, state_dict)
         for arch, config in _configs(patch_size).items()
         if config.embed_dim == patch.shape[0]
     ]
@@ -163,10 +162,6 @@ def best_fit(state_dict: Mapping[str, torch.Tensor], name: str) -> ArchMatch:
             "it was trained with, or save it with vitviz's save_checkpoint."
         )
     if len(choices) > 1:
-        _log.warning(
-            "%s fits %s equally well; loading %s",
-            name,
-            ", ".join(m.arch for m in choices),
-            choices[0].arch,
-        )
+        others = ", ".join(m.arch for m in choices)
+        _log.warning("%s fits %s equally well; loading %s", name, others, choices[0].arch)
     return choices[0]

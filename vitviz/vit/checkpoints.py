@@ -10,7 +10,6 @@ import logging
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -174,10 +173,9 @@ def _read_torch(path: Path) -> CheckpointFile:
             raise _corrupt(path, exc) from exc
         needs = f"Python objects other than tensors ({refused[1]})" if refused else "Python objects"
         raise ModelLoadError(
-            f"{path} was refused for safety: it is a pickle that needs {needs}, and loading "
-            "it could run code from the file. vitviz only loads pickles with "
-            "torch.load(weights_only=True) and never falls back to unsafe loading. If you "
-            "trust the file, convert it once to safetensors in Python: "
+            f"{path} was refused for safety: it is a pickle that needs {needs}, which could run "
+            "code from the file; vitviz loads pickles with torch.load(weights_only=True) only. "
+            "If you trust the file, convert it once to safetensors in Python: "
             f"`ckpt = torch.load({str(path)!r}, weights_only=False)`, take its state dict "
             "(`ckpt['model']` or `ckpt.state_dict()`), then "
             "`safetensors.torch.save_file(state_dict, 'model.safetensors')`."
@@ -233,30 +231,28 @@ def parse_metadata(metadata: Mapping[str, str], path: Path | None = None) -> Sto
     """Read the ``vitviz.*`` metadata of a safetensors file (other keys are ignored);
     :class:`ModelLoadError` for an entry that is not JSON of the expected type."""
     where = path or "checkpoint"
-    kinds = {META_ARCH: str, META_MODEL_KWARGS: dict, META_PRETRAINED_CFG: dict}
     values: dict[str, Any] = {}
-    for key, kind in {**kinds, META_LABELS: list, META_CONFIG: dict}.items():
+    # Each entry is ``vitviz.<field>`` of StoredModelInfo (META_ARCH ... META_CONFIG).
+    kinds = {"arch": str, "model_kwargs": dict, "pretrained_cfg": dict, "labels": list}
+    for name, kind in {**kinds, "config": dict}.items():
+        key = f"vitviz.{name}"
         if key not in metadata:
             continue
         try:
-            values[key] = json.loads(metadata[key])
+            values[name] = json.loads(metadata[key])
         except json.JSONDecodeError as exc:
             raise ModelLoadError(f"{where}: metadata {key!r} is not valid JSON ({exc}).") from exc
-        if not isinstance(values[key], kind):
+        if not isinstance(values[name], kind):
             raise ModelLoadError(
                 f"{where}: metadata {key!r} should be a JSON {kind.__name__}, got "
-                f"{values[key]!r:.80}."
+                f"{values[name]!r:.80}."
             )
-    labels = values.get(META_LABELS)
-    if labels is not None and not all(isinstance(label, str) for label in labels):
-        raise ModelLoadError(f"{where}: metadata {META_LABELS!r} must be a list of strings.")
-    return StoredModelInfo(
-        arch=values.get(META_ARCH),
-        model_kwargs=values.get(META_MODEL_KWARGS) or {},
-        pretrained_cfg=values.get(META_PRETRAINED_CFG) or {},
-        labels=tuple(labels) if labels is not None else None,
-        config=values.get(META_CONFIG),
-    )
+    labels = values.get("labels")
+    if labels is not None:
+        if not all(isinstance(label, str) for label in labels):
+            raise ModelLoadError(f"{where}: metadata {META_LABELS!r} must be a list of strings.")
+        values["labels"] = tuple(labels)
+    return StoredModelInfo(**values)
 
 
 def state_dict_differences(
@@ -367,29 +363,27 @@ def save_checkpoint(
     target = Path(path).expanduser()
     info = StoredModelInfo(arch, dict(model_kwargs or {}), dict(pretrained_cfg))
     described = describe(tensors, info, target.name)
+    entries = {
+        META_ARCH: arch,
+        META_MODEL_KWARGS: info.model_kwargs,
+        META_PRETRAINED_CFG: described[1] if described else info.pretrained_cfg,
+        META_LABELS: None if labels is None else [str(label) for label in labels],
+        META_CONFIG: described[0].to_dict() if described else None,
+    }
     try:
-        metadata = {
-            META_ARCH: json.dumps(arch),
-            META_MODEL_KWARGS: json.dumps(info.model_kwargs),
-            META_PRETRAINED_CFG: json.dumps(described[1] if described else info.pretrained_cfg),
-        }
-        if labels is not None:
-            metadata[META_LABELS] = json.dumps([str(label) for label in labels])
+        metadata = {key: json.dumps(value) for key, value in entries.items() if value is not None}
     except TypeError as exc:
         raise ModelLoadError(f"Checkpoint metadata must be JSON-serialisable: {exc}") from exc
-    if described is not None:
-        metadata[META_CONFIG] = json.dumps(described[0].to_dict())
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
+    # Written beside the target, then renamed: a reader never sees half a file.
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     umask = os.umask(0)
     os.umask(umask)
     try:
-        save_file(tensors, temp_name, metadata=metadata)
-        # mkstemp creates the file owner-only; give it the permissions a plain write would.
-        os.chmod(temp_name, 0o666 & ~umask)
-        os.replace(temp_name, target)
+        save_file(tensors, temp, metadata=metadata)
+        # safetensors creates the file owner-only; give it the permissions of a plain write.
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, target)
     finally:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
+        temp.unlink(missing_ok=True)
     return target

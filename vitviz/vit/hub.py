@@ -102,26 +102,21 @@ def download(source: str, tqdm_class: type | None = None) -> Path:
 
 def _download_url(tag: str) -> Path:
     # A few tags (I-JEPA) have their weights at a URL instead of on the hub.
-    from torch.hub import download_url_to_file
+    from timm.models._hub import check_cached_file, download_cached_file
 
-    target = _url_file(tag)
-    if target is None:
+    url = _weights_url(tag)
+    if url is None:
         raise ModelLoadError(f"timm has no pretrained weights for {tag}.")
-    if not target.is_file():
+    if not check_cached_file(url, check_hash=False):
         require_hub(tag)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with hub_errors(tag):
-            download_url_to_file(_pretrained_cfg(tag).url, str(target))
-    return target
+    with hub_errors(tag):
+        return Path(download_cached_file(url))
 
 
-def _url_file(tag: str) -> Path | None:
-    from torch.hub import get_dir
-
+def _weights_url(tag: str) -> str | None:
     cfg = _pretrained_cfg(tag)
-    if cfg is None or cfg.hf_hub_id or not isinstance(cfg.url, str) or not cfg.url:
-        return None
-    return Path(get_dir()) / "checkpoints" / Path(cfg.url).name
+    hub_free = cfg is not None and not cfg.hf_hub_id and isinstance(cfg.url, str)
+    return cfg.url if hub_free and cfg.url else None
 
 
 def _pretrained_cfg(tag: str) -> Any:
@@ -148,8 +143,10 @@ def hub_folder(hub_id: str) -> Path:
 
 
 def folder_files(folder: Path) -> tuple[StoredModelInfo, Path]:
-    """What timm's ``config.json`` of a folder (``save_for_hf``, a hub download) says, and
-    the folder's weights file."""
+    """What timm's ``config.json`` of a folder (``save_for_hf``, a hub download) says, as
+    timm reads it, and the folder's weights file."""
+    from timm.models._hub import load_model_config_from_path
+
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelLoadError(
@@ -157,15 +154,7 @@ def folder_files(folder: Path) -> tuple[StoredModelInfo, Path]:
             "it, or a folder saved by timm or downloaded from the Hugging Face Hub."
         )
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-        top = {"num_classes": config["num_classes"]} if "num_classes" in config else {}
-        labels = config.get("label_names")
-        info = StoredModelInfo(
-            arch=str(config["architecture"]),
-            model_kwargs={**top, **(config.get("model_args") or {})},
-            pretrained_cfg=config.get("pretrained_cfg") or {},
-            labels=tuple(labels) if labels else None,
-        )
+        cfg, arch, model_args = load_model_config_from_path(folder)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError(
             f"{config_file} is not a timm model config (it needs an 'architecture' entry)."
@@ -173,7 +162,8 @@ def folder_files(folder: Path) -> tuple[StoredModelInfo, Path]:
     weights = next((folder / n for n in _HUB_WEIGHT_FILES if (folder / n).is_file()), None)
     if weights is None:
         raise ModelLoadError(f"{folder} has a config.json but no model.safetensors weights.")
-    return info, weights
+    labels = cfg.get("label_names")
+    return StoredModelInfo(str(arch), model_args, cfg, tuple(labels) if labels else None), weights
 
 
 def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
@@ -183,8 +173,10 @@ def is_cached(source: str, cache_dir: str | os.PathLike[str] | None = None) -> b
 
     if is_demo(source) or is_local_path(source) or cached_hub_file(source, cache_dir):
         return True
-    url_file = _url_file(source)
-    return url_file is not None and url_file.is_file()
+    from timm.models._hub import check_cached_file
+
+    url = _weights_url(source)
+    return url is not None and check_cached_file(url, check_hash=False)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ import torch
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.vit.checkpoints import META_CONFIG, CheckpointFile, assemble, read_checkpoint
+from vitviz.vit.checkpoints import (
+    META_CONFIG,
+    CheckpointFile,
+    StoredModelInfo,
+    assemble,
+    read_checkpoint,
+)
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
 from vitviz.vit.spec import PretrainedSpec
@@ -105,7 +112,7 @@ def _network(
     tag = str(source).strip()
     check_arch(tag)  # an unknown or unsupported name says so before any download
     weights = read_checkpoint(hub.download(tag)).state_dict if pretrained else None
-    return timm_network(tag, tag, weights)
+    return timm_network(tag, StoredModelInfo(arch=tag), weights)
 
 
 def _folder_network(
@@ -115,14 +122,8 @@ def _folder_network(
     from vitviz.vit.timm import timm_network
 
     info, weights_file = folder_files(folder)
-    weights = read_checkpoint(weights_file).state_dict if pretrained else None
     return timm_network(
-        name,
-        info.arch,
-        weights,
-        kwargs=info.model_kwargs,
-        overlay=info.pretrained_cfg,
-        labels=info.labels,
+        name, info, read_checkpoint(weights_file).state_dict if pretrained else None
     )
 
 
@@ -130,37 +131,26 @@ def _file_network(
     name: str, path: Path, *, arch: str | None
 ) -> tuple[VisionTransformer, PretrainedSpec]:
     checkpoint = read_checkpoint(path)
-    info = checkpoint.info
+    info, weights = checkpoint.info, checkpoint.state_dict
     if info.describes_network and arch in (None, info.arch):
         return _described(checkpoint, name)
+    from vitviz.vit.architectures import best_fit, fit_kwargs
     from vitviz.vit.timm import timm_network
 
-    if checkpoint.state_dict is None:  # a Google .npz: timm's converter reads it
+    arch = arch or info.arch
+    if weights is None:  # a Google .npz: timm's converter reads it
         if not arch:
             raise ModelLoadError(
                 f"{name} does not say which architecture it holds; choose the timm "
                 "architecture it was trained with (for example vit_base_patch16_224)."
             )
-        return timm_network(name, arch, None, npz=path)
-    kwargs = info.model_kwargs
-    if not (arch or info.arch):
-        # Bare weights: the architecture is read from their names and shapes.
-        from vitviz.vit.architectures import best_fit
-
-        match = best_fit(checkpoint.state_dict, name)
+        return timm_network(name, replace(info, arch=arch), None, npz=path)
+    if arch:
+        kwargs = info.model_kwargs or fit_kwargs(arch, weights)
+    else:  # bare weights: the architecture is read from their names and shapes
+        match = best_fit(weights, name)
         arch, kwargs = match.arch, match.kwargs
-    elif not kwargs:
-        from vitviz.vit.architectures import fit_kwargs
-
-        kwargs = fit_kwargs(arch or info.arch, checkpoint.state_dict)
-    return timm_network(
-        name,
-        arch or info.arch,
-        checkpoint.state_dict,
-        kwargs=kwargs,
-        overlay=info.pretrained_cfg,
-        labels=info.labels,
-    )
+    return timm_network(name, replace(info, arch=arch, model_kwargs=kwargs), weights)
 
 
 def _described(checkpoint: CheckpointFile, name: str) -> tuple[VisionTransformer, PretrainedSpec]:
@@ -182,8 +172,9 @@ def _described(checkpoint: CheckpointFile, name: str) -> tuple[VisionTransformer
             "it through timm."
         ) from exc
     arch = info.arch.split(".", 1)[0]  # the architecture without its weights tag
-    cfg = {**info.pretrained_cfg, "architecture": arch}
-    return model, spec_from_data_config(name, model, cfg, cfg, info.labels)
+    return model, spec_from_config(
+        name, model, {**info.pretrained_cfg, "architecture": arch}, info.labels
+    )
 
 
 def is_demo(source: str | os.PathLike[str]) -> bool:
@@ -241,29 +232,29 @@ def class_labels(
     return tuple(f"class {i}" for i in range(num_classes)), "generic"
 
 
-def spec_from_data_config(
+def spec_from_config(
     name: str,
     model: VisionTransformer,
-    data_config: Mapping[str, Any],
-    pretrained_cfg: Mapping[str, Any],
+    cfg: Mapping[str, Any],
     stored_labels: Sequence[str] | None = None,
 ) -> PretrainedSpec:
-    """The spec of ``model`` from resolved preprocessing (timm's data config fields)."""
-    _, height, width = (int(v) for v in data_config["input_size"])
-    labels, source = class_labels(model.config.num_classes, pretrained_cfg, stored_labels)
+    """The spec of ``model`` from resolved preprocessing (timm's data config fields),
+    ``architecture`` and ``label_names`` in ``cfg``."""
+    _, height, width = (int(v) for v in cfg["input_size"])
+    labels, source = class_labels(model.config.num_classes, cfg, stored_labels)
     patch_h, patch_w = model.patch_size
     # A few weight sets (SigLIP so400m/14 at 384) are configured for a size the patches do
     # not divide; timm's convolution drops the remainder, so the grid is the floor.
     height, width = height - height % patch_h, width - width % patch_w
     return PretrainedSpec(
         name=name,
-        arch=str(pretrained_cfg["architecture"]),
+        arch=str(cfg["architecture"]),
         input_size=(3, height, width),
-        crop_pct=float(data_config["crop_pct"]),
-        crop_mode=str(data_config.get("crop_mode", "center")),
-        interpolation=str(data_config["interpolation"]),
-        mean=tuple(float(v) for v in data_config["mean"]),
-        std=tuple(float(v) for v in data_config["std"]),
+        crop_pct=float(cfg["crop_pct"]),
+        crop_mode=str(cfg.get("crop_mode", "center")),
+        interpolation=str(cfg["interpolation"]),
+        mean=tuple(float(v) for v in cfg["mean"]),
+        std=tuple(float(v) for v in cfg["std"]),
         labels=labels,
         layout=model.layout_for(height, width),
         patch_size=(patch_h, patch_w),
@@ -281,19 +272,18 @@ _DTYPE_NAMES = {
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """A device this machine has: ``"auto"`` picks CUDA, then Apple MPS, then the CPU;
     :class:`ModelLoadError` for a name that is not a device or one that is missing."""
-    mps = torch.backends.mps.is_available()
     if isinstance(device, str) and device.strip().lower() == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
+        return torch.accelerator.current_accelerator(check_available=True) or torch.device("cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ModelLoadError(
             f"{device!r} is not a device name; use auto, cpu, cuda, cuda:N or mps."
         ) from exc
-    missing, gpus = None, torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing, gpus = None, torch.cuda.device_count()
     if resolved.type == "cuda" and (resolved.index or 0) >= gpus:
         missing = f"this machine has {gpus or 'no'} CUDA GPU(s)"
-    elif resolved.type == "mps" and not mps:
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
         missing = "Apple MPS is not available here"
     if missing:
         raise ModelLoadError(f"Device {device!r} was asked for, but {missing}; choose auto or cpu.")

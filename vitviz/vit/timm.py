@@ -10,7 +10,7 @@ import difflib
 import functools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +103,10 @@ def check_arch(arch: str) -> str:
         matches = close_matches(arch)
         suggestion = f" Did you mean: {', '.join(matches)}?" if matches else ""
         raise ModelLoadError(f"Unknown model {arch!r}.{suggestion}")
-    if weights and arch not in timm.list_pretrained(f"{name}.*"):
-        tags = timm.list_pretrained(f"{name}.*")
-        known = ", ".join(tags[:8]) if tags else "none"
-        raise ModelLoadError(
-            f"timm has no weights {weights!r} for {name}. Its pretrained tags: {known}."
-        )
+    tags = timm.list_pretrained(f"{name}.*")
+    if weights and arch not in tags:
+        known = ", ".join(tags[:8]) or "none"
+        raise ModelLoadError(f"timm has no weights {weights!r} for {name}; its tags: {known}.")
     if not is_supported_arch(name):
         raise UnsupportedModelError(
             f"{name} is not a model vitviz can show: vitviz supports timm's plain Vision "
@@ -150,32 +148,43 @@ def build_timm(
 
 def timm_network(
     name: str,
-    arch: str,
+    info: StoredModelInfo,
     state_dict: Mapping[str, torch.Tensor] | None,
     *,
-    kwargs: Mapping[str, Any] | None = None,
-    overlay: Mapping[str, Any] | None = None,
-    labels: Sequence[str] | None = None,
     npz: Path | None = None,
 ) -> tuple[VisionTransformer, PretrainedSpec]:
-    """Our network for a timm architecture or tag (``name``: what the user loaded) holding
+    """Our network for the timm architecture or tag ``info.arch`` (built with its
+    ``model_kwargs`` and ``pretrained_cfg``; ``name``: what the user loaded) holding
     ``state_dict`` (timm's or a foreign key layout; None: random, or the Google ``npz``
-    file), and its spec. ``kwargs`` and ``overlay`` are as for :func:`build_timm`."""
+    file), and its spec."""
     if npz is not None:
-        state_dict, kwargs = _npz_weights(npz, arch, kwargs, overlay)
-    timm_model = build_timm(arch, kwargs, overlay)
+        state_dict, kwargs = _npz_weights(npz, info.arch, info.model_kwargs, info.pretrained_cfg)
+        info = dataclasses.replace(info, model_kwargs=kwargs)
+    timm_model, config, resolved = _timm_description(info)
     if state_dict is None:
-        state_dict = build_timm(arch, kwargs, overlay, device="cpu").state_dict()
+        random = build_timm(info.arch, info.model_kwargs, info.pretrained_cfg, device="cpu")
+        state_dict = random.state_dict()
     elif npz is None:
         state_dict = convert(state_dict, timm_model, name)
-    config = config_from_timm(timm_model)
+    arch = get_arch_name(info.arch)
     advice = "Choose the architecture the checkpoint was trained with."
-    model = assemble(config, state_dict, source=name, target=get_arch_name(arch), advice=advice)
-    from vitviz.vit.loading import spec_from_data_config
+    model = assemble(config, state_dict, source=name, target=arch, advice=advice)
+    from vitviz.vit.loading import spec_from_config
 
-    cfg = {**timm_model.pretrained_cfg, "architecture": get_arch_name(arch)}
-    data_config = resolve_model_data_config(timm_model)
-    return model, spec_from_data_config(name, model, data_config, cfg, labels)
+    return model, spec_from_config(name, model, {**resolved, "architecture": arch}, info.labels)
+
+
+def _timm_description(info: StoredModelInfo) -> tuple[nn.Module, ViTConfig, dict[str, Any]]:
+    """The timm model (meta device) of ``info``, our config of it, and its resolved
+    preprocessing (``PREPROCESSING_FIELDS`` over the stored fields) and class names."""
+    timm_model = build_timm(info.arch, info.model_kwargs, info.pretrained_cfg)
+    data = resolve_model_data_config(timm_model)
+    resolved = {**info.pretrained_cfg, **{k: data[k] for k in PREPROCESSING_FIELDS if k in data}}
+    resolved.setdefault("crop_mode", "center")
+    label_names = timm_model.pretrained_cfg.get("label_names")
+    if label_names:
+        resolved["label_names"] = [str(label) for label in label_names]
+    return timm_model, config_from_timm(timm_model), resolved
 
 
 def convert(
@@ -245,9 +254,7 @@ def describe(
     """Our network's config and the resolved preprocessing of weights being saved; None
     (with a warning) when they do not fit it as they are (only timm can convert them)."""
     try:
-        check_arch(info.arch)
-        timm_model = build_timm(info.arch, info.model_kwargs, info.pretrained_cfg)
-        config = config_from_timm(timm_model)
+        _, config, resolved = _timm_description(info)
         with torch.device("meta"):
             expected = VisionTransformer(config).state_dict()
         advice = "timm converts these weights when loading, if it can."
@@ -255,12 +262,6 @@ def describe(
     except ModelLoadError as exc:  # UnsupportedModelError included
         _log.warning("%s: saved without %r: %s", name, "vitviz.config", exc)
         return None
-    data = resolve_model_data_config(timm_model)
-    resolved = {**info.pretrained_cfg, **{k: data[k] for k in PREPROCESSING_FIELDS if k in data}}
-    resolved.setdefault("crop_mode", "center")
-    label_names = timm_model.pretrained_cfg.get("label_names")
-    if label_names:
-        resolved["label_names"] = [str(label) for label in label_names]
     return config, resolved
 
 
@@ -292,12 +293,6 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
         )
     _refuse_if(name, patch_embed.dynamic_img_pad, "dynamic image padding is not supported")
     _refuse_if(name, patch_embed.img_size is None, "the patch embedding has no image size")
-    global_pool = timm_model.global_pool
-    _refuse_if(
-        name,
-        global_pool not in ("token", "avg", "avgmax", "max", "map"),
-        f"global_pool={global_pool!r} is not supported (token, avg, avgmax, max or map)",
-    )
     _refuse_if(name, len(timm_model.blocks) == 0, "a ViT without blocks has no attention")
     first = timm_model.blocks[0]
     norm_layer, norm_eps = _norm_kind(name, getattr(first, "in_norm", None) or first.norm1)
@@ -310,7 +305,7 @@ def config_from_timm(timm_model: nn.Module) -> ViTConfig:
         patch_size=tuple(patch_embed.patch_size),
         in_chans=patch_embed.proj.in_channels,
         num_classes=timm_model.num_classes,
-        global_pool=global_pool,
+        global_pool=timm_model.global_pool,  # ViTConfig refuses others
         embed_dim=timm_model.embed_dim,
         depth=len(timm_model.blocks),
         init_values=_init_values(first),
@@ -407,9 +402,7 @@ def _check_structure(name: str, timm_model: nn.Module, config: ViTConfig) -> Non
             continue
         if type(module).__name__ in NORM_NAMES or isinstance(module, nn.LayerNorm):
             found, wanted = _norm_kind(name, module), (config.norm_layer, config.norm_eps)
-            _refuse_if(
-                name, found != wanted, f"norm {path} is {found}, unlike the model's {wanted}"
-            )
+            _refuse_if(name, found != wanted, f"norm {path} is {found}, not {wanted}")
     for index, block in enumerate(timm_model.blocks):
         _refuse_if(name, type(block) is not type(timm_model.blocks[0]), f"block {index} differs")
         holder = block.attn if config.block_fn in ("block", "res_post") else block
