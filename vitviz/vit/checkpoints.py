@@ -167,9 +167,10 @@ def _read_torch(path: Path) -> CheckpointFile:
         # torch's message names the first global it refused; a truncated file makes it
         # read garbage, typically a torch name no pickle of weights asks for.
         refused = re.search(r"Unsupported global: GLOBAL (\S+) was not", str(exc))
-        if refused is None and "Unsupported operand" not in str(exc):
-            raise _corrupt(path, exc) from exc
-        if refused is not None and refused[1].startswith("torch."):
+        unsafe = (
+            not refused[1].startswith("torch.") if refused else "Unsupported operand" in str(exc)
+        )
+        if not unsafe:
             raise _corrupt(path, exc) from exc
         needs = f"Python objects other than tensors ({refused[1]})" if refused else "Python objects"
         raise ModelLoadError(

@@ -17,6 +17,7 @@ import torch
 
 from vitviz.errors import ModelLoadError, UnsupportedModelError
 from vitviz.resources import DEMO_MODEL_PATH
+from vitviz.vit import hub
 from vitviz.vit.checkpoints import (
     META_CONFIG,
     CheckpointFile,
@@ -97,34 +98,22 @@ def _network(
         raise ModelLoadError(
             "No model given; name a timm tag, an hf-hub: id, a checkpoint file or 'demo'."
         )
-    # timm (seconds to import) is imported only by the sources that need it.
-    from vitviz.vit import hub
-
-    if is_hub_id(source):
-        return _folder_network(source, hub.hub_folder(source), pretrained=pretrained)
-    if is_local_path(source):
-        path = Path(source).expanduser()
-        if path.is_dir():
-            return _folder_network(path.name, path, pretrained=pretrained)
+    hub_id = is_hub_id(source)
+    path = None if hub_id or not is_local_path(source) else Path(source).expanduser()
+    if path is not None and not path.is_dir():
         return _file_network(path.name, path, arch=arch)
+    # timm (seconds to import) is imported only by the sources that need it.
     from vitviz.vit.timm import check_arch, timm_network
 
-    tag = str(source).strip()
-    check_arch(tag)  # an unknown or unsupported name says so before any download
-    weights = read_checkpoint(hub.download(tag)).state_dict if pretrained else None
-    return timm_network(tag, StoredModelInfo(arch=tag), weights)
-
-
-def _folder_network(
-    name: str, folder: Path, *, pretrained: bool
-) -> tuple[VisionTransformer, PretrainedSpec]:
-    from vitviz.vit.hub import folder_files
-    from vitviz.vit.timm import timm_network
-
-    info, weights_file = folder_files(folder)
-    return timm_network(
-        name, info, read_checkpoint(weights_file).state_dict if pretrained else None
-    )
+    if hub_id or path is not None:  # a timm folder: downloaded, or local
+        name = path.name if path else source
+        info, weights_file = hub.folder_files(path or hub.hub_folder(source))
+    else:
+        name = str(source).strip()
+        check_arch(name)  # an unknown or unsupported name says so before any download
+        info, weights_file = StoredModelInfo(arch=name), hub.download(name) if pretrained else None
+    weights = read_checkpoint(weights_file).state_dict if pretrained else None
+    return timm_network(name, info, weights)
 
 
 def _file_network(

@@ -39,7 +39,6 @@ from vitviz.vit.checkpoints import (
     assemble,
     check_fit,
     first_line,
-    preview,
 )
 from vitviz.vit.config import ViTConfig
 from vitviz.vit.model import VisionTransformer
@@ -63,6 +62,7 @@ NORM_NAMES = {"LayerNorm": "layernorm", "RmsNorm": "rmsnorm"}
 MLP_NAMES = {"Mlp": "mlp", "SwiGLU": "swiglu", "GluMlp": "glu"}
 ATTN_NAMES = {"Attention": "attn", "DiffAttention": "diff"}
 
+_CHOOSE = "Choose the architecture the checkpoint was trained with."
 # timm modules whose entrypoints build VisionTransformer / VisionTransformerDistilled with
 # a plain patch embedding; hybrids, ViTamin, EVA and the rest live in other modules.
 _SUPPORTED_MODULES = frozenset({"vision_transformer", "deit"})
@@ -167,8 +167,7 @@ def timm_network(
     elif npz is None:
         state_dict = convert(state_dict, timm_model, name)
     arch = get_arch_name(info.arch)
-    advice = "Choose the architecture the checkpoint was trained with."
-    model = assemble(config, state_dict, source=name, target=arch, advice=advice)
+    model = assemble(config, state_dict, source=name, target=arch, advice=_CHOOSE)
     from vitviz.vit.loading import spec_from_config
 
     return model, spec_from_config(name, model, {**resolved, "architecture": arch}, info.labels)
@@ -195,8 +194,7 @@ def convert(
         return checkpoint_filter_fn(dict(state_dict), timm_model, adapt_layer_scale=True)
     except (RuntimeError, ValueError, KeyError, IndexError) as exc:
         raise ModelLoadError(
-            f"{name} could not be mapped onto {_name_of(timm_model)} ({first_line(exc)}). "
-            "Choose the architecture it was trained with."
+            f"{name} could not be mapped onto {_name_of(timm_model)} ({first_line(exc)}). {_CHOOSE}"
         ) from exc
 
 
@@ -236,15 +234,10 @@ def _npz_weights(path: Path, arch: str, kwargs, overlay) -> tuple[dict[str, torc
             model.load_pretrained(str(path))
         except (KeyError, ValueError, RuntimeError, IndexError) as exc:
             raise ModelLoadError(
-                f"The weights in {path.name} do not fit {arch} ({first_line(exc)}). Choose "
-                "the architecture it was trained with."
+                f"The weights in {path.name} do not fit {arch} ({first_line(exc)}). {_CHOOSE}"
             ) from exc
-    untouched = [name for name, p in model.named_parameters() if torch.isnan(p).any()]
-    if untouched:
-        raise ModelLoadError(
-            f"The weights in {path.name} do not fit {arch}.\n"
-            f"{len(untouched)} keys missing from the file: {preview(untouched, 10)}"
-        )
+    untouched = {name: p for name, p in model.named_parameters() if torch.isnan(p).any()}
+    check_fit(untouched, {}, source=path.name, target=arch, advice=_CHOOSE)
     return model.state_dict(), kwargs
 
 
