@@ -78,7 +78,6 @@ class CheckpointFile:
     """A checkpoint file, read: its weights (wrappers and a shared key prefix removed;
     None for a Google ``.npz``, which timm's converter reads itself) and what it says."""
 
-    path: Path
     state_dict: dict[str, torch.Tensor] | None
     info: StoredModelInfo
 
@@ -127,13 +126,10 @@ def _read_safetensors(path: Path) -> CheckpointFile:
             metadata = handle.metadata() or {}
             state_dict = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelLoadError(
-            f"{path} is not a readable safetensors file ({exc}). It is truncated or corrupt: "
-            "fetch or export it again."
-        ) from exc
+        raise _corrupt(path, exc) from exc
     if not state_dict:
         raise ModelLoadError(f"{path} is a safetensors file without any tensors.")
-    return CheckpointFile(path, strip_wrapper_prefix(state_dict), parse_metadata(metadata, path))
+    return CheckpointFile(strip_wrapper_prefix(state_dict), parse_metadata(metadata, path))
 
 
 def _read_zip(path: Path) -> CheckpointFile:
@@ -142,14 +138,11 @@ def _read_zip(path: Path) -> CheckpointFile:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelLoadError(
-            f"{path} is a damaged zip archive ({exc}): the file is truncated or corrupt. "
-            "Fetch or export it again."
-        ) from exc
+        raise _corrupt(path, exc) from exc
     if any(name.endswith("data.pkl") for name in names):
         return _read_torch(path)
     if names and all(name.endswith(".npy") for name in names):
-        return CheckpointFile(path, None, StoredModelInfo())
+        return CheckpointFile(None, StoredModelInfo())
     members = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
     raise ModelLoadError(
         f"{path} is a zip archive but not a checkpoint (it holds {members or 'nothing'}). "
@@ -203,13 +196,13 @@ def _read_torch(path: Path) -> CheckpointFile:
             f"{path} holds no tensors (top-level keys: {keys or 'none'}). Expected a state "
             "dict, or a dict with its weights under 'model' or 'state_dict'."
         )
-    return CheckpointFile(path, strip_wrapper_prefix(tensors), StoredModelInfo(arch=arch))
+    return CheckpointFile(strip_wrapper_prefix(tensors), StoredModelInfo(arch=arch))
 
 
 def _corrupt(path: Path, exc: BaseException) -> ModelLoadError:
     return ModelLoadError(
-        f"{path} could not be read as a PyTorch checkpoint ({first_line(exc)}): it is "
-        "truncated or corrupt. Fetch or export it again."
+        f"{path} could not be read ({first_line(exc)}): it is truncated or corrupt. Fetch "
+        "or export it again."
     )
 
 

@@ -20,7 +20,6 @@ from vitviz.resources import DEMO_MODEL_PATH
 from vitviz.vit import hub
 from vitviz.vit.checkpoints import (
     META_CONFIG,
-    CheckpointFile,
     StoredModelInfo,
     assemble,
     read_checkpoint,
@@ -122,7 +121,7 @@ def _file_network(
     checkpoint = read_checkpoint(path)
     info, weights = checkpoint.info, checkpoint.state_dict
     if info.describes_network and arch in (None, info.arch):
-        return _described(checkpoint, name)
+        return _described(name, info, weights)
     from vitviz.vit.architectures import best_fit, fit_kwargs
     from vitviz.vit.timm import timm_network
 
@@ -142,18 +141,15 @@ def _file_network(
     return timm_network(name, replace(info, arch=arch, model_kwargs=kwargs), weights)
 
 
-def _described(checkpoint: CheckpointFile, name: str) -> tuple[VisionTransformer, PretrainedSpec]:
+def _described(
+    name: str, info: StoredModelInfo, weights: dict[str, torch.Tensor]
+) -> tuple[VisionTransformer, PretrainedSpec]:
     """Our network straight from a file's ``vitviz.config``, without timm."""
-    info = checkpoint.info
+    target = "the network its metadata describes"
+    advice = "The checkpoint and its architecture description disagree; re-export it."
     try:
         config = ViTConfig.from_dict(info.config)
-        model = assemble(
-            config,
-            checkpoint.state_dict,
-            source=name,
-            target="the network its metadata describes",
-            advice="The checkpoint and its architecture description disagree; re-export it.",
-        )
+        model = assemble(config, weights, source=name, target=target, advice=advice)
     except (UnsupportedModelError, TypeError, ValueError, ArithmeticError, RuntimeError) as exc:
         raise ModelLoadError(
             f"{name}: metadata {META_CONFIG!r} does not describe a network vitviz can build "

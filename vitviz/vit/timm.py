@@ -402,19 +402,15 @@ def _check_structure(name: str, timm_model: nn.Module, config: ViTConfig) -> Non
         off = config.attn_layer == "diff" and abs(holder.lambda_init - diff_lambda_init(index))
         _refuse_if(name, bool(off and off > 1e-12), f"block {index} has another lambda_init")
     pool = timm_model.attn_pool
-    _refuse_if(
-        name,
-        pool is not None
-        and (
-            type(pool).__name__ != "AttentionPoolLatent"
-            or (pool.latent_len, pool.pool) != (1, "token")
-            or pool.pos_embed is not None
-            or pool.mlp is None
-            or not isinstance(pool.q_norm, nn.Identity)
-            or pool.num_heads != config.num_heads
-        ),
-        "only the standard single-query attention pool (SigLIP 'map') is supported",
+    standard = pool is None or (
+        type(pool).__name__ == "AttentionPoolLatent"
+        and (pool.latent_len, pool.pool, pool.num_heads) == (1, "token", config.num_heads)
+        and pool.pos_embed is None
+        and pool.mlp is not None
+        and isinstance(pool.q_norm, nn.Identity)
     )
+    reason = "only the standard single-query attention pool (SigLIP 'map') is supported"
+    _refuse_if(name, not standard, reason)
 
 
 def _refuse_if(name: str, condition: bool, reason: str) -> None:
