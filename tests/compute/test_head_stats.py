@@ -8,10 +8,8 @@ import pytest
 import torch
 
 from vitviz.compute.head_stats import (
-    attention_entropy,
     head_statistics,
     high_norm_tokens,
-    mean_attention_distance,
     patch_distances,
     prefix_mass,
 )
@@ -26,6 +24,14 @@ def random_attention(layout: TokenLayout, layers: int = 2, heads: int = 3, seed:
     n = layout.num_tokens
     scores = torch.randn(layers, heads, n, n, generator=generator, dtype=torch.float64) * 2
     return scores.softmax(-1)  # [L, H, N, N]
+
+
+def mean_attention_distance(attention, layout, patch_size):
+    return head_statistics(attention, layout, patch_size).mean_distance
+
+
+def attention_entropy(attention, layout, rows="all"):
+    return head_statistics(attention, layout, (16, 16), entropy_rows=rows).entropy
 
 
 def naive_mean_distance(attention, layout, patch_size):
@@ -186,8 +192,8 @@ def naive_entropy(attention, layout, first_row):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
 @pytest.mark.parametrize("rows", ["all", "patches"])
 def test_head_statistics_match_explicit_loops_for_each_storage_dtype(dtype, rows):
-    # head_statistics has its own per-head path (buffers reused across heads, a lookup table
-    # for float16): check it against the loops on the values as stored.
+    # head_statistics upcasts one head at a time: check it against the loops on the
+    # values as stored.
     stored = torch.stack([random_attention(LAYOUT, heads=4, seed=s) for s in range(2)]).to(dtype)
     stats = head_statistics(stored, LAYOUT, (8, 4), entropy_rows=rows)  # [B, L, H]
     assert stats.mean_distance.shape == stats.entropy.shape == (2, 2, 4)

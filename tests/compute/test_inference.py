@@ -41,7 +41,6 @@ def test_stores_every_layer_in_half_precision_on_the_cpu(reference):
     assert result.attentions.dtype == torch.float16
     assert result.attentions.device.type == "cpu"
     assert result.layout.grid == (2, 5)
-    assert (result.batch_size, result.num_layers, result.num_heads) == (2, 2, 2)
     with torch.no_grad():
         output = model(x)
         expected_logits = timm_model(x)

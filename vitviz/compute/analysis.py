@@ -4,11 +4,8 @@
 prefix mass and the ranked predictions. :func:`rollout_maps` rolls out every query up to
 every selected layer for one :class:`~vitviz.compute.rollout.RolloutOptions`. Both run
 in the GUI's worker thread and return frozen values that are never written again, so
-they may be handed to the UI thread as they are.
-
-Their read methods are the cheap per-query reads the panels make on the UI thread (a row
-of the stored attention, a row of the rollout stack): a few hundred thousand values
-copied, well within a frame.
+they may be handed to the UI thread as they are. Their methods are the cheap per-query
+reads the panels make on the UI thread (a row of a stored tensor: within a frame).
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vitviz.compute import head_stats
 from vitviz.compute.attention_maps import (
     Query,
     fuse_heads,
@@ -27,11 +23,11 @@ from vitviz.compute.attention_maps import (
     patch_columns,
     select_query_rows,
 )
+from vitviz.compute.head_stats import head_statistics, prefix_mass
 from vitviz.compute.predictions import Predictions, top_k
 from vitviz.compute.rollout import (
     RolloutOptions,
-    chain_rows,
-    layer_factor,
+    rollout_rows,
     rollout_stack,
     selected_layers,
     start_vector,
@@ -53,6 +49,13 @@ def first_image(tensor: torch.Tensor, ndim: int) -> torch.Tensor:
 def _threshold(maps: torch.Tensor, fraction: float | None) -> torch.Tensor:
     """``maps`` with the patches outside DINO's top-``fraction`` mass set to 0."""
     return maps if fraction is None else maps * mass_threshold(maps, fraction)
+
+
+def _read_only(tensor: torch.Tensor) -> np.ndarray:
+    """``tensor`` as a numpy array no one can write to (it is shared with the UI thread)."""
+    array = tensor.numpy()
+    array.flags.writeable = False
+    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,8 +98,7 @@ class Analysis:
 
     def query_row(self, layer: int, head: int, query: Query) -> np.ndarray:
         """``[N]`` attention row of ``query`` in one head."""
-        row = select_query_rows(self.attentions[layer, head], self.layout, query)  # [N]
-        return row.numpy()
+        return select_query_rows(self.attentions[layer, head], self.layout, query).numpy()
 
     def cells(
         self,
@@ -155,8 +157,8 @@ def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysi
     attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
     norms = inference.token_norms
     norms = first_image(norms, 2).float() if norms is not None and norms.numel() else None
-    stats = head_stats.head_statistics(attentions, layout, patch_size, token_norms=norms)
-    patch_mass = head_stats.prefix_mass(attentions, layout, query="patches")  # [L, H, P]
+    stats = head_statistics(attentions, layout, patch_size, token_norms=norms)
+    patch_mass = prefix_mass(attentions, layout, query="patches")  # [L, H, P]
     try:
         predictions = top_k(inference.logits, labels, k=MAX_PREDICTIONS)
     except AnalysisError as error:
@@ -172,13 +174,6 @@ def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysi
         high_norm=None if stats.high_norm is None else _read_only(stats.high_norm),
         predictions=predictions,
     )
-
-
-def _read_only(tensor: torch.Tensor) -> np.ndarray:
-    """``tensor`` as a numpy array no one can write to (it is shared with the UI thread)."""
-    array = tensor.numpy()
-    array.flags.writeable = False
-    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,16 +206,12 @@ class RolloutMaps:
     error: str | None = None
 
     def maps(
-        self,
-        query: int | None = None,
-        *,
-        renormalize: bool = False,
-        threshold: float | None = None,
+        self, query: int | None = None, *, renormalize: bool = False, threshold=None
     ) -> np.ndarray | None:
         """``[n_selected, rows, cols]`` rollout of ``query`` (None: the default query).
 
         None when there is no rollout, or when ``query`` is given and only the default
-        query was rolled out.
+        query was rolled out. ``threshold`` is DINO's mass threshold, or None.
         """
         if query is None and self.default_rows is not None:
             rows = self.default_rows  # [n, N]
@@ -242,19 +233,14 @@ def rollout_maps(inference: Any, options: RolloutOptions, every_query: bool = Tr
     """
     attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
     layout, pool = inference.layout, inference.pool_attention
-    start = start_vector(
-        layout,
-        None,
-        pool_attention=None if pool is None else first_image(pool, 3),
-        head_fusion=options.fusion,
-    )  # [N]
+    pool = None if pool is None else first_image(pool, 3)  # [H, Q, N]
     try:
         layers = selected_layers(len(attentions), options.start_layer, options.end_layer)
-        if every_query:
-            stack = rollout_stack(attentions, options)  # [n, N, N]
-            return RolloutMaps(options, layers, stack, start @ stack, layout)
-        factor = layer_factor(attentions, options)
-        rows = chain_rows(start, factor, layers, every_layer=True)  # [n, N]
+        if not every_query:
+            rows = rollout_rows(attentions, layout, options, pool_attention=pool, every_layer=True)
+            return RolloutMaps(options, layers, None, rows, layout)
+        stack = rollout_stack(attentions, options)  # [n, N, N]
     except AnalysisError as error:
         return RolloutMaps(options, error=str(error))
-    return RolloutMaps(options, layers, None, rows, layout)
+    start = start_vector(layout, None, pool_attention=pool, head_fusion=options.fusion)  # [N]
+    return RolloutMaps(options, layers, stack, start @ stack, layout)

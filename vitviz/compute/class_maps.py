@@ -52,38 +52,6 @@ ClassMethod = Literal["relevance", "grad_rollout"]
 CLASS_METHODS: tuple[str, ...] = ("relevance", "grad_rollout")
 
 
-def positive_grad_attention(attention: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
-    """``(∇A ⊙ A)⁺`` of one layer, per head.
-
-    Parameters
-    ----------
-    attention, gradient : torch.Tensor
-        ``[..., H, N, N]`` attention of one layer and the class score's gradient with
-        respect to it.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., H, N, N]`` in at least single precision.
-    """
-    return (as_float(gradient) * as_float(attention)).clamp_min_(0)
-
-
-def _check_pairs(
-    attentions: Attentions, gradients: Attentions, layout: TokenLayout
-) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-    layers, grads = attention_layers(attentions), attention_layers(gradients)
-    if len(layers) != len(grads):
-        raise AnalysisError(f"{len(layers)} attention layers but {len(grads)} gradient layers")
-    for layer, grad in zip(layers, grads, strict=True):
-        if layer.shape != grad.shape:
-            raise AnalysisError(
-                f"gradient {tuple(grad.shape)} does not match attention {tuple(layer.shape)}"
-            )
-    check_tokens(layers[0], layout)
-    return layers, grads
-
-
 def class_rows(
     attentions: Attentions,
     gradients: Attentions,
@@ -105,16 +73,12 @@ def class_rows(
     layout : TokenLayout
         Token layout of the sequence.
     method : {"relevance", "grad_rollout"}
-        Chefer et al.'s ``R = Π_l (I + mean_h (∇A_l ⊙ A_l)⁺)``, or the rollout recipe on
-        ``fuse_h (∇A ⊙ A)⁺``.
+        Chefer et al.'s relevance, or the rollout recipe on ``fuse_h (∇A ⊙ A)⁺``.
     options : RolloutOptions, optional
-        The layers taken in; for gradient rollout also fusion, discard and residual
-        (default: the standard ones).
-    query : Query
-        Which query's row (default: the class token, see
-        :func:`vitviz.compute.rollout.start_vector`).
-    pool_attention : torch.Tensor or None
-        ``[..., H, Q, N]``, for the pooling query of ``global_pool='map'`` models.
+        The layers taken in; for gradient rollout also fusion, discard and residual.
+    query, pool_attention
+        Whose row (default the class token), as in
+        :func:`vitviz.compute.rollout.start_vector`.
     every_layer : bool
         Return the map accumulated up to each selected layer.
 
@@ -123,18 +87,25 @@ def class_rows(
     torch.Tensor
         ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
     """
-    if method not in CLASS_METHODS:
-        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
-    layers, grads = _check_pairs(attentions, gradients, layout)
+    _check_method(method)
+    layers, grads = attention_layers(attentions), attention_layers(gradients)
+    if len(layers) != len(grads):
+        raise AnalysisError(f"{len(layers)} attention layers but {len(grads)} gradient layers")
+    for layer, grad in zip(layers, grads, strict=True):
+        if layer.shape != grad.shape:
+            raise AnalysisError(
+                f"gradient {tuple(grad.shape)} does not match attention {tuple(layer.shape)}"
+            )
+    check_tokens(layers[0], layout)
     options = options or RolloutOptions()
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
     fusion = "mean" if method == "relevance" else options.fusion
 
     def factor(index: int) -> torch.Tensor:
-        weighted = positive_grad_attention(layers[index], grads[index])  # [..., H, N, N]
+        # (∇A ⊙ A)⁺ per head, then fused: [..., H, N, N] -> [..., N, N]
+        weighted = fuse_heads((as_float(grads[index]) * layers[index]).clamp_min_(0), fusion)
         if method == "grad_rollout":
-            return rollout_factor(fuse_heads(weighted, fusion), options)  # [..., N, N]
-        weighted = weighted.mean(-3)  # [..., N, N]
+            return rollout_factor(weighted, options)
         weighted.diagonal(dim1=-2, dim2=-1).add_(1.0)  # no row normalisation (Chefer's code)
         return weighted
 
@@ -143,6 +114,11 @@ def class_rows(
         layout, query, pool_attention=pool_attention, head_fusion=fusion, device=device
     )
     return chain_rows(start, factor, chosen, every_layer=every_layer)
+
+
+def _check_method(method: str) -> None:
+    if method not in CLASS_METHODS:
+        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
 
 
 def class_maps(
@@ -189,8 +165,7 @@ def class_maps(
         precision, on the model's device.
     """
     options = RolloutOptions(head_fusion, discard_ratio, residual_weight, start_layer, end_layer)
-    if method not in CLASS_METHODS:
-        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
+    _check_method(method)
     if x.dim() == 3:
         x = x.unsqueeze(0)  # [1, 3, H, W]
     parameter = next(model.parameters())

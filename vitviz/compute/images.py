@@ -25,12 +25,10 @@ logger = logging.getLogger(__name__)
 NEUTRAL_BACKGROUND = (128, 128, 128)
 """Colour under transparent pixels: mid grey, which biases no class towards light or dark."""
 
-ImageSource = str | os.PathLike | bytes | bytearray | Image.Image
-
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 
-def open_image(source: ImageSource) -> Image.Image:
+def open_image(source: str | os.PathLike | bytes | Image.Image) -> Image.Image:
     """Read an image and convert it to 8-bit RGB.
 
     Parameters
@@ -50,7 +48,12 @@ def open_image(source: ImageSource) -> Image.Image:
         (decompression-bomb limit), or in a colour mode that cannot be converted.
     """
     if isinstance(source, Image.Image):
-        _check_pixel_count(source.size, "the image")
+        width, height = source.size
+        if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+            raise ImageLoadError(
+                f"the image: {width}x{height} pixels is more than the limit of "
+                f"{Image.MAX_IMAGE_PIXELS}; downscale it first"
+            )
         return _guarded(lambda: to_rgb(source), "the image")
     if isinstance(source, (bytes, bytearray)):
         if not source:
@@ -105,15 +108,6 @@ def _guarded(read, name: str) -> Image.Image:
         raise ImageLoadError(f"{name}: the image is truncated or corrupt ({error})") from None
 
 
-def _check_pixel_count(size: tuple[int, int], name: str) -> None:
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and size[0] * size[1] > limit:
-        raise ImageLoadError(
-            f"{name}: {size[0]}x{size[1]} pixels is more than the limit of {limit}; "
-            "downscale it first"
-        )
-
-
 def to_rgb(image: Image.Image) -> Image.Image:
     """Convert a loaded PIL image to a new 8-bit RGB image.
 
@@ -121,24 +115,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
     composited over :data:`NEUTRAL_BACKGROUND`, 16-bit greyscale scaled by ``255/65535``,
     float greyscale read as ``[0, 1]``.
 
-    Parameters
-    ----------
-    image : PIL.Image.Image
-        Any PIL image.
-
-    Returns
-    -------
-    PIL.Image.Image
-        A new image in mode ``RGB``.
-
-    Raises
-    ------
-    ImageLoadError
-        When the colour mode cannot be converted.
+    Raises :class:`ImageLoadError` when the colour mode cannot be converted.
     """
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
-    image = _apply_orientation(image)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError) as error:
+        # Broken EXIF must not make a readable image unusable; show it unrotated.
+        logger.warning("ignoring unreadable EXIF orientation: %s", error)
     if image.mode in _SIXTEEN_BIT_MODES:
         image = _greyscale_to_8bit(np.asarray(image), 65535.0)
     elif image.mode == "F":
@@ -154,15 +139,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
             f"images in colour mode {image.mode} cannot be converted to RGB; "
             "save it as an RGB PNG or JPEG"
         ) from None
-
-
-def _apply_orientation(image: Image.Image) -> Image.Image:
-    try:
-        return ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, KeyError, TypeError) as error:
-        # Broken EXIF must not make a readable image unusable; show it unrotated.
-        logger.warning("ignoring unreadable EXIF orientation: %s", error)
-        return image
 
 
 def _greyscale_to_8bit(values: np.ndarray, full_scale: float) -> Image.Image:

@@ -21,21 +21,9 @@ NO_HEAD_REASON = "this model has no classifier head, so it predicts no classes"
 
 @dataclass(frozen=True)
 class Prediction:
-    """One ranked class.
-
-    Attributes
-    ----------
-    rank : int
-        1 for the top class.
-    index : int
-        Class index (logit position).
-    label : str
-        Class name, or ``class <index>`` when the checkpoint has no labels.
-    probability : float
-        Softmax probability over all classes.
-    logit : float
-        Raw score.
-    """
+    """One ranked class: ``rank`` 1 is the top class, ``index`` its logit position,
+    ``label`` its name (``class <index>`` without labels), ``probability`` its softmax
+    over all classes and ``logit`` its raw score."""
 
     rank: int
     index: int
@@ -46,16 +34,9 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Top-k classes of one image, or the reason there are none.
+    """Top-k classes of one image (best first), or the ``reason`` there are none.
 
-    Attributes
-    ----------
-    classes : tuple of Prediction
-        Best first; empty for a headless model.
-    num_classes : int
-        Number of classes of the model (0 for a headless model).
-    reason : str or None
-        Why ``classes`` is empty; None when there are predictions.
+    ``num_classes`` is the model's number of classes (0 for a headless model).
     """
 
     classes: tuple[Prediction, ...]
@@ -74,14 +55,10 @@ def class_label(index: int, labels: Sequence[str] | None) -> str:
 
 
 def check_class_index(index: int, num_classes: int) -> int:
-    """Return ``index`` if the model has that class; raise :class:`AnalysisError` otherwise.
+    """Return ``index`` if a model with ``num_classes`` classes has it; else raise.
 
-    Parameters
-    ----------
-    index : int
-        Requested class.
-    num_classes : int
-        Classes of the model (0 for a headless model).
+    Raises :class:`AnalysisError` for a headless model (``num_classes`` 0), a
+    non-integer or an index out of range.
     """
     if num_classes == 0:
         raise AnalysisError(f"class {index} was asked for, but {NO_HEAD_REASON}")
@@ -93,14 +70,6 @@ def check_class_index(index: int, num_classes: int) -> int:
             f"class {index!r} does not exist: the model has classes 0..{num_classes - 1}"
         )
     return index
-
-
-def _check_labels(labels: Sequence[str] | None, num_classes: int) -> None:
-    if labels and len(labels) != num_classes:
-        raise AnalysisError(
-            f"the checkpoint lists {len(labels)} labels for {num_classes} classes; "
-            "fix or remove its label list"
-        )
 
 
 def top_k(
@@ -134,21 +103,17 @@ def top_k(
     if k < 1:
         raise AnalysisError(f"k must be at least 1, got {k}")
     num_classes = logits.shape[0]
-    _check_labels(labels, num_classes)
+    if labels and len(labels) != num_classes:
+        raise AnalysisError(
+            f"the checkpoint lists {len(labels)} labels for {num_classes} classes; "
+            "fix or remove its label list"
+        )
     scores = logits.detach().float().cpu()  # [C]
-    probabilities = scores.softmax(-1)  # [C]
-    best = probabilities.topk(min(k, num_classes))
+    best = scores.softmax(-1).topk(min(k, num_classes))
+    ranked = zip(best.values.tolist(), best.indices.tolist(), strict=True)
     classes = tuple(
-        Prediction(
-            rank=rank,
-            index=index,
-            label=class_label(index, labels),
-            probability=float(probability),
-            logit=float(scores[index]),
-        )
-        for rank, (probability, index) in enumerate(
-            zip(best.values.tolist(), best.indices.tolist(), strict=True), start=1
-        )
+        Prediction(rank, index, class_label(index, labels), probability, float(scores[index]))
+        for rank, (probability, index) in enumerate(ranked, start=1)
     )
     return Predictions(classes=classes, num_classes=num_classes)
 
@@ -160,21 +125,10 @@ def top_k_batch(
     *,
     batch_size: int | None = None,
 ) -> list[Predictions]:
-    """:func:`top_k` for every image of a batch.
+    """:func:`top_k` for every row of ``[B, C]`` ``logits``.
 
-    Parameters
-    ----------
-    logits : torch.Tensor or None
-        ``[B, C]`` scores; None for a headless model (then ``batch_size`` says how many
-        empty results to return).
-    labels, k
-        As in :func:`top_k`.
-    batch_size : int, optional
-        Number of images, needed only when ``logits`` is None.
-
-    Returns
-    -------
-    list of Predictions
+    ``batch_size`` says how many empty results to return for a headless model (None
+    ``logits``).
     """
     if logits is None:
         return [top_k(None) for _ in range(batch_size or 0)]

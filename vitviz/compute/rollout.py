@@ -7,16 +7,16 @@ are renormalised (keeping dims, so that *rows*, not columns, sum to 1)::
     Ã_l = rownorm((1 - w) · discard(F_l) + w · I)      w = residual weight (0.5 standard)
     R   = Ã_end · … · Ã_start
 
-The rollout of a query is the query's row of ``R``. :func:`rollout_rows` computes one
-query's row as a chain of vector-matrix products; :func:`rollout_stack` the whole
-``R`` up to every selected layer, so that any query's rollout is then a row read.
+The rollout of a query is the query's row of ``R``: :func:`rollout_rows` multiplies the
+query's row vector through the factors; :func:`rollout_stack` forms ``R`` up to every
+selected layer, so that any query's rollout is then a row read.
 
 Discard, precisely: ``k = ⌊ratio · N(N-1)⌋`` of the *off-diagonal* entries of ``F_l`` are
 zeroed, those at or below the ``k``-th smallest off-diagonal value (ties at the threshold
-go together). The diagonal ``F_l[i, i]`` — each token's attention to itself, the path by
-which a query keeps its own identity through the layer — is never discarded, for every
-token, so that the rollout matrix does not depend on which query is looked at. (jacobgil's
-vit-explain protects only the single flat index 0, CLS→CLS.)
+go together). The diagonal — each token's attention to itself, the path by which a query
+keeps its identity through the layer — is never discarded, for every token, so that the
+rollout matrix does not depend on the query. (jacobgil's vit-explain protects only the
+single flat index 0, CLS→CLS.)
 """
 
 from __future__ import annotations
@@ -31,11 +31,9 @@ from vitviz.compute.attention_maps import (
     Attentions,
     HeadFusion,
     Query,
-    as_float,
     attention_layers,
     check_tokens,
     fuse_heads,
-    fuse_layer,
     patch_columns,
     resolve_query,
 )
@@ -70,19 +68,9 @@ class RolloutOptions:
 
 
 def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Zero the lowest ``ratio`` of each matrix's off-diagonal entries (diagonal kept).
+    """Zero the lowest ``ratio`` of each ``[..., N, N]`` matrix's off-diagonal entries.
 
-    Parameters
-    ----------
-    fused : torch.Tensor
-        ``[..., N, N]`` head-fused attention.
-    ratio : float
-        Fraction in ``[0, 1]`` of the ``N(N-1)`` off-diagonal entries to zero.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N, N]``; ``fused`` itself when nothing is discarded, else a new tensor.
+    Returns ``fused`` itself when nothing is discarded, else a new tensor.
     """
     if not 0.0 <= ratio <= 1.0:
         raise AnalysisError(f"the discard ratio must be in [0, 1], got {ratio}")
@@ -98,19 +86,9 @@ def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
 
 
 def rollout_factor(fused: torch.Tensor, options: RolloutOptions) -> torch.Tensor:
-    """One layer's rollout factor ``rownorm((1 - w) · discard(F) + w · I)``.
+    """One layer's factor ``rownorm((1 - w) · discard(F) + w · I)`` of ``[..., N, N]`` ``F``.
 
-    Parameters
-    ----------
-    fused : torch.Tensor
-        ``[..., N, N]`` head-fused, non-negative attention ``F``.
-    options : RolloutOptions
-        Its discard ratio and residual weight are used.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N, N]`` row-stochastic matrix (a row with no mass at all stays zero).
+    A row with no mass at all stays zero.
     """
     weight = options.residual
     if not 0.0 <= weight <= 1.0:
@@ -155,7 +133,6 @@ def start_vector(
     *,
     pool_attention: torch.Tensor | None = None,
     head_fusion: HeadFusion = "mean",
-    dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """The row vector a chain of factors starts from, for a query.
@@ -173,13 +150,13 @@ def start_vector(
         ``[..., H, Q, N]`` attention of the pooling query (``global_pool='map'``).
     head_fusion : {"mean", "max", "min"}
         Head fusion of ``pool_attention``.
-    dtype, device
+    device
         Of the returned vector (``pool_attention``'s device when it is used).
 
     Returns
     -------
     torch.Tensor
-        ``[N]``, or ``[..., N]`` for the pooling query.
+        ``[N]`` float32, or ``[..., N]`` for the pooling query.
     """
     if query is None and layout.class_index is None and pool_attention is not None:
         query = "pool"
@@ -193,10 +170,9 @@ def start_vector(
                 f"pool attention over {pool_attention.shape[-1]} tokens does not match the "
                 f"token layout ({n} tokens)"
             )
-        fused = fuse_heads(as_float(pool_attention), head_fusion).mean(-2)  # [..., N]
-        total = fused.sum(-1, keepdim=True)  # [..., 1]
-        return (fused / total.clamp_min(torch.finfo(fused.dtype).tiny)).to(dtype)
-    vector = torch.zeros(n, dtype=dtype, device=device)
+        fused = fuse_heads(pool_attention, head_fusion).mean(-2)  # [..., N]
+        return fused / fused.sum(-1, keepdim=True).clamp_min(torch.finfo(fused.dtype).tiny)
+    vector = torch.zeros(n, device=device)
     if resolved == "patches":
         vector[layout.num_prefix :] = 1.0 / layout.num_patches
     else:
@@ -223,40 +199,26 @@ def chain_rows(
     layers : sequence of int
         The selected layers in increasing order.
     every_layer : bool
-        Also return the chain ending at each selected layer (``s Ã_l … Ã_start`` for
-        every ``l``): the rows of the chains that include layer ``l`` are multiplied by
-        its factor together.
+        Also return the chain ending at each selected layer (``s Ã_l … Ã_start``).
 
     Returns
     -------
     torch.Tensor
         ``[..., N]``, or ``[..., len(layers), N]`` with ``every_layer``.
     """
-    layers = list(layers)
     if not layers:
         raise AnalysisError("no layers selected")
     count = len(layers) if every_layer else 1
-    rows = start.unsqueeze(-2).expand(*start.shape[:-1], count, start.shape[-1])  # [..., k, N]
-    rows = rows.float()
+    rows = start.float().unsqueeze(-2).expand(*start.shape[:-1], count, -1)  # [..., k, N]
     for position in reversed(range(len(layers))):
         matrix = factor(layers[position])  # [..., N, N]
         dtype = torch.promote_types(rows.dtype, matrix.dtype)
-        # Chain k ends at layer k: only the chains ending at or above ``position`` take it.
+        # Chain k ends at layer k: only the chains ending at or above this layer take it.
         first = position if every_layer else 0
         head = rows[..., first:, :].to(dtype) @ matrix.to(dtype)  # [..., k - first, N]
-        done = rows[..., :first, :].to(dtype).expand(*head.shape[:-2], first, head.shape[-1])
+        done = rows[..., :first, :].to(dtype).expand(*head.shape[:-2], first, -1)
         rows = torch.cat([done, head], -2)  # [..., k, N]
     return rows if every_layer else rows[..., 0, :]
-
-
-def layer_factor(layers: Sequence[torch.Tensor], options: RolloutOptions):
-    """``factor(l)``: layer ``l``'s rollout factor (for :func:`chain_rows`)."""
-
-    def factor(index: int) -> torch.Tensor:
-        # fuse_layer upcasts one head at a time: the layer is never upcast whole.
-        return rollout_factor(fuse_layer(layers[index], options.fusion), options)
-
-    return factor
 
 
 def rollout_rows(
@@ -294,41 +256,29 @@ def rollout_rows(
     layers = attention_layers(attentions)
     check_tokens(layers[0], layout)
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
+    device = layers[0].device
     start = start_vector(
-        layout,
-        query,
-        pool_attention=pool_attention,
-        head_fusion=options.fusion,
-        device=layers[0].device,
+        layout, query, pool_attention=pool_attention, head_fusion=options.fusion, device=device
     )
-    return chain_rows(start, layer_factor(layers, options), chosen, every_layer=every_layer)
+
+    def factor(index: int) -> torch.Tensor:
+        return rollout_factor(fuse_heads(layers[index], options.fusion), options)
+
+    return chain_rows(start, factor, chosen, every_layer=every_layer)
 
 
 def rollout_stack(attentions: Attentions, options: RolloutOptions = RolloutOptions()):
-    """The full rollout up to every selected layer: every query's row at once.
+    """The full rollout up to every selected layer: ``[..., n_selected, N, N]``.
 
-    ``L`` matrix products of ``[N, N]``; afterwards any query's rollout up to any layer
-    is one row read (the GUI computes this once per result and options, in its worker).
-
-    Parameters
-    ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
-    options : RolloutOptions
-        Fusion, discard, residual and the layers multiplied in.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., n_selected, N, N]``: entry ``k`` is ``Ã_{start+k} … Ã_start``, each
-        row-stochastic.
+    Entry ``k`` is ``Ã_{start+k} … Ã_start``, row-stochastic: ``L`` matrix products, after
+    which any query's rollout up to any layer is one row read.
     """
     layers = attention_layers(attentions)
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
-    factor = layer_factor(layers, options)
-    products = [factor(chosen[0])]  # n_selected x [..., N, N]
-    for index in chosen[1:]:
-        products.append(factor(index) @ products[-1])
+    products = []  # n_selected x [..., N, N]
+    for index in chosen:
+        factor = rollout_factor(fuse_heads(layers[index], options.fusion), options)
+        products.append(factor @ products[-1] if products else factor)
     return torch.stack(products, -3)  # [..., n_selected, N, N]
 
 
@@ -349,8 +299,8 @@ def rollout(
     """Rollout of a query over the patches, as a grid.
 
     The options are keywords here (the command line and the export pass them one by
-    one); they become one :class:`RolloutOptions`. ``renormalize`` drops the prefix
-    columns and renormalises the patch part to sum to 1.
+    one) for one :class:`RolloutOptions`; see :func:`rollout_rows`. ``renormalize`` drops
+    the prefix columns and renormalises the patch part to sum to 1.
 
     Returns
     -------
