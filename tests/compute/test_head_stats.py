@@ -10,7 +10,6 @@ import torch
 from vitviz.compute.head_stats import (
     head_statistics,
     high_norm_tokens,
-    patch_distances,
     prefix_mass,
 )
 from vitviz.errors import AnalysisError
@@ -74,15 +73,6 @@ def test_mean_distance_respects_rows_and_columns(grid, expected):
     attention = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.0, 0.5], [0.9, 0.1, 0.0]])[None, None]
     distance = mean_attention_distance(attention, layout, (10, 3))
     torch.testing.assert_close(distance, torch.tensor([[expected]]))
-
-
-def test_patch_distances_are_pixel_distances_between_centres():
-    layout = TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(2, 3))
-    distances = patch_distances(layout, (14, 16))
-    assert distances.shape == (6, 6)
-    assert float(distances[0, 2]) == pytest.approx(32.0)
-    assert float(distances[0, 3]) == pytest.approx(14.0)
-    assert float(distances[0, 5]) == pytest.approx(math.hypot(14, 32))
 
 
 def test_entropy_matches_loops_and_extremes():

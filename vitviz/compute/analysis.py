@@ -41,14 +41,12 @@ MAX_PREDICTIONS = 50
 
 def first_image(tensor: torch.Tensor, ndim: int) -> torch.Tensor:
     """Drop leading batch axes (keeping the first image) until ``tensor`` has ``ndim`` axes."""
-    while tensor.dim() > ndim:
-        tensor = tensor[0]
-    return tensor
+    return tensor[(0,) * (tensor.dim() - ndim)]
 
 
-def _threshold(maps: torch.Tensor, fraction: float | None) -> torch.Tensor:
-    """``maps`` with the patches outside DINO's top-``fraction`` mass set to 0."""
-    return maps if fraction is None else maps * mass_threshold(maps, fraction)
+def _threshold(maps: torch.Tensor, fraction: float | None) -> np.ndarray:
+    """``maps`` with the patches outside DINO's top-``fraction`` mass set to 0, in numpy."""
+    return (maps if fraction is None else maps * mass_threshold(maps, fraction)).numpy()
 
 
 def _read_only(tensor: torch.Tensor) -> np.ndarray:
@@ -134,7 +132,7 @@ class Analysis:
         maps = patch_columns(rows, self.layout, renormalize=renormalize)  # [l, H, rows, cols]
         fused = fuse_heads(maps, fusion, dim=1)  # [l, rows, cols]
         cells = _threshold(torch.cat([maps, fused[:, None]], dim=1), threshold)  # [l, H+1, r, c]
-        return (cells if layer is None else cells[0]).numpy()
+        return cells if layer is None else cells[0]
 
 
 def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysis:
@@ -220,7 +218,7 @@ class RolloutMaps:
         else:
             return None
         grids = patch_columns(rows, self.layout, renormalize=renormalize)  # [n, rows, cols]
-        return _threshold(grids, threshold).numpy()
+        return _threshold(grids, threshold)
 
 
 def rollout_maps(inference: Any, options: RolloutOptions, every_query: bool = True) -> RolloutMaps:

@@ -20,7 +20,6 @@ from vitviz.vit.layout import TokenLayout
 
 HeadFusion = Literal["mean", "max", "min"]
 _FUSE = {"mean": torch.add, "max": torch.maximum, "min": torch.minimum}
-HEAD_FUSIONS: tuple[str, ...] = tuple(_FUSE)
 
 Query = int | Literal["class", "patches", "pool"] | None
 """Which query token a map or rollout is for.
@@ -65,8 +64,8 @@ def check_tokens(attention: torch.Tensor, layout: TokenLayout) -> None:
 def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -> torch.Tensor:
     """Fuse the head dimension by mean, max or min, upcasting one head at a time.
 
-    Half-precision storage meets a single-precision accumulator one head at a time, so
-    the peak extra memory is one head, not the whole layer in float32.
+    Half-precision storage is upcast head by head, so the peak extra memory is a few
+    ``[N, N]`` matrices, not the whole layer in float32.
 
     Parameters
     ----------
@@ -83,8 +82,7 @@ def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -
         ``x`` with ``dim`` removed, in at least single precision.
     """
     if fusion not in _FUSE:
-        choices = ", ".join(HEAD_FUSIONS)
-        raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {choices}")
+        raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(_FUSE)}")
     heads = x.unbind(dim)
     fused = as_float(heads[0])
     for head in heads[1:]:
@@ -129,22 +127,10 @@ def select_query_rows(attention: torch.Tensor, layout: TokenLayout, query: Query
 def patch_columns(
     rows: torch.Tensor, layout: TokenLayout, *, renormalize: bool = False
 ) -> torch.Tensor:
-    """The patch part of token rows, as grids.
+    """The patch part of ``[..., N]`` token rows, as ``[..., rows, cols]`` grids.
 
-    Parameters
-    ----------
-    rows : torch.Tensor
-        ``[..., N]`` values over the whole sequence.
-    layout : TokenLayout
-        Token layout of the sequence.
-    renormalize : bool
-        Divide each row's patch part by its sum so that it sums to 1 (the prefix
-        columns' mass is dropped); rows with no patch mass stay zero.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., rows, cols]`` grids (row-major patches, rows first).
+    ``renormalize`` divides each row's patch part by its sum (the prefix columns' mass is
+    dropped); rows with no patch mass stay zero.
     """
     if rows.shape[-1] != layout.num_tokens:
         raise AnalysisError(

@@ -63,29 +63,13 @@ def class_rows(
     pool_attention: torch.Tensor | None = None,
     every_layer: bool = False,
 ) -> torch.Tensor:
-    """The query's row of a class-specific map (see the module docstring).
+    """The query's ``[..., N]`` row of a class-specific map (see the module docstring).
 
-    Parameters
-    ----------
-    attentions, gradients : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stacks (or per-layer ``[..., H, N, N]``) of attention and of
-        the class score's gradient with respect to it, layer for layer.
-    layout : TokenLayout
-        Token layout of the sequence.
-    method : {"relevance", "grad_rollout"}
-        Chefer et al.'s relevance, or the rollout recipe on ``fuse_h (∇A ⊙ A)⁺``.
-    options : RolloutOptions, optional
-        The layers taken in; for gradient rollout also fusion, discard and residual.
-    query, pool_attention
-        Whose row (default the class token), as in
-        :func:`vitviz.compute.rollout.start_vector`.
-    every_layer : bool
-        Return the map accumulated up to each selected layer.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
+    ``attentions`` and ``gradients`` are ``[..., L, H, N, N]`` stacks (or per-layer
+    ``[..., H, N, N]``) of attention and of the class score's gradient with respect to it,
+    layer for layer. ``options`` gives the layers taken in, and for gradient rollout also
+    fusion, discard and residual; the other arguments are those of
+    :func:`vitviz.compute.rollout.rollout_rows`.
     """
     _check_method(method)
     layers, grads = attention_layers(attentions), attention_layers(gradients)
@@ -109,10 +93,7 @@ def class_rows(
         weighted.diagonal(dim1=-2, dim2=-1).add_(1.0)  # no row normalisation (Chefer's code)
         return weighted
 
-    device = layers[0].device
-    start = start_vector(
-        layout, query, pool_attention=pool_attention, head_fusion=fusion, device=device
-    )
+    start = start_vector(layout, query, pool_attention=pool_attention, head_fusion=fusion)
     return chain_rows(start, factor, chosen, every_layer=every_layer)
 
 

@@ -59,13 +59,6 @@ class PatchGrid:
         if min(self.scale) <= 0 or min(self.original_size) <= 0:
             raise ValueError("scale and original size must be positive")
 
-    @classmethod
-    def identity(
-        cls, layout: TokenLayout, patch_size: tuple[int, int], input_size: tuple[int, int]
-    ) -> PatchGrid:
-        """A grid whose "original" image is the model input itself."""
-        return cls(layout, patch_size, input_size, input_size)
-
     @property
     def rows(self) -> int:
         return self.layout.grid[0]

@@ -71,15 +71,6 @@ class HeadStatistics:
     high_norm: torch.Tensor | None
 
 
-def patch_distances(layout: TokenLayout, patch_size: tuple[int, int], device=None) -> torch.Tensor:
-    """``[P, P]`` Euclidean distances between patch centres in input pixels (row-major)."""
-    rows, cols = layout.grid
-    ys = (torch.arange(rows, device=device) + 0.5) * patch_size[0]  # [rows]
-    xs = (torch.arange(cols, device=device) + 0.5) * patch_size[1]  # [cols]
-    centres = torch.cartesian_prod(ys, xs)  # [P, 2]
-    return torch.cdist(centres, centres)  # [P, P]
-
-
 def _entropy_sum(values: torch.Tensor) -> torch.Tensor:
     """``Σ -a ln a`` over the last two dims of a tensor the caller owns; negatives count as 0."""
     values = values.clamp_min_(0)
@@ -103,21 +94,10 @@ def prefix_mass(
 def high_norm_tokens(
     token_norms: torch.Tensor | Sequence[torch.Tensor], layout: TokenLayout, *, z: float = 3.5
 ) -> torch.Tensor:
-    """Flag the tokens whose norm is an outlier in their block (see the module docstring).
+    """``[..., L, N]`` flags of the tokens whose norm is an outlier in their block.
 
-    Parameters
-    ----------
-    token_norms : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, N]`` stack or one ``[..., N]`` tensor per block.
-    layout : TokenLayout
-        Token layout of the sequence (median and MAD are taken over its patches).
-    z : float
-        Modified z-score above which a token is flagged.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., L, N]`` booleans.
+    ``token_norms`` is a ``[..., L, N]`` stack or one ``[..., N]`` tensor per block; a
+    token is flagged above modified z-score ``z`` (see the module docstring).
     """
     if not isinstance(token_norms, torch.Tensor):
         token_norms = torch.stack(list(token_norms), -2)  # [..., L, N]
@@ -173,7 +153,11 @@ def head_statistics(
     check_tokens(layers[0], layout)
     start = layout.num_prefix
     first_row = 0 if entropy_rows == "all" else start
-    distances = patch_distances(layout, patch_size, layers[0].device)  # [P, P]
+    device, (rows, cols) = layers[0].device, layout.grid
+    ys = torch.arange(rows, device=device) * patch_size[0]  # [rows]
+    xs = torch.arange(cols, device=device) * patch_size[1]  # [cols]
+    centres = torch.cartesian_prod(ys, xs).float()  # [P, 2], row-major like the patches
+    distances = torch.cdist(centres, centres)  # [P, P] pixels between patch centres
     distance, entropy = [], []  # L x H x [...]
     for layer in layers:
         distance.append([])

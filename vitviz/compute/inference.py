@@ -27,8 +27,6 @@ class InferenceResult:
     logits : torch.Tensor or None
         ``[B, C]`` float32 class scores (distilled models: the heads' mean); None for a
         headless model.
-    embedding : torch.Tensor
-        ``[B, D]`` float32 pooled features.
     attentions : torch.Tensor
         ``[B, L, H, N, N]`` attention of every block, in ``attention_dtype``.
     token_norms : torch.Tensor
@@ -37,20 +35,16 @@ class InferenceResult:
         ``[B, H, Q, N]`` float32 attention of the latent pooling query, or None.
     layout : TokenLayout
         Token layout of this input.
-    device : str
-        Where the forward pass ran.
     timings : dict of str to float
         Seconds: ``forward`` (the pass, synchronised on accelerators), ``store`` (copying
         and converting the outputs), ``total``.
     """
 
     logits: torch.Tensor | None
-    embedding: torch.Tensor
     attentions: torch.Tensor
     token_norms: torch.Tensor
     pool_attention: torch.Tensor | None
     layout: TokenLayout
-    device: str
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -116,12 +110,10 @@ def run_inference(
             norms = torch.empty((first.shape[0], 0, first.shape[-1]))  # [B, 0, N]
         result = InferenceResult(
             logits=store(output.logits),
-            embedding=store(output.embedding),
             attentions=attentions,
             token_norms=norms.to(storage),
             pool_attention=store(output.pool_attention),
             layout=output.layout,
-            device=str(parameter.device),
         )
         _synchronize(parameter.device)
     stored = time.perf_counter()

@@ -49,14 +49,11 @@ class Prepared:
         Token layout and the map between input and original pixels.
     image : PIL.Image.Image
         The RGB image as the model sees it (``W x H``, before normalisation).
-    mode : PreprocessMode
-        The mode that produced it.
     """
 
     tensor: torch.Tensor
     grid: PatchGrid
     image: Image.Image
-    mode: PreprocessMode
 
 
 def _centre_origin(resized: int, crop: int) -> int:
@@ -94,22 +91,10 @@ def _crop_resize(original: tuple[int, int], spec: PretrainedSpec) -> tuple[int, 
 def native_grid(
     original: tuple[int, int], patch_size: tuple[int, int], max_tokens: int
 ) -> tuple[int, int]:
-    """Largest patch grid with the image's aspect ratio and at most ``max_tokens`` patches.
+    """Largest ``(rows, cols)`` grid with the image's aspect and ``rows * cols <= max_tokens``.
 
-    Parameters
-    ----------
-    original : tuple of int
-        ``(height, width)`` of the image.
-    patch_size : tuple of int
-        ``(height, width)`` of a patch.
-    max_tokens : int
-        Cap on ``rows * cols``.
-
-    Returns
-    -------
-    tuple of int
-        ``(rows, cols)``, each at least 1: the image scaled by the largest factor whose
-        rounded grid fits the cap.
+    ``original`` and ``patch_size`` are ``(height, width)``. The grid is that of the image
+    scaled by the largest factor whose rounded grid fits the cap (each side at least 1).
     """
     if max_tokens < 1:
         raise AnalysisError(f"max_tokens must be at least 1, got {max_tokens}")
@@ -126,19 +111,6 @@ def native_grid(
         rows, cols = grid_at(mid)
         low, high = (mid, high) if rows * cols <= max_tokens else (low, mid)
     return grid_at(low)
-
-
-def to_tensor(image: Image.Image, mean, std) -> torch.Tensor:
-    """RGB image → normalised ``[1, 3, H, W]`` float32.
-
-    Computed in the same order and precision as torchvision's ``ToTensor`` + ``Normalize``,
-    so the values are bit-identical to timm's transform.
-    """
-    pixels = torch.from_numpy(np.array(image, dtype=np.uint8))  # [H, W, 3]
-    chw = pixels.permute(2, 0, 1).float().div(255)  # [3, H, W]
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
-    return chw.sub(mean_t).div(std_t).unsqueeze(0)  # [1, 3, H, W]
 
 
 def prepare(
@@ -212,4 +184,9 @@ def prepare(
         scale=(resized[1] / width, resized[0] / height),
         offset=(float(-left), float(-top)),
     )
-    return Prepared(to_tensor(seen, spec.mean, spec.std), grid, seen, mode)
+    # torchvision's ToTensor + Normalize in the same order and precision: bit-identical.
+    pixels = torch.from_numpy(np.array(seen, dtype=np.uint8)).permute(2, 0, 1)  # [3, H, W]
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
+    std = torch.tensor(spec.std, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
+    tensor = pixels.float().div(255).sub(mean).div(std).unsqueeze(0)  # [1, 3, H, W]
+    return Prepared(tensor, grid, seen)

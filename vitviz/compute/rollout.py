@@ -67,54 +67,33 @@ class RolloutOptions:
     end_layer: int | None = None
 
 
-def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Zero the lowest ``ratio`` of each ``[..., N, N]`` matrix's off-diagonal entries.
-
-    Returns ``fused`` itself when nothing is discarded, else a new tensor.
-    """
-    if not 0.0 <= ratio <= 1.0:
-        raise AnalysisError(f"the discard ratio must be in [0, 1], got {ratio}")
-    n = fused.shape[-1]
-    count = math.floor(ratio * n * (n - 1) + 1e-9)
-    if count == 0:
-        return fused
-    eye = torch.eye(n, dtype=torch.bool, device=fused.device)  # [N, N]
-    ranked = fused.masked_fill(eye, math.inf)  # [..., N, N]: the diagonal is never lowest
-    threshold = ranked.flatten(-2).kthvalue(count, dim=-1).values  # [...]
-    lowest = (ranked <= threshold[..., None, None]) & ~eye  # [..., N, N]
-    return fused.masked_fill(lowest, 0.0)
-
-
 def rollout_factor(fused: torch.Tensor, options: RolloutOptions) -> torch.Tensor:
     """One layer's factor ``rownorm((1 - w) · discard(F) + w · I)`` of ``[..., N, N]`` ``F``.
 
-    A row with no mass at all stays zero.
+    ``F`` is left alone; a row with no mass at all stays zero.
     """
-    weight = options.residual
+    ratio, weight = options.discard_ratio, options.residual
+    if not 0.0 <= ratio <= 1.0:
+        raise AnalysisError(f"the discard ratio must be in [0, 1], got {ratio}")
     if not 0.0 <= weight <= 1.0:
         raise AnalysisError(f"the residual weight must be in [0, 1], got {weight}")
-    mixed = discard_lowest(fused, options.discard_ratio) * (1.0 - weight)  # [..., N, N]
+    n = fused.shape[-1]
+    count = math.floor(ratio * n * (n - 1) + 1e-9)
+    if count:
+        eye = torch.eye(n, dtype=torch.bool, device=fused.device)  # [N, N]
+        ranked = fused.masked_fill(eye, math.inf)  # [..., N, N]: the diagonal is never lowest
+        threshold = ranked.flatten(-2).kthvalue(count, dim=-1).values  # [...]
+        fused = fused.masked_fill((ranked <= threshold[..., None, None]) & ~eye, 0.0)
+    mixed = fused * (1.0 - weight)  # [..., N, N]
     mixed.diagonal(dim1=-2, dim2=-1).add_(weight)
     total = mixed.sum(-1, keepdim=True)  # [..., N, 1]
     return mixed.div_(total.clamp_min(torch.finfo(mixed.dtype).tiny))
 
 
 def selected_layers(num_layers: int, start_layer: int = 0, end_layer: int | None = None) -> range:
-    """Blocks ``start_layer … end_layer`` (both inclusive; negatives count from the end).
+    """Blocks ``start_layer … end_layer`` of ``num_layers``, as an increasing range.
 
-    Parameters
-    ----------
-    num_layers : int
-        Number of blocks of the model.
-    start_layer : int
-        First block multiplied in.
-    end_layer : int or None
-        Last block multiplied in; None for the last block.
-
-    Returns
-    -------
-    range
-        The selected block indices in increasing order.
+    Both ends are inclusive, negatives count from the end, None is the last block.
     """
     start = start_layer + num_layers if start_layer < 0 else start_layer
     end = num_layers - 1 if end_layer is None else end_layer
@@ -133,30 +112,13 @@ def start_vector(
     *,
     pool_attention: torch.Tensor | None = None,
     head_fusion: HeadFusion = "mean",
-    device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The row vector a chain of factors starts from, for a query.
+    """The ``[N]`` row vector a chain of factors starts from, for a query.
 
-    Parameters
-    ----------
-    layout : TokenLayout
-        Token layout of the sequence.
-    query : Query
-        A token index gives the one-hot ``e_q``; ``"patches"`` the uniform mean over patch
-        queries; ``"pool"`` the latent pooling query's attention over the final tokens
-        (heads fused, latent queries averaged, renormalised). None: the class token, else
-        the pooling query when ``pool_attention`` is given, else ``"patches"``.
-    pool_attention : torch.Tensor or None
-        ``[..., H, Q, N]`` attention of the pooling query (``global_pool='map'``).
-    head_fusion : {"mean", "max", "min"}
-        Head fusion of ``pool_attention``.
-    device
-        Of the returned vector (``pool_attention``'s device when it is used).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[N]`` float32, or ``[..., N]`` for the pooling query.
+    A token index gives the one-hot ``e_q``; ``"patches"`` the uniform mean over patch
+    queries; ``"pool"`` the ``[..., N]`` attention of the pooling query (``[..., H, Q, N]``
+    ``pool_attention``: heads fused, latent queries averaged, renormalised). None: the
+    class token, else the pooling query when ``pool_attention`` is given, else "patches".
     """
     if query is None and layout.class_index is None and pool_attention is not None:
         query = "pool"
@@ -172,7 +134,7 @@ def start_vector(
             )
         fused = fuse_heads(pool_attention, head_fusion).mean(-2)  # [..., N]
         return fused / fused.sum(-1, keepdim=True).clamp_min(torch.finfo(fused.dtype).tiny)
-    vector = torch.zeros(n, device=device)
+    vector = torch.zeros(n)
     if resolved == "patches":
         vector[layout.num_prefix :] = 1.0 / layout.num_patches
     else:
@@ -187,24 +149,11 @@ def chain_rows(
     *,
     every_layer: bool = False,
 ) -> torch.Tensor:
-    """Multiply a row vector through layer factors, top layer first: ``s Ã_e … Ã_s``.
+    """``[..., N]`` rows ``start`` times the factors of ``layers``, top first: ``s Ã_e … Ã_s``.
 
-    Parameters
-    ----------
-    start : torch.Tensor
-        ``[..., N]`` row vector(s).
-    factor : callable
-        ``factor(l)`` gives layer ``l``'s ``[..., N, N]`` factor; called once per layer,
-        from the top of ``layers`` down, so only one factor is alive at a time.
-    layers : sequence of int
-        The selected layers in increasing order.
-    every_layer : bool
-        Also return the chain ending at each selected layer (``s Ã_l … Ã_start``).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]``, or ``[..., len(layers), N]`` with ``every_layer``.
+    ``factor(l)`` gives layer ``l``'s ``[..., N, N]`` factor, called once per layer, so only
+    one is alive at a time. ``every_layer`` returns ``[..., len(layers), N]``: the chain
+    ending at each selected layer (``s Ã_l … Ã_start``).
     """
     if not layers:
         raise AnalysisError("no layers selected")
@@ -212,11 +161,11 @@ def chain_rows(
     rows = start.float().unsqueeze(-2).expand(*start.shape[:-1], count, -1)  # [..., k, N]
     for position in reversed(range(len(layers))):
         matrix = factor(layers[position])  # [..., N, N]
-        dtype = torch.promote_types(rows.dtype, matrix.dtype)
+        rows = rows.to(matrix.device, torch.promote_types(rows.dtype, matrix.dtype))
         # Chain k ends at layer k: only the chains ending at or above this layer take it.
         first = position if every_layer else 0
-        head = rows[..., first:, :].to(dtype) @ matrix.to(dtype)  # [..., k - first, N]
-        done = rows[..., :first, :].to(dtype).expand(*head.shape[:-2], first, -1)
+        head = rows[..., first:, :] @ matrix.to(rows.dtype)  # [..., k - first, N]
+        done = rows[..., :first, :].expand(*head.shape[:-2], first, -1)  # [..., first, N]
         rows = torch.cat([done, head], -2)  # [..., k, N]
     return rows if every_layer else rows[..., 0, :]
 
@@ -230,41 +179,24 @@ def rollout_rows(
     pool_attention: torch.Tensor | None = None,
     every_layer: bool = False,
 ) -> torch.Tensor:
-    """The query's row of the rollout, over all tokens (prefix included).
+    """The query's ``[..., N]`` row of the rollout, over all tokens (prefix included).
 
-    Parameters
-    ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]`` (any float dtype).
-    layout : TokenLayout
-        Token layout of the sequence.
-    options : RolloutOptions
-        Fusion, discard, residual and the layers multiplied in.
-    query : Query
-        Which query (see :func:`start_vector`); default the class token.
-    pool_attention : torch.Tensor or None
-        ``[..., H, Q, N]`` pooling-query attention, for ``query="pool"`` (and the default
-        of models with no class token).
-    every_layer : bool
-        Return the rollout up to each selected layer ("how the picture forms").
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``; rows sum to 1.
+    ``attentions`` is a ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]`` (any
+    float dtype); ``query`` and ``pool_attention`` are read by :func:`start_vector`;
+    ``every_layer`` gives ``[..., n_selected, N]``, the rollout up to each selected layer
+    ("how the picture forms"). Rows sum to 1.
     """
     layers = attention_layers(attentions)
     check_tokens(layers[0], layout)
-    chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
-    device = layers[0].device
-    start = start_vector(
-        layout, query, pool_attention=pool_attention, head_fusion=options.fusion, device=device
-    )
-
-    def factor(index: int) -> torch.Tensor:
-        return rollout_factor(fuse_heads(layers[index], options.fusion), options)
-
+    chosen, factor = _factors(layers, options)
+    start = start_vector(layout, query, pool_attention=pool_attention, head_fusion=options.fusion)
     return chain_rows(start, factor, chosen, every_layer=every_layer)
+
+
+def _factors(layers: Sequence[torch.Tensor], options: RolloutOptions):
+    """The selected layers and ``factor(l)``, layer ``l``'s rollout factor."""
+    chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
+    return chosen, lambda index: rollout_factor(fuse_heads(layers[index], options.fusion), options)
 
 
 def rollout_stack(attentions: Attentions, options: RolloutOptions = RolloutOptions()):
@@ -273,12 +205,10 @@ def rollout_stack(attentions: Attentions, options: RolloutOptions = RolloutOptio
     Entry ``k`` is ``Ã_{start+k} … Ã_start``, row-stochastic: ``L`` matrix products, after
     which any query's rollout up to any layer is one row read.
     """
-    layers = attention_layers(attentions)
-    chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
-    products = []  # n_selected x [..., N, N]
-    for index in chosen:
-        factor = rollout_factor(fuse_heads(layers[index], options.fusion), options)
-        products.append(factor @ products[-1] if products else factor)
+    chosen, factor = _factors(attention_layers(attentions), options)
+    products = [factor(chosen[0])]  # n_selected x [..., N, N]
+    for index in chosen[1:]:
+        products.append(factor(index) @ products[-1])
     return torch.stack(products, -3)  # [..., n_selected, N, N]
 
 
@@ -298,9 +228,19 @@ def rollout(
 ) -> torch.Tensor:
     """Rollout of a query over the patches, as a grid.
 
-    The options are keywords here (the command line and the export pass them one by
-    one) for one :class:`RolloutOptions`; see :func:`rollout_rows`. ``renormalize`` drops
-    the prefix columns and renormalises the patch part to sum to 1.
+    Parameters
+    ----------
+    attentions : torch.Tensor or sequence of torch.Tensor
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
+    layout : TokenLayout
+        Token layout of the sequence.
+    query, pool_attention, every_layer
+        As in :func:`rollout_rows`.
+    head_fusion, discard_ratio, residual_weight, start_layer, end_layer
+        The fields of one :class:`RolloutOptions` (the command line and the export pass
+        them one by one).
+    renormalize : bool
+        Drop the prefix columns and renormalise the patch part to sum to 1.
 
     Returns
     -------
