@@ -62,18 +62,14 @@ class Analysis:
 
     Attributes
     ----------
-    attentions : torch.Tensor
-        ``[L, H, N, N]`` stored attention (read only).
-    layout : TokenLayout
-        Token layout of the input.
+    attentions, layout
+        ``[L, H, N, N]`` stored attention (read only) and its token layout.
     mean_distance, entropy : numpy.ndarray
         ``[L, H]`` mean attention distance (pixels) and mean row entropy (nats).
-    prefix_mass : numpy.ndarray
+    prefix_mass, patch_prefix_mass : numpy.ndarray
         ``[L, H, num_prefix]`` attention of the default query (class token, else the mean
-        patch query) on each prefix token.
-    patch_prefix_mass : numpy.ndarray
-        ``[L, num_prefix]`` mean attention of the patches on each prefix token (heads
-        averaged).
+        patch query) on each prefix token; ``[L, num_prefix]`` that of the patches, heads
+        averaged.
     token_norms, high_norm : numpy.ndarray or None
         ``[L, N]`` token norms and their high-norm flags; None without norms.
     predictions : Predictions
@@ -117,10 +113,8 @@ class Analysis:
             Fusion of the last column.
         renormalize : bool
             Drop the prefix columns and renormalise each map over the patches.
-        threshold : float or None
-            DINO's mass threshold applied to every map.
-        layer : int or None
-            Only this layer.
+        threshold, layer : float or None, int or None
+            DINO's mass threshold applied to every map; only this layer.
 
         Returns
         -------
@@ -138,18 +132,9 @@ class Analysis:
 def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysis:
     """The derived analyses of the first image of ``inference``.
 
-    Parameters
-    ----------
-    inference : vitviz.compute.inference.InferenceResult
-        Needs ``attentions``, ``layout``, ``token_norms`` and ``logits``.
-    patch_size : tuple of int
-        ``(height, width)`` of a patch in input pixels.
-    labels : sequence of str, optional
-        Class names, for the predictions.
-
-    Returns
-    -------
-    Analysis
+    ``inference`` is an :class:`~vitviz.compute.inference.InferenceResult` (``attentions``,
+    ``layout``, ``token_norms`` and ``logits`` are read), ``patch_size`` a patch's
+    ``(height, width)`` in input pixels, ``labels`` the class names for the predictions.
     """
     layout = inference.layout
     attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
@@ -184,12 +169,10 @@ class RolloutMaps:
         What was computed.
     layers : range
         The selected blocks (empty when ``error`` is set).
-    stack : torch.Tensor or None
-        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack`; None
-        when only the default query was rolled out.
-    default_rows : torch.Tensor or None
-        ``[n_selected, N]`` rollout of the default query (class token, pooling query or
-        the mean of the patches).
+    stack, default_rows : torch.Tensor or None
+        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack` (None
+        when only the default query was rolled out) and ``[n_selected, N]`` rollout of the
+        default query (class token, pooling query or the mean of the patches).
     layout : TokenLayout or None
         Token layout of the input.
     error : str or None

@@ -62,24 +62,11 @@ def check_tokens(attention: torch.Tensor, layout: TokenLayout) -> None:
 
 
 def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -> torch.Tensor:
-    """Fuse the head dimension by mean, max or min, upcasting one head at a time.
+    """Fuse the head dimension ``dim`` of ``x`` by mean, max or min.
 
-    Half-precision storage is upcast head by head, so the peak extra memory is a few
-    ``[N, N]`` matrices, not the whole layer in float32.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        Per-head values, heads along ``dim`` (``[..., H, N, N]`` by default).
-    fusion : {"mean", "max", "min"}
-        Head fusion.
-    dim : int
-        The head dimension.
-
-    Returns
-    -------
-    torch.Tensor
-        ``x`` with ``dim`` removed, in at least single precision.
+    Half-precision storage is upcast one head at a time, so the peak extra memory is a few
+    ``[N, N]`` matrices, not the whole layer in float32. Returns ``x`` without ``dim``, in
+    at least single precision.
     """
     if fusion not in _FUSE:
         raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(_FUSE)}")
@@ -155,10 +142,8 @@ def query_maps(
 
     Parameters
     ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
-    layout : TokenLayout
-        Token layout of the sequence.
+    attentions, layout
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
     query : Query
         Which query token; default the class token (mean over patch queries without one).
     renormalize : bool
@@ -181,19 +166,9 @@ def mass_threshold(maps: torch.Tensor, fraction: float = 0.6) -> torch.Tensor:
     A patch is kept when it has positive mass and the mass of the patches ranked strictly
     above it is below ``fraction`` of the map's total; this is DINO's
     ``cumsum(ascending) > 1 - t`` rule. Ties are ranked in index order, so equal values at
-    the boundary are not all kept.
-
-    Parameters
-    ----------
-    maps : torch.Tensor
-        ``[..., rows, cols]`` maps; negative values (DiffAttention) count as no mass.
-    fraction : float
-        Fraction ``t`` of the mass to keep, in ``(0, 1]`` (0.6 in DINO's figures).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., rows, cols]`` boolean mask; all False for an all-zero map.
+    the boundary are not all kept. ``maps`` is ``[..., rows, cols]`` (negative values, as
+    from DiffAttention, count as no mass); ``fraction`` is in ``(0, 1]`` (0.6 in DINO's
+    figures). Returns a boolean mask of the same shape, all False for an all-zero map.
     """
     if not 0.0 < fraction <= 1.0:
         raise AnalysisError(f"the mass threshold must be in (0, 1], got {fraction}")

@@ -73,13 +73,11 @@ def class_rows(
     """
     _check_method(method)
     layers, grads = attention_layers(attentions), attention_layers(gradients)
-    if len(layers) != len(grads):
-        raise AnalysisError(f"{len(layers)} attention layers but {len(grads)} gradient layers")
-    for layer, grad in zip(layers, grads, strict=True):
-        if layer.shape != grad.shape:
-            raise AnalysisError(
-                f"gradient {tuple(grad.shape)} does not match attention {tuple(layer.shape)}"
-            )
+    if [g.shape for g in grads] != [a.shape for a in layers]:
+        raise AnalysisError(
+            f"the gradient ({len(grads)} gradient layers of {tuple(grads[0].shape)}) does not "
+            f"match the attention ({len(layers)} layers of {tuple(layers[0].shape)})"
+        )
     check_tokens(layers[0], layout)
     options = options or RolloutOptions()
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
@@ -130,14 +128,11 @@ def class_maps(
         headless models).
     method : {"relevance", "grad_rollout"}
         See the module docstring.
-    query : Query
-        Whose row is shown (default the class token).
-    start_layer, end_layer : int
-        Blocks taken in (inclusive; None: the last).
+    query, start_layer, end_layer, renormalize
+        Whose row is shown (default the class token), the blocks taken in, and as in
+        :func:`vitviz.compute.rollout.rollout`.
     head_fusion, discard_ratio, residual_weight
-        Gradient rollout only (see :func:`class_rows`).
-    renormalize : bool
-        Drop the prefix columns and renormalise each map over the patches.
+        Gradient rollout only, as in :func:`vitviz.compute.rollout.rollout`.
 
     Returns
     -------
@@ -196,11 +191,7 @@ def class_map(
 ) -> torch.Tensor:
     """The class-specific map of one class (see :func:`class_maps` for ``options``).
 
-    Returns
-    -------
-    torch.Tensor
-        ``[rows, cols]`` for one image (``[3, H, W]`` or a batch of one), otherwise
-        ``[B, rows, cols]``.
+    ``[rows, cols]`` for one image (``[3, H, W]`` or a batch of one), else ``[B, rows, cols]``.
     """
     maps = class_maps(model, x, [class_index], method=method, **options)[:, 0]  # [B, rows, cols]
     return maps[0] if maps.shape[0] == 1 else maps

@@ -27,12 +27,9 @@ class PatchGrid:
     ----------
     layout : TokenLayout
         Token layout of the prepared input; ``layout.grid`` is ``(rows, cols)``.
-    patch_size : tuple of int
-        ``(height, width)`` of one patch in input pixels.
-    input_size : tuple of int
-        ``(height, width)`` of the model input; a multiple of the patch size.
-    original_size : tuple of int
-        ``(height, width)`` of the original image.
+    patch_size, input_size, original_size : tuple of int
+        ``(height, width)`` of one patch and of the model input (a multiple of the patch)
+        in input pixels, and of the original image.
     scale : tuple of float
         ``(sx, sy)``: input pixels per original pixel along x and y.
     offset : tuple of float

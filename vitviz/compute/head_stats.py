@@ -51,18 +51,11 @@ MODIFIED_Z = 0.6745
 
 @dataclass(frozen=True)
 class HeadStatistics:
-    """All per-head statistics of one analysis.
+    """All per-head statistics of one analysis, as tensors.
 
-    Attributes
-    ----------
-    mean_distance : torch.Tensor
-        ``[..., L, H]`` mean attention distance in input pixels.
-    entropy : torch.Tensor
-        ``[..., L, H]`` mean row entropy in nats.
-    prefix_mass : torch.Tensor
-        ``[..., L, H, num_prefix]`` attention of the query on each prefix token.
-    high_norm : torch.Tensor or None
-        ``[..., L, N]`` boolean flags of high-norm tokens; None without token norms.
+    ``mean_distance`` (input pixels) and ``entropy`` (nats) are ``[..., L, H]``;
+    ``prefix_mass`` is the ``[..., L, H, num_prefix]`` attention of the query on each prefix
+    token; ``high_norm`` the ``[..., L, N]`` flags of high-norm tokens, None without norms.
     """
 
     mean_distance: torch.Tensor
@@ -128,20 +121,17 @@ def head_statistics(
 
     Parameters
     ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
-    layout : TokenLayout
-        Token layout of the sequence.
+    attentions, layout
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
     patch_size : tuple of int
         ``(height, width)`` of a patch in input pixels.
     token_norms : torch.Tensor or sequence of torch.Tensor, optional
-        ``[..., L, N]`` per-block token norms, for the high-norm flags.
+        ``[..., L, N]`` per-block token norms, for the high-norm flags (modified z-score
+        threshold ``high_norm_z``).
     prefix_query : Query
         Query of the prefix mass.
     entropy_rows : {"all", "patches"}
         Query rows averaged by the entropy.
-    high_norm_z : float
-        Modified z-score threshold of the high-norm flags.
 
     Returns
     -------
@@ -158,24 +148,22 @@ def head_statistics(
     xs = torch.arange(cols, device=device) * patch_size[1]  # [cols]
     centres = torch.cartesian_prod(ys, xs).float()  # [P, 2], row-major like the patches
     distances = torch.cdist(centres, centres)  # [P, P] pixels between patch centres
-    distance, entropy = [], []  # L x H x [...]
+    distance, entropy = [], []  # L * H x [...]
     for layer in layers:
-        distance.append([])
-        entropy.append([])
         for head in layer.unbind(-3):
             patches = as_float(head[..., start:, start:])  # [..., P, P]
             weighted = torch.linalg.vecdot(patches, distances.to(patches.dtype))  # [..., P]
             mass = patches.sum(-1).clamp_min(torch.finfo(patches.dtype).tiny)  # [..., P]
-            distance[-1].append((weighted / mass).mean(-1))
-            rows = head[..., first_row:, :]  # [..., R, N]
-            copy = rows.to(torch.promote_types(rows.dtype, torch.float32), copy=True)
-            entropy[-1].append(_entropy_sum(copy) / rows.shape[-2])
+            distance.append((weighted / mass).mean(-1))
+            queries = head[..., first_row:, :]  # [..., R, N]
+            copy = queries.to(torch.promote_types(queries.dtype, torch.float32), copy=True)
+            entropy.append(_entropy_sum(copy) / queries.shape[-2])
     high_norm = None
     if token_norms is not None:
         high_norm = high_norm_tokens(token_norms, layout, z=high_norm_z)
     return HeadStatistics(
-        mean_distance=torch.stack([torch.stack(d, -1) for d in distance], -2),  # [..., L, H]
-        entropy=torch.stack([torch.stack(e, -1) for e in entropy], -2),  # [..., L, H]
+        mean_distance=torch.stack(distance, -1).unflatten(-1, (len(layers), -1)),  # [..., L, H]
+        entropy=torch.stack(entropy, -1).unflatten(-1, (len(layers), -1)),  # [..., L, H]
         prefix_mass=prefix_mass(layers, layout, query=prefix_query),
         high_norm=high_norm,
     )

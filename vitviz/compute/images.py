@@ -29,23 +29,12 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 
 def open_image(source: str | os.PathLike | bytes | Image.Image) -> Image.Image:
-    """Read an image and convert it to 8-bit RGB.
+    """Read a file path, the encoded bytes of an image file, or a PIL image as 8-bit RGB.
 
-    Parameters
-    ----------
-    source : str, os.PathLike, bytes or PIL.Image.Image
-        A file path, the encoded bytes of an image file, or an image already in memory.
-
-    Returns
-    -------
-    PIL.Image.Image
-        A new RGB image, fully loaded (no file handle kept open).
-
-    Raises
-    ------
-    ImageLoadError
-        When the file is missing, empty, not an image, truncated or corrupt, too large
-        (decompression-bomb limit), or in a colour mode that cannot be converted.
+    Returns a new RGB image, fully loaded (no file handle kept open). Raises
+    :class:`ImageLoadError` when the file is missing, empty, not an image, truncated or
+    corrupt, too large (decompression-bomb limit), or in a colour mode that cannot be
+    converted.
     """
     if isinstance(source, Image.Image):
         width, height = source.size

@@ -27,9 +27,8 @@ class InferenceResult:
     logits : torch.Tensor or None
         ``[B, C]`` float32 class scores (distilled models: the heads' mean); None for a
         headless model.
-    attentions : torch.Tensor
-        ``[B, L, H, N, N]`` attention of every block, in ``attention_dtype``.
-    token_norms : torch.Tensor
+    attentions, token_norms : torch.Tensor
+        ``[B, L, H, N, N]`` attention of every block, in ``attention_dtype``, and the
         ``[B, L, N]`` float32 norm of every token after every block.
     pool_attention : torch.Tensor or None
         ``[B, H, Q, N]`` float32 attention of the latent pooling query, or None.
@@ -49,10 +48,8 @@ class InferenceResult:
 
 
 def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
+    if device.type != "cpu":
+        torch.accelerator.synchronize(device)
 
 
 def run_inference(
@@ -69,12 +66,10 @@ def run_inference(
     model : vitviz.vit.VisionTransformer
         The network (in eval mode); ``x`` is moved to its device and dtype.
     x : torch.Tensor
-        ``[B, 3, H, W]`` (or ``[3, H, W]``) preprocessed images; ``H`` and ``W`` multiples
-        of the patch size.
-    attention_dtype : torch.dtype
-        Storage precision of the attention (float16 by default; float32 to keep it exact).
-    storage_device : torch.device or str
-        Where the result is kept (the CPU by default, freeing the accelerator).
+        ``[B, 3, H, W]`` (or ``[3, H, W]``) preprocessed images.
+    attention_dtype, storage_device
+        Precision and device the attention is kept in (float16 on the CPU by default;
+        float32 keeps it exact).
 
     Returns
     -------

@@ -75,21 +75,11 @@ def check_class_index(index: int, num_classes: int) -> int:
 def top_k(
     logits: torch.Tensor | None, labels: Sequence[str] | None = None, k: int = 5
 ) -> Predictions:
-    """The ``k`` most probable classes of one image.
+    """The ``k`` most probable classes of one image's ``[C]`` or ``[1, C]`` ``logits``.
 
-    Parameters
-    ----------
-    logits : torch.Tensor or None
-        ``[C]`` or ``[1, C]`` scores; None for a headless model.
-    labels : sequence of str, optional
-        Class names in logit order (``PretrainedSpec.labels``).
-    k : int
-        How many classes (fewer when the model has fewer).
-
-    Returns
-    -------
-    Predictions
-        Empty, with a reason, when ``logits`` is None.
+    ``labels`` are the class names in logit order (``PretrainedSpec.labels``); fewer than
+    ``k`` classes are returned when the model has fewer, none (with a reason) when
+    ``logits`` is None (a headless model).
     """
     if logits is None:
         return Predictions(classes=(), num_classes=0, reason=NO_HEAD_REASON)
@@ -125,10 +115,8 @@ def top_k_batch(
     *,
     batch_size: int | None = None,
 ) -> list[Predictions]:
-    """:func:`top_k` for every row of ``[B, C]`` ``logits``.
-
-    ``batch_size`` says how many empty results to return for a headless model (None
-    ``logits``).
+    """:func:`top_k` for every row of ``[B, C]`` ``logits`` (``batch_size`` empty results when
+    ``logits`` is None: a headless model).
     """
     if logits is None:
         return [top_k(None) for _ in range(batch_size or 0)]

@@ -39,16 +39,8 @@ class PreprocessMode(enum.Enum):
 
 @dataclass(frozen=True)
 class Prepared:
-    """A prepared model input.
-
-    Attributes
-    ----------
-    tensor : torch.Tensor
-        Normalised input, ``[1, 3, H, W]`` float32.
-    grid : PatchGrid
-        Token layout and the map between input and original pixels.
-    image : PIL.Image.Image
-        The RGB image as the model sees it (``W x H``, before normalisation).
+    """A prepared model input: the normalised ``[1, 3, H, W]`` float32 ``tensor``, the patch
+    ``grid`` mapping input to original pixels, and the RGB ``image`` as the model sees it.
     """
 
     tensor: torch.Tensor
@@ -139,8 +131,6 @@ def prepare(
     Returns
     -------
     Prepared
-        The normalised tensor, the patch grid mapped onto ``image`` and the image the
-        model sees.
     """
     mode = PreprocessMode(mode)
     if image.mode != "RGB":

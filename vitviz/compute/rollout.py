@@ -49,15 +49,12 @@ class RolloutOptions:
     ----------
     fusion : {"mean", "max", "min"}
         Per-layer head fusion.
-    discard_ratio : float
-        Fraction in ``[0, 1]`` of the off-diagonal entries zeroed per layer.
-    residual : float
-        Weight ``w`` in ``[0, 1]`` of the identity (the residual path); 0.5 is Abnar &
-        Zuidema's ``(A + I) / 2``.
-    start_layer : int
-        First block multiplied in (negative counts from the end).
-    end_layer : int or None
-        Last block multiplied in (inclusive); None for the model's last block.
+    discard_ratio, residual : float
+        Fraction in ``[0, 1]`` of the off-diagonal entries zeroed per layer; weight ``w``
+        in ``[0, 1]`` of the identity (0.5 is Abnar & Zuidema's ``(A + I) / 2``).
+    start_layer, end_layer : int, int or None
+        First and last block multiplied in (inclusive; negatives count from the end;
+        None for the model's last block).
     """
 
     fusion: HeadFusion = "mean"
@@ -230,10 +227,8 @@ def rollout(
 
     Parameters
     ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
-    layout : TokenLayout
-        Token layout of the sequence.
+    attentions, layout
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
     query, pool_attention, every_layer
         As in :func:`rollout_rows`.
     head_fusion, discard_ratio, residual_weight, start_layer, end_layer
