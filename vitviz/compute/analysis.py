@@ -1,11 +1,9 @@
 """Everything the GUI derives from one forward pass, computed once, off the UI thread.
 
-:func:`analyse` is the second stage of a result: head statistics, high-norm flags,
-prefix mass and the ranked predictions. :func:`rollout_maps` rolls out every query up to
-every selected layer for one :class:`~vitviz.compute.rollout.RolloutOptions`. Both run
-in the GUI's worker thread and return frozen values that are never written again, so
-they may be handed to the UI thread as they are. Their methods are the cheap per-query
-reads the panels make on the UI thread (a row of a stored tensor: within a frame).
+:func:`analyse` (head statistics, high-norm flags, prefix mass, predictions) and
+:func:`rollout_maps` run in the GUI's worker thread and return frozen values, never
+written again, for the UI thread; their methods are the cheap per-query reads the panels
+make (a row of a stored tensor: within a frame).
 """
 
 from __future__ import annotations

@@ -50,12 +50,15 @@ def attention_layers(attentions: Attentions) -> tuple[torch.Tensor, ...]:
     return tuple(attentions)
 
 
-def check_tokens(attention: torch.Tensor, layout: TokenLayout) -> None:
-    """Raise :class:`AnalysisError` unless the last two dims are ``N x N`` for ``layout``."""
+def check_tokens(values: torch.Tensor, layout: TokenLayout, what: str = "attention") -> None:
+    """Raise :class:`AnalysisError` unless ``values`` spans ``layout``'s ``N`` tokens.
+
+    The last dim is checked, and the last two of an ``"attention"`` (``N x N``).
+    """
     n = layout.num_tokens
-    if attention.shape[-1] != n or attention.shape[-2] != n:
+    if values.shape[-1] != n or (what == "attention" and values.shape[-2] != n):
         raise AnalysisError(
-            f"attention over {attention.shape[-1]} tokens does not match the token layout "
+            f"{what} over {values.shape[-1]} tokens does not match the token layout "
             f"({layout.num_prefix} prefix + {layout.grid[0]}x{layout.grid[1]} patches = {n}); "
             "was it computed for another image size?"
         )
@@ -81,16 +84,14 @@ def resolve_query(layout: TokenLayout, query: Query) -> int | Literal["patches",
     """Turn a :data:`Query` into a token index, ``"patches"`` or ``"pool"``."""
     if query is None:
         return layout.class_index if layout.class_index is not None else "patches"
+    if query == "class" and layout.class_index is None:
+        raise AnalysisError("this model has no class token; pick a patch or another token")
+    if query == "pool" and not layout.pool_query:
+        raise AnalysisError("this model has no latent pooling query (global_pool='map')")
+    if query in ("patches", "pool"):
+        return query
     if query == "class":
-        if layout.class_index is None:
-            raise AnalysisError("this model has no class token; pick a patch or another token")
         return layout.class_index
-    if query == "pool":
-        if not layout.pool_query:
-            raise AnalysisError("this model has no latent pooling query (global_pool='map')")
-        return "pool"
-    if query == "patches":
-        return "patches"
     if isinstance(query, int) and not isinstance(query, bool):
         if not 0 <= query < layout.num_tokens:
             raise AnalysisError(
@@ -119,11 +120,7 @@ def patch_columns(
     ``renormalize`` divides each row's patch part by its sum (the prefix columns' mass is
     dropped); rows with no patch mass stay zero.
     """
-    if rows.shape[-1] != layout.num_tokens:
-        raise AnalysisError(
-            f"a row over {rows.shape[-1]} tokens does not match the token layout "
-            f"({layout.num_tokens} tokens)"
-        )
+    check_tokens(rows, layout, "a row")
     patches = rows[..., layout.num_prefix :]  # [..., P]
     if renormalize:
         total = patches.sum(-1, keepdim=True)  # [..., 1]

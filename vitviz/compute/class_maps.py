@@ -1,23 +1,20 @@
 """Class-specific maps: gradient rollout and Chefer et al.'s relevance, for any class.
 
 Both weight each layer's attention ``A_l`` by the gradient of the class score ``y_c``
-with respect to that same layer's attention, ``∇A_l = ∂y_c/∂A_l``, keeping the positive
-part per head: ``G_l = (∇A_l ⊙ A_l)⁺`` (``[H, N, N]``). Gradients are taken with
-``torch.autograd.grad`` with the attention tensors as ``inputs``, which returns them in
-the order asked for, so layer ``l``'s gradient always meets layer ``l``'s attention
-(vit-explain's backward hooks collect them in reverse order).
+with respect to that same layer's attention, keeping the positive part per head:
+``G_l = (∇A_l ⊙ A_l)⁺`` (``[H, N, N]``). ``torch.autograd.grad`` returns the gradients in
+the order of its ``inputs``, so layer ``l``'s gradient always meets layer ``l``'s
+attention (vit-explain's backward hooks collect them in reverse order).
 
 - **relevance** (Chefer et al. 2021, "Generic attention-model explainability"):
-  ``R = I; R += mean_h(G_l) · R`` for each layer from ``start_layer`` up, i.e.
-  ``R = (I + Ḡ_end) … (I + Ḡ_start)``, no row normalisation (as the authors' code).
-- **grad_rollout** (vit-explain): ``G_l`` fused over heads (mean by default; the positive
-  part is taken *before* fusing, as in Chefer's formula — vit-explain fuses first), then
-  the rollout recipe of :mod:`vitviz.compute.rollout` (discard, residual, row
-  normalisation, product).
+  ``R = I; R += mean_h(G_l) · R`` for each layer from ``start_layer`` up, no row
+  normalisation (as the authors' code).
+- **grad_rollout** (vit-explain): ``G_l`` fused over heads (the positive part taken
+  *before* fusing, as in Chefer's formula; vit-explain fuses first), then the rollout
+  recipe of :mod:`vitviz.compute.rollout`.
 
-The map is the query's row (class token by default) over the patch columns, as a grid.
-Several classes share one forward pass; each class costs one backward pass, and its
-gradients are dropped as soon as its map is made.
+The map is the query's row (class token by default) over the patch columns. Classes share
+one forward pass; each costs one backward pass, its gradients dropped once its map is made.
 """
 
 from __future__ import annotations
@@ -65,13 +62,10 @@ def class_rows(
 ) -> torch.Tensor:
     """The query's ``[..., N]`` row of a class-specific map (see the module docstring).
 
-    ``attentions`` and ``gradients`` are ``[..., L, H, N, N]`` stacks (or per-layer
-    ``[..., H, N, N]``) of attention and of the class score's gradient with respect to it,
-    layer for layer. ``options`` gives the layers taken in, and for gradient rollout also
-    fusion, discard and residual; the other arguments are those of
-    :func:`vitviz.compute.rollout.rollout_rows`.
+    ``gradients`` are the class score's gradients with respect to ``attentions``, layer for
+    layer; ``options`` gives the layers taken in (and, for gradient rollout, the rollout
+    recipe); the other arguments are those of :func:`vitviz.compute.rollout.rollout_rows`.
     """
-    _check_method(method)
     layers, grads = attention_layers(attentions), attention_layers(gradients)
     if [g.shape for g in grads] != [a.shape for a in layers]:
         raise AnalysisError(
@@ -93,11 +87,6 @@ def class_rows(
 
     start = start_vector(layout, query, pool_attention=pool_attention, head_fusion=fusion)
     return chain_rows(start, factor, chosen, every_layer=every_layer)
-
-
-def _check_method(method: str) -> None:
-    if method not in CLASS_METHODS:
-        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
 
 
 def class_maps(
@@ -141,7 +130,8 @@ def class_maps(
         precision, on the model's device.
     """
     options = RolloutOptions(head_fusion, discard_ratio, residual_weight, start_layer, end_layer)
-    _check_method(method)
+    if method not in CLASS_METHODS:
+        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
     if x.dim() == 3:
         x = x.unsqueeze(0)  # [1, 3, H, W]
     parameter = next(model.parameters())
@@ -185,13 +175,11 @@ def class_map(
     model: torch.nn.Module,
     x: torch.Tensor,
     class_index: int,
-    *,
-    method: ClassMethod = "relevance",
     **options,
 ) -> torch.Tensor:
     """The class-specific map of one class (see :func:`class_maps` for ``options``).
 
     ``[rows, cols]`` for one image (``[3, H, W]`` or a batch of one), else ``[B, rows, cols]``.
     """
-    maps = class_maps(model, x, [class_index], method=method, **options)[:, 0]  # [B, rows, cols]
+    maps = class_maps(model, x, [class_index], **options)[:, 0]  # [B, rows, cols]
     return maps[0] if maps.shape[0] == 1 else maps

@@ -123,9 +123,7 @@ class PatchGrid:
         x_in, y_in = self.to_input(x, y)
         ph, pw = self.patch_size
         row, col = int(np.floor(y_in / ph)), int(np.floor(x_in / pw))
-        if 0 <= row < self.rows and 0 <= col < self.cols:
-            return row, col
-        return None
+        return (row, col) if 0 <= row < self.rows and 0 <= col < self.cols else None
 
     def token_at(self, x: float, y: float) -> int | None:
         """Sequence index of the patch token covering original pixel ``(x, y)``, or None."""

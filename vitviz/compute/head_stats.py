@@ -64,14 +64,6 @@ class HeadStatistics:
     high_norm: torch.Tensor | None
 
 
-def _entropy_sum(values: torch.Tensor) -> torch.Tensor:
-    """``Σ -a ln a`` over the last two dims of a tensor the caller owns; negatives count as 0."""
-    values = values.clamp_min_(0)
-    logs = values.clamp_min(torch.finfo(values.dtype).tiny).log_()  # 0 · ln(tiny) = 0
-    # 1.2 ms per 1374 x 1374 head vs 5.9 ms for torch.special.entr (2-core CPU).
-    return -(values.mul_(logs)).sum((-2, -1))
-
-
 def prefix_mass(
     attentions: Attentions, layout: TokenLayout, *, query: Query = None
 ) -> torch.Tensor:
@@ -94,11 +86,7 @@ def high_norm_tokens(
     """
     if not isinstance(token_norms, torch.Tensor):
         token_norms = torch.stack(list(token_norms), -2)  # [..., L, N]
-    if token_norms.shape[-1] != layout.num_tokens:
-        raise AnalysisError(
-            f"token norms over {token_norms.shape[-1]} tokens do not match the token layout "
-            f"({layout.num_tokens} tokens)"
-        )
+    check_tokens(token_norms, layout, "the token norms")
     norms = as_float(token_norms)  # [..., L, N]
     patches = norms[..., layout.num_prefix :]  # [..., L, P]
     median = patches.median(-1, keepdim=True).values  # [..., L, 1]
@@ -113,9 +101,7 @@ def head_statistics(
     patch_size: tuple[int, int],
     *,
     token_norms: torch.Tensor | Sequence[torch.Tensor] | None = None,
-    prefix_query: Query = None,
     entropy_rows: EntropyRows = "all",
-    high_norm_z: float = 3.5,
 ) -> HeadStatistics:
     """Every per-head statistic of every layer (see the module docstring).
 
@@ -126,10 +112,7 @@ def head_statistics(
     patch_size : tuple of int
         ``(height, width)`` of a patch in input pixels.
     token_norms : torch.Tensor or sequence of torch.Tensor, optional
-        ``[..., L, N]`` per-block token norms, for the high-norm flags (modified z-score
-        threshold ``high_norm_z``).
-    prefix_query : Query
-        Query of the prefix mass.
+        ``[..., L, N]`` per-block token norms, for the high-norm flags.
     entropy_rows : {"all", "patches"}
         Query rows averaged by the entropy.
 
@@ -155,15 +138,16 @@ def head_statistics(
             weighted = torch.linalg.vecdot(patches, distances.to(patches.dtype))  # [..., P]
             mass = patches.sum(-1).clamp_min(torch.finfo(patches.dtype).tiny)  # [..., P]
             distance.append((weighted / mass).mean(-1))
+            # Σ -a ln a with negatives as 0: 1.2 ms per 1374 x 1374 head vs 5.9 ms for
+            # torch.special.entr (2-core CPU).
             queries = head[..., first_row:, :]  # [..., R, N]
-            copy = queries.to(torch.promote_types(queries.dtype, torch.float32), copy=True)
-            entropy.append(_entropy_sum(copy) / queries.shape[-2])
-    high_norm = None
-    if token_norms is not None:
-        high_norm = high_norm_tokens(token_norms, layout, z=high_norm_z)
+            a = queries.to(torch.promote_types(queries.dtype, torch.float32), copy=True)
+            logs = a.clamp_min_(0).clamp_min(torch.finfo(a.dtype).tiny).log_()  # 0 · ln(tiny) = 0
+            entropy.append(-a.mul_(logs).sum((-2, -1)) / queries.shape[-2])
+    high_norm = None if token_norms is None else high_norm_tokens(token_norms, layout)
     return HeadStatistics(
         mean_distance=torch.stack(distance, -1).unflatten(-1, (len(layers), -1)),  # [..., L, H]
         entropy=torch.stack(entropy, -1).unflatten(-1, (len(layers), -1)),  # [..., L, H]
-        prefix_mass=prefix_mass(layers, layout, query=prefix_query),
+        prefix_mass=prefix_mass(layers, layout),
         high_norm=high_norm,
     )

@@ -2,9 +2,9 @@
 
 Every image the app shows or analyses passes through :func:`open_image`, which either
 returns a plain RGB image or raises :class:`~vitviz.errors.ImageLoadError` saying what is
-wrong. Conversions: EXIF orientation applied, first frame of an animation, transparency
-composited over neutral grey, 16-bit and float greyscale scaled to 8 bits, palette / CMYK /
-greyscale / YCbCr converted.
+wrong. Conversions (:func:`to_rgb`): EXIF orientation applied, first frame of an animation,
+transparency composited over :data:`NEUTRAL_BACKGROUND`, 16-bit and float greyscale scaled
+to 8 bits, palette / CMYK / greyscale / YCbCr converted.
 """
 
 from __future__ import annotations
@@ -98,13 +98,10 @@ def _guarded(read, name: str) -> Image.Image:
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert a loaded PIL image to a new 8-bit RGB image.
+    """Convert a loaded PIL image to a new 8-bit RGB image (see the module docstring).
 
-    The first frame of an animation is taken, EXIF orientation applied, transparency
-    composited over :data:`NEUTRAL_BACKGROUND`, 16-bit greyscale scaled by ``255/65535``,
-    float greyscale read as ``[0, 1]``.
-
-    Raises :class:`ImageLoadError` when the colour mode cannot be converted.
+    16-bit greyscale is scaled by ``255/65535``, float greyscale read as ``[0, 1]``; raises
+    :class:`ImageLoadError` when the colour mode cannot be converted.
     """
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)

@@ -1,9 +1,8 @@
 """Top-k predictions: class indices, labels and probabilities from a forward pass's logits.
 
-Distilled models (DeiT) need nothing special here: the network's logits are already the
-mean of the class and distillation heads, as timm gives them in eval mode. Headless
-models (``num_classes=0``, e.g. DINOv2 backbones) have no logits; they get an empty
-result that says why, instead of an error.
+Distilled models (DeiT) need nothing special: their logits are already the mean of the
+two heads, as in timm's eval mode. Headless models (e.g. DINOv2 backbones) have no
+logits; they get an empty result that says why, instead of an error.
 """
 
 from __future__ import annotations

@@ -12,11 +12,10 @@ query's row vector through the factors; :func:`rollout_stack` forms ``R`` up to 
 selected layer, so that any query's rollout is then a row read.
 
 Discard, precisely: ``k = ⌊ratio · N(N-1)⌋`` of the *off-diagonal* entries of ``F_l`` are
-zeroed, those at or below the ``k``-th smallest off-diagonal value (ties at the threshold
-go together). The diagonal — each token's attention to itself, the path by which a query
-keeps its identity through the layer — is never discarded, for every token, so that the
-rollout matrix does not depend on the query. (jacobgil's vit-explain protects only the
-single flat index 0, CLS→CLS.)
+zeroed, those at or below the ``k``-th smallest (ties at the threshold go together). The
+diagonal, by which every token keeps its identity through the layer, is never discarded,
+so that the rollout matrix does not depend on the query (jacobgil's vit-explain protects
+only the single flat index 0, CLS→CLS).
 """
 
 from __future__ import annotations
@@ -120,18 +119,13 @@ def start_vector(
     if query is None and layout.class_index is None and pool_attention is not None:
         query = "pool"
     resolved = resolve_query(layout, query)
-    n = layout.num_tokens
     if resolved == "pool":
         if pool_attention is None:
             raise AnalysisError("rollout of the pooling query needs the model's pool attention")
-        if pool_attention.shape[-1] != n:
-            raise AnalysisError(
-                f"pool attention over {pool_attention.shape[-1]} tokens does not match the "
-                f"token layout ({n} tokens)"
-            )
+        check_tokens(pool_attention, layout, "the pool attention")
         fused = fuse_heads(pool_attention, head_fusion).mean(-2)  # [..., N]
         return fused / fused.sum(-1, keepdim=True).clamp_min(torch.finfo(fused.dtype).tiny)
-    vector = torch.zeros(n)
+    vector = torch.zeros(layout.num_tokens)
     if resolved == "patches":
         vector[layout.num_prefix :] = 1.0 / layout.num_patches
     else:
@@ -152,8 +146,6 @@ def chain_rows(
     one is alive at a time. ``every_layer`` returns ``[..., len(layers), N]``: the chain
     ending at each selected layer (``s Ã_l … Ã_start``).
     """
-    if not layers:
-        raise AnalysisError("no layers selected")
     count = len(layers) if every_layer else 1
     rows = start.float().unsqueeze(-2).expand(*start.shape[:-1], count, -1)  # [..., k, N]
     for position in reversed(range(len(layers))):
