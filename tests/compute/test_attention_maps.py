@@ -8,10 +8,7 @@ import torch
 from vitviz.compute.attention_maps import (
     fuse_heads,
     mass_threshold,
-    patch_columns,
-    pool_maps,
     query_maps,
-    query_rows,
 )
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
@@ -61,9 +58,9 @@ def test_default_query_is_class_token_else_mean_of_patch_queries():
     )
     without = LAYOUTS[3]
     attention = random_attention(without)
-    rows = query_rows(attention, without)
-    expected = attention[:, :, without.num_prefix :, :].mean(-2)
-    torch.testing.assert_close(rows, expected)
+    maps = query_maps(attention, without)
+    expected = attention[:, :, without.num_prefix :, :].mean(-2)  # [L, H, N]
+    torch.testing.assert_close(maps, expected.reshape(3, 2, *without.grid))
 
 
 def test_renormalised_maps_drop_prefix_mass_and_sum_to_one():
@@ -120,9 +117,8 @@ def test_hand_checkable_three_token_example_from_design():
     )
     attention = scores.softmax(-1)[None, None]  # [1, 1, 3, 3]
     layout = TokenLayout(num_class=1, num_dist=0, num_reg=0, grid=(1, 2))
-    rows = query_rows(attention, layout, "class")
     torch.testing.assert_close(
-        rows[0, 0], torch.tensor([0.0634, 0.4683, 0.4683]).double(), atol=1e-4, rtol=0
+        attention[0, 0, 0], torch.tensor([0.0634, 0.4683, 0.4683]).double(), atol=1e-4, rtol=0
     )
     grid = query_maps(attention, layout, "class")
     torch.testing.assert_close(
@@ -185,14 +181,6 @@ def test_mass_threshold_hand_example_and_bad_input():
         mass_threshold(maps, 0.0)
     signed = torch.tensor([[0.5, -0.4], [0.3, 0.2]])  # negatives hold no mass
     assert mass_threshold(signed, 0.6).tolist() == [[True, False], [True, False]]
-
-
-def test_pool_maps_average_latent_queries():
-    layout = LAYOUTS[4]
-    pool = torch.rand(1, 3, 2, layout.num_tokens).softmax(-1)  # [B, H, Q, N]
-    maps = pool_maps(pool, layout)
-    assert maps.shape == (1, 3, 2, 2)
-    torch.testing.assert_close(maps, patch_columns(pool.mean(-2), layout))
 
 
 def test_errors_name_the_problem():

@@ -13,8 +13,13 @@ def layout(rows: int, cols: int, *, num_reg: int = 0) -> TokenLayout:
     return TokenLayout(num_class=1, num_dist=0, num_reg=num_reg, grid=(rows, cols))
 
 
+def identity(layout, patch_size, input_size):
+    """A grid whose "original" image is the model input itself."""
+    return PatchGrid(layout, patch_size, input_size, input_size)
+
+
 def test_identity_grid_boxes_are_patches():
-    grid = PatchGrid.identity(layout(14, 14), (16, 16), (224, 224))
+    grid = identity(layout(14, 14), (16, 16), (224, 224))
     assert grid.patch_box(0, 0) == (0, 0, 16, 16)
     assert grid.patch_box(13, 2) == (32, 208, 48, 224)
     assert grid.crop_box == (0, 0, 224, 224)
@@ -68,7 +73,7 @@ def test_points_outside_the_original_image():
 
 
 def test_token_boxes_follow_the_layout_prefix():
-    grid = PatchGrid.identity(layout(4, 5, num_reg=4), (8, 8), (32, 40))
+    grid = identity(layout(4, 5, num_reg=4), (8, 8), (32, 40))
     assert grid.token_box(0) is None  # CLS
     assert grid.token_box(4) is None  # last register
     assert grid.token_box(5) == grid.patch_box(0, 0)
@@ -96,7 +101,7 @@ def test_to_input_and_to_original_are_inverse_on_arrays():
 
 
 def test_patch_box_outside_the_grid():
-    grid = PatchGrid.identity(layout(2, 3), (16, 16), (32, 48))
+    grid = identity(layout(2, 3), (16, 16), (32, 48))
     with pytest.raises(IndexError):
         grid.patch_box(2, 0)
     with pytest.raises(IndexError):
@@ -105,6 +110,6 @@ def test_patch_box_outside_the_grid():
 
 def test_layout_must_match_the_input_size():
     with pytest.raises(ValueError, match="does not match"):
-        PatchGrid.identity(layout(16, 10), (16, 16), (160, 256))
+        identity(layout(16, 10), (16, 16), (160, 256))
     with pytest.raises(ValueError, match="not a multiple"):
-        PatchGrid.identity(layout(10, 16), (16, 16), (161, 256))
+        identity(layout(10, 16), (16, 16), (161, 256))

@@ -8,11 +8,8 @@ import pytest
 import torch
 
 from vitviz.compute.head_stats import (
-    attention_entropy,
     head_statistics,
     high_norm_tokens,
-    mean_attention_distance,
-    patch_distances,
     prefix_mass,
 )
 from vitviz.errors import AnalysisError
@@ -26,6 +23,14 @@ def random_attention(layout: TokenLayout, layers: int = 2, heads: int = 3, seed:
     n = layout.num_tokens
     scores = torch.randn(layers, heads, n, n, generator=generator, dtype=torch.float64) * 2
     return scores.softmax(-1)  # [L, H, N, N]
+
+
+def mean_attention_distance(attention, layout, patch_size):
+    return head_statistics(attention, layout, patch_size).mean_distance
+
+
+def attention_entropy(attention, layout, rows="all"):
+    return head_statistics(attention, layout, (16, 16), entropy_rows=rows).entropy
 
 
 def naive_mean_distance(attention, layout, patch_size):
@@ -68,15 +73,6 @@ def test_mean_distance_respects_rows_and_columns(grid, expected):
     attention = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.0, 0.5], [0.9, 0.1, 0.0]])[None, None]
     distance = mean_attention_distance(attention, layout, (10, 3))
     torch.testing.assert_close(distance, torch.tensor([[expected]]))
-
-
-def test_patch_distances_are_pixel_distances_between_centres():
-    layout = TokenLayout(num_class=0, num_dist=0, num_reg=0, grid=(2, 3))
-    distances = patch_distances(layout, (14, 16))
-    assert distances.shape == (6, 6)
-    assert float(distances[0, 2]) == pytest.approx(32.0)
-    assert float(distances[0, 3]) == pytest.approx(14.0)
-    assert float(distances[0, 5]) == pytest.approx(math.hypot(14, 32))
 
 
 def test_entropy_matches_loops_and_extremes():
@@ -186,8 +182,8 @@ def naive_entropy(attention, layout, first_row):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
 @pytest.mark.parametrize("rows", ["all", "patches"])
 def test_head_statistics_match_explicit_loops_for_each_storage_dtype(dtype, rows):
-    # head_statistics has its own per-head path (buffers reused across heads, a lookup table
-    # for float16): check it against the loops on the values as stored.
+    # head_statistics upcasts one head at a time: check it against the loops on the
+    # values as stored.
     stored = torch.stack([random_attention(LAYOUT, heads=4, seed=s) for s in range(2)]).to(dtype)
     stats = head_statistics(stored, LAYOUT, (8, 4), entropy_rows=rows)  # [B, L, H]
     assert stats.mean_distance.shape == stats.entropy.shape == (2, 2, 4)

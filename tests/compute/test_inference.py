@@ -41,7 +41,6 @@ def test_stores_every_layer_in_half_precision_on_the_cpu(reference):
     assert result.attentions.dtype == torch.float16
     assert result.attentions.device.type == "cpu"
     assert result.layout.grid == (2, 5)
-    assert (result.batch_size, result.num_layers, result.num_heads) == (2, 2, 2)
     with torch.no_grad():
         output = model(x)
         expected_logits = timm_model(x)
@@ -49,7 +48,6 @@ def test_stores_every_layer_in_half_precision_on_the_cpu(reference):
     torch.testing.assert_close(result.attentions.float(), exact, atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(result.logits, expected_logits, atol=1e-5, rtol=1e-5)
     assert result.token_norms.shape == (2, 2, 13)
-    assert result.embedding.shape == (2, 32)
     assert result.pool_attention is None
     assert not result.attentions.requires_grad
     assert not result.attentions.is_inference()

@@ -1,14 +1,9 @@
 """Everything the GUI derives from one forward pass, computed once, off the UI thread.
 
-:func:`analyse` is the second stage of a result: head statistics, high-norm flags,
-prefix mass and the ranked predictions. :func:`rollout_maps` rolls out every query up to
-every selected layer for one :class:`~vitviz.compute.rollout.RolloutOptions`. Both run
-in the GUI's worker thread and return frozen values that are never written again, so
-they may be handed to the UI thread as they are.
-
-Their read methods are the cheap per-query reads the panels make on the UI thread (a row
-of the stored attention, a row of the rollout stack): a few hundred thousand values
-copied, well within a frame.
+:func:`analyse` (head statistics, high-norm flags, prefix mass, predictions) and
+:func:`rollout_maps` run in the GUI's worker thread and return frozen values, never
+written again, for the UI thread; their methods are the cheap per-query reads the panels
+make (a row of a stored tensor: within a frame).
 """
 
 from __future__ import annotations
@@ -19,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vitviz.compute import head_stats
 from vitviz.compute.attention_maps import (
     Query,
     fuse_heads,
@@ -27,11 +21,11 @@ from vitviz.compute.attention_maps import (
     patch_columns,
     select_query_rows,
 )
+from vitviz.compute.head_stats import head_statistics, prefix_mass
 from vitviz.compute.predictions import Predictions, top_k
 from vitviz.compute.rollout import (
     RolloutOptions,
-    chain_rows,
-    layer_factor,
+    rollout_rows,
     rollout_stack,
     selected_layers,
     start_vector,
@@ -45,14 +39,19 @@ MAX_PREDICTIONS = 50
 
 def first_image(tensor: torch.Tensor, ndim: int) -> torch.Tensor:
     """Drop leading batch axes (keeping the first image) until ``tensor`` has ``ndim`` axes."""
-    while tensor.dim() > ndim:
-        tensor = tensor[0]
-    return tensor
+    return tensor[(0,) * (tensor.dim() - ndim)]
 
 
-def _threshold(maps: torch.Tensor, fraction: float | None) -> torch.Tensor:
-    """``maps`` with the patches outside DINO's top-``fraction`` mass set to 0."""
-    return maps if fraction is None else maps * mass_threshold(maps, fraction)
+def _threshold(maps: torch.Tensor, fraction: float | None) -> np.ndarray:
+    """``maps`` with the patches outside DINO's top-``fraction`` mass set to 0, in numpy."""
+    return (maps if fraction is None else maps * mass_threshold(maps, fraction)).numpy()
+
+
+def _read_only(tensor: torch.Tensor) -> np.ndarray:
+    """``tensor`` as a numpy array no one can write to (it is shared with the UI thread)."""
+    array = tensor.numpy()
+    array.flags.writeable = False
+    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,18 +60,14 @@ class Analysis:
 
     Attributes
     ----------
-    attentions : torch.Tensor
-        ``[L, H, N, N]`` stored attention (read only).
-    layout : TokenLayout
-        Token layout of the input.
+    attentions, layout
+        ``[L, H, N, N]`` stored attention (read only) and its token layout.
     mean_distance, entropy : numpy.ndarray
         ``[L, H]`` mean attention distance (pixels) and mean row entropy (nats).
-    prefix_mass : numpy.ndarray
+    prefix_mass, patch_prefix_mass : numpy.ndarray
         ``[L, H, num_prefix]`` attention of the default query (class token, else the mean
-        patch query) on each prefix token.
-    patch_prefix_mass : numpy.ndarray
-        ``[L, num_prefix]`` mean attention of the patches on each prefix token (heads
-        averaged).
+        patch query) on each prefix token; ``[L, num_prefix]`` that of the patches, heads
+        averaged.
     token_norms, high_norm : numpy.ndarray or None
         ``[L, N]`` token norms and their high-norm flags; None without norms.
     predictions : Predictions
@@ -95,8 +90,7 @@ class Analysis:
 
     def query_row(self, layer: int, head: int, query: Query) -> np.ndarray:
         """``[N]`` attention row of ``query`` in one head."""
-        row = select_query_rows(self.attentions[layer, head], self.layout, query)  # [N]
-        return row.numpy()
+        return select_query_rows(self.attentions[layer, head], self.layout, query).numpy()
 
     def cells(
         self,
@@ -117,10 +111,8 @@ class Analysis:
             Fusion of the last column.
         renormalize : bool
             Drop the prefix columns and renormalise each map over the patches.
-        threshold : float or None
-            DINO's mass threshold applied to every map.
-        layer : int or None
-            Only this layer.
+        threshold, layer : float or None, int or None
+            DINO's mass threshold applied to every map; only this layer.
 
         Returns
         -------
@@ -132,31 +124,22 @@ class Analysis:
         maps = patch_columns(rows, self.layout, renormalize=renormalize)  # [l, H, rows, cols]
         fused = fuse_heads(maps, fusion, dim=1)  # [l, rows, cols]
         cells = _threshold(torch.cat([maps, fused[:, None]], dim=1), threshold)  # [l, H+1, r, c]
-        return (cells if layer is None else cells[0]).numpy()
+        return cells if layer is None else cells[0]
 
 
 def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysis:
     """The derived analyses of the first image of ``inference``.
 
-    Parameters
-    ----------
-    inference : vitviz.compute.inference.InferenceResult
-        Needs ``attentions``, ``layout``, ``token_norms`` and ``logits``.
-    patch_size : tuple of int
-        ``(height, width)`` of a patch in input pixels.
-    labels : sequence of str, optional
-        Class names, for the predictions.
-
-    Returns
-    -------
-    Analysis
+    ``inference`` is an :class:`~vitviz.compute.inference.InferenceResult` (``attentions``,
+    ``layout``, ``token_norms`` and ``logits`` are read), ``patch_size`` a patch's
+    ``(height, width)`` in input pixels, ``labels`` the class names for the predictions.
     """
     layout = inference.layout
     attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
     norms = inference.token_norms
     norms = first_image(norms, 2).float() if norms is not None and norms.numel() else None
-    stats = head_stats.head_statistics(attentions, layout, patch_size, token_norms=norms)
-    patch_mass = head_stats.prefix_mass(attentions, layout, query="patches")  # [L, H, P]
+    stats = head_statistics(attentions, layout, patch_size, token_norms=norms)
+    patch_mass = prefix_mass(attentions, layout, query="patches")  # [L, H, P]
     try:
         predictions = top_k(inference.logits, labels, k=MAX_PREDICTIONS)
     except AnalysisError as error:
@@ -174,13 +157,6 @@ def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysi
     )
 
 
-def _read_only(tensor: torch.Tensor) -> np.ndarray:
-    """``tensor`` as a numpy array no one can write to (it is shared with the UI thread)."""
-    array = tensor.numpy()
-    array.flags.writeable = False
-    return array
-
-
 @dataclass(frozen=True, eq=False)
 class RolloutMaps:
     """Rollout of every query up to every selected layer, for one set of options.
@@ -191,12 +167,10 @@ class RolloutMaps:
         What was computed.
     layers : range
         The selected blocks (empty when ``error`` is set).
-    stack : torch.Tensor or None
-        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack`; None
-        when only the default query was rolled out.
-    default_rows : torch.Tensor or None
-        ``[n_selected, N]`` rollout of the default query (class token, pooling query or
-        the mean of the patches).
+    stack, default_rows : torch.Tensor or None
+        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack` (None
+        when only the default query was rolled out) and ``[n_selected, N]`` rollout of the
+        default query (class token, pooling query or the mean of the patches).
     layout : TokenLayout or None
         Token layout of the input.
     error : str or None
@@ -211,16 +185,12 @@ class RolloutMaps:
     error: str | None = None
 
     def maps(
-        self,
-        query: int | None = None,
-        *,
-        renormalize: bool = False,
-        threshold: float | None = None,
+        self, query: int | None = None, *, renormalize: bool = False, threshold=None
     ) -> np.ndarray | None:
         """``[n_selected, rows, cols]`` rollout of ``query`` (None: the default query).
 
         None when there is no rollout, or when ``query`` is given and only the default
-        query was rolled out.
+        query was rolled out. ``threshold`` is DINO's mass threshold, or None.
         """
         if query is None and self.default_rows is not None:
             rows = self.default_rows  # [n, N]
@@ -229,7 +199,7 @@ class RolloutMaps:
         else:
             return None
         grids = patch_columns(rows, self.layout, renormalize=renormalize)  # [n, rows, cols]
-        return _threshold(grids, threshold).numpy()
+        return _threshold(grids, threshold)
 
 
 def rollout_maps(inference: Any, options: RolloutOptions, every_query: bool = True) -> RolloutMaps:
@@ -242,19 +212,14 @@ def rollout_maps(inference: Any, options: RolloutOptions, every_query: bool = Tr
     """
     attentions = first_image(inference.attentions, 4)  # [L, H, N, N]
     layout, pool = inference.layout, inference.pool_attention
-    start = start_vector(
-        layout,
-        None,
-        pool_attention=None if pool is None else first_image(pool, 3),
-        head_fusion=options.fusion,
-    )  # [N]
+    pool = None if pool is None else first_image(pool, 3)  # [H, Q, N]
     try:
         layers = selected_layers(len(attentions), options.start_layer, options.end_layer)
-        if every_query:
-            stack = rollout_stack(attentions, options)  # [n, N, N]
-            return RolloutMaps(options, layers, stack, start @ stack, layout)
-        factor = layer_factor(attentions, options)
-        rows = chain_rows(start, factor, layers, every_layer=True)  # [n, N]
+        if not every_query:
+            rows = rollout_rows(attentions, layout, options, pool_attention=pool, every_layer=True)
+            return RolloutMaps(options, layers, None, rows, layout)
+        stack = rollout_stack(attentions, options)  # [n, N, N]
     except AnalysisError as error:
         return RolloutMaps(options, error=str(error))
-    return RolloutMaps(options, layers, None, rows, layout)
+    start = start_vector(layout, None, pool_attention=pool, head_fusion=options.fusion)  # [N]
+    return RolloutMaps(options, layers, stack, start @ stack, layout)

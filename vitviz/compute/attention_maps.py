@@ -19,7 +19,7 @@ from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
 HeadFusion = Literal["mean", "max", "min"]
-HEAD_FUSIONS: tuple[str, ...] = ("mean", "max", "min")
+_FUSE = {"mean": torch.add, "max": torch.maximum, "min": torch.minimum}
 
 Query = int | Literal["class", "patches", "pool"] | None
 """Which query token a map or rollout is for.
@@ -39,118 +39,59 @@ def as_float(x: torch.Tensor) -> torch.Tensor:
 
 
 def attention_layers(attentions: Attentions) -> tuple[torch.Tensor, ...]:
-    """Per-layer ``[..., H, N, N]`` tensors of a stack or a sequence (views, no copy).
-
-    Parameters
-    ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack, or one ``[..., H, N, N]`` tensor per layer.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        One ``[..., H, N, N]`` tensor per layer, in block order.
-    """
+    """Per-layer ``[..., H, N, N]`` views of a ``[..., L, H, N, N]`` stack or a sequence."""
     if isinstance(attentions, torch.Tensor):
         if attentions.dim() < 4:
             shape = tuple(attentions.shape)
             raise AnalysisError(f"expected attention shaped [..., L, H, N, N], got {shape}")
         return attentions.unbind(-4)
-    layers = tuple(attentions)
-    if not layers:
+    if not attentions:
         raise AnalysisError("no attention was captured; run the model with capture=True")
-    return layers
+    return tuple(attentions)
 
 
-def check_tokens(attention: torch.Tensor, layout: TokenLayout) -> None:
-    """Raise :class:`AnalysisError` unless the last two dims are ``N x N`` for ``layout``."""
+def check_tokens(values: torch.Tensor, layout: TokenLayout, what: str = "attention") -> None:
+    """Raise :class:`AnalysisError` unless ``values`` spans ``layout``'s ``N`` tokens.
+
+    The last dim is checked, and the last two of an ``"attention"`` (``N x N``).
+    """
     n = layout.num_tokens
-    if attention.shape[-1] != n or attention.shape[-2] != n:
+    if values.shape[-1] != n or (what == "attention" and values.shape[-2] != n):
         raise AnalysisError(
-            f"attention over {attention.shape[-1]} tokens does not match the token layout "
+            f"{what} over {values.shape[-1]} tokens does not match the token layout "
             f"({layout.num_prefix} prefix + {layout.grid[0]}x{layout.grid[1]} patches = {n}); "
             "was it computed for another image size?"
         )
 
 
 def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -> torch.Tensor:
-    """Fuse the head dimension by mean, max or min.
+    """Fuse the head dimension ``dim`` of ``x`` by mean, max or min.
 
-    Parameters
-    ----------
-    x : torch.Tensor
-        Per-head values, heads along ``dim`` (``[..., H, N, N]`` by default).
-    fusion : {"mean", "max", "min"}
-        Head fusion.
-    dim : int
-        The head dimension.
-
-    Returns
-    -------
-    torch.Tensor
-        ``x`` with ``dim`` removed.
+    Half-precision storage is upcast one head at a time, so the peak extra memory is a few
+    ``[N, N]`` matrices, not the whole layer in float32. Returns ``x`` without ``dim``, in
+    at least single precision.
     """
-    if fusion == "mean":
-        return x.mean(dim)
-    if fusion == "max":
-        return x.amax(dim)
-    if fusion == "min":
-        return x.amin(dim)
-    raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
-
-
-def fuse_layer(attention: torch.Tensor, fusion: HeadFusion = "mean") -> torch.Tensor:
-    """Fuse the heads of one layer's ``[..., H, N, N]`` attention, one head at a time.
-
-    Same result as ``fuse_heads(as_float(attention), fusion)``, but half-precision storage
-    is upcast one head at a time into a single-precision accumulator, so the peak extra
-    memory is one ``[..., N, N]`` matrix rather than the whole layer in float32.
-
-    Parameters
-    ----------
-    attention : torch.Tensor
-        ``[..., H, N, N]`` attention of one layer.
-    fusion : {"mean", "max", "min"}
-        Head fusion.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N, N]`` in at least single precision.
-    """
-    if fusion not in HEAD_FUSIONS:
-        raise AnalysisError(
-            f"unknown head fusion {fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}"
-        )
-    heads = attention.unbind(-3)
-    fused = as_float(heads[0]).clone()  # [..., N, N]
+    if fusion not in _FUSE:
+        raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(_FUSE)}")
+    heads = x.unbind(dim)
+    fused = as_float(heads[0])
     for head in heads[1:]:
-        if fusion == "mean":
-            fused.add_(head)
-        elif fusion == "max":
-            torch.maximum(fused, head, out=fused)
-        else:
-            torch.minimum(fused, head, out=fused)
-    return fused.div_(len(heads)) if fusion == "mean" else fused
+        fused = _FUSE[fusion](fused, head)
+    return fused / len(heads) if fusion == "mean" else fused
 
 
 def resolve_query(layout: TokenLayout, query: Query) -> int | Literal["patches", "pool"]:
-    """Turn a :data:`Query` into a token index, ``"patches"`` or ``"pool"``.
-
-    ``None`` resolves to the class token, or ``"patches"`` for models without one.
-    """
+    """Turn a :data:`Query` into a token index, ``"patches"`` or ``"pool"``."""
     if query is None:
         return layout.class_index if layout.class_index is not None else "patches"
+    if query == "class" and layout.class_index is None:
+        raise AnalysisError("this model has no class token; pick a patch or another token")
+    if query == "pool" and not layout.pool_query:
+        raise AnalysisError("this model has no latent pooling query (global_pool='map')")
+    if query in ("patches", "pool"):
+        return query
     if query == "class":
-        if layout.class_index is None:
-            raise AnalysisError("this model has no class token; pick a patch or another token")
         return layout.class_index
-    if query == "pool":
-        if not layout.pool_query:
-            raise AnalysisError("this model has no latent pooling query (global_pool='map')")
-        return "pool"
-    if query == "patches":
-        return "patches"
     if isinstance(query, int) and not isinstance(query, bool):
         if not 0 <= query < layout.num_tokens:
             raise AnalysisError(
@@ -161,77 +102,25 @@ def resolve_query(layout: TokenLayout, query: Query) -> int | Literal["patches",
 
 
 def select_query_rows(attention: torch.Tensor, layout: TokenLayout, query: Query) -> torch.Tensor:
-    """The attention row(s) of one query from ``[..., N, N]`` matrices.
-
-    Parameters
-    ----------
-    attention : torch.Tensor
-        ``[..., N, N]`` row-stochastic matrices.
-    layout : TokenLayout
-        Token layout of the sequence.
-    query : Query
-        A token index, ``"class"``, ``"patches"`` (mean over patch query rows) or None.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]`` rows in at least single precision.
-    """
+    """``[..., N]`` row(s) of ``query`` in ``[..., N, N]`` matrices, in at least float32."""
     check_tokens(attention, layout)
     resolved = resolve_query(layout, query)
     if resolved == "pool":
-        raise AnalysisError("the pooling query is not in the blocks' attention; use pool_maps")
+        raise AnalysisError("the pooling query is not in the blocks' attention")
     if resolved == "patches":
         return as_float(attention[..., layout.num_prefix :, :]).mean(-2)
     return as_float(attention[..., resolved, :])
 
 
-def query_rows(attentions: Attentions, layout: TokenLayout, query: Query = None) -> torch.Tensor:
-    """Attention row of ``query`` in every head of every layer.
-
-    Parameters
-    ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
-    layout : TokenLayout
-        Token layout of the sequence.
-    query : Query
-        Which query token (see :data:`Query`); default the class token.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., L, H, N]``: over all keys, prefix included.
-    """
-    rows = [select_query_rows(layer, layout, query) for layer in attention_layers(attentions)]
-    return torch.stack(rows, dim=-3)  # [..., L, H, N]
-
-
 def patch_columns(
     rows: torch.Tensor, layout: TokenLayout, *, renormalize: bool = False
 ) -> torch.Tensor:
-    """The patch part of token rows, as grids.
+    """The patch part of ``[..., N]`` token rows, as ``[..., rows, cols]`` grids.
 
-    Parameters
-    ----------
-    rows : torch.Tensor
-        ``[..., N]`` values over the whole sequence.
-    layout : TokenLayout
-        Token layout of the sequence.
-    renormalize : bool
-        Divide each row's patch part by its sum so that it sums to 1 (the prefix
-        columns' mass is dropped); rows with no patch mass stay zero.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., rows, cols]`` grids (row-major patches, rows first).
+    ``renormalize`` divides each row's patch part by its sum (the prefix columns' mass is
+    dropped); rows with no patch mass stay zero.
     """
-    if rows.shape[-1] != layout.num_tokens:
-        raise AnalysisError(
-            f"a row over {rows.shape[-1]} tokens does not match the token layout "
-            f"({layout.num_tokens} tokens)"
-        )
+    check_tokens(rows, layout, "a row")
     patches = rows[..., layout.num_prefix :]  # [..., P]
     if renormalize:
         total = patches.sum(-1, keepdim=True)  # [..., 1]
@@ -250,10 +139,8 @@ def query_maps(
 
     Parameters
     ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
-    layout : TokenLayout
-        Token layout of the sequence.
+    attentions, layout
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
     query : Query
         Which query token; default the class token (mean over patch queries without one).
     renormalize : bool
@@ -265,30 +152,8 @@ def query_maps(
     torch.Tensor
         ``[..., L, H, rows, cols]``.
     """
-    return patch_columns(query_rows(attentions, layout, query), layout, renormalize=renormalize)
-
-
-def pool_maps(
-    pool_attention: torch.Tensor, layout: TokenLayout, *, renormalize: bool = False
-) -> torch.Tensor:
-    """Attention of the latent pooling query over the patches, per head, as grids.
-
-    Parameters
-    ----------
-    pool_attention : torch.Tensor
-        ``[..., H, Q, N]`` attention of the ``Q`` latent queries over the final tokens
-        (``Q`` is 1 in timm; several are averaged).
-    layout : TokenLayout
-        Token layout of the sequence.
-    renormalize : bool
-        Drop the prefix columns and renormalise over the patches.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., H, rows, cols]``.
-    """
-    rows = as_float(pool_attention).mean(-2)  # [..., H, N]
+    layers = attention_layers(attentions)
+    rows = torch.stack([select_query_rows(a, layout, query) for a in layers], -3)  # [..., L, H, N]
     return patch_columns(rows, layout, renormalize=renormalize)
 
 
@@ -298,19 +163,9 @@ def mass_threshold(maps: torch.Tensor, fraction: float = 0.6) -> torch.Tensor:
     A patch is kept when it has positive mass and the mass of the patches ranked strictly
     above it is below ``fraction`` of the map's total; this is DINO's
     ``cumsum(ascending) > 1 - t`` rule. Ties are ranked in index order, so equal values at
-    the boundary are not all kept.
-
-    Parameters
-    ----------
-    maps : torch.Tensor
-        ``[..., rows, cols]`` maps; negative values (DiffAttention) count as no mass.
-    fraction : float
-        Fraction ``t`` of the mass to keep, in ``(0, 1]`` (0.6 in DINO's figures).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., rows, cols]`` boolean mask; all False for an all-zero map.
+    the boundary are not all kept. ``maps`` is ``[..., rows, cols]`` (negative values, as
+    from DiffAttention, count as no mass); ``fraction`` is in ``(0, 1]`` (0.6 in DINO's
+    figures). Returns a boolean mask of the same shape, all False for an all-zero map.
     """
     if not 0.0 < fraction <= 1.0:
         raise AnalysisError(f"the mass threshold must be in (0, 1], got {fraction}")

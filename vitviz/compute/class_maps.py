@@ -1,23 +1,20 @@
 """Class-specific maps: gradient rollout and Chefer et al.'s relevance, for any class.
 
 Both weight each layer's attention ``A_l`` by the gradient of the class score ``y_c``
-with respect to that same layer's attention, ``∇A_l = ∂y_c/∂A_l``, keeping the positive
-part per head: ``G_l = (∇A_l ⊙ A_l)⁺`` (``[H, N, N]``). Gradients are taken with
-``torch.autograd.grad`` with the attention tensors as ``inputs``, which returns them in
-the order asked for, so layer ``l``'s gradient always meets layer ``l``'s attention
-(vit-explain's backward hooks collect them in reverse order).
+with respect to that same layer's attention, keeping the positive part per head:
+``G_l = (∇A_l ⊙ A_l)⁺`` (``[H, N, N]``). ``torch.autograd.grad`` returns the gradients in
+the order of its ``inputs``, so layer ``l``'s gradient always meets layer ``l``'s
+attention (vit-explain's backward hooks collect them in reverse order).
 
 - **relevance** (Chefer et al. 2021, "Generic attention-model explainability"):
-  ``R = I; R += mean_h(G_l) · R`` for each layer from ``start_layer`` up, i.e.
-  ``R = (I + Ḡ_end) … (I + Ḡ_start)``, no row normalisation (as the authors' code).
-- **grad_rollout** (vit-explain): ``G_l`` fused over heads (mean by default; the positive
-  part is taken *before* fusing, as in Chefer's formula — vit-explain fuses first), then
-  the rollout recipe of :mod:`vitviz.compute.rollout` (discard, residual, row
-  normalisation, product).
+  ``R = I; R += mean_h(G_l) · R`` for each layer from ``start_layer`` up, no row
+  normalisation (as the authors' code).
+- **grad_rollout** (vit-explain): ``G_l`` fused over heads (the positive part taken
+  *before* fusing, as in Chefer's formula; vit-explain fuses first), then the rollout
+  recipe of :mod:`vitviz.compute.rollout`.
 
-The map is the query's row (class token by default) over the patch columns, as a grid.
-Several classes share one forward pass; each class costs one backward pass, and its
-gradients are dropped as soon as its map is made.
+The map is the query's row (class token by default) over the patch columns. Classes share
+one forward pass; each costs one backward pass, its gradients dropped once its map is made.
 """
 
 from __future__ import annotations
@@ -52,38 +49,6 @@ ClassMethod = Literal["relevance", "grad_rollout"]
 CLASS_METHODS: tuple[str, ...] = ("relevance", "grad_rollout")
 
 
-def positive_grad_attention(attention: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
-    """``(∇A ⊙ A)⁺`` of one layer, per head.
-
-    Parameters
-    ----------
-    attention, gradient : torch.Tensor
-        ``[..., H, N, N]`` attention of one layer and the class score's gradient with
-        respect to it.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., H, N, N]`` in at least single precision.
-    """
-    return (as_float(gradient) * as_float(attention)).clamp_min_(0)
-
-
-def _check_pairs(
-    attentions: Attentions, gradients: Attentions, layout: TokenLayout
-) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-    layers, grads = attention_layers(attentions), attention_layers(gradients)
-    if len(layers) != len(grads):
-        raise AnalysisError(f"{len(layers)} attention layers but {len(grads)} gradient layers")
-    for layer, grad in zip(layers, grads, strict=True):
-        if layer.shape != grad.shape:
-            raise AnalysisError(
-                f"gradient {tuple(grad.shape)} does not match attention {tuple(layer.shape)}"
-            )
-    check_tokens(layers[0], layout)
-    return layers, grads
-
-
 def class_rows(
     attentions: Attentions,
     gradients: Attentions,
@@ -95,53 +60,32 @@ def class_rows(
     pool_attention: torch.Tensor | None = None,
     every_layer: bool = False,
 ) -> torch.Tensor:
-    """The query's row of a class-specific map (see the module docstring).
+    """The query's ``[..., N]`` row of a class-specific map (see the module docstring).
 
-    Parameters
-    ----------
-    attentions, gradients : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stacks (or per-layer ``[..., H, N, N]``) of attention and of
-        the class score's gradient with respect to it, layer for layer.
-    layout : TokenLayout
-        Token layout of the sequence.
-    method : {"relevance", "grad_rollout"}
-        Chefer et al.'s ``R = Π_l (I + mean_h (∇A_l ⊙ A_l)⁺)``, or the rollout recipe on
-        ``fuse_h (∇A ⊙ A)⁺``.
-    options : RolloutOptions, optional
-        The layers taken in; for gradient rollout also fusion, discard and residual
-        (default: the standard ones).
-    query : Query
-        Which query's row (default: the class token, see
-        :func:`vitviz.compute.rollout.start_vector`).
-    pool_attention : torch.Tensor or None
-        ``[..., H, Q, N]``, for the pooling query of ``global_pool='map'`` models.
-    every_layer : bool
-        Return the map accumulated up to each selected layer.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``.
+    ``gradients`` are the class score's gradients with respect to ``attentions``, layer for
+    layer; ``options`` gives the layers taken in (and, for gradient rollout, the rollout
+    recipe); the other arguments are those of :func:`vitviz.compute.rollout.rollout_rows`.
     """
-    if method not in CLASS_METHODS:
-        raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
-    layers, grads = _check_pairs(attentions, gradients, layout)
+    layers, grads = attention_layers(attentions), attention_layers(gradients)
+    if [g.shape for g in grads] != [a.shape for a in layers]:
+        raise AnalysisError(
+            f"the gradient ({len(grads)} gradient layers of {tuple(grads[0].shape)}) does not "
+            f"match the attention ({len(layers)} layers of {tuple(layers[0].shape)})"
+        )
+    check_tokens(layers[0], layout)
     options = options or RolloutOptions()
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
     fusion = "mean" if method == "relevance" else options.fusion
 
     def factor(index: int) -> torch.Tensor:
-        weighted = positive_grad_attention(layers[index], grads[index])  # [..., H, N, N]
+        # (∇A ⊙ A)⁺ per head, then fused: [..., H, N, N] -> [..., N, N]
+        weighted = fuse_heads((as_float(grads[index]) * layers[index]).clamp_min_(0), fusion)
         if method == "grad_rollout":
-            return rollout_factor(fuse_heads(weighted, fusion), options)  # [..., N, N]
-        weighted = weighted.mean(-3)  # [..., N, N]
+            return rollout_factor(weighted, options)
         weighted.diagonal(dim1=-2, dim2=-1).add_(1.0)  # no row normalisation (Chefer's code)
         return weighted
 
-    device = layers[0].device
-    start = start_vector(
-        layout, query, pool_attention=pool_attention, head_fusion=fusion, device=device
-    )
+    start = start_vector(layout, query, pool_attention=pool_attention, head_fusion=fusion)
     return chain_rows(start, factor, chosen, every_layer=every_layer)
 
 
@@ -173,14 +117,11 @@ def class_maps(
         headless models).
     method : {"relevance", "grad_rollout"}
         See the module docstring.
-    query : Query
-        Whose row is shown (default the class token).
-    start_layer, end_layer : int
-        Blocks taken in (inclusive; None: the last).
+    query, start_layer, end_layer, renormalize
+        Whose row is shown (default the class token), the blocks taken in, and as in
+        :func:`vitviz.compute.rollout.rollout`.
     head_fusion, discard_ratio, residual_weight
-        Gradient rollout only (see :func:`class_rows`).
-    renormalize : bool
-        Drop the prefix columns and renormalise each map over the patches.
+        Gradient rollout only, as in :func:`vitviz.compute.rollout.rollout`.
 
     Returns
     -------
@@ -234,17 +175,11 @@ def class_map(
     model: torch.nn.Module,
     x: torch.Tensor,
     class_index: int,
-    *,
-    method: ClassMethod = "relevance",
     **options,
 ) -> torch.Tensor:
     """The class-specific map of one class (see :func:`class_maps` for ``options``).
 
-    Returns
-    -------
-    torch.Tensor
-        ``[rows, cols]`` for one image (``[3, H, W]`` or a batch of one), otherwise
-        ``[B, rows, cols]``.
+    ``[rows, cols]`` for one image (``[3, H, W]`` or a batch of one), else ``[B, rows, cols]``.
     """
-    maps = class_maps(model, x, [class_index], method=method, **options)[:, 0]  # [B, rows, cols]
+    maps = class_maps(model, x, [class_index], **options)[:, 0]  # [B, rows, cols]
     return maps[0] if maps.shape[0] == 1 else maps

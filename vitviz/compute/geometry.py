@@ -27,12 +27,9 @@ class PatchGrid:
     ----------
     layout : TokenLayout
         Token layout of the prepared input; ``layout.grid`` is ``(rows, cols)``.
-    patch_size : tuple of int
-        ``(height, width)`` of one patch in input pixels.
-    input_size : tuple of int
-        ``(height, width)`` of the model input; a multiple of the patch size.
-    original_size : tuple of int
-        ``(height, width)`` of the original image.
+    patch_size, input_size, original_size : tuple of int
+        ``(height, width)`` of one patch and of the model input (a multiple of the patch)
+        in input pixels, and of the original image.
     scale : tuple of float
         ``(sx, sy)``: input pixels per original pixel along x and y.
     offset : tuple of float
@@ -59,13 +56,6 @@ class PatchGrid:
         if min(self.scale) <= 0 or min(self.original_size) <= 0:
             raise ValueError("scale and original size must be positive")
 
-    @classmethod
-    def identity(
-        cls, layout: TokenLayout, patch_size: tuple[int, int], input_size: tuple[int, int]
-    ) -> PatchGrid:
-        """A grid whose "original" image is the model input itself."""
-        return cls(layout, patch_size, input_size, input_size)
-
     @property
     def rows(self) -> int:
         return self.layout.grid[0]
@@ -75,38 +65,17 @@ class PatchGrid:
         return self.layout.grid[1]
 
     def to_input(self, x, y):
-        """Map original-image coordinates to input coordinates (scalars or arrays).
-
-        Parameters
-        ----------
-        x, y : float or ndarray
-            Coordinates in original pixels.
-
-        Returns
-        -------
-        tuple
-            ``(x_in, y_in)`` in input pixels.
-        """
+        """Original-image coordinates (scalars or arrays) → ``(x_in, y_in)`` input pixels."""
         (sx, sy), (ox, oy) = self.scale, self.offset
         return sx * np.asarray(x, dtype=float) + ox, sy * np.asarray(y, dtype=float) + oy
 
     def to_original(self, x, y):
-        """Map input coordinates to original-image coordinates (scalars or arrays).
-
-        Parameters
-        ----------
-        x, y : float or ndarray
-            Coordinates in input pixels.
-
-        Returns
-        -------
-        tuple
-            ``(x_orig, y_orig)`` in original pixels.
-        """
+        """Input coordinates (scalars or arrays) → ``(x_orig, y_orig)`` original pixels."""
         (sx, sy), (ox, oy) = self.scale, self.offset
         return (np.asarray(x, dtype=float) - ox) / sx, (np.asarray(y, dtype=float) - oy) / sy
 
-    def _input_box_to_original(self, left: float, top: float, right: float, bottom: float) -> Box:
+    def _box(self, left: float, top: float, right: float, bottom: float) -> Box:
+        """An input-pixel box in original pixels."""
         x0, y0 = self.to_original(left, top)
         x1, y1 = self.to_original(right, bottom)
         return float(x0), float(y0), float(x1), float(y1)
@@ -119,25 +88,22 @@ class PatchGrid:
         image smaller than the crop).
         """
         height, width = self.input_size
-        return self._input_box_to_original(0, 0, width, height)
+        return self._box(0, 0, width, height)
 
     def patch_box(self, row: int, col: int) -> Box:
         """Box ``(left, top, right, bottom)`` of patch ``(row, col)`` in original pixels."""
         if not (0 <= row < self.rows and 0 <= col < self.cols):
             raise IndexError(f"patch ({row}, {col}) outside a {self.rows}x{self.cols} grid")
         ph, pw = self.patch_size
-        return self._input_box_to_original(col * pw, row * ph, (col + 1) * pw, (row + 1) * ph)
+        return self._box(col * pw, row * ph, (col + 1) * pw, (row + 1) * ph)
 
     def patch_boxes(self) -> np.ndarray:
         """Boxes of all patches in original pixels: ``[rows, cols, 4]``, each ``(l, t, r, b)``."""
         ph, pw = self.patch_size
         xs, ys = self.to_original(np.arange(self.cols + 1) * pw, np.arange(self.rows + 1) * ph)
-        boxes = np.empty((self.rows, self.cols, 4))  # [rows, cols, 4]
-        boxes[..., 0] = xs[None, :-1]
-        boxes[..., 1] = ys[:-1, None]
-        boxes[..., 2] = xs[None, 1:]
-        boxes[..., 3] = ys[1:, None]
-        return boxes
+        left, top = np.meshgrid(xs[:-1], ys[:-1])  # [rows, cols] each
+        right, bottom = np.meshgrid(xs[1:], ys[1:])  # [rows, cols] each
+        return np.stack([left, top, right, bottom], -1)  # [rows, cols, 4]
 
     def token_box(self, index: int) -> Box | None:
         """Box of the token at sequence ``index``; None for class/distillation/register tokens."""
@@ -157,9 +123,7 @@ class PatchGrid:
         x_in, y_in = self.to_input(x, y)
         ph, pw = self.patch_size
         row, col = int(np.floor(y_in / ph)), int(np.floor(x_in / pw))
-        if 0 <= row < self.rows and 0 <= col < self.cols:
-            return row, col
-        return None
+        return (row, col) if 0 <= row < self.rows and 0 <= col < self.cols else None
 
     def token_at(self, x: float, y: float) -> int | None:
         """Sequence index of the patch token covering original pixel ``(x, y)``, or None."""

@@ -2,9 +2,9 @@
 
 Every image the app shows or analyses passes through :func:`open_image`, which either
 returns a plain RGB image or raises :class:`~vitviz.errors.ImageLoadError` saying what is
-wrong. Conversions: EXIF orientation applied, first frame of an animation, transparency
-composited over neutral grey, 16-bit and float greyscale scaled to 8 bits, palette / CMYK /
-greyscale / YCbCr converted.
+wrong. Conversions (:func:`to_rgb`): EXIF orientation applied, first frame of an animation,
+transparency composited over :data:`NEUTRAL_BACKGROUND`, 16-bit and float greyscale scaled
+to 8 bits, palette / CMYK / greyscale / YCbCr converted.
 """
 
 from __future__ import annotations
@@ -25,32 +25,24 @@ logger = logging.getLogger(__name__)
 NEUTRAL_BACKGROUND = (128, 128, 128)
 """Colour under transparent pixels: mid grey, which biases no class towards light or dark."""
 
-ImageSource = str | os.PathLike | bytes | bytearray | Image.Image
-
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 
-def open_image(source: ImageSource) -> Image.Image:
-    """Read an image and convert it to 8-bit RGB.
+def open_image(source: str | os.PathLike | bytes | Image.Image) -> Image.Image:
+    """Read a file path, the encoded bytes of an image file, or a PIL image as 8-bit RGB.
 
-    Parameters
-    ----------
-    source : str, os.PathLike, bytes or PIL.Image.Image
-        A file path, the encoded bytes of an image file, or an image already in memory.
-
-    Returns
-    -------
-    PIL.Image.Image
-        A new RGB image, fully loaded (no file handle kept open).
-
-    Raises
-    ------
-    ImageLoadError
-        When the file is missing, empty, not an image, truncated or corrupt, too large
-        (decompression-bomb limit), or in a colour mode that cannot be converted.
+    Returns a new RGB image, fully loaded (no file handle kept open). Raises
+    :class:`ImageLoadError` when the file is missing, empty, not an image, truncated or
+    corrupt, too large (decompression-bomb limit), or in a colour mode that cannot be
+    converted.
     """
     if isinstance(source, Image.Image):
-        _check_pixel_count(source.size, "the image")
+        width, height = source.size
+        if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+            raise ImageLoadError(
+                f"the image: {width}x{height} pixels is more than the limit of "
+                f"{Image.MAX_IMAGE_PIXELS}; downscale it first"
+            )
         return _guarded(lambda: to_rgb(source), "the image")
     if isinstance(source, (bytes, bytearray)):
         if not source:
@@ -105,40 +97,19 @@ def _guarded(read, name: str) -> Image.Image:
         raise ImageLoadError(f"{name}: the image is truncated or corrupt ({error})") from None
 
 
-def _check_pixel_count(size: tuple[int, int], name: str) -> None:
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and size[0] * size[1] > limit:
-        raise ImageLoadError(
-            f"{name}: {size[0]}x{size[1]} pixels is more than the limit of {limit}; "
-            "downscale it first"
-        )
-
-
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert a loaded PIL image to a new 8-bit RGB image.
+    """Convert a loaded PIL image to a new 8-bit RGB image (see the module docstring).
 
-    The first frame of an animation is taken, EXIF orientation applied, transparency
-    composited over :data:`NEUTRAL_BACKGROUND`, 16-bit greyscale scaled by ``255/65535``,
-    float greyscale read as ``[0, 1]``.
-
-    Parameters
-    ----------
-    image : PIL.Image.Image
-        Any PIL image.
-
-    Returns
-    -------
-    PIL.Image.Image
-        A new image in mode ``RGB``.
-
-    Raises
-    ------
-    ImageLoadError
-        When the colour mode cannot be converted.
+    16-bit greyscale is scaled by ``255/65535``, float greyscale read as ``[0, 1]``; raises
+    :class:`ImageLoadError` when the colour mode cannot be converted.
     """
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
-    image = _apply_orientation(image)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError) as error:
+        # Broken EXIF must not make a readable image unusable; show it unrotated.
+        logger.warning("ignoring unreadable EXIF orientation: %s", error)
     if image.mode in _SIXTEEN_BIT_MODES:
         image = _greyscale_to_8bit(np.asarray(image), 65535.0)
     elif image.mode == "F":
@@ -154,15 +125,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
             f"images in colour mode {image.mode} cannot be converted to RGB; "
             "save it as an RGB PNG or JPEG"
         ) from None
-
-
-def _apply_orientation(image: Image.Image) -> Image.Image:
-    try:
-        return ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, KeyError, TypeError) as error:
-        # Broken EXIF must not make a readable image unusable; show it unrotated.
-        logger.warning("ignoring unreadable EXIF orientation: %s", error)
-        return image
 
 
 def _greyscale_to_8bit(values: np.ndarray, full_scale: float) -> Image.Image:

@@ -4,8 +4,7 @@ The GUI re-renders every map from this result without another forward pass, so t
 attention of all layers is kept, as one ``[B, L, H, N, N]`` tensor in half precision on
 the CPU by default: half the memory of float32 (DINOv2-L/14 with registers at 518 px:
 1.45 GB instead of 2.9 GB), and attention probabilities lose nothing visible in float16
-(relative error below 1e-3). The maths in :mod:`vitviz.compute` upcasts one head or one
-layer at a time.
+(relative error below 1e-3). The maths in :mod:`vitviz.compute` upcasts one head at a time.
 """
 
 from __future__ import annotations
@@ -28,54 +27,29 @@ class InferenceResult:
     logits : torch.Tensor or None
         ``[B, C]`` float32 class scores (distilled models: the heads' mean); None for a
         headless model.
-    embedding : torch.Tensor
-        ``[B, D]`` float32 pooled features.
-    attentions : torch.Tensor
-        ``[B, L, H, N, N]`` attention of every block, in ``attention_dtype``.
-    token_norms : torch.Tensor
+    attentions, token_norms : torch.Tensor
+        ``[B, L, H, N, N]`` attention of every block, in ``attention_dtype``, and the
         ``[B, L, N]`` float32 norm of every token after every block.
     pool_attention : torch.Tensor or None
         ``[B, H, Q, N]`` float32 attention of the latent pooling query, or None.
     layout : TokenLayout
         Token layout of this input.
-    device : str
-        Where the forward pass ran.
     timings : dict of str to float
         Seconds: ``forward`` (the pass, synchronised on accelerators), ``store`` (copying
         and converting the outputs), ``total``.
     """
 
     logits: torch.Tensor | None
-    embedding: torch.Tensor
     attentions: torch.Tensor
     token_norms: torch.Tensor
     pool_attention: torch.Tensor | None
     layout: TokenLayout
-    device: str
     timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def batch_size(self) -> int:
-        return self.attentions.shape[0]
-
-    @property
-    def num_layers(self) -> int:
-        return self.attentions.shape[1]
-
-    @property
-    def num_heads(self) -> int:
-        return self.attentions.shape[2]
 
 
 def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def _store(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    return None if tensor is None else tensor.detach().to(device=device, dtype=torch.float32)
+    if device.type != "cpu":
+        torch.accelerator.synchronize(device)
 
 
 def run_inference(
@@ -92,12 +66,10 @@ def run_inference(
     model : vitviz.vit.VisionTransformer
         The network (in eval mode); ``x`` is moved to its device and dtype.
     x : torch.Tensor
-        ``[B, 3, H, W]`` (or ``[3, H, W]``) preprocessed images; ``H`` and ``W`` multiples
-        of the patch size.
-    attention_dtype : torch.dtype
-        Storage precision of the attention (float16 by default; float32 to keep it exact).
-    storage_device : torch.device or str
-        Where the result is kept (the CPU by default, freeing the accelerator).
+        ``[B, 3, H, W]`` (or ``[3, H, W]``) preprocessed images.
+    attention_dtype, storage_device
+        Precision and device the attention is kept in (float16 on the CPU by default;
+        float32 keeps it exact).
 
     Returns
     -------
@@ -109,22 +81,22 @@ def run_inference(
         raise AnalysisError(f"expected images shaped [B, 3, H, W], got {tuple(x.shape)}")
     parameter = next(model.parameters())
     storage = torch.device(storage_device)
-    x = x.to(device=parameter.device, dtype=parameter.dtype)
+
+    def store(tensor: torch.Tensor | None) -> torch.Tensor | None:
+        return None if tensor is None else tensor.detach().to(storage, torch.float32)
+
     started = time.perf_counter()
     # no_grad rather than inference_mode: the stored tensors stay ordinary tensors, which
     # callers may modify in place or feed to autograd later.
     with torch.no_grad():
-        output = model(x)
+        output = model(x.to(device=parameter.device, dtype=parameter.dtype))
         _synchronize(parameter.device)
         forwarded = time.perf_counter()
         if not output.attentions:
             raise AnalysisError("the model returned no attention; run it with capture=True")
         first = output.attentions[0]  # [B, H, N, N]
-        attentions = torch.empty(
-            (first.shape[0], len(output.attentions), *first.shape[1:]),
-            dtype=attention_dtype,
-            device=storage,
-        )  # [B, L, H, N, N]
+        shape = (first.shape[0], len(output.attentions), *first.shape[1:])  # [B, L, H, N, N]
+        attentions = torch.empty(shape, dtype=attention_dtype, device=storage)
         for index, attention in enumerate(output.attentions):
             attentions[:, index].copy_(attention)
         if output.token_norms:
@@ -132,13 +104,11 @@ def run_inference(
         else:
             norms = torch.empty((first.shape[0], 0, first.shape[-1]))  # [B, 0, N]
         result = InferenceResult(
-            logits=_store(output.logits, storage),
-            embedding=_store(output.embedding, storage),
+            logits=store(output.logits),
             attentions=attentions,
             token_norms=norms.to(storage),
-            pool_attention=_store(output.pool_attention, storage),
+            pool_attention=store(output.pool_attention),
             layout=output.layout,
-            device=str(parameter.device),
         )
         _synchronize(parameter.device)
     stored = time.perf_counter()

@@ -1,9 +1,8 @@
 """Top-k predictions: class indices, labels and probabilities from a forward pass's logits.
 
-Distilled models (DeiT) need nothing special here: the network's logits are already the
-mean of the class and distillation heads, as timm gives them in eval mode. Headless
-models (``num_classes=0``, e.g. DINOv2 backbones) have no logits; they get an empty
-result that says why, instead of an error.
+Distilled models (DeiT) need nothing special: their logits are already the mean of the
+two heads, as in timm's eval mode. Headless models (e.g. DINOv2 backbones) have no
+logits; they get an empty result that says why, instead of an error.
 """
 
 from __future__ import annotations
@@ -21,21 +20,9 @@ NO_HEAD_REASON = "this model has no classifier head, so it predicts no classes"
 
 @dataclass(frozen=True)
 class Prediction:
-    """One ranked class.
-
-    Attributes
-    ----------
-    rank : int
-        1 for the top class.
-    index : int
-        Class index (logit position).
-    label : str
-        Class name, or ``class <index>`` when the checkpoint has no labels.
-    probability : float
-        Softmax probability over all classes.
-    logit : float
-        Raw score.
-    """
+    """One ranked class: ``rank`` 1 is the top class, ``index`` its logit position,
+    ``label`` its name (``class <index>`` without labels), ``probability`` its softmax
+    over all classes and ``logit`` its raw score."""
 
     rank: int
     index: int
@@ -46,16 +33,9 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Top-k classes of one image, or the reason there are none.
+    """Top-k classes of one image (best first), or the ``reason`` there are none.
 
-    Attributes
-    ----------
-    classes : tuple of Prediction
-        Best first; empty for a headless model.
-    num_classes : int
-        Number of classes of the model (0 for a headless model).
-    reason : str or None
-        Why ``classes`` is empty; None when there are predictions.
+    ``num_classes`` is the model's number of classes (0 for a headless model).
     """
 
     classes: tuple[Prediction, ...]
@@ -74,14 +54,10 @@ def class_label(index: int, labels: Sequence[str] | None) -> str:
 
 
 def check_class_index(index: int, num_classes: int) -> int:
-    """Return ``index`` if the model has that class; raise :class:`AnalysisError` otherwise.
+    """Return ``index`` if a model with ``num_classes`` classes has it; else raise.
 
-    Parameters
-    ----------
-    index : int
-        Requested class.
-    num_classes : int
-        Classes of the model (0 for a headless model).
+    Raises :class:`AnalysisError` for a headless model (``num_classes`` 0), a
+    non-integer or an index out of range.
     """
     if num_classes == 0:
         raise AnalysisError(f"class {index} was asked for, but {NO_HEAD_REASON}")
@@ -95,32 +71,14 @@ def check_class_index(index: int, num_classes: int) -> int:
     return index
 
 
-def _check_labels(labels: Sequence[str] | None, num_classes: int) -> None:
-    if labels and len(labels) != num_classes:
-        raise AnalysisError(
-            f"the checkpoint lists {len(labels)} labels for {num_classes} classes; "
-            "fix or remove its label list"
-        )
-
-
 def top_k(
     logits: torch.Tensor | None, labels: Sequence[str] | None = None, k: int = 5
 ) -> Predictions:
-    """The ``k`` most probable classes of one image.
+    """The ``k`` most probable classes of one image's ``[C]`` or ``[1, C]`` ``logits``.
 
-    Parameters
-    ----------
-    logits : torch.Tensor or None
-        ``[C]`` or ``[1, C]`` scores; None for a headless model.
-    labels : sequence of str, optional
-        Class names in logit order (``PretrainedSpec.labels``).
-    k : int
-        How many classes (fewer when the model has fewer).
-
-    Returns
-    -------
-    Predictions
-        Empty, with a reason, when ``logits`` is None.
+    ``labels`` are the class names in logit order (``PretrainedSpec.labels``); fewer than
+    ``k`` classes are returned when the model has fewer, none (with a reason) when
+    ``logits`` is None (a headless model).
     """
     if logits is None:
         return Predictions(classes=(), num_classes=0, reason=NO_HEAD_REASON)
@@ -134,21 +92,17 @@ def top_k(
     if k < 1:
         raise AnalysisError(f"k must be at least 1, got {k}")
     num_classes = logits.shape[0]
-    _check_labels(labels, num_classes)
+    if labels and len(labels) != num_classes:
+        raise AnalysisError(
+            f"the checkpoint lists {len(labels)} labels for {num_classes} classes; "
+            "fix or remove its label list"
+        )
     scores = logits.detach().float().cpu()  # [C]
-    probabilities = scores.softmax(-1)  # [C]
-    best = probabilities.topk(min(k, num_classes))
+    best = scores.softmax(-1).topk(min(k, num_classes))
+    ranked = zip(best.values.tolist(), best.indices.tolist(), strict=True)
     classes = tuple(
-        Prediction(
-            rank=rank,
-            index=index,
-            label=class_label(index, labels),
-            probability=float(probability),
-            logit=float(scores[index]),
-        )
-        for rank, (probability, index) in enumerate(
-            zip(best.values.tolist(), best.indices.tolist(), strict=True), start=1
-        )
+        Prediction(rank, index, class_label(index, labels), probability, float(scores[index]))
+        for rank, (probability, index) in enumerate(ranked, start=1)
     )
     return Predictions(classes=classes, num_classes=num_classes)
 
@@ -160,21 +114,8 @@ def top_k_batch(
     *,
     batch_size: int | None = None,
 ) -> list[Predictions]:
-    """:func:`top_k` for every image of a batch.
-
-    Parameters
-    ----------
-    logits : torch.Tensor or None
-        ``[B, C]`` scores; None for a headless model (then ``batch_size`` says how many
-        empty results to return).
-    labels, k
-        As in :func:`top_k`.
-    batch_size : int, optional
-        Number of images, needed only when ``logits`` is None.
-
-    Returns
-    -------
-    list of Predictions
+    """:func:`top_k` for every row of ``[B, C]`` ``logits`` (``batch_size`` empty results when
+    ``logits`` is None: a headless model).
     """
     if logits is None:
         return [top_k(None) for _ in range(batch_size or 0)]

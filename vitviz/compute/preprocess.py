@@ -3,7 +3,8 @@
 The ``CROP`` mode reproduces timm's eval transform for the checkpoint's spec
 (``timm.data.create_transform(..., is_training=False)``: resize, then centre crop or pad),
 pixel for pixel. It is computed here step by step rather than by calling timm because the
-exact scale and offset of each step are needed to place every patch on the original image.
+exact scale and offset of each step are needed to place every patch on the original image
+(and timm is not imported on the start path).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from vitviz.compute.images import to_rgb
 from vitviz.errors import AnalysisError
 from vitviz.vit.spec import PretrainedSpec
 
-# timm's names of PIL's filters (``timm.data.transforms.str_to_pil_interp``), taken from
-# PIL itself so that preprocessing does not import timm: the six filters, lower case.
+# timm's names of PIL's filters (``timm.data.transforms.str_to_pil_interp``): lower case.
 _PIL_FILTERS = {member.name.lower(): member for member in Image.Resampling}
 
 
@@ -39,37 +39,13 @@ class PreprocessMode(enum.Enum):
 
 @dataclass(frozen=True)
 class Prepared:
-    """A prepared model input.
-
-    Attributes
-    ----------
-    tensor : torch.Tensor
-        Normalised input, ``[1, 3, H, W]`` float32.
-    grid : PatchGrid
-        Token layout and the map between input and original pixels.
-    image : PIL.Image.Image
-        The RGB image as the model sees it (``W x H``, before normalisation).
-    mode : PreprocessMode
-        The mode that produced it.
+    """A prepared model input: the normalised ``[1, 3, H, W]`` float32 ``tensor``, the patch
+    ``grid`` mapping input to original pixels, and the RGB ``image`` as the model sees it.
     """
 
     tensor: torch.Tensor
     grid: PatchGrid
     image: Image.Image
-    mode: PreprocessMode
-
-
-@dataclass(frozen=True)
-class _Fit:
-    """Resize to ``resized`` (h, w), then take the ``size`` (h, w) window at ``origin`` (top, left).
-
-    A negative origin means padding with ``fill``.
-    """
-
-    resized: tuple[int, int]
-    size: tuple[int, int]
-    origin: tuple[int, int]
-    fill: tuple[int, int, int] = (0, 0, 0)
 
 
 def _centre_origin(resized: int, crop: int) -> int:
@@ -80,29 +56,6 @@ def _centre_origin(resized: int, crop: int) -> int:
     return round((resized - crop) / 2.0)
 
 
-def _crop_fit(original: tuple[int, int], spec: PretrainedSpec) -> _Fit:
-    """Geometry of timm's ``transforms_imagenet_eval`` for ``spec``."""
-    height, width = original
-    size = (spec.input_size[1], spec.input_size[2])
-    crop_pct = spec.crop_pct or 0.875  # timm's DEFAULT_CROP_PCT when the cfg has none
-    scale_size = (math.floor(size[0] / crop_pct), math.floor(size[1] / crop_pct))
-    fill = (0, 0, 0)
-    if spec.crop_mode == "squash":
-        resized = scale_size
-    elif spec.crop_mode == "border":
-        resized = _keep_ratio((height, width), scale_size, longest=True)
-        fill = tuple(round(255 * v) for v in spec.mean)
-    elif scale_size[0] == scale_size[1]:
-        # torchvision Resize(int): shortest edge to the size, longest truncated
-        short, long = min(height, width), max(height, width)
-        new_long = int(scale_size[0] * long / short)
-        resized = (scale_size[0], new_long) if height <= width else (new_long, scale_size[0])
-    else:
-        resized = _keep_ratio((height, width), scale_size, longest=False)
-    origin = (_centre_origin(resized[0], size[0]), _centre_origin(resized[1], size[1]))
-    return _Fit(resized, size, origin, fill)
-
-
 def _keep_ratio(original: tuple[int, int], target: tuple[int, int], *, longest: bool) -> tuple:
     """timm's ``ResizeKeepRatio`` (no randomness): fit the shortest or longest edge."""
     ratios = (original[0] / target[0], original[1] / target[1])
@@ -110,25 +63,30 @@ def _keep_ratio(original: tuple[int, int], target: tuple[int, int], *, longest: 
     return round(original[0] / ratio), round(original[1] / ratio)
 
 
+def _crop_resize(original: tuple[int, int], spec: PretrainedSpec) -> tuple[int, int]:
+    """The ``(h, w)`` timm's ``transforms_imagenet_eval`` resizes to before cropping."""
+    height, width = original
+    size = spec.input_size[1:]
+    crop_pct = spec.crop_pct or 0.875  # timm's DEFAULT_CROP_PCT when the cfg has none
+    scale_size = (math.floor(size[0] / crop_pct), math.floor(size[1] / crop_pct))
+    if spec.crop_mode == "squash":
+        return scale_size
+    if spec.crop_mode == "border":
+        return _keep_ratio(original, scale_size, longest=True)
+    if scale_size[0] != scale_size[1]:
+        return _keep_ratio(original, scale_size, longest=False)
+    # torchvision Resize(int): shortest edge to the size, longest truncated
+    new_long = int(scale_size[0] * max(height, width) / min(height, width))
+    return (scale_size[0], new_long) if height <= width else (new_long, scale_size[0])
+
+
 def native_grid(
     original: tuple[int, int], patch_size: tuple[int, int], max_tokens: int
 ) -> tuple[int, int]:
-    """Largest patch grid with the image's aspect ratio and at most ``max_tokens`` patches.
+    """Largest ``(rows, cols)`` grid with the image's aspect and ``rows * cols <= max_tokens``.
 
-    Parameters
-    ----------
-    original : tuple of int
-        ``(height, width)`` of the image.
-    patch_size : tuple of int
-        ``(height, width)`` of a patch.
-    max_tokens : int
-        Cap on ``rows * cols``.
-
-    Returns
-    -------
-    tuple of int
-        ``(rows, cols)``, each at least 1: the image scaled by the largest factor whose
-        rounded grid fits the cap.
+    ``original`` and ``patch_size`` are ``(height, width)``. The grid is that of the image
+    scaled by the largest factor whose rounded grid fits the cap (each side at least 1).
     """
     if max_tokens < 1:
         raise AnalysisError(f"max_tokens must be at least 1, got {max_tokens}")
@@ -143,59 +101,8 @@ def native_grid(
     for _ in range(64):
         mid = 0.5 * (low + high)
         rows, cols = grid_at(mid)
-        if rows * cols <= max_tokens:
-            low = mid
-        else:
-            high = mid
+        low, high = (mid, high) if rows * cols <= max_tokens else (low, mid)
     return grid_at(low)
-
-
-def _fit(
-    original: tuple[int, int], spec: PretrainedSpec, mode: PreprocessMode, max_tokens: int | None
-) -> _Fit:
-    if mode is PreprocessMode.CROP:
-        return _crop_fit(original, spec)
-    if mode is PreprocessMode.WHOLE:
-        size = (spec.input_size[1], spec.input_size[2])
-        return _Fit(size, size, (0, 0))
-    ph, pw = spec.patch_size
-    cap = spec.layout.num_patches if max_tokens is None else max_tokens
-    rows, cols = native_grid(original, (ph, pw), cap)
-    size = (rows * ph, cols * pw)
-    return _Fit(size, size, (0, 0))
-
-
-def _resample_filter(interpolation: str) -> Image.Resampling:
-    try:
-        return _PIL_FILTERS[interpolation or "bicubic"]
-    except KeyError:
-        raise AnalysisError(
-            f"unknown resize interpolation {interpolation!r} in the model's preprocessing "
-            "config; expected nearest, bilinear, bicubic, box, hamming or lanczos"
-        ) from None
-
-
-def _apply(image: Image.Image, fit: _Fit, interpolation: str) -> Image.Image:
-    (rh, rw), (height, width), (top, left) = fit.resized, fit.size, fit.origin
-    resized = image if image.size == (rw, rh) else image.resize((rw, rh), interpolation)
-    if (top, left) == (0, 0) and (rh, rw) == (height, width):
-        return resized
-    canvas = Image.new("RGB", (width, height), fit.fill)
-    canvas.paste(resized, (-left, -top))
-    return canvas
-
-
-def to_tensor(image: Image.Image, mean, std) -> torch.Tensor:
-    """RGB image → normalised ``[1, 3, H, W]`` float32.
-
-    Computed in the same order and precision as torchvision's ``ToTensor`` + ``Normalize``,
-    so the values are bit-identical to timm's transform.
-    """
-    pixels = torch.from_numpy(np.array(image, dtype=np.uint8))  # [H, W, 3]
-    chw = pixels.permute(2, 0, 1).float().div(255)  # [3, H, W]
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
-    return chw.sub(mean_t).div(std_t).unsqueeze(0)  # [1, 3, H, W]
 
 
 def prepare(
@@ -224,29 +131,52 @@ def prepare(
     Returns
     -------
     Prepared
-        The normalised tensor, the patch grid mapped onto ``image`` and the image the
-        model sees.
     """
     mode = PreprocessMode(mode)
     if image.mode != "RGB":
         image = to_rgb(image)
     width, height = image.size
-    fit = _fit((height, width), spec, mode, max_tokens)
-    seen = _apply(image, fit, _resample_filter(spec.interpolation))
-    ph, pw = spec.patch_size
-    grid_shape = (fit.size[0] // ph, fit.size[1] // pw)
-    if grid_shape[0] * ph != fit.size[0] or grid_shape[1] * pw != fit.size[1]:
+    (ph, pw), (top, left), fill = spec.patch_size, (0, 0), (0, 0, 0)
+    if mode is PreprocessMode.NATIVE:
+        cap = spec.layout.num_patches if max_tokens is None else max_tokens
+        rows, cols = native_grid((height, width), (ph, pw), cap)
+        size = resized = (rows * ph, cols * pw)
+    else:
+        size = resized = tuple(spec.input_size[1:])
+    if mode is PreprocessMode.CROP:
+        resized = _crop_resize((height, width), spec)
+        top, left = _centre_origin(resized[0], size[0]), _centre_origin(resized[1], size[1])
+        if spec.crop_mode == "border":
+            fill = tuple(round(255 * v) for v in spec.mean)
+    try:
+        interpolation = _PIL_FILTERS[spec.interpolation or "bicubic"]
+    except KeyError:
         raise AnalysisError(
-            f"the model's input size {fit.size[0]}x{fit.size[1]} is not a multiple of its "
+            f"unknown resize interpolation {spec.interpolation!r} in the model's preprocessing "
+            "config; expected nearest, bilinear, bicubic, box, hamming or lanczos"
+        ) from None
+    seen = image if image.size == resized[::-1] else image.resize(resized[::-1], interpolation)
+    if (top, left) != (0, 0) or resized != size:
+        canvas = Image.new("RGB", size[::-1], fill)
+        canvas.paste(seen, (-left, -top))
+        seen = canvas
+    grid_shape = (size[0] // ph, size[1] // pw)
+    if grid_shape[0] * ph != size[0] or grid_shape[1] * pw != size[1]:
+        raise AnalysisError(
+            f"the model's input size {size[0]}x{size[1]} is not a multiple of its "
             f"patch size {ph}x{pw}"
         )
-    top, left = fit.origin
     grid = PatchGrid(
         layout=spec.layout.with_grid(grid_shape),
         patch_size=(ph, pw),
-        input_size=fit.size,
+        input_size=size,
         original_size=(height, width),
-        scale=(fit.resized[1] / width, fit.resized[0] / height),
+        scale=(resized[1] / width, resized[0] / height),
         offset=(float(-left), float(-top)),
     )
-    return Prepared(to_tensor(seen, spec.mean, spec.std), grid, seen, mode)
+    # torchvision's ToTensor + Normalize in the same order and precision: bit-identical.
+    pixels = torch.from_numpy(np.array(seen, dtype=np.uint8)).permute(2, 0, 1)  # [3, H, W]
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
+    std = torch.tensor(spec.std, dtype=torch.float32).view(3, 1, 1)  # [3, 1, 1]
+    tensor = pixels.float().div(255).sub(mean).div(std).unsqueeze(0)  # [1, 3, H, W]
+    return Prepared(tensor, grid, seen)

@@ -7,16 +7,15 @@ are renormalised (keeping dims, so that *rows*, not columns, sum to 1)::
     Ã_l = rownorm((1 - w) · discard(F_l) + w · I)      w = residual weight (0.5 standard)
     R   = Ã_end · … · Ã_start
 
-The rollout of a query is the query's row of ``R``. :func:`rollout_rows` computes one
-query's row as a chain of vector-matrix products; :func:`rollout_stack` the whole
-``R`` up to every selected layer, so that any query's rollout is then a row read.
+The rollout of a query is the query's row of ``R``: :func:`rollout_rows` multiplies the
+query's row vector through the factors; :func:`rollout_stack` forms ``R`` up to every
+selected layer, so that any query's rollout is then a row read.
 
 Discard, precisely: ``k = ⌊ratio · N(N-1)⌋`` of the *off-diagonal* entries of ``F_l`` are
-zeroed, those at or below the ``k``-th smallest off-diagonal value (ties at the threshold
-go together). The diagonal ``F_l[i, i]`` — each token's attention to itself, the path by
-which a query keeps its own identity through the layer — is never discarded, for every
-token, so that the rollout matrix does not depend on which query is looked at. (jacobgil's
-vit-explain protects only the single flat index 0, CLS→CLS.)
+zeroed, those at or below the ``k``-th smallest (ties at the threshold go together). The
+diagonal, by which every token keeps its identity through the layer, is never discarded,
+so that the rollout matrix does not depend on the query (jacobgil's vit-explain protects
+only the single flat index 0, CLS→CLS).
 """
 
 from __future__ import annotations
@@ -31,11 +30,9 @@ from vitviz.compute.attention_maps import (
     Attentions,
     HeadFusion,
     Query,
-    as_float,
     attention_layers,
     check_tokens,
     fuse_heads,
-    fuse_layer,
     patch_columns,
     resolve_query,
 )
@@ -51,15 +48,12 @@ class RolloutOptions:
     ----------
     fusion : {"mean", "max", "min"}
         Per-layer head fusion.
-    discard_ratio : float
-        Fraction in ``[0, 1]`` of the off-diagonal entries zeroed per layer.
-    residual : float
-        Weight ``w`` in ``[0, 1]`` of the identity (the residual path); 0.5 is Abnar &
-        Zuidema's ``(A + I) / 2``.
-    start_layer : int
-        First block multiplied in (negative counts from the end).
-    end_layer : int or None
-        Last block multiplied in (inclusive); None for the model's last block.
+    discard_ratio, residual : float
+        Fraction in ``[0, 1]`` of the off-diagonal entries zeroed per layer; weight ``w``
+        in ``[0, 1]`` of the identity (0.5 is Abnar & Zuidema's ``(A + I) / 2``).
+    start_layer, end_layer : int, int or None
+        First and last block multiplied in (inclusive; negatives count from the end;
+        None for the model's last block).
     """
 
     fusion: HeadFusion = "mean"
@@ -69,74 +63,33 @@ class RolloutOptions:
     end_layer: int | None = None
 
 
-def discard_lowest(fused: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Zero the lowest ``ratio`` of each matrix's off-diagonal entries (diagonal kept).
+def rollout_factor(fused: torch.Tensor, options: RolloutOptions) -> torch.Tensor:
+    """One layer's factor ``rownorm((1 - w) · discard(F) + w · I)`` of ``[..., N, N]`` ``F``.
 
-    Parameters
-    ----------
-    fused : torch.Tensor
-        ``[..., N, N]`` head-fused attention.
-    ratio : float
-        Fraction in ``[0, 1]`` of the ``N(N-1)`` off-diagonal entries to zero.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N, N]``; ``fused`` itself when nothing is discarded, else a new tensor.
+    ``F`` is left alone; a row with no mass at all stays zero.
     """
+    ratio, weight = options.discard_ratio, options.residual
     if not 0.0 <= ratio <= 1.0:
         raise AnalysisError(f"the discard ratio must be in [0, 1], got {ratio}")
-    n = fused.shape[-1]
-    count = math.floor(ratio * n * (n - 1) + 1e-9)
-    if count == 0:
-        return fused
-    eye = torch.eye(n, dtype=torch.bool, device=fused.device)  # [N, N]
-    ranked = fused.masked_fill(eye, math.inf)  # [..., N, N]: the diagonal is never lowest
-    threshold = ranked.flatten(-2).kthvalue(count, dim=-1).values  # [...]
-    lowest = (ranked <= threshold[..., None, None]) & ~eye  # [..., N, N]
-    return fused.masked_fill(lowest, 0.0)
-
-
-def rollout_factor(fused: torch.Tensor, options: RolloutOptions) -> torch.Tensor:
-    """One layer's rollout factor ``rownorm((1 - w) · discard(F) + w · I)``.
-
-    Parameters
-    ----------
-    fused : torch.Tensor
-        ``[..., N, N]`` head-fused, non-negative attention ``F``.
-    options : RolloutOptions
-        Its discard ratio and residual weight are used.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N, N]`` row-stochastic matrix (a row with no mass at all stays zero).
-    """
-    weight = options.residual
     if not 0.0 <= weight <= 1.0:
         raise AnalysisError(f"the residual weight must be in [0, 1], got {weight}")
-    mixed = discard_lowest(fused, options.discard_ratio) * (1.0 - weight)  # [..., N, N]
+    n = fused.shape[-1]
+    count = math.floor(ratio * n * (n - 1) + 1e-9)
+    if count:
+        eye = torch.eye(n, dtype=torch.bool, device=fused.device)  # [N, N]
+        ranked = fused.masked_fill(eye, math.inf)  # [..., N, N]: the diagonal is never lowest
+        threshold = ranked.flatten(-2).kthvalue(count, dim=-1).values  # [...]
+        fused = fused.masked_fill((ranked <= threshold[..., None, None]) & ~eye, 0.0)
+    mixed = fused * (1.0 - weight)  # [..., N, N]
     mixed.diagonal(dim1=-2, dim2=-1).add_(weight)
     total = mixed.sum(-1, keepdim=True)  # [..., N, 1]
     return mixed.div_(total.clamp_min(torch.finfo(mixed.dtype).tiny))
 
 
 def selected_layers(num_layers: int, start_layer: int = 0, end_layer: int | None = None) -> range:
-    """Blocks ``start_layer … end_layer`` (both inclusive; negatives count from the end).
+    """Blocks ``start_layer … end_layer`` of ``num_layers``, as an increasing range.
 
-    Parameters
-    ----------
-    num_layers : int
-        Number of blocks of the model.
-    start_layer : int
-        First block multiplied in.
-    end_layer : int or None
-        Last block multiplied in; None for the last block.
-
-    Returns
-    -------
-    range
-        The selected block indices in increasing order.
+    Both ends are inclusive, negatives count from the end, None is the last block.
     """
     start = start_layer + num_layers if start_layer < 0 else start_layer
     end = num_layers - 1 if end_layer is None else end_layer
@@ -155,48 +108,24 @@ def start_vector(
     *,
     pool_attention: torch.Tensor | None = None,
     head_fusion: HeadFusion = "mean",
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The row vector a chain of factors starts from, for a query.
+    """The ``[N]`` row vector a chain of factors starts from, for a query.
 
-    Parameters
-    ----------
-    layout : TokenLayout
-        Token layout of the sequence.
-    query : Query
-        A token index gives the one-hot ``e_q``; ``"patches"`` the uniform mean over patch
-        queries; ``"pool"`` the latent pooling query's attention over the final tokens
-        (heads fused, latent queries averaged, renormalised). None: the class token, else
-        the pooling query when ``pool_attention`` is given, else ``"patches"``.
-    pool_attention : torch.Tensor or None
-        ``[..., H, Q, N]`` attention of the pooling query (``global_pool='map'``).
-    head_fusion : {"mean", "max", "min"}
-        Head fusion of ``pool_attention``.
-    dtype, device
-        Of the returned vector (``pool_attention``'s device when it is used).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[N]``, or ``[..., N]`` for the pooling query.
+    A token index gives the one-hot ``e_q``; ``"patches"`` the uniform mean over patch
+    queries; ``"pool"`` the ``[..., N]`` attention of the pooling query (``[..., H, Q, N]``
+    ``pool_attention``: heads fused, latent queries averaged, renormalised). None: the
+    class token, else the pooling query when ``pool_attention`` is given, else "patches".
     """
     if query is None and layout.class_index is None and pool_attention is not None:
         query = "pool"
     resolved = resolve_query(layout, query)
-    n = layout.num_tokens
     if resolved == "pool":
         if pool_attention is None:
             raise AnalysisError("rollout of the pooling query needs the model's pool attention")
-        if pool_attention.shape[-1] != n:
-            raise AnalysisError(
-                f"pool attention over {pool_attention.shape[-1]} tokens does not match the "
-                f"token layout ({n} tokens)"
-            )
-        fused = fuse_heads(as_float(pool_attention), head_fusion).mean(-2)  # [..., N]
-        total = fused.sum(-1, keepdim=True)  # [..., 1]
-        return (fused / total.clamp_min(torch.finfo(fused.dtype).tiny)).to(dtype)
-    vector = torch.zeros(n, dtype=dtype, device=device)
+        check_tokens(pool_attention, layout, "the pool attention")
+        fused = fuse_heads(pool_attention, head_fusion).mean(-2)  # [..., N]
+        return fused / fused.sum(-1, keepdim=True).clamp_min(torch.finfo(fused.dtype).tiny)
+    vector = torch.zeros(layout.num_tokens)
     if resolved == "patches":
         vector[layout.num_prefix :] = 1.0 / layout.num_patches
     else:
@@ -211,52 +140,23 @@ def chain_rows(
     *,
     every_layer: bool = False,
 ) -> torch.Tensor:
-    """Multiply a row vector through layer factors, top layer first: ``s Ã_e … Ã_s``.
+    """``[..., N]`` rows ``start`` times the factors of ``layers``, top first: ``s Ã_e … Ã_s``.
 
-    Parameters
-    ----------
-    start : torch.Tensor
-        ``[..., N]`` row vector(s).
-    factor : callable
-        ``factor(l)`` gives layer ``l``'s ``[..., N, N]`` factor; called once per layer,
-        from the top of ``layers`` down, so only one factor is alive at a time.
-    layers : sequence of int
-        The selected layers in increasing order.
-    every_layer : bool
-        Also return the chain ending at each selected layer (``s Ã_l … Ã_start`` for
-        every ``l``): the rows of the chains that include layer ``l`` are multiplied by
-        its factor together.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]``, or ``[..., len(layers), N]`` with ``every_layer``.
+    ``factor(l)`` gives layer ``l``'s ``[..., N, N]`` factor, called once per layer, so only
+    one is alive at a time. ``every_layer`` returns ``[..., len(layers), N]``: the chain
+    ending at each selected layer (``s Ã_l … Ã_start``).
     """
-    layers = list(layers)
-    if not layers:
-        raise AnalysisError("no layers selected")
     count = len(layers) if every_layer else 1
-    rows = start.unsqueeze(-2).expand(*start.shape[:-1], count, start.shape[-1])  # [..., k, N]
-    rows = rows.float()
+    rows = start.float().unsqueeze(-2).expand(*start.shape[:-1], count, -1)  # [..., k, N]
     for position in reversed(range(len(layers))):
         matrix = factor(layers[position])  # [..., N, N]
-        dtype = torch.promote_types(rows.dtype, matrix.dtype)
-        # Chain k ends at layer k: only the chains ending at or above ``position`` take it.
+        rows = rows.to(matrix.device, torch.promote_types(rows.dtype, matrix.dtype))
+        # Chain k ends at layer k: only the chains ending at or above this layer take it.
         first = position if every_layer else 0
-        head = rows[..., first:, :].to(dtype) @ matrix.to(dtype)  # [..., k - first, N]
-        done = rows[..., :first, :].to(dtype).expand(*head.shape[:-2], first, head.shape[-1])
+        head = rows[..., first:, :] @ matrix.to(rows.dtype)  # [..., k - first, N]
+        done = rows[..., :first, :].expand(*head.shape[:-2], first, -1)  # [..., first, N]
         rows = torch.cat([done, head], -2)  # [..., k, N]
     return rows if every_layer else rows[..., 0, :]
-
-
-def layer_factor(layers: Sequence[torch.Tensor], options: RolloutOptions):
-    """``factor(l)``: layer ``l``'s rollout factor (for :func:`chain_rows`)."""
-
-    def factor(index: int) -> torch.Tensor:
-        # fuse_layer upcasts one head at a time: the layer is never upcast whole.
-        return rollout_factor(fuse_layer(layers[index], options.fusion), options)
-
-    return factor
 
 
 def rollout_rows(
@@ -268,64 +168,33 @@ def rollout_rows(
     pool_attention: torch.Tensor | None = None,
     every_layer: bool = False,
 ) -> torch.Tensor:
-    """The query's row of the rollout, over all tokens (prefix included).
+    """The query's ``[..., N]`` row of the rollout, over all tokens (prefix included).
 
-    Parameters
-    ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]`` (any float dtype).
-    layout : TokenLayout
-        Token layout of the sequence.
-    options : RolloutOptions
-        Fusion, discard, residual and the layers multiplied in.
-    query : Query
-        Which query (see :func:`start_vector`); default the class token.
-    pool_attention : torch.Tensor or None
-        ``[..., H, Q, N]`` pooling-query attention, for ``query="pool"`` (and the default
-        of models with no class token).
-    every_layer : bool
-        Return the rollout up to each selected layer ("how the picture forms").
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., N]``, or ``[..., n_selected, N]`` with ``every_layer``; rows sum to 1.
+    ``attentions`` is a ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]`` (any
+    float dtype); ``query`` and ``pool_attention`` are read by :func:`start_vector`;
+    ``every_layer`` gives ``[..., n_selected, N]``, the rollout up to each selected layer
+    ("how the picture forms"). Rows sum to 1.
     """
     layers = attention_layers(attentions)
     check_tokens(layers[0], layout)
+    chosen, factor = _factors(layers, options)
+    start = start_vector(layout, query, pool_attention=pool_attention, head_fusion=options.fusion)
+    return chain_rows(start, factor, chosen, every_layer=every_layer)
+
+
+def _factors(layers: Sequence[torch.Tensor], options: RolloutOptions):
+    """The selected layers and ``factor(l)``, layer ``l``'s rollout factor."""
     chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
-    start = start_vector(
-        layout,
-        query,
-        pool_attention=pool_attention,
-        head_fusion=options.fusion,
-        device=layers[0].device,
-    )
-    return chain_rows(start, layer_factor(layers, options), chosen, every_layer=every_layer)
+    return chosen, lambda index: rollout_factor(fuse_heads(layers[index], options.fusion), options)
 
 
 def rollout_stack(attentions: Attentions, options: RolloutOptions = RolloutOptions()):
-    """The full rollout up to every selected layer: every query's row at once.
+    """The full rollout up to every selected layer: ``[..., n_selected, N, N]``.
 
-    ``L`` matrix products of ``[N, N]``; afterwards any query's rollout up to any layer
-    is one row read (the GUI computes this once per result and options, in its worker).
-
-    Parameters
-    ----------
-    attentions : torch.Tensor or sequence of torch.Tensor
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``.
-    options : RolloutOptions
-        Fusion, discard, residual and the layers multiplied in.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., n_selected, N, N]``: entry ``k`` is ``Ã_{start+k} … Ã_start``, each
-        row-stochastic.
+    Entry ``k`` is ``Ã_{start+k} … Ã_start``, row-stochastic: ``L`` matrix products, after
+    which any query's rollout up to any layer is one row read.
     """
-    layers = attention_layers(attentions)
-    chosen = selected_layers(len(layers), options.start_layer, options.end_layer)
-    factor = layer_factor(layers, options)
+    chosen, factor = _factors(attention_layers(attentions), options)
     products = [factor(chosen[0])]  # n_selected x [..., N, N]
     for index in chosen[1:]:
         products.append(factor(index) @ products[-1])
@@ -348,9 +217,17 @@ def rollout(
 ) -> torch.Tensor:
     """Rollout of a query over the patches, as a grid.
 
-    The options are keywords here (the command line and the export pass them one by
-    one); they become one :class:`RolloutOptions`. ``renormalize`` drops the prefix
-    columns and renormalises the patch part to sum to 1.
+    Parameters
+    ----------
+    attentions, layout
+        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
+    query, pool_attention, every_layer
+        As in :func:`rollout_rows`.
+    head_fusion, discard_ratio, residual_weight, start_layer, end_layer
+        The fields of one :class:`RolloutOptions` (the command line and the export pass
+        them one by one).
+    renormalize : bool
+        Drop the prefix columns and renormalise the patch part to sum to 1.
 
     Returns
     -------
