@@ -57,6 +57,7 @@ class TokensPanel(QWidget):
         self.figure, self.axes = self.canvas.figure, self.canvas.axes
         self.canvas.restyled.connect(self.render_all)
         self._cursor = None
+        self._lines: list = []
         self._mass: np.ndarray | None = None  # [L, num_prefix]
         self.map = ImageMapView(state)
         self.flags_text = QLabel()
@@ -109,27 +110,23 @@ class TokensPanel(QWidget):
             self._draw_plot()
 
     def _on_analysis(self, *_) -> None:
-        # Another image on the same model: move the lines instead of rebuilding the plot
-        # (a rebuild and its layout take 50 ms or more, the UI thread's budget).
-        analysis, lines = self.state.results.analysis, self.axes.get_lines()[:-1]
+        # Another image on the same model: the axes stay (mass is a fraction: 0 to 1), the
+        # lines move and are blitted (a full draw takes 40-100 ms, the UI thread's budget).
+        analysis, lines = self.state.results.analysis, self._lines
         mass = None if analysis is None else analysis.patch_prefix_mass  # [L, num_prefix]
         if mass is None or self._mass is None or mass.shape != self._mass.shape or not lines:
             self.render_all()
             return
         self._mass = mass
-        self.canvas.redraw()
         for line, column in zip(lines, mass.T, strict=True):
             line.set_ydata(column)
-        self.axes.relim()
-        self.axes.autoscale_view()
-        self.axes.set_ylim(bottom=0)
         self._show_layer()
 
     def _draw_plot(self) -> None:
         analysis = self.state.results.analysis
         self._rebuild_buttons()
         self.axes.clear()
-        self._cursor = None
+        self._cursor, self._lines = None, []
         if analysis is None:
             self._mass = None
             self.summary.setText("No result yet")
@@ -141,20 +138,22 @@ class TokensPanel(QWidget):
         self.summary.setText(describe_layout(layout))
         if layout.num_prefix:
             self._mass = analysis.patch_prefix_mass  # [L, num_prefix]
-            for index, label in enumerate(layout.prefix_labels):
-                self.axes.plot(self._mass[:, index], marker=".", label=label)
+            self._lines = [
+                self.axes.plot(self._mass[:, index], marker=".", label=label)[0]
+                for index, label in enumerate(layout.prefix_labels)
+            ]
             self.axes.legend(fontsize="small", ncols=min(len(layout.prefix_labels), 5))
             self.axes.set_xlabel("layer")
             self.axes.set_ylabel("mass from patches")
-            self.axes.set_ylim(bottom=0)
+            self.axes.set_ylim(0, 1)
             self.axes.grid(alpha=0.3)
             self._cursor = self.axes.axvline(self.state.selection.layer, color="#00a0c0", lw=1)
         else:
             self._mass = np.zeros((analysis.depth, 0))
             self.axes.text(0.5, 0.5, "This model has no prefix tokens", ha="center", va="center")
             self.axes.set_axis_off()
-        # The layer cursor follows the selection by blitting; the rest is drawn once.
-        self.canvas.set_overlays([self._cursor] if self._cursor is not None else [])
+        # The lines and the layer cursor are blitted; the rest is drawn once per model.
+        self.canvas.set_overlays(self._lines + ([self._cursor] if self._cursor else []))
         self.canvas.settle()
         self._show_layer()
 
