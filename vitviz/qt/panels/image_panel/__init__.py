@@ -8,8 +8,8 @@ Hovering shows the patch under the pointer, a click makes it the query, arrow ke
 the query, and the map chosen in ``state.view.overlay`` (:mod:`vitviz.qt.overlay`) is
 drawn with the chosen colormap and opacity.
 
-Modules: ``canvas`` (the drawing), ``chips`` (prefix-token buttons), ``pointing`` (hover,
-click and arrow keys on tokens) and ``panel`` (the widget composing them).
+Modules: ``chips`` (prefix-token buttons) and ``panel`` (the widget, drawing through the
+shared :class:`~vitviz.qt.widgets.map_view.MapView`).
 """
 
 from vitviz.qt.panels.image_panel.panel import ImagePanel

@@ -1,26 +1,28 @@
 """The image panel widget: the canvas, the prefix chips and the map controls, kept up to date.
 
 The panel decides what the canvas draws: the original image, the crop and patch grid of
-the result, the chosen map in the chosen colormap and the view's style. Pointing at the
-image is :class:`~vitviz.qt.panels.image_panel.pointing.QueryPointer`'s business.
+the result, the chosen map in the chosen colormap and the view's style. Hovering a patch
+sets the hover, a click or an arrow key moves the query; both are outlined on the canvas
+and named, with the map's value under the pointer, in a line of text.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
+from vitviz.compute.render import to_rgba
 from vitviz.qt.overlay import overlay_map
-from vitviz.qt.panels.image_panel.canvas import ImageCanvas
 from vitviz.qt.panels.image_panel.chips import PrefixChips
-from vitviz.qt.panels.image_panel.pointing import QueryPointer
-from vitviz.qt.qimage import rgba_to_qimage
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, bind_value, listen
+from vitviz.qt.widgets.map_view import MapView
 from vitviz.state import AppState
 from vitviz.state.view import OVERLAY_LABELS, OVERLAYS
+from vitviz.vit.layout import TokenKind
+
+NO_IMAGE = "Open an image (Ctrl+O), drop one here, or paste one (Ctrl+V)"
 
 
 class ImagePanel(QWidget):
@@ -42,7 +44,9 @@ class ImagePanel(QWidget):
         self._geometry_key: object = None
         self.current_map: np.ndarray | None = None
 
-        self.canvas = ImageCanvas(self)
+        self.canvas = MapView(self)
+        self.canvas.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.canvas.setMinimumSize(200, 200)
         self.chips = PrefixChips(self)
         self.chips.chosen.connect(self.state.select_token)
 
@@ -70,7 +74,9 @@ class ImagePanel(QWidget):
         self.info = QLabel(self)
         self.info.setObjectName("hover_info")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.pointer = QueryPointer(state, self.canvas, self.info, lambda: self.current_map)
+        self.canvas.cell_hovered.connect(self._on_hovered)
+        self.canvas.cell_clicked.connect(self._on_clicked)
+        self.canvas.arrow.connect(state.move_query)
 
         # Combo boxes may shrink before the slider does (large fonts in presentation mode).
         self.opacity_slider.setMinimumWidth(120)
@@ -116,6 +122,7 @@ class ImagePanel(QWidget):
         for signal in (view.opacity, view.upsampling, view.show_grid, view.presentation):
             listen(self, signal, self._apply_style)
         listen(self, state.inputs.events.image, self.render_all)
+        listen(self, sel.hover, self._show_boxes)
         self._apply_style()
         self.render_all()
 
@@ -128,7 +135,7 @@ class ImagePanel(QWidget):
             layout.prefix_labels if layout is not None else (), self.state.selection.query
         )
         self._show_map()
-        self.pointer.show_boxes()
+        self._show_boxes()
 
     def _show_image(self) -> None:
         results = self.state.results
@@ -136,39 +143,63 @@ class ImagePanel(QWidget):
         image = results.image if results.image is not None else self.state.inputs.image
         if image is not self._image_key:
             self._image_key = image
-            self.canvas.set_image(None if image is None else _pil_to_qimage(image.image))
+            rgb = None if image is None else np.asarray(image.image.convert("RGB"), dtype=np.uint8)
+            self.canvas.set_background(rgb)
         prepared = results.prepared if results.inference is not None else None
         if prepared is not self._geometry_key:
             self._geometry_key = prepared
-            if prepared is None:
-                self.canvas.set_geometry(None, None)
-            else:
-                grid = prepared.grid
-                boxes = grid.patch_boxes()  # [rows, cols, 4]
-                xs = np.concatenate([boxes[0, :, 0], boxes[0, -1:, 2]])  # [cols + 1]
-                ys = np.concatenate([boxes[:, 0, 1], boxes[-1:, 0, 3]])  # [rows + 1]
-                self.canvas.set_geometry(grid.crop_box, (xs, ys))
+            grid = None if prepared is None else prepared.grid
+            self.canvas.set_region(
+                None if grid is None else grid.crop_box, grid and grid.layout.grid
+            )
 
     def _show_map(self) -> None:
-        grid_map = overlay_map(self.state)
-        self.current_map = grid_map
-        if grid_map is None:
-            self.canvas.set_map(None)
-        else:
-            from vitviz.compute.render import to_rgba
+        self.current_map = grid_map = overlay_map(self.state)
+        rgba = None if grid_map is None else to_rgba(grid_map, self.state.view.colormap)
+        self.canvas.set_map(rgba, placeholder="" if self._image_key is not None else NO_IMAGE)
 
-            self.canvas.set_map(to_rgba(grid_map, self.state.view.colormap))
+    def _show_boxes(self, *_: object) -> None:
+        """Outline the query and the hovered patch, and name them in the info line."""
+        layout, selection = self.state.layout, self.state.selection
+        if self._geometry_key is None or layout is None:
+            self.canvas.set_marker(None)
+            self.info.setText("")
+            return
+        query, hover = selection.query, selection.hover
+        text = f"Query: {layout.label(query)}" if 0 <= query < layout.num_tokens else ""
+        if hover is not None and layout.kind(hover) is TokenKind.PATCH:
+            text += f"   ·   Pointer: {layout.label(hover)}"
+            if self.current_map is not None:
+                value = self.current_map[layout.patch_position(hover)]
+                text += f" = {float(value):.4g}"
+        self.info.setText(text)
+        self.canvas.set_marker(self._cell(query), self._cell(hover))
+
+    def _cell(self, token: int | None) -> tuple[int, int] | None:
+        layout = self.state.layout
+        if token is None or not 0 <= token < layout.num_tokens:
+            return None
+        return layout.patch_position(token) if layout.kind(token) is TokenKind.PATCH else None
+
+    def _patch(self, row: int, col: int) -> int | None:
+        layout, grid = self.state.layout, self.canvas.grid
+        if row < 0 or self._geometry_key is None or layout is None or layout.grid != grid:
+            return None
+        return layout.patch_index(row, col)
+
+    def _on_hovered(self, row: int, col: int) -> None:
+        token = self._patch(row, col)
+        if token != self.state.selection.hover:
+            self.state.selection.hover = token
+
+    def _on_clicked(self, row: int, col: int) -> None:
+        token = self._patch(row, col)
+        if token is not None:
+            self.state.select_token(token)
 
     def _apply_style(self, *_: object) -> None:
         view = self.state.view
-        self.canvas.set_style(
-            opacity=view.opacity,
-            smooth=view.upsampling == "bilinear",
-            show_grid=view.show_grid,
-            contrast=view.presentation,
-        )
-
-
-def _pil_to_qimage(image) -> QImage:
-    """An RGB PIL image as a QImage (one numpy copy, no per-pixel Python)."""
-    return rgba_to_qimage(np.asarray(image.convert("RGB"), dtype=np.uint8))
+        self.canvas.set_opacity(view.opacity)
+        self.canvas.set_smooth(view.upsampling == "bilinear")
+        self.canvas.set_show_grid(view.show_grid)
+        self.canvas.set_high_contrast(view.presentation)
