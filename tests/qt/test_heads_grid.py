@@ -87,12 +87,12 @@ def test_mass_threshold_keeps_only_the_top_patches(panel, state):
 
 
 def test_clicking_a_head_selects_its_layer_and_head(panel, state, qtbot):
-    click = panel.mosaic.cell_rect(2, 1).center()
+    click = panel.mosaic.cell_rect(2, 1).center().toPoint()
     qtbot.mouseClick(panel.mosaic, Qt.MouseButton.LeftButton, pos=click)
     assert (state.selection.layer, state.selection.head) == (2, 1)
     # The fused column selects the layer and keeps the head.
     qtbot.mouseClick(
-        panel.mosaic, Qt.MouseButton.LeftButton, pos=panel.mosaic.cell_rect(0, 4).center()
+        panel.mosaic, Qt.MouseButton.LeftButton, pos=panel.mosaic.cell_rect(0, 4).center().toPoint()
     )
     assert (state.selection.layer, state.selection.head) == (0, 1)
 
