@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.qt.widgets.plot_canvas import PlotCanvas
+from vitviz.qt.widgets.prefix_chips import PrefixChips
 from vitviz.state import AppState
 
 MAX_LISTED = 12
@@ -52,7 +46,8 @@ class TokensPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.summary = QLabel()
-        self.buttons = QHBoxLayout()
+        self.chips = PrefixChips(orientation=Qt.Orientation.Horizontal)
+        self.chips.chosen.connect(state.select_token)
         self.canvas = PlotCanvas(figsize=(5, 2.6))
         self.figure, self.axes = self.canvas.figure, self.canvas.axes
         self.canvas.restyled.connect(self.render_all)
@@ -62,12 +57,10 @@ class TokensPanel(QWidget):
         self.map = ImageMapView(state)
         self.flags_text = QLabel()
         self.flags_text.setWordWrap(True)
-        self._prefix_buttons: list[QPushButton] = []
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        self.buttons.addStretch(1)
-        layout.addLayout(self.buttons)
+        layout.addWidget(self.chips, 0, Qt.AlignmentFlag.AlignLeft)
         # The plot and the norm map share the height; the user can move the divide.
         norms = QWidget()
         norms_layout = QVBoxLayout(norms)
@@ -124,7 +117,7 @@ class TokensPanel(QWidget):
 
     def _draw_plot(self) -> None:
         analysis = self.state.results.analysis
-        self._rebuild_buttons()
+        self._show_query()
         self.axes.clear()
         self._cursor, self._lines = None, []
         if analysis is None:
@@ -163,32 +156,14 @@ class TokensPanel(QWidget):
         self.map.view.set_flags([])
         self.flags_text.setText(message)
 
-    def _rebuild_buttons(self) -> None:
-        for button in self._prefix_buttons:
-            self.buttons.removeWidget(button)
-            button.deleteLater()
-        self._prefix_buttons = []
-        layout = self.state.layout
-        if layout is None:
-            return
-        for index, label in enumerate(layout.prefix_labels):
-            button = QPushButton(label)
-            button.setCheckable(True)
-            button.setToolTip(f"Make {label} the query token")
-            button.clicked.connect(lambda _=False, i=index: self.state.select_token(i))
-            self.buttons.insertWidget(self.buttons.count() - 1, button)
-            self._prefix_buttons.append(button)
-        self._show_query()
-
     @property
-    def prefix_buttons(self) -> list[QPushButton]:
+    def prefix_buttons(self) -> list[QToolButton]:
         """One checkable button per prefix token, in sequence order."""
-        return list(self._prefix_buttons)
+        return self.chips.buttons
 
     def _show_query(self, *_) -> None:
-        query = self.state.selection.query
-        for index, button in enumerate(self._prefix_buttons):
-            button.setChecked(index == query)
+        layout = self.state.layout
+        self.chips.show_tokens(layout.prefix_labels if layout else (), self.state.selection.query)
 
     @shows_errors
     def _show_layer(self, *_) -> None:

@@ -15,9 +15,9 @@ from superqt import QLabeledDoubleSlider
 
 from vitviz.compute.render import to_rgba
 from vitviz.qt.overlay import overlay_map
-from vitviz.qt.panels.image_panel.chips import PrefixChips
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, bind_value, listen
 from vitviz.qt.widgets.map_view import MapView
+from vitviz.qt.widgets.prefix_chips import PrefixChips
 from vitviz.state import AppState
 from vitviz.state.view import OVERLAY_LABELS, OVERLAYS
 from vitviz.vit.layout import TokenKind

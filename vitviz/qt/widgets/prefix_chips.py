@@ -1,12 +1,12 @@
-"""The prefix tokens (CLS, DIST, REG0…) as a column of chips: the query's chip is checked.
+"""The prefix tokens (CLS, DIST, REG0…) as a row or column of chips; the query's is checked.
 
 Prefix tokens have no place on the image, so they get buttons of their own beside it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QButtonGroup, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QBoxLayout, QButtonGroup, QToolButton, QWidget
 
 
 class PrefixChips(QWidget):
@@ -20,10 +20,14 @@ class PrefixChips(QWidget):
 
     chosen = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, orientation=Qt.Orientation.Vertical) -> None:
         super().__init__(parent)
         self.setObjectName("prefix_chips")
-        self._layout = QVBoxLayout(self)
+        vertical = orientation == Qt.Orientation.Vertical
+        direction = (
+            QBoxLayout.Direction.TopToBottom if vertical else QBoxLayout.Direction.LeftToRight
+        )
+        self._layout = QBoxLayout(direction, self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.group = QButtonGroup(self)
         self.group.setExclusive(False)
@@ -55,3 +59,8 @@ class PrefixChips(QWidget):
                 self._layout.addWidget(chip)
         for button in self.group.buttons():
             button.setChecked(self.group.id(button) == query)
+
+    @property
+    def buttons(self) -> list[QToolButton]:
+        """One chip per prefix token, in token order."""
+        return sorted(self.group.buttons(), key=self.group.id)
