@@ -88,7 +88,7 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     state.rollout.follow_query = True
 
     # Click a patch in the selected-head panel: every panel reading the query follows.
-    view = panels["SelectedHeadPanel"].map.view
+    view = panels["SelectedHeadPanel"].map
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_rect(3, 5).center().toPoint())
     query = layout.patch_index(3, 5)
     assert state.selection.query == query
@@ -108,7 +108,7 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     best = int(inference.logits[0].argmax())
     assert state.selection.class_index == best
     class_map = panels["ClassMapPanel"]
-    assert "Computing" in class_map.map.view.placeholder
+    assert "Computing" in class_map.map.placeholder
     grid_map = class_maps.class_map(
         state.results.model.model, state.results.prepared.tensor, best, method="relevance"
     )

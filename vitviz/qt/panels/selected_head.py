@@ -95,7 +95,7 @@ class SelectedHeadPanel(QWidget):
         layout = self.state.results.analysis.layout
         query = self.state.selection.query
         is_patch = 0 <= query < layout.num_tokens and layout.kind(query) is TokenKind.PATCH
-        self.map.view.set_marker(layout.patch_position(query) if is_patch else None)
+        self.map.set_marker(layout.patch_position(query) if is_patch else None)
         self.stats.setText(self._describe(values))
 
     def show_error(self, message: str) -> None:

@@ -153,7 +153,7 @@ class TokensPanel(QWidget):
     def show_error(self, message: str) -> None:
         """Say why the token views are empty."""
         self.map.show_map(None, placeholder=message)
-        self.map.view.set_flags([])
+        self.map.set_flags([])
         self.flags_text.setText(message)
 
     @property
@@ -172,7 +172,7 @@ class TokensPanel(QWidget):
         layout = self.state.layout
         if norms is None or layout is None or not 0 <= layer < len(norms):
             self.map.show_map(None, placeholder="No token norms")
-            self.map.view.set_flags([])
+            self.map.set_flags([])
             self.flags_text.setText("")
             return
         if self._cursor is not None:
@@ -182,7 +182,7 @@ class TokensPanel(QWidget):
         self.map.show_map(values)
         flagged = np.flatnonzero(flags[layer]) if flags is not None else np.zeros(0, int)
         cells = [layout.patch_position(int(i)) for i in flagged if i >= layout.num_prefix]
-        self.map.view.set_flags(cells)
+        self.map.set_flags(cells)
         names = [layout.label(int(i)) for i in flagged]
         listed = ", ".join(names[:MAX_LISTED]) + (" …" if len(names) > MAX_LISTED else "")
         self.flags_text.setText(

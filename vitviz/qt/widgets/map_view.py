@@ -11,7 +11,7 @@ is given.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -71,6 +71,8 @@ class MapView(QWidget):
         self._flags: list[tuple[int, int]] = []
         self._placeholder = "No result yet"
         self._hovered: tuple[int, int] = (-1, -1)
+        self._colorbar: QImage | None = None
+        self._colorbar_labels = ("", "")
         self.setMouseTracking(True)
         self.setMinimumSize(120, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -109,6 +111,11 @@ class MapView(QWidget):
     def flags(self) -> list[tuple[int, int]]:
         """The cells outlined as flagged."""
         return list(self._flags)
+
+    @property
+    def colorbar_labels(self) -> tuple[str, str]:
+        """The texts at the low and high ends of the colour bar."""
+        return self._colorbar_labels
 
     # --- content --------------------------------------------------------------------
     def set_background(self, image: np.ndarray | QImage | None) -> None:
@@ -171,7 +178,16 @@ class MapView(QWidget):
         self._flags = list(cells)
         self.update()
 
+    def set_colorbar(self, lut: np.ndarray | None, low: str = "", high: str = "") -> None:
+        """Show a colour bar under the map: ``[n, 4]`` uint8 colours from ``low`` to ``high``."""
+        self._colorbar = None if lut is None else rgba_to_qimage(np.ascontiguousarray(lut[None]))
+        self._colorbar_labels = (low, high)
+        self.update()
+
     # --- geometry -------------------------------------------------------------------
+    def _bar_height(self) -> int:
+        return 0 if self._colorbar is None else self.fontMetrics().height() + 12
+
     def _size(self) -> tuple[float, float]:
         if self._background is not None and not self._background.isNull():
             return self._background.width(), self._background.height()
@@ -180,9 +196,10 @@ class MapView(QWidget):
     def target_rect(self) -> QRectF:
         """Where the image (or the map alone) is drawn: centred, aspect kept."""
         width, height = self._size()
-        scale = min(self.width() / width, self.height() / height)
+        room = self.height() - self._bar_height()
+        scale = min(self.width() / width, room / height)
         width, height = width * scale, height * scale
-        return QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
+        return QRectF((self.width() - width) / 2, (room - height) / 2, width, height)
 
     def to_widget(self, x: float, y: float) -> QPointF:
         """Widget position of image pixel ``(x, y)``."""
@@ -224,6 +241,8 @@ class MapView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window())
+        if self._colorbar is not None:
+            self._paint_colorbar(painter)
         target, area = self.target_rect(), self.map_rect()
         if self._background is not None:
             painter.drawPixmap(target.topLeft(), self._scaled_background(target))
@@ -265,6 +284,18 @@ class MapView(QWidget):
                 )
             )
         return self._scaled
+
+    def _paint_colorbar(self, painter: QPainter) -> None:
+        (low, high), metrics, height = self._colorbar_labels, self.fontMetrics(), self._bar_height()
+        label_w = max(metrics.horizontalAdvance(t) for t in (low, high, "0.000")) + 6
+        top = self.height() - height
+        bar = QRect(label_w, top + 4, max(self.width() - 2 * label_w, 10), height - 8)
+        painter.drawImage(bar, self._colorbar)
+        painter.setPen(self.palette().text().color())
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(QRect(0, top, label_w - 4, height), right, low)
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(QRect(bar.right() + 4, top, label_w, height), left, high)
 
     def _paint_grid(self, painter: QPainter, rect: QRectF) -> None:
         (rows, cols), (width, height) = self._grid, (rect.width(), rect.height())
