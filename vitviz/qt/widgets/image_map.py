@@ -30,13 +30,9 @@ class ImageMapView(MapView):
         self.cell_clicked.connect(self._on_cell_clicked)
         listen(self, state.results.events.prepared, self._update_background)
         listen(self, view.colormap, self.redraw)
-        listen(self, view.upsampling, self.redraw)
-        listen(self, view.opacity, self.set_opacity)
-        listen(self, view.show_grid, self.set_show_grid)
-        listen(self, view.presentation, self.set_high_contrast)
-        self.set_opacity(state.view.opacity)
-        self.set_show_grid(state.view.show_grid)
-        self.set_high_contrast(state.view.presentation)
+        for signal in (view.opacity, view.show_grid, view.presentation, view.upsampling):
+            listen(self, signal, self._restyle)
+        self.set_style(state.view)
         self._update_background()
 
     @property
@@ -60,17 +56,20 @@ class ImageMapView(MapView):
             return
         vmin, vmax = float(values.min()), float(values.max())
         prepared = self.state.results.prepared
-        smooth = self.state.view.upsampling == "bilinear" and prepared is not None
+        smooth = self._smooth and prepared is not None
         # Bilinear goes through the shared renderer at input resolution; nearest stays one
         # pixel per patch and is enlarged by Qt, which is the same thing.
         size = prepared.image.size[::-1] if smooth else None  # (height, width)
         shown = render.upsample(values, size, "bilinear") if smooth else values
-        self.set_smooth(smooth)
         self.set_map(render.to_rgba(shown, cmap, vmin, vmax), values.shape)
         self.set_colorbar(lut, f"{vmin:.3g}", f"{vmax:.3g}")
 
     def show_error(self, message: str) -> None:
         self.set_map(None, placeholder=message)
+
+    def _restyle(self, *_) -> None:
+        self.set_style(self.state.view)
+        self.redraw()
 
     def _update_background(self, *_) -> None:
         prepared = self.state.results.prepared

@@ -62,17 +62,17 @@ class MapView(QWidget):
         self._background: QImage | None = None
         self._scaled = QPixmap()
         self._region: QRectF | None = None
-        self._map: QImage | None = None
-        self._grid: tuple[int, int] = (1, 1)
+        self.map_image: QImage | None = None  # the coloured map before scaling to the widget
+        self.grid: tuple[int, int] = (1, 1)  # (rows, cols) of the cells
         self._opacity, self._smooth = 1.0, False
-        self._show_grid = self._high_contrast = False
-        self._marker: tuple[int, int] | None = None
+        self._show_grid = self.high_contrast = False
+        self.marker: tuple[int, int] | None = None  # the outlined query cell
         self._hover: tuple[int, int] | None = None
-        self._flags: list[tuple[int, int]] = []
-        self._placeholder = "No result yet"
+        self.flags: list[tuple[int, int]] = []  # cells outlined as flagged
+        self.placeholder = "No result yet"  # drawn while there is no map
         self._hovered: tuple[int, int] = (-1, -1)
         self._colorbar: QImage | None = None
-        self._colorbar_labels = ("", "")
+        self.colorbar_labels = ("", "")
         self.setMouseTracking(True)
         self.setMinimumSize(120, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -81,41 +81,8 @@ class MapView(QWidget):
         return QSize(320, 320)
 
     @property
-    def grid(self) -> tuple[int, int]:
-        return self._grid
-
-    @property
     def has_map(self) -> bool:
-        return self._map is not None
-
-    @property
-    def map_image(self) -> QImage | None:
-        """The coloured map as drawn (before scaling to the widget), or None."""
-        return self._map
-
-    @property
-    def high_contrast(self) -> bool:
-        return self._high_contrast
-
-    @property
-    def placeholder(self) -> str:
-        """The text drawn while there is no map."""
-        return self._placeholder
-
-    @property
-    def marker(self) -> tuple[int, int] | None:
-        """The outlined query cell, or None."""
-        return self._marker
-
-    @property
-    def flags(self) -> list[tuple[int, int]]:
-        """The cells outlined as flagged."""
-        return list(self._flags)
-
-    @property
-    def colorbar_labels(self) -> tuple[str, str]:
-        """The texts at the low and high ends of the colour bar."""
-        return self._colorbar_labels
+        return self.map_image is not None
 
     # --- content --------------------------------------------------------------------
     def set_background(self, image: np.ndarray | QImage | None) -> None:
@@ -132,7 +99,7 @@ class MapView(QWidget):
         with a region, cells are reported even while no map is shown.
         """
         self._region = None if box is None else QRectF(QPointF(*box[:2]), QPointF(*box[2:]))
-        self._grid = grid or self._grid
+        self.grid = grid or self.grid
         self.update()
 
     def set_map(
@@ -143,45 +110,33 @@ class MapView(QWidget):
         ``grid`` is ``(rows, cols)`` of the patch grid when the map is upsampled (default:
         one pixel per patch); ``placeholder`` is drawn while there is no map.
         """
-        self._placeholder = placeholder
-        self._map = None if rgba is None else rgba_to_qimage(rgba)
+        self.placeholder = placeholder
+        self.map_image = None if rgba is None else rgba_to_qimage(rgba)
         if rgba is not None and self._region is None:
-            self._grid = grid or (int(rgba.shape[0]), int(rgba.shape[1]))
+            self.grid = grid or (int(rgba.shape[0]), int(rgba.shape[1]))
         self.update()
 
-    def set_opacity(self, opacity: float) -> None:
-        """Opacity of the map over the image (the map is opaque without one)."""
-        self._opacity = float(opacity)
-        self.update()
-
-    def set_smooth(self, smooth: bool) -> None:
-        """Bilinear (True) or nearest (False) enlargement of the map."""
-        self._smooth = bool(smooth)
-        self.update()
-
-    def set_show_grid(self, show: bool) -> None:
-        self._show_grid = bool(show)
-        self.update()
-
-    def set_high_contrast(self, high: bool) -> None:
-        """Draw the grid and outlines bright and thick (presentation mode, projectors)."""
-        self._high_contrast = bool(high)
+    def set_style(self, view) -> None:
+        """Follow view options: ``opacity`` (of the map over an image), ``upsampling``,
+        ``show_grid`` and ``presentation`` (grid and outlines bright and thick)."""
+        self._opacity, self._smooth = float(view.opacity), view.upsampling == "bilinear"
+        self._show_grid, self.high_contrast = bool(view.show_grid), bool(view.presentation)
         self.update()
 
     def set_marker(self, cell: tuple[int, int] | None, hover: tuple[int, int] | None = None):
         """Outline grid cell ``(row, col)`` (the query patch) and a hovered cell, or none."""
-        self._marker, self._hover = cell, hover
+        self.marker, self._hover = cell, hover
         self.update()
 
     def set_flags(self, cells: list[tuple[int, int]]) -> None:
         """Outline these grid cells in the flag colour (e.g. high-norm tokens)."""
-        self._flags = list(cells)
+        self.flags = list(cells)
         self.update()
 
     def set_colorbar(self, lut: np.ndarray | None, low: str = "", high: str = "") -> None:
         """Show a colour bar under the map: ``[n, 4]`` uint8 colours from ``low`` to ``high``."""
         self._colorbar = None if lut is None else rgba_to_qimage(np.ascontiguousarray(lut[None]))
-        self._colorbar_labels = (low, high)
+        self.colorbar_labels = (low, high)
         self.update()
 
     # --- geometry -------------------------------------------------------------------
@@ -191,7 +146,7 @@ class MapView(QWidget):
     def _size(self) -> tuple[float, float]:
         if self._background is not None and not self._background.isNull():
             return self._background.width(), self._background.height()
-        return self._grid[1], self._grid[0]
+        return self.grid[1], self.grid[0]
 
     def target_rect(self) -> QRectF:
         """Where the image (or the map alone) is drawn: centred, aspect kept."""
@@ -223,14 +178,14 @@ class MapView(QWidget):
 
     def cell_rect(self, row: int, col: int) -> QRectF:
         """Widget rectangle of grid cell ``(row, col)``."""
-        rect, (rows, cols) = self.map_rect(), self._grid
+        rect, (rows, cols) = self.map_rect(), self.grid
         width, height = rect.width() / cols, rect.height() / rows
         return QRectF(rect.left() + col * width, rect.top() + row * height, width, height)
 
     def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
         """Grid cell ``(row, col)`` under widget position ``pos``, or None off the grid."""
-        rect, (rows, cols) = self.map_rect(), self._grid
-        active = self._map is not None or self._region is not None
+        rect, (rows, cols) = self.map_rect(), self.grid
+        active = self.map_image is not None or self._region is not None
         if not active or not rect.contains(pos) or not self.target_rect().contains(pos):
             return None
         row = int((pos.y() - rect.top()) / rect.height() * rows)
@@ -252,23 +207,23 @@ class MapView(QWidget):
             painter.fillRect(target, OUTSIDE_REGION)
             visible = area.translated(-target.topLeft())  # in the scaled image's pixels
             painter.drawPixmap(area, self._scaled_background(target), visible)
-        if self._map is None:
+        if self.map_image is None:
             painter.setPen(self.palette().text().color())
             flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
-            painter.drawText(self.rect(), flags, self._placeholder)
+            painter.drawText(self.rect(), flags, self.placeholder)
         else:
             painter.setOpacity(self._opacity if self._background is not None else 1.0)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._smooth)
-            painter.drawImage(area, self._map)
+            painter.drawImage(area, self.map_image)
             painter.setOpacity(1.0)
-        if self._show_grid and (self._map is not None or self._region is not None):
+        if self._show_grid and (self.map_image is not None or self._region is not None):
             self._paint_grid(painter, area)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        outlines = [(c, FLAG_COLOR) for c in self._flags]
-        outlines += [(self._hover, HOVER_COLOR), (self._marker, MARKER_COLOR)]
+        outlines = [(c, FLAG_COLOR) for c in self.flags]
+        outlines += [(self._hover, HOVER_COLOR), (self.marker, MARKER_COLOR)]
         for cell, color in outlines:
             if cell is not None:
-                painter.setPen(QPen(color, 3 if self._high_contrast else 2))
+                painter.setPen(QPen(color, 3 if self.high_contrast else 2))
                 painter.drawRect(self.cell_rect(*cell))
 
     def _scaled_background(self, target: QRectF) -> QPixmap:
@@ -286,7 +241,7 @@ class MapView(QWidget):
         return self._scaled
 
     def _paint_colorbar(self, painter: QPainter) -> None:
-        (low, high), metrics, height = self._colorbar_labels, self.fontMetrics(), self._bar_height()
+        (low, high), metrics, height = self.colorbar_labels, self.fontMetrics(), self._bar_height()
         label_w = max(metrics.horizontalAdvance(t) for t in (low, high, "0.000")) + 6
         top = self.height() - height
         bar = QRect(label_w, top + 4, max(self.width() - 2 * label_w, 10), height - 8)
@@ -298,7 +253,7 @@ class MapView(QWidget):
         painter.drawText(QRect(bar.right() + 4, top, label_w, height), left, high)
 
     def _paint_grid(self, painter: QPainter, rect: QRectF) -> None:
-        (rows, cols), (width, height) = self._grid, (rect.width(), rect.height())
+        (rows, cols), (width, height) = self.grid, (rect.width(), rect.height())
         left, top = rect.left(), rect.top()
         lines = [
             QLineF(left, top + r * height / rows, left + width, top + r * height / rows)
@@ -307,8 +262,8 @@ class MapView(QWidget):
             QLineF(left + c * width / cols, top, left + c * width / cols, top + height)
             for c in range(cols + 1)
         ]
-        color = HIGH_CONTRAST_GRID if self._high_contrast else GRID_COLOR
-        painter.setPen(QPen(color, 2 if self._high_contrast else 1))
+        color = HIGH_CONTRAST_GRID if self.high_contrast else GRID_COLOR
+        painter.setPen(QPen(color, 2 if self.high_contrast else 1))
         painter.drawLines(lines)
 
     # --- input ----------------------------------------------------------------------

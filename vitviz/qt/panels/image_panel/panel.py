@@ -198,8 +198,4 @@ class ImagePanel(QWidget):
             self.state.select_token(token)
 
     def _apply_style(self, *_: object) -> None:
-        view = self.state.view
-        self.canvas.set_opacity(view.opacity)
-        self.canvas.set_smooth(view.upsampling == "bilinear")
-        self.canvas.set_show_grid(view.show_grid)
-        self.canvas.set_high_contrast(view.presentation)
+        self.canvas.set_style(self.state.view)
