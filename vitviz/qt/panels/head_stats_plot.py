@@ -94,18 +94,16 @@ class HeadStatsPlotPanel(QWidget):
             colour = np.broadcast_to(np.arange(distance.shape[1]), distance.shape)
         return distance, colour, COLOUR_LABELS[mode]
 
-    def _ranges(self) -> tuple[float, float]:
-        """Top of the distance axis and of the colour scale: fixed per model, not per image."""
+    def _ranges(self) -> tuple:
+        """Shape, top of the distance axis and of the colour scale: per model, not per image."""
         analysis, model = self.state.results.analysis, self.state.results.model
-        layout = analysis.layout
+        if analysis is None:
+            return ()
+        layout, shape = analysis.layout, analysis.mean_distance.shape
         patch = model.spec.patch_size if model is not None else (1, 1)
         colour_top = {"entropy": np.log(layout.num_tokens), "prefix mass": 1.0}
-        top = colour_top.get(self.colour_by.currentText(), analysis.mean_distance.shape[1] - 1)
-        return farthest_mean_distance(layout.grid, patch) * 1.05, max(float(top), 1e-6)
-
-    def _key_now(self) -> tuple:
-        analysis = self.state.results.analysis
-        return (analysis.mean_distance.shape, self._ranges()) if analysis is not None else ()
+        top = colour_top.get(self.colour_by.currentText(), shape[1] - 1)
+        return shape, farthest_mean_distance(layout.grid, patch) * 1.05, max(float(top), 1e-6)
 
     @shows_errors
     def render_all(self, *_) -> None:
@@ -117,7 +115,7 @@ class HeadStatsPlotPanel(QWidget):
         # Another image on the same model: the axes stay, the points move (a full draw
         # takes 40-100 ms, the UI thread's whole budget).
         result = self.statistics()
-        if result is None or self._points is None or self._key_now() != self._key:
+        if result is None or self._points is None or self._ranges() != self._key:
             self.render_all()
             return
         self._set_points(*result)
@@ -137,13 +135,12 @@ class HeadStatsPlotPanel(QWidget):
             self._colorbar.remove()
         self.axes.clear()
         self._colorbar = self._ring = self._points = None
-        self._key = self._key_now()
-        result = self.statistics()
+        self._key, result = self._ranges(), self.statistics()
         if result is None:
             self.show_error("No result yet")
             return
         distance, colour, label = result
-        distance_top, colour_top = self._ranges()
+        _, distance_top, colour_top = self._key
         self.axes.set_axis_on()
         # The points take their colours from the same lookup table as every map.
         cmap = ListedColormap(render.colormap_lut(self.state.view.colormap) / 255.0)
@@ -153,11 +150,9 @@ class HeadStatsPlotPanel(QWidget):
         self._points.set_picker(PICK_RADIUS_PX * self.canvas.device_pixel_ratio)
         self._set_points(distance, colour, label)
         self._colorbar = self.figure.colorbar(self._points, ax=self.axes, label=label)
-        self.axes.set_xlabel("layer")
-        self.axes.set_ylabel("mean attention distance (px)")
-        self.axes.set_xlim(-0.5, distance.shape[0] - 0.5)
-        self.axes.set_xticks(np.arange(0, distance.shape[0], max(1, distance.shape[0] // 12)))
-        self.axes.set_ylim(0, distance_top)
+        layers = distance.shape[0]
+        self.axes.set(xlabel="layer", ylabel="mean attention distance (px)", ylim=(0, distance_top))
+        self.axes.set(xlim=(-0.5, layers - 0.5), xticks=np.arange(0, layers, max(1, layers // 12)))
         self.axes.grid(alpha=0.3)
         (self._ring,) = self.axes.plot(
             [], [], "o", ms=11, mfc="none", mec=HIGHLIGHT, mew=2.0, zorder=5
@@ -185,13 +180,6 @@ class HeadStatsPlotPanel(QWidget):
             self._ring.set_data([self._positions[index, 0]], [self._positions[index, 1]])
         self.canvas.refresh_overlays()
 
-    def point_at(self, event: MouseEvent) -> tuple[int, int] | None:
-        """(layer, head) of the point under a matplotlib mouse event (the top one), or None."""
-        if self._points is None:
-            return None
-        hit, found = self._points.contains(event)
-        return divmod(int(found["ind"][-1]), self._heads) if hit else None
-
     def describe_point(self, layer: int, head: int) -> str:
         """Tooltip text of point (layer, head)."""
         index = layer * self._heads + head
@@ -199,8 +187,10 @@ class HeadStatsPlotPanel(QWidget):
         return f"layer {layer}, head {head}: {distance:.1f} px · {self._colour_label} {colour:.3g}"
 
     def _on_move(self, event: MouseEvent) -> None:
-        hit = self.point_at(event)
-        self.canvas.setToolTip("" if hit is None else self.describe_point(*hit))
+        hit, found = self._points.contains(event) if self._points else (False, {})
+        # The top point under the pointer, as the pick of a click chooses it.
+        text = self.describe_point(*divmod(int(found["ind"][-1]), self._heads)) if hit else ""
+        self.canvas.setToolTip(text)
 
     def _on_pick(self, event: PickEvent) -> None:
         if event.artist is self._points and event.mouseevent.button == 1:

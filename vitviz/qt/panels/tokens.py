@@ -136,9 +136,7 @@ class TokensPanel(QWidget):
                 for index, label in enumerate(layout.prefix_labels)
             ]
             self.axes.legend(fontsize="small", ncols=min(len(layout.prefix_labels), 5))
-            self.axes.set_xlabel("layer")
-            self.axes.set_ylabel("mass from patches")
-            self.axes.set_ylim(0, 1)
+            self.axes.set(xlabel="layer", ylabel="mass from patches", ylim=(0, 1))
             self.axes.grid(alpha=0.3)
             self._cursor = self.axes.axvline(self.state.selection.layer, color="#00a0c0", lw=1)
         else:

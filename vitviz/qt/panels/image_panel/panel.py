@@ -26,14 +26,7 @@ NO_IMAGE = "Open an image (Ctrl+O), drop one here, or paste one (Ctrl+V)"
 
 
 class ImagePanel(QWidget):
-    """The image with its patch grid, prefix-token chips and the selected map.
-
-    Parameters
-    ----------
-    state : AppState
-        Read for the result and the selection; the query, hover and view options are
-        written back.
-    """
+    """The image with its patch grid, prefix-token chips and the selected map."""
 
     title = "Image"
 
@@ -100,29 +93,18 @@ class ImagePanel(QWidget):
         layout.addLayout(body, 1)
         layout.addWidget(self.info)
 
-        results, sel, view = state.results.events, state.selection.events, state.view.events
-        for signal in (
-            results.analysis,
-            results.rollout,
-            results.class_maps,
-            sel.query,
-            sel.layer,
-            sel.head,
-            sel.class_index,
-            view.overlay,
-            view.fusion,
-            view.colormap,
-            view.drop_prefix,
-            view.mass_threshold,
-            view.class_method,
-            state.rollout.events.shown_layer,
-            state.rollout.events.follow_query,
+        for part, names in (
+            (state.results, "analysis rollout class_maps"),
+            (state.selection, "query layer head class_index"),
+            (state.view, "overlay fusion colormap drop_prefix mass_threshold class_method"),
+            (state.rollout, "shown_layer follow_query"),
+            (state.inputs, "image"),
         ):
-            listen(self, signal, self.render_all)
-        for signal in (view.opacity, view.upsampling, view.show_grid, view.presentation):
-            listen(self, signal, self._apply_style)
-        listen(self, state.inputs.events.image, self.render_all)
-        listen(self, sel.hover, self._show_boxes)
+            for name in names.split():
+                listen(self, getattr(part.events, name), self.render_all)
+        for name in ("opacity", "upsampling", "show_grid", "presentation"):
+            listen(self, getattr(state.view.events, name), self._apply_style)
+        listen(self, state.selection.events.hover, self._show_boxes)
         self._apply_style()
         self.render_all()
 
