@@ -56,23 +56,11 @@ class PlotCanvas(FigureCanvasQTAgg):
         palette = self.palette()
         text = palette.text().color().name()
         window = palette.window().color().name()
-        with matplotlib.rc_context(
-            {
-                "font.size": size,
-                "axes.titlesize": size,
-                "axes.labelsize": size,
-                "xtick.labelsize": size * 0.9,
-                "ytick.labelsize": size * 0.9,
-                "legend.fontsize": size * 0.9,
-                "text.color": text,
-                "axes.labelcolor": text,
-                "xtick.color": text,
-                "ytick.color": text,
-                "axes.edgecolor": text,
-                "figure.facecolor": window,
-                "axes.facecolor": window,
-            }
-        ):
+        rc = dict.fromkeys(("font.size", "axes.titlesize", "axes.labelsize"), size)
+        rc |= dict.fromkeys(("xtick.labelsize", "ytick.labelsize", "legend.fontsize"), size * 0.9)
+        rc |= dict.fromkeys(("figure.facecolor", "axes.facecolor"), window)
+        colored = ("text.color", "axes.labelcolor", "xtick.color", "ytick.color", "axes.edgecolor")
+        with matplotlib.rc_context(rc | dict.fromkeys(colored, text)):
             self.figure.set_facecolor(window)
             self.axes.set_facecolor(window)
             # Build under constrained layout (colour bars then get axes it can place);
