@@ -121,7 +121,7 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     plot = panels["HeadStatsPlotPanel"]
     assert plot.positions.shape == (2 * 3, 2)
     state.selection.layer, state.selection.head = 1, 2
-    assert panels["HeadsGridPanel"].mosaic.selected == (1, 2)
+    assert panels["HeadsGridPanel"].mosaic.marker == (1, 2)
     assert panels["SelectedHeadPanel"].layer.value() == 1
     tokens = panels["TokensPanel"]
     assert tokens.prefix_mass.shape == (2, layout.num_prefix)

@@ -158,7 +158,7 @@ class HeadsGridPanel(QWidget):
         selection, analysis = self.state.selection, self.state.results.analysis
         if analysis is None:
             return
-        self.mosaic.set_selected((selection.layer, selection.head))
+        self.mosaic.set_marker((selection.layer, selection.head))
         self.caption.setText(
             f"query {token_label(analysis.layout, selection.query)} · "
             f"layer {selection.layer}, head {selection.head}"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from vitviz.qt.widgets.map_view import MapView
@@ -72,16 +72,6 @@ class MosaicView(MapView):
         """``(rows, cols)`` of cells shown."""
         return self.grid if self.has_map else (0, 0)
 
-    @property
-    def selected(self) -> tuple[int, int] | None:
-        """The outlined cell ``(row, col)``, or None."""
-        return self.marker
-
-    @property
-    def atlas(self) -> QImage | None:
-        """The packed image currently drawn (None before the first maps)."""
-        return self.map_image
-
     def set_cells(
         self,
         cells: np.ndarray | None,
@@ -100,10 +90,6 @@ class MosaicView(MapView):
         if (self.shape, self._cell, self._col_labels[-1:]) != before:
             self.updateGeometry()
             self.adjustSize()
-
-    def set_selected(self, cell: tuple[int, int] | None) -> None:
-        """Outline ``(row, col)`` and tint its row, or clear the selection."""
-        self.set_marker(cell)
 
     def set_zoom(self, zoom: int) -> None:
         """Set screen pixels per map pixel (clamped to a sensible range)."""
@@ -165,10 +151,8 @@ class MosaicView(MapView):
             # The last column (the fused one) is always named.
             if col == n_cols - 1 or (col % col_step == 0 and n_cols - 1 - col >= col_step):
                 painter.drawText(QRect(left + col * w * z, 0, w * z, top), CENTRE_UNCLIPPED, text)
-        if self.selected is not None:
-            painter.fillRect(
-                QRect(0, top + self.selected[0] * h * z, left - 2, h * z), ROW_HIGHLIGHT
-            )
+        if self.marker is not None:
+            painter.fillRect(QRect(0, top + self.marker[0] * h * z, left - 2, h * z), ROW_HIGHLIGHT)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:

@@ -1,9 +1,13 @@
-"""The image panel widget: the canvas, the prefix chips and the map controls, kept up to date.
+"""The image panel: the picture, the patch grid, the query and a map laid over it.
 
-The panel decides what the canvas draws: the original image, the crop and patch grid of
-the result, the chosen map in the chosen colormap and the view's style. Hovering a patch
-sets the hover, a click or an arrow key moves the query; both are outlined on the canvas
-and named, with the map's value under the pointer, in a line of text.
+The whole original image is drawn, with the region the model sees (the crop) left bright
+and the rest dimmed; the patch grid and the map are placed through the result's
+:class:`~vitviz.compute.geometry.PatchGrid`, so they sit on the original pixels whatever
+the resize and crop. Prefix tokens (CLS, DIST, REG0…) are chips beside the image.
+Hovering shows the patch under the pointer (named, with the map's value there, in a line
+of text), a click makes it the query, arrow keys move the query, and the map chosen in
+``state.view.overlay`` (:mod:`vitviz.qt.overlay`) is drawn with the chosen colormap and
+opacity.
 """
 
 from __future__ import annotations
