@@ -65,7 +65,7 @@ def test_fusion_and_scale_choices_change_the_state_and_the_drawing(panel, state)
     assert state.view.fusion == "max"
     cells = panel.thumbnail_maps()
     np.testing.assert_allclose(cells[:, 4], cells[:, :4].max(axis=1), rtol=1e-6)
-    assert panel.mosaic.tooltip_for(panel.mosaic.cell_rect(0, 4).center()) == "layer L0, max"
+    assert panel.mosaic.describe(0, 4) == "layer L0, max"
     state.view.fusion = "min"
     assert panel.fusion.currentText() == "min"
     panel.scale.setCurrentIndex(1)

@@ -64,7 +64,7 @@ def test_layer_change_moves_the_cursor_and_the_norm_map(panel, state):
 
 
 def test_prefix_buttons_select_and_show_the_query(panel, state, qtbot):
-    buttons = panel.prefix_buttons
+    buttons = panel.chips.buttons
     assert [b.text() for b in buttons] == ["CLS", "REG0", "REG1"]
     assert buttons[0].isChecked()
     qtbot.mouseClick(buttons[2], Qt.MouseButton.LeftButton)
@@ -79,7 +79,7 @@ def test_clicking_a_patch_makes_it_the_query(panel, state, qtbot):
     pos = panel.map.cell_rect(1, 3).center().toPoint()
     qtbot.mouseClick(panel.map, Qt.MouseButton.LeftButton, pos=pos)
     assert state.selection.query == state.results.inference.layout.patch_index(1, 3)
-    assert not any(b.isChecked() for b in panel.prefix_buttons)
+    assert not any(b.isChecked() for b in panel.chips.buttons)
 
 
 def test_models_without_prefix_tokens_and_the_empty_state(qtbot):
@@ -91,7 +91,7 @@ def test_models_without_prefix_tokens_and_the_empty_state(qtbot):
     state.results.model = bare.results.model
     set_result(state, bare.results.inference, labels=bare.results.model.spec.labels)
     assert panel.prefix_mass.shape == (2, 0)
-    assert panel.prefix_buttons == []
+    assert panel.chips.buttons == []
     assert panel.map.has_map
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.guard import shows_errors
@@ -86,16 +86,6 @@ class TokensPanel(QWidget):
         """``[L, num_prefix]`` mean attention of the patches on each prefix token."""
         return self._mass
 
-    def norms(self) -> np.ndarray | None:
-        """``[L, N]`` token norms of the current result, or None."""
-        analysis = self.state.results.analysis
-        return None if analysis is None else analysis.token_norms
-
-    def high_norm(self) -> np.ndarray | None:
-        """``[L, N]`` high-norm flags (the rule of :mod:`vitviz.compute.head_stats`)."""
-        analysis = self.state.results.analysis
-        return None if analysis is None else analysis.high_norm
-
     @shows_errors
     def render_all(self, *_) -> None:
         """Redraw the prefix-mass plot, the buttons and the selected layer's norms."""
@@ -154,19 +144,16 @@ class TokensPanel(QWidget):
         self.map.set_flags([])
         self.flags_text.setText(message)
 
-    @property
-    def prefix_buttons(self) -> list[QToolButton]:
-        """One checkable button per prefix token, in sequence order."""
-        return self.chips.buttons
-
     def _show_query(self, *_) -> None:
         layout = self.state.layout
         self.chips.show_tokens(layout.prefix_labels if layout else (), self.state.selection.query)
 
     @shows_errors
     def _show_layer(self, *_) -> None:
-        norms, flags = self.norms(), self.high_norm()
-        layer = self.state.selection.layer
+        analysis, layer = self.state.results.analysis, self.state.selection.layer
+        norms, flags = (
+            (None, None) if analysis is None else (analysis.token_norms, analysis.high_norm)
+        )
         layout = self.state.layout
         if norms is None or layout is None or not 0 <= layer < len(norms):
             self.map.show_map(None, placeholder="No token norms")

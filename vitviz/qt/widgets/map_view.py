@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
     QPixmap,
+    QTransform,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -156,25 +157,25 @@ class MapView(QWidget):
         width, height = width * scale, height * scale
         return QRectF((self.width() - width) / 2, (room - height) / 2, width, height)
 
-    def to_widget(self, x: float, y: float) -> QPointF:
-        """Widget position of image pixel ``(x, y)``."""
+    def image_transform(self) -> QTransform:
+        """Image pixels → widget pixels (the image centred, aspect kept)."""
         rect, (width, _) = self.target_rect(), self._size()
         scale = rect.width() / width
-        return QPointF(rect.left() + x * scale, rect.top() + y * scale)
+        return QTransform(scale, 0, 0, scale, rect.left(), rect.top())
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        """Widget position of image pixel ``(x, y)``."""
+        return self.image_transform().map(QPointF(x, y))
 
     def to_image(self, pos: QPointF) -> tuple[float, float]:
         """Image pixel under widget position ``pos``."""
-        rect, (width, _) = self.target_rect(), self._size()
-        scale = rect.width() / width
-        return (pos.x() - rect.left()) / scale, (pos.y() - rect.top()) / scale
+        point = self.image_transform().inverted()[0].map(QPointF(pos))
+        return point.x(), point.y()
 
     def map_rect(self) -> QRectF:
         """Widget rectangle the map and the grid cover."""
-        if self._region is None:
-            return self.target_rect()
         region = self._region
-        top_left = self.to_widget(region.left(), region.top())
-        return QRectF(top_left, self.to_widget(region.right(), region.bottom()))
+        return self.target_rect() if region is None else self.image_transform().mapRect(region)
 
     def cell_rect(self, row: int, col: int) -> QRectF:
         """Widget rectangle of grid cell ``(row, col)``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -59,6 +59,7 @@ class MosaicView(MapView):
         self._row_labels: list[str] = []
         self._col_labels: list[str] = []
         self._zoom = 4
+        self.cell_hovered.connect(lambda row, col: self.setToolTip(self.describe(row, col)))
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setMinimumSize(160, 120)
 
@@ -161,12 +162,10 @@ class MosaicView(MapView):
             return
         super().wheelEvent(event)
 
-    def tooltip_for(self, pos: QPointF) -> str:
-        """Row and column labels of the cell under ``pos`` (empty outside the cells)."""
-        cell = self.cell_at(QPointF(pos))
-        if cell is None:
+    def describe(self, row: int, col: int) -> str:
+        """Row and column labels of cell ``(row, col)`` (empty for ``(-1, -1)``: no cell)."""
+        if row < 0:
             return ""
-        row, col = cell
         row_text = self._row_labels[row] if row < len(self._row_labels) else str(row)
         col_text = self._col_labels[col] if col < len(self._col_labels) else str(col)
         return f"layer {row_text}, {col_text}"
