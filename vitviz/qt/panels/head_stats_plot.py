@@ -54,7 +54,7 @@ class HeadStatsPlotPanel(QWidget):
         self.canvas.restyled.connect(self.render_all)
         self._colorbar = self._ring = self._points = None
         self._key: tuple = ()
-        self._positions = np.zeros((0, 2))  # [L * H, 2] (layer, distance) of each point
+        self.positions = np.zeros((0, 2))  # [L * H, 2] (layer, distance) of each point
         self._colour = np.zeros((0,))  # [L * H] colour value of each point
         self._heads, self._colour_label = 1, ""
         self.canvas.mpl_connect("pick_event", self._on_pick)
@@ -73,11 +73,6 @@ class HeadStatsPlotPanel(QWidget):
         listen(self, state.selection.events.layer, self._show_selection)
         listen(self, state.selection.events.head, self._show_selection)
         self.render_all()
-
-    @property
-    def positions(self) -> np.ndarray:
-        """``[L * H, 2]`` data coordinates (layer, mean distance) of the points, layer-major."""
-        return self._positions
 
     def statistics(self):
         """``(distance [L, H], colour [L, H] or None, colour label)`` of the current result."""
@@ -124,10 +119,10 @@ class HeadStatsPlotPanel(QWidget):
     def _set_points(self, distance: np.ndarray, colour: np.ndarray, label: str) -> None:
         layers, heads = distance.shape
         depth = np.repeat(np.arange(layers), heads)  # [L * H], layer-major like ravel()
-        self._positions = np.stack([depth, distance.ravel()], axis=1).astype(float)
+        self.positions = np.stack([depth, distance.ravel()], axis=1).astype(float)
         self._colour, self._colour_label = np.asarray(colour, dtype=float).ravel(), label
         self._heads = heads
-        self._points.set_offsets(self._positions)
+        self._points.set_offsets(self.positions)
         self._points.set_array(self._colour)
 
     def _draw_plot(self) -> None:
@@ -165,7 +160,7 @@ class HeadStatsPlotPanel(QWidget):
         """Say why there is no plot."""
         if self._colorbar is not None:
             self._colorbar.remove()
-        self._positions, self._colorbar, self._ring, self._points = np.zeros((0, 2)), *[None] * 3
+        self.positions, self._colorbar, self._ring, self._points = np.zeros((0, 2)), *[None] * 3
         self.axes.clear()
         self.axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
         self.axes.set_axis_off()
@@ -176,14 +171,14 @@ class HeadStatsPlotPanel(QWidget):
         if self._ring is None:
             return
         index = self.state.selection.layer * self._heads + self.state.selection.head
-        if 0 <= index < len(self._positions):
-            self._ring.set_data([self._positions[index, 0]], [self._positions[index, 1]])
+        if 0 <= index < len(self.positions):
+            self._ring.set_data([self.positions[index, 0]], [self.positions[index, 1]])
         self.canvas.refresh_overlays()
 
     def describe_point(self, layer: int, head: int) -> str:
         """Tooltip text of point (layer, head)."""
         index = layer * self._heads + head
-        distance, colour = self._positions[index, 1], self._colour[index]
+        distance, colour = self.positions[index, 1], self._colour[index]
         return f"layer {layer}, head {head}: {distance:.1f} px · {self._colour_label} {colour:.3g}"
 
     def _on_move(self, event: MouseEvent) -> None:

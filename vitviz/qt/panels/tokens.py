@@ -53,7 +53,7 @@ class TokensPanel(QWidget):
         self.canvas.restyled.connect(self.render_all)
         self._cursor = None
         self._lines: list = []
-        self._mass: np.ndarray | None = None  # [L, num_prefix]
+        self.prefix_mass: np.ndarray | None = None  # [L, num_prefix]
         self.map = ImageMapView(state)
         self.flags_text = QLabel()
         self.flags_text.setWordWrap(True)
@@ -81,11 +81,6 @@ class TokensPanel(QWidget):
         listen(self, state.selection.events.query, self._show_query)
         self.render_all()
 
-    @property
-    def prefix_mass(self) -> np.ndarray | None:
-        """``[L, num_prefix]`` mean attention of the patches on each prefix token."""
-        return self._mass
-
     @shows_errors
     def render_all(self, *_) -> None:
         """Redraw the prefix-mass plot, the buttons and the selected layer's norms."""
@@ -97,10 +92,15 @@ class TokensPanel(QWidget):
         # lines move and are blitted (a full draw takes 40-100 ms, the UI thread's budget).
         analysis, lines = self.state.results.analysis, self._lines
         mass = None if analysis is None else analysis.patch_prefix_mass  # [L, num_prefix]
-        if mass is None or self._mass is None or mass.shape != self._mass.shape or not lines:
+        if (
+            mass is None
+            or self.prefix_mass is None
+            or mass.shape != self.prefix_mass.shape
+            or not lines
+        ):
             self.render_all()
             return
-        self._mass = mass
+        self.prefix_mass = mass
         for line, column in zip(lines, mass.T, strict=True):
             line.set_ydata(column)
         self._show_layer()
@@ -111,7 +111,7 @@ class TokensPanel(QWidget):
         self.axes.clear()
         self._cursor, self._lines = None, []
         if analysis is None:
-            self._mass = None
+            self.prefix_mass = None
             self.summary.setText("No result yet")
             self.canvas.set_overlays([])
             self.canvas.settle()
@@ -120,9 +120,9 @@ class TokensPanel(QWidget):
         layout = analysis.layout
         self.summary.setText(describe_layout(layout))
         if layout.num_prefix:
-            self._mass = analysis.patch_prefix_mass  # [L, num_prefix]
+            self.prefix_mass = analysis.patch_prefix_mass  # [L, num_prefix]
             self._lines = [
-                self.axes.plot(self._mass[:, index], marker=".", label=label)[0]
+                self.axes.plot(self.prefix_mass[:, index], marker=".", label=label)[0]
                 for index, label in enumerate(layout.prefix_labels)
             ]
             self.axes.legend(fontsize="small", ncols=min(len(layout.prefix_labels), 5))
@@ -130,7 +130,7 @@ class TokensPanel(QWidget):
             self.axes.grid(alpha=0.3)
             self._cursor = self.axes.axvline(self.state.selection.layer, color="#00a0c0", lw=1)
         else:
-            self._mass = np.zeros((analysis.depth, 0))
+            self.prefix_mass = np.zeros((analysis.depth, 0))
             self.axes.text(0.5, 0.5, "This model has no prefix tokens", ha="center", va="center")
             self.axes.set_axis_off()
         # The lines and the layer cursor are blitted; the rest is drawn once per model.

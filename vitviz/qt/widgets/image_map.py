@@ -24,7 +24,7 @@ class ImageMapView(MapView):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._values: np.ndarray | None = None
+        self.values: np.ndarray | None = None  # the [rows, cols] map shown, or None
         self._placeholder_text = "No result yet"
         view = state.view.events
         self.cell_clicked.connect(self._on_cell_clicked)
@@ -35,20 +35,15 @@ class ImageMapView(MapView):
         self.set_style(state.view)
         self._update_background()
 
-    @property
-    def values(self) -> np.ndarray | None:
-        """The ``[rows, cols]`` map shown, or None."""
-        return self._values
-
     def show_map(self, values: np.ndarray | None, placeholder: str = "No result yet") -> None:
         """Show ``[rows, cols]`` ``values`` (scaled to their own min and max), or a message."""
-        self._values, self._placeholder_text = values, placeholder
+        self.values, self._placeholder_text = values, placeholder
         self.redraw()
 
     @shows_errors
     def redraw(self, *_) -> None:
         """Colour and draw the current values with the current view options."""
-        values, cmap = self._values, self.state.view.colormap
+        values, cmap = self.values, self.state.view.colormap
         lut = render.colormap_lut(cmap)  # [n, 4]
         if values is None:
             self.set_map(None, placeholder=self._placeholder_text)

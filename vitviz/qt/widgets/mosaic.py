@@ -58,15 +58,10 @@ class MosaicView(MapView):
         self._cell = (1, 1)  # cell height, cell width (gutter included)
         self._row_labels: list[str] = []
         self._col_labels: list[str] = []
-        self._zoom = 4
+        self.zoom = 4  # screen pixels per map pixel
         self.cell_hovered.connect(lambda row, col: self.setToolTip(self.describe(row, col)))
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setMinimumSize(160, 120)
-
-    @property
-    def zoom(self) -> int:
-        """Screen pixels per map pixel."""
-        return self._zoom
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -95,8 +90,8 @@ class MosaicView(MapView):
     def set_zoom(self, zoom: int) -> None:
         """Set screen pixels per map pixel (clamped to a sensible range)."""
         zoom = min(max(int(zoom), MIN_ZOOM), MAX_ZOOM)
-        if zoom != self._zoom:
-            self._zoom = zoom
+        if zoom != self.zoom:
+            self.zoom = zoom
             self.updateGeometry()
             self.adjustSize()
             self.update()
@@ -123,7 +118,7 @@ class MosaicView(MapView):
     def target_rect(self) -> QRectF:
         (n_rows, n_cols), (h, w) = self.shape, self._cell
         left, top = self._margins()
-        return QRectF(left, top, n_cols * w * self._zoom, n_rows * h * self._zoom)
+        return QRectF(left, top, n_cols * w * self.zoom, n_rows * h * self.zoom)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         rect = self.target_rect()
@@ -138,7 +133,7 @@ class MosaicView(MapView):
             return
         painter = QPainter(self)
         painter.setPen(self.palette().text().color())
-        metrics, (h, w), z = self.fontMetrics(), self._cell, self._zoom
+        metrics, (h, w), z = self.fontMetrics(), self._cell, self.zoom
         left, top = self._margins()
         # Small thumbnails cannot hold every label: label every k-th row / column.
         row_step = label_step(metrics.height(), h * z)
@@ -157,7 +152,7 @@ class MosaicView(MapView):
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.set_zoom(self._zoom + (1 if event.angleDelta().y() > 0 else -1))
+            self.set_zoom(self.zoom + (1 if event.angleDelta().y() > 0 else -1))
             event.accept()
             return
         super().wheelEvent(event)
