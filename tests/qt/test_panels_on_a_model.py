@@ -126,6 +126,6 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     tokens = panels["TokensPanel"]
     assert tokens.prefix_mass.shape == (2, layout.num_prefix)
     if layout.num_reg:
-        qtbot.mouseClick(tokens.prefix_buttons[-1], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(tokens.chips.buttons[-1], Qt.MouseButton.LeftButton)
         assert state.selection.query == layout.num_prefix - 1
         assert "REG3" in panels["SelectedHeadPanel"].stats.text()
