@@ -15,8 +15,8 @@ from vitviz.qt.widgets.bindings import bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
-from vitviz.state.view import CLASS_METHODS
 
+# The class-map methods of state.view.CLASS_METHODS, as shown.
 METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
 NO_CLASS = "no class"
 
@@ -39,13 +39,7 @@ class ClassMapPanel(QWidget):
         self.classes.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.classes.currentIndexChanged.connect(self._on_class_chosen)
         self.method = QComboBox()
-        bind_combo(
-            self.method,
-            state.view,
-            "class_method",
-            CLASS_METHODS,
-            [METHOD_LABELS[m] for m in CLASS_METHODS],
-        )
+        bind_combo(self.method, state.view, "class_method", METHOD_LABELS, METHOD_LABELS.values())
         self.map = ImageMapView(state)
         self.caption = QLabel()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.guard import shows_errors
@@ -46,7 +46,7 @@ class TokensPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.summary = QLabel()
-        self.chips = PrefixChips(orientation=Qt.Orientation.Horizontal)
+        self.chips = PrefixChips(direction=QBoxLayout.Direction.LeftToRight)
         self.chips.chosen.connect(state.select_token)
         self.canvas = PlotCanvas(figsize=(5, 2.6))
         self.figure, self.axes = self.canvas.figure, self.canvas.axes

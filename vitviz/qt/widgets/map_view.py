@@ -254,18 +254,14 @@ class MapView(QWidget):
         painter.drawText(QRect(bar.right() + 4, top, label_w, height), left, high)
 
     def _paint_grid(self, painter: QPainter, rect: QRectF) -> None:
-        (rows, cols), (width, height) = self.grid, (rect.width(), rect.height())
-        left, top = rect.left(), rect.top()
-        lines = [
-            QLineF(left, top + r * height / rows, left + width, top + r * height / rows)
-            for r in range(rows + 1)
-        ] + [
-            QLineF(left + c * width / cols, top, left + c * width / cols, top + height)
-            for c in range(cols + 1)
-        ]
-        color = HIGH_CONTRAST_GRID if self.high_contrast else GRID_COLOR
-        painter.setPen(QPen(color, 2 if self.high_contrast else 1))
-        painter.drawLines(lines)
+        (rows, cols), contrast = self.grid, self.high_contrast
+        painter.setPen(QPen(HIGH_CONTRAST_GRID if contrast else GRID_COLOR, 2 if contrast else 1))
+        for row in range(rows + 1):
+            y = rect.top() + row * rect.height() / rows
+            painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
+        for col in range(cols + 1):
+            x = rect.left() + col * rect.width() / cols
+            painter.drawLine(QLineF(x, rect.top(), x, rect.bottom()))
 
     # --- input ----------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)

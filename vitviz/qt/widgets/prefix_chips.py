@@ -5,7 +5,7 @@ Prefix tokens have no place on the image, so they get buttons of their own besid
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QBoxLayout, QButtonGroup, QToolButton, QWidget
 
 
@@ -20,13 +20,9 @@ class PrefixChips(QWidget):
 
     chosen = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, orientation=Qt.Orientation.Vertical) -> None:
+    def __init__(self, parent: QWidget | None = None, direction=QBoxLayout.Direction.TopToBottom):
         super().__init__(parent)
         self.setObjectName("prefix_chips")
-        vertical = orientation == Qt.Orientation.Vertical
-        direction = (
-            QBoxLayout.Direction.TopToBottom if vertical else QBoxLayout.Direction.LeftToRight
-        )
         self._layout = QBoxLayout(direction, self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.group = QButtonGroup(self)
