@@ -31,15 +31,8 @@ class PrefixChips(QWidget):
         self._labels: tuple[str, ...] = ()
 
     def show_tokens(self, labels: tuple[str, ...], query: int) -> None:
-        """One chip per label (rebuilt only when the labels change); check the query's.
-
-        Parameters
-        ----------
-        labels : tuple of str
-            The prefix tokens' labels; the chip at position ``i`` stands for token ``i``.
-        query : int
-            The query token's index.
-        """
+        """One chip per label, chip ``i`` for token ``i`` (rebuilt only when the labels
+        change); check the chip of token ``query``."""
         if labels != self._labels:
             self._labels = labels
             for button in self.group.buttons():
