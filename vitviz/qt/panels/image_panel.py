@@ -71,7 +71,9 @@ class ImagePanel(QWidget):
         self.info = QLabel(self)
         self.info.setObjectName("hover_info")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.canvas.cell_hovered.connect(self._on_hovered)
+        self.canvas.cell_hovered.connect(
+            lambda row, col: setattr(state.selection, "hover", self._patch(row, col))
+        )
         self.canvas.cell_clicked.connect(self._on_clicked)
         self.canvas.arrow.connect(state.move_query)
 
@@ -107,9 +109,11 @@ class ImagePanel(QWidget):
             for name in names.split():
                 listen(self, getattr(part.events, name), self.render_all)
         for name in ("opacity", "upsampling", "show_grid", "presentation"):
-            listen(self, getattr(state.view.events, name), self._apply_style)
+            listen(
+                self, getattr(state.view.events, name), lambda *_: self.canvas.set_style(state.view)
+            )
         listen(self, state.selection.events.hover, self._show_boxes)
-        self._apply_style()
+        self.canvas.set_style(state.view)
         self.render_all()
 
     # --- state → panel --------------------------------------------------------------
@@ -173,15 +177,7 @@ class ImagePanel(QWidget):
             return None
         return layout.patch_index(row, col)
 
-    def _on_hovered(self, row: int, col: int) -> None:
-        token = self._patch(row, col)
-        if token != self.state.selection.hover:
-            self.state.selection.hover = token
-
     def _on_clicked(self, row: int, col: int) -> None:
         token = self._patch(row, col)
         if token is not None:
             self.state.select_token(token)
-
-    def _apply_style(self, *_: object) -> None:
-        self.canvas.set_style(self.state.view)

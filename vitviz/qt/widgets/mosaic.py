@@ -45,8 +45,6 @@ class MosaicView(MapView):
 
     Signals
     -------
-    cell_clicked(int, int)
-        ``(row, col)`` of the clicked cell (from :class:`MapView`).
     zoom_changed(int)
         The new zoom (screen pixels per map pixel).
     """
