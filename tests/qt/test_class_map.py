@@ -28,20 +28,20 @@ def grid_map(state, seed):
 
 def test_without_a_class_it_says_how_to_pick_one(panel, state):
     assert panel.class_map() is None
-    assert not panel.map.view.has_map
-    assert "Click a class" in panel.map.view.placeholder
+    assert not panel.map.has_map
+    assert "Click a class" in panel.map.placeholder
     assert panel.classes.currentText() == "no class"
     assert panel.classes.count() == 7
 
 
 def test_a_chosen_class_waits_for_its_map_then_shows_it(panel, state):
     state.selection.class_index = 2
-    assert "Computing the map of class 2" in panel.map.view.placeholder
+    assert "Computing the map of class 2" in panel.map.placeholder
     values = grid_map(state, 0)
     state.results.class_maps = {(2, "relevance"): values}
     np.testing.assert_array_equal(panel.class_map(), values)
     np.testing.assert_array_equal(panel.map.values, values)
-    assert panel.map.view.has_map
+    assert panel.map.has_map
     assert panel.caption.text() == "class 2 · relevance (Chefer et al.)"
 
 
@@ -76,17 +76,17 @@ def test_the_class_box_sets_and_follows_the_selected_class(panel, state):
 def test_clicking_the_map_selects_the_query(panel, state, qtbot):
     state.results.class_maps = {(0, "relevance"): grid_map(state, 4)}
     state.selection.class_index = 0
-    pos = panel.map.view.cell_rect(1, 2).center().toPoint()
-    qtbot.mouseClick(panel.map.view, Qt.MouseButton.LeftButton, pos=pos)
+    pos = panel.map.cell_rect(1, 2).center().toPoint()
+    qtbot.mouseClick(panel.map, Qt.MouseButton.LeftButton, pos=pos)
     assert state.selection.query == state.results.inference.layout.patch_index(1, 2)
 
 
 def test_colormap_changes_recolour_without_new_maps(panel, state):
     state.results.class_maps = {(0, "relevance"): grid_map(state, 5)}
     state.selection.class_index = 0
-    before = panel.map.view.map_image.pixelColor(0, 0)
+    before = panel.map.map_image.pixelColor(0, 0)
     state.view.colormap = "gray"
-    after = panel.map.view.map_image.pixelColor(0, 0)
+    after = panel.map.map_image.pixelColor(0, 0)
     assert after.red() == after.green() == after.blue()
     assert before != after
 

@@ -41,10 +41,10 @@ def test_one_thumbnail_per_head_and_a_fused_column(panel, state):
 
 
 def test_a_new_query_redraws_every_thumbnail(panel, state):
-    before = panel.mosaic.atlas
+    before = panel.mosaic.map_image
     query = state.results.inference.layout.patch_index(2, 4)
     state.selection.query = query
-    assert panel.mosaic.atlas is not before
+    assert panel.mosaic.map_image is not before
     cells = panel.thumbnail_maps()
     np.testing.assert_allclose(cells[2, 3], expected_map(state, 2, 3, query), rtol=1e-6)
     assert "patch (2, 4)" in panel.caption.text()
@@ -56,7 +56,7 @@ def test_the_atlas_shows_the_rendered_colours(panel, state):
     # Cell (1, 2) starts after one cell and its gutter in each direction.
     rows, cols = state.results.inference.layout.grid
     top, left = 1 * (rows + 1), 2 * (cols + 1)
-    pixel = panel.mosaic.atlas.pixelColor(left + 4, top + 2)
+    pixel = panel.mosaic.map_image.pixelColor(left + 4, top + 2)
     assert pixel == QColor(*colours[1, 2, 2, 4])
 
 
@@ -65,7 +65,7 @@ def test_fusion_and_scale_choices_change_the_state_and_the_drawing(panel, state)
     assert state.view.fusion == "max"
     cells = panel.thumbnail_maps()
     np.testing.assert_allclose(cells[:, 4], cells[:, :4].max(axis=1), rtol=1e-6)
-    assert panel.mosaic.tooltip_for(panel.mosaic.cell_rect(0, 4).center()) == "layer L0, max"
+    assert panel.mosaic.describe(0, 4) == "layer L0, max"
     state.view.fusion = "min"
     assert panel.fusion.currentText() == "min"
     panel.scale.setCurrentIndex(1)
@@ -87,12 +87,12 @@ def test_mass_threshold_keeps_only_the_top_patches(panel, state):
 
 
 def test_clicking_a_head_selects_its_layer_and_head(panel, state, qtbot):
-    click = panel.mosaic.cell_rect(2, 1).center()
+    click = panel.mosaic.cell_rect(2, 1).center().toPoint()
     qtbot.mouseClick(panel.mosaic, Qt.MouseButton.LeftButton, pos=click)
     assert (state.selection.layer, state.selection.head) == (2, 1)
     # The fused column selects the layer and keeps the head.
     qtbot.mouseClick(
-        panel.mosaic, Qt.MouseButton.LeftButton, pos=panel.mosaic.cell_rect(0, 4).center()
+        panel.mosaic, Qt.MouseButton.LeftButton, pos=panel.mosaic.cell_rect(0, 4).center().toPoint()
     )
     assert (state.selection.layer, state.selection.head) == (0, 1)
 
@@ -100,7 +100,7 @@ def test_clicking_a_head_selects_its_layer_and_head(panel, state, qtbot):
 def test_layer_and_head_from_elsewhere_move_the_outline(panel, state):
     state.selection.layer = 2
     state.selection.head = 3
-    assert panel.mosaic.selected == (2, 3)
+    assert panel.mosaic.marker == (2, 3)
     assert "layer 2, head 3" in panel.caption.text()
 
 
@@ -108,7 +108,7 @@ def test_empty_state_then_a_result_then_another_model(qtbot):
     state = AppState()
     panel = HeadsGridPanel(state)
     qtbot.addWidget(panel)
-    assert panel.mosaic.atlas is None
+    assert panel.mosaic.map_image is None
     filled = make_state(depth=2, heads=3)
     state.results.model = filled.results.model
     set_result(state, filled.results.inference, labels=filled.results.model.spec.labels)

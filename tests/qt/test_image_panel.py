@@ -169,7 +169,7 @@ def test_the_chosen_image_shows_before_the_first_result(qtbot):
     panel = ImagePanel(state)
     qtbot.addWidget(panel)
     state.inputs.image = make_image(200, 100)
-    assert panel.canvas.image_rect().width() > 0
+    assert panel.canvas.target_rect().width() > 0
     assert not panel.canvas.has_map
     fill_state(state, image=state.inputs.image)
     assert panel.canvas.has_map

@@ -47,6 +47,6 @@ def test_the_heads_grid_says_what_went_wrong(qtbot):
     panel = HeadsGridPanel(state)
     qtbot.addWidget(panel)
     state.selection.query = 10_000
-    assert panel.mosaic.atlas is None
+    assert panel.mosaic.map_image is None
     state.selection.query = 0
-    assert panel.mosaic.atlas is not None
+    assert panel.mosaic.map_image is not None

@@ -88,7 +88,7 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     state.rollout.follow_query = True
 
     # Click a patch in the selected-head panel: every panel reading the query follows.
-    view = panels["SelectedHeadPanel"].map.view
+    view = panels["SelectedHeadPanel"].map
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_rect(3, 5).center().toPoint())
     query = layout.patch_index(3, 5)
     assert state.selection.query == query
@@ -108,7 +108,7 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     best = int(inference.logits[0].argmax())
     assert state.selection.class_index == best
     class_map = panels["ClassMapPanel"]
-    assert "Computing" in class_map.map.view.placeholder
+    assert "Computing" in class_map.map.placeholder
     grid_map = class_maps.class_map(
         state.results.model.model, state.results.prepared.tensor, best, method="relevance"
     )
@@ -121,11 +121,11 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     plot = panels["HeadStatsPlotPanel"]
     assert plot.positions.shape == (2 * 3, 2)
     state.selection.layer, state.selection.head = 1, 2
-    assert panels["HeadsGridPanel"].mosaic.selected == (1, 2)
+    assert panels["HeadsGridPanel"].mosaic.marker == (1, 2)
     assert panels["SelectedHeadPanel"].layer.value() == 1
     tokens = panels["TokensPanel"]
     assert tokens.prefix_mass.shape == (2, layout.num_prefix)
     if layout.num_reg:
-        qtbot.mouseClick(tokens.prefix_buttons[-1], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(tokens.chips.buttons[-1], Qt.MouseButton.LeftButton)
         assert state.selection.query == layout.num_prefix - 1
         assert "REG3" in panels["SelectedHeadPanel"].stats.text()

@@ -90,7 +90,7 @@ def test_invalid_layers_show_a_message_instead_of_failing(panel, state):
     state.rollout.end_layer = 1
     state.rollout.start_layer = 3
     assert panel.shown_map() is None
-    assert not panel.map.view.has_map
+    assert not panel.map.has_map
 
 
 def test_query_is_ignored_unless_the_rollout_follows_it(panel, state):
@@ -107,8 +107,8 @@ def test_query_is_ignored_unless_the_rollout_follows_it(panel, state):
 
 def test_clicking_the_map_selects_the_query(panel, state, qtbot):
     state.rollout.follow_query = True
-    pos = panel.map.view.cell_rect(2, 4).center().toPoint()
-    qtbot.mouseClick(panel.map.view, Qt.MouseButton.LeftButton, pos=pos)
+    pos = panel.map.cell_rect(2, 4).center().toPoint()
+    qtbot.mouseClick(panel.map, Qt.MouseButton.LeftButton, pos=pos)
     layout = state.results.inference.layout
     assert state.selection.query == layout.patch_index(2, 4)
     np.testing.assert_allclose(

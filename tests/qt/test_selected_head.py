@@ -37,7 +37,7 @@ def test_shows_the_selected_heads_row_for_the_query(panel, state):
     assert "query CLS" in panel.stats.text()
     values = expected_map(state)
     colours = render.to_rgba(values, state.view.colormap, values.min(), values.max())
-    assert panel.map.view.map_image.pixelColor(3, 1) == QColor(*colours[1, 3])
+    assert panel.map.map_image.pixelColor(3, 1) == QColor(*colours[1, 3])
 
 
 def test_statistics_name_the_peak_and_the_heads_mean_distance(panel, state):
@@ -79,22 +79,22 @@ def test_page_and_bracket_keys_step_layer_and_head(panel, state, qtbot):
 
 def test_clicking_a_patch_makes_it_the_query(panel, state, qtbot):
     layout = state.results.inference.layout
-    pos = panel.map.view.cell_rect(2, 3).center().toPoint()
-    qtbot.mouseClick(panel.map.view, Qt.MouseButton.LeftButton, pos=pos)
+    pos = panel.map.cell_rect(2, 3).center().toPoint()
+    qtbot.mouseClick(panel.map, Qt.MouseButton.LeftButton, pos=pos)
     assert state.selection.query == layout.patch_index(2, 3)
-    assert panel.map.view.marker == (2, 3)
+    assert panel.map.marker == (2, 3)
     np.testing.assert_allclose(panel.head_map(), expected_map(state), rtol=1e-6)
     state.select_token(0)
-    assert panel.map.view.marker is None
+    assert panel.map.marker is None
 
 
 def test_view_options_reach_the_drawing(panel, state):
     rows, cols = state.results.inference.layout.grid
-    assert panel.map.view.map_image.size().toTuple() == (cols, rows)
+    assert panel.map.map_image.size().toTuple() == (cols, rows)
     state.view.upsampling = "bilinear"
-    assert panel.map.view.map_image.size().toTuple() == (cols * 16, rows * 16)
+    assert panel.map.map_image.size().toTuple() == (cols * 16, rows * 16)
     state.view.colormap = "gray"
-    assert panel.map.colorbar.labels[1] != ""
+    assert panel.map.colorbar_labels[1] != ""
     state.view.drop_prefix = True
     assert panel.head_map().sum() == pytest.approx(1.0, rel=1e-4)
     assert "on prefix tokens" not in panel.stats.text()
@@ -104,11 +104,11 @@ def test_without_a_result_nothing_is_drawn(qtbot):
     panel = SelectedHeadPanel(AppState())
     qtbot.addWidget(panel)
     assert panel.head_map() is None
-    assert not panel.map.view.has_map
+    assert not panel.map.has_map
 
 
 def test_presentation_mode_draws_a_high_contrast_grid(panel, state):
-    assert not panel.map.view.high_contrast
+    assert not panel.map.high_contrast
     state.view.presentation = True
-    assert panel.map.view.high_contrast
+    assert panel.map.high_contrast
     panel.grab()

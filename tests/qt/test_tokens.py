@@ -43,28 +43,28 @@ def test_prefix_mass_is_what_the_patches_give_each_prefix_token(panel, state):
 
 def test_high_norm_tokens_of_the_selected_layer_are_outlined(panel, state):
     # panel_data gives the first patch a norm of 50 in every layer.
-    assert panel.map.view.flags == [(0, 0)]
+    assert panel.map.flags == [(0, 0)]
     assert "patch (0, 0)" in panel.flags_text.text()
     inference = state.results.inference
     norms = inference.token_norms.clone()
     norms[2, inference.layout.patch_index(1, 1)] = 80.0
     set_result(state, SimpleNamespace(**{**vars(inference), "token_norms": norms}))
     state.selection.layer = 2
-    assert sorted(panel.map.view.flags) == [(0, 0), (1, 1)]
+    assert sorted(panel.map.flags) == [(0, 0), (1, 1)]
     assert "2 high-norm token(s)" in panel.flags_text.text()
     state.selection.layer = 1
-    assert panel.map.view.flags == [(0, 0)]
+    assert panel.map.flags == [(0, 0)]
 
 
 def test_layer_change_moves_the_cursor_and_the_norm_map(panel, state):
-    before = panel.map.view.map_image
+    before = panel.map.map_image
     state.selection.layer = 1
     assert panel._cursor.get_xdata()[0] == 1
-    assert panel.map.view.map_image is not before
+    assert panel.map.map_image is not before
 
 
 def test_prefix_buttons_select_and_show_the_query(panel, state, qtbot):
-    buttons = panel.prefix_buttons
+    buttons = panel.chips.buttons
     assert [b.text() for b in buttons] == ["CLS", "REG0", "REG1"]
     assert buttons[0].isChecked()
     qtbot.mouseClick(buttons[2], Qt.MouseButton.LeftButton)
@@ -76,10 +76,10 @@ def test_prefix_buttons_select_and_show_the_query(panel, state, qtbot):
 
 
 def test_clicking_a_patch_makes_it_the_query(panel, state, qtbot):
-    pos = panel.map.view.cell_rect(1, 3).center().toPoint()
-    qtbot.mouseClick(panel.map.view, Qt.MouseButton.LeftButton, pos=pos)
+    pos = panel.map.cell_rect(1, 3).center().toPoint()
+    qtbot.mouseClick(panel.map, Qt.MouseButton.LeftButton, pos=pos)
     assert state.selection.query == state.results.inference.layout.patch_index(1, 3)
-    assert not any(b.isChecked() for b in panel.prefix_buttons)
+    assert not any(b.isChecked() for b in panel.chips.buttons)
 
 
 def test_models_without_prefix_tokens_and_the_empty_state(qtbot):
@@ -91,8 +91,8 @@ def test_models_without_prefix_tokens_and_the_empty_state(qtbot):
     state.results.model = bare.results.model
     set_result(state, bare.results.inference, labels=bare.results.model.spec.labels)
     assert panel.prefix_mass.shape == (2, 0)
-    assert panel.prefix_buttons == []
-    assert panel.map.view.has_map
+    assert panel.chips.buttons == []
+    assert panel.map.has_map
 
 
 def test_a_layer_change_moves_the_cursor_without_redrawing_the_plot(panel, state, qtbot):

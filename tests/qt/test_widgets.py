@@ -36,10 +36,10 @@ def test_mosaic_click_reports_the_cell_under_the_pointer(qtbot):
     view.show()
     rect = view.cell_rect(2, 3)
     with qtbot.waitSignal(view.cell_clicked) as blocker:
-        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
     assert blocker.args == [2, 3]
     assert view.cell_at(QPoint(1, 1)) is None
-    assert view.tooltip_for(rect.center()) == "layer 2, h3"
+    assert view.describe(2, 3) == "layer 2, h3"
 
 
 def test_mosaic_zoom_is_clamped_and_resizes_the_widget(qtbot):

@@ -8,15 +8,15 @@ map, or says that it is being computed. Switching back to a class seen before is
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.bindings import bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
-from vitviz.state.view import CLASS_METHODS
 
+# The class-map methods of state.view.CLASS_METHODS, as shown.
 METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
 NO_CLASS = "no class"
 
@@ -39,13 +39,7 @@ class ClassMapPanel(QWidget):
         self.classes.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.classes.currentIndexChanged.connect(self._on_class_chosen)
         self.method = QComboBox()
-        bind_combo(
-            self.method,
-            state.view,
-            "class_method",
-            CLASS_METHODS,
-            [METHOD_LABELS[m] for m in CLASS_METHODS],
-        )
+        bind_combo(self.method, state.view, "class_method", METHOD_LABELS, METHOD_LABELS.values())
         self.map = ImageMapView(state)
         self.caption = QLabel()
 
@@ -109,22 +103,20 @@ class ClassMapPanel(QWidget):
         return labels[index] if 0 <= index < len(labels) else f"class {index}"
 
     def _fill_classes(self, *_) -> None:
-        self.classes.blockSignals(True)
-        self.classes.clear()
-        # Position p holds class p - 1: one addItems call, fast for 21k ImageNet classes.
-        self.classes.addItems(
-            [NO_CLASS] + [f"{i}: {label}" for i, label in enumerate(self._labels())]
-        )
-        self.classes.blockSignals(False)
+        with QSignalBlocker(self.classes):
+            self.classes.clear()
+            # Position p holds class p - 1: one addItems call, fast for 21k ImageNet classes.
+            self.classes.addItems(
+                [NO_CLASS] + [f"{i}: {label}" for i, label in enumerate(self._labels())]
+            )
         self._on_class_index()
 
     def _on_class_index(self, *_) -> None:
         index = self.state.selection.class_index
         position = 0 if index is None else index + 1
         if position < self.classes.count():
-            self.classes.blockSignals(True)
-            self.classes.setCurrentIndex(position)
-            self.classes.blockSignals(False)
+            with QSignalBlocker(self.classes):
+                self.classes.setCurrentIndex(position)
         self.render_all()
 
     def _on_class_chosen(self, position: int) -> None:

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QToolButton,
-    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -52,9 +51,7 @@ class HeadsGridPanel(QWidget):
         self.scroll.setWidget(self.mosaic)
         self.scroll.setWidgetResizable(False)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.mosaic.installEventFilter(self)
         self.scroll.installEventFilter(self)
-        self.mosaic.setMouseTracking(True)
 
         self.fusion = QComboBox()
         self.fusion.setToolTip("Head fusion of the right-hand column")
@@ -158,7 +155,7 @@ class HeadsGridPanel(QWidget):
         selection, analysis = self.state.selection, self.state.results.analysis
         if analysis is None:
             return
-        self.mosaic.set_selected((selection.layer, selection.head))
+        self.mosaic.set_marker((selection.layer, selection.head))
         self.caption.setText(
             f"query {token_label(analysis.layout, selection.query)} · "
             f"layer {selection.layer}, head {selection.head}"
@@ -173,7 +170,4 @@ class HeadsGridPanel(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         if watched is self.scroll and event.type() == QEvent.Type.Resize and self._auto_fit:
             self.fit()
-        if watched is self.mosaic and event.type() == QEvent.Type.ToolTip:
-            QToolTip.showText(event.globalPos(), self.mosaic.tooltip_for(event.pos()), self.mosaic)
-            return True
         return super().eventFilter(watched, event)

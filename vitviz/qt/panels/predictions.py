@@ -12,8 +12,8 @@ from vitviz.qt.widgets.bindings import bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.probability_bars import ProbabilityBars
 from vitviz.state import AppState
-from vitviz.state.view import CLASS_METHODS
 
+# The class-map methods of state.view.CLASS_METHODS, as shown.
 METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
 DEFAULT_TOP_K = 5
 
@@ -26,7 +26,7 @@ class PredictionsPanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._classes: list[int] = []
+        self.classes: list[int] = []  # class indices of the rows shown, best first
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 50)
         self.top_k.setValue(DEFAULT_TOP_K)
@@ -34,13 +34,7 @@ class PredictionsPanel(QWidget):
         self.top_k.valueChanged.connect(self.render_all)
         self.method = QComboBox()
         self.method.setToolTip("How the class-specific map is computed")
-        bind_combo(
-            self.method,
-            state.view,
-            "class_method",
-            CLASS_METHODS,
-            [METHOD_LABELS[m] for m in CLASS_METHODS],
-        )
+        bind_combo(self.method, state.view, "class_method", METHOD_LABELS, METHOD_LABELS.values())
         self.bars = ProbabilityBars()
         self.bars.setToolTip("Click a class to see its class-specific map")
         self.note = QLabel()
@@ -61,36 +55,31 @@ class PredictionsPanel(QWidget):
         listen(self, state.selection.events.class_index, self._show_selection)
         self.render_all()
 
-    @property
-    def classes(self) -> list[int]:
-        """Class indices of the rows shown, best first."""
-        return list(self._classes)
-
     @shows_errors
     def render_all(self, *_) -> None:
         """Show the top-k of the classes the worker ranked."""
         analysis = self.state.results.analysis
         if analysis is None:
-            self._classes = []
+            self.classes = []
             self.bars.set_items([])
             self.note.setText("")
             return
         top = analysis.predictions
         shown = top.classes[: self.top_k.value()]
-        self._classes = [p.index for p in shown]
+        self.classes = [p.index for p in shown]
         self.bars.set_items([(p.label, p.probability) for p in shown], top.reason or "")
         self.note.setText(top.reason or "")
         self._show_selection()
 
     def show_error(self, message: str) -> None:
-        self._classes = []
+        self.classes = []
         self.bars.set_items([], message)
         self.note.setText(message)
 
     def _show_selection(self, *_) -> None:
         index = self.state.selection.class_index
-        self.bars.set_selected(self._classes.index(index) if index in self._classes else None)
+        self.bars.set_selected(self.classes.index(index) if index in self.classes else None)
 
     def _on_row_clicked(self, row: int) -> None:
-        if 0 <= row < len(self._classes):
-            self.state.selection.class_index = self._classes[row]
+        if 0 <= row < len(self.classes):
+            self.state.selection.class_index = self.classes[row]

@@ -8,7 +8,7 @@ layer slider only reads a row of it.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -184,10 +184,9 @@ class RolloutPanel(QWidget):
 
     def _update_slider(self, chosen: range) -> None:
         shown = self.state.rollout.shown_layer
-        self.layer_slider.blockSignals(True)
-        self.layer_slider.setRange(chosen[0], chosen[-1])
-        self.layer_slider.setValue(chosen[-1] if shown is None else shown)
-        self.layer_slider.blockSignals(False)
+        with QSignalBlocker(self.layer_slider):
+            self.layer_slider.setRange(chosen[0], chosen[-1])
+            self.layer_slider.setValue(chosen[-1] if shown is None else shown)
 
     @property
     def is_playing(self) -> bool:
@@ -204,10 +203,7 @@ class RolloutPanel(QWidget):
 
     def _on_play(self, playing: bool) -> None:
         self.play.setText("⏸" if playing else "▶")
-        if playing:
-            self._timer.start()
-        else:
-            self._timer.stop()
+        (self._timer.start if playing else self._timer.stop)()
 
     def _on_slider(self, value: int) -> None:
         chosen = self.layers()

@@ -19,10 +19,10 @@ from vitviz.state import AppState
 from vitviz.vit.layout import TokenKind
 
 STEP_KEYS = {
-    Qt.Key.Key_PageUp: ("layer", -1),
-    Qt.Key.Key_PageDown: ("layer", +1),
-    Qt.Key.Key_BracketLeft: ("head", -1),
-    Qt.Key.Key_BracketRight: ("head", +1),
+    Qt.Key.Key_PageUp: ("step_layer", -1),
+    Qt.Key.Key_PageDown: ("step_layer", +1),
+    Qt.Key.Key_BracketLeft: ("step_head", -1),
+    Qt.Key.Key_BracketRight: ("step_head", +1),
 }
 
 
@@ -35,14 +35,14 @@ class SelectedHeadPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.layer = QSpinBox()
-        self.layer.setPrefix("layer ")
-        self.layer.setToolTip("Layer (PgUp / PgDn)")
-        self.head = QSpinBox()
-        self.head.setPrefix("head ")
-        self.head.setToolTip("Head ([ / ])")
-        bind_value(self.layer, state.selection, "layer")
-        bind_value(self.head, state.selection, "head")
+        self.layer, self.head = QSpinBox(), QSpinBox()
+        for spin, name, keys in (
+            (self.layer, "layer", "PgUp / PgDn"),
+            (self.head, "head", "[ / ]"),
+        ):
+            spin.setPrefix(f"{name} ")
+            spin.setToolTip(f"{name.title()} ({keys})")
+            bind_value(spin, state.selection, name)
         self.map = ImageMapView(state)
         self.stats = QLabel()
         self.stats.setWordWrap(True)
@@ -95,7 +95,7 @@ class SelectedHeadPanel(QWidget):
         layout = self.state.results.analysis.layout
         query = self.state.selection.query
         is_patch = 0 <= query < layout.num_tokens and layout.kind(query) is TokenKind.PATCH
-        self.map.view.set_marker(layout.patch_position(query) if is_patch else None)
+        self.map.set_marker(layout.patch_position(query) if is_patch else None)
         self.stats.setText(self._describe(values))
 
     def show_error(self, message: str) -> None:
@@ -133,9 +133,6 @@ class SelectedHeadPanel(QWidget):
         if step is None:
             super().keyPressEvent(event)
             return
-        what, delta = step
-        if what == "layer":
-            self.state.step_layer(delta)
-        else:
-            self.state.step_head(delta)
+        method, delta = step
+        getattr(self.state, method)(delta)
         event.accept()

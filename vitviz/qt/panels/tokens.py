@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.qt.widgets.plot_canvas import PlotCanvas
+from vitviz.qt.widgets.prefix_chips import PrefixChips
 from vitviz.state import AppState
 
 MAX_LISTED = 12
@@ -52,21 +46,21 @@ class TokensPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.summary = QLabel()
-        self.buttons = QHBoxLayout()
+        self.chips = PrefixChips(direction=QBoxLayout.Direction.LeftToRight)
+        self.chips.chosen.connect(state.select_token)
         self.canvas = PlotCanvas(figsize=(5, 2.6))
         self.figure, self.axes = self.canvas.figure, self.canvas.axes
         self.canvas.restyled.connect(self.render_all)
         self._cursor = None
-        self._mass: np.ndarray | None = None  # [L, num_prefix]
+        self._lines: list = []
+        self.prefix_mass: np.ndarray | None = None  # [L, num_prefix]
         self.map = ImageMapView(state)
         self.flags_text = QLabel()
         self.flags_text.setWordWrap(True)
-        self._prefix_buttons: list[QPushButton] = []
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        self.buttons.addStretch(1)
-        layout.addLayout(self.buttons)
+        layout.addWidget(self.chips, 0, Qt.AlignmentFlag.AlignLeft)
         # The plot and the norm map share the height; the user can move the divide.
         norms = QWidget()
         norms_layout = QVBoxLayout(norms)
@@ -87,21 +81,6 @@ class TokensPanel(QWidget):
         listen(self, state.selection.events.query, self._show_query)
         self.render_all()
 
-    @property
-    def prefix_mass(self) -> np.ndarray | None:
-        """``[L, num_prefix]`` mean attention of the patches on each prefix token."""
-        return self._mass
-
-    def norms(self) -> np.ndarray | None:
-        """``[L, N]`` token norms of the current result, or None."""
-        analysis = self.state.results.analysis
-        return None if analysis is None else analysis.token_norms
-
-    def high_norm(self) -> np.ndarray | None:
-        """``[L, N]`` high-norm flags (the rule of :mod:`vitviz.compute.head_stats`)."""
-        analysis = self.state.results.analysis
-        return None if analysis is None else analysis.high_norm
-
     @shows_errors
     def render_all(self, *_) -> None:
         """Redraw the prefix-mass plot, the buttons and the selected layer's norms."""
@@ -109,29 +88,30 @@ class TokensPanel(QWidget):
             self._draw_plot()
 
     def _on_analysis(self, *_) -> None:
-        # Another image on the same model: move the lines instead of rebuilding the plot
-        # (a rebuild and its layout take 50 ms or more, the UI thread's budget).
-        analysis, lines = self.state.results.analysis, self.axes.get_lines()[:-1]
+        # Another image on the same model: the axes stay (mass is a fraction: 0 to 1), the
+        # lines move and are blitted (a full draw takes 40-100 ms, the UI thread's budget).
+        analysis, lines = self.state.results.analysis, self._lines
         mass = None if analysis is None else analysis.patch_prefix_mass  # [L, num_prefix]
-        if mass is None or self._mass is None or mass.shape != self._mass.shape or not lines:
+        if (
+            mass is None
+            or self.prefix_mass is None
+            or mass.shape != self.prefix_mass.shape
+            or not lines
+        ):
             self.render_all()
             return
-        self._mass = mass
-        self.canvas.redraw()
+        self.prefix_mass = mass
         for line, column in zip(lines, mass.T, strict=True):
             line.set_ydata(column)
-        self.axes.relim()
-        self.axes.autoscale_view()
-        self.axes.set_ylim(bottom=0)
         self._show_layer()
 
     def _draw_plot(self) -> None:
         analysis = self.state.results.analysis
-        self._rebuild_buttons()
+        self._show_query()
         self.axes.clear()
-        self._cursor = None
+        self._cursor, self._lines = None, []
         if analysis is None:
-            self._mass = None
+            self.prefix_mass = None
             self.summary.setText("No result yet")
             self.canvas.set_overlays([])
             self.canvas.settle()
@@ -140,65 +120,44 @@ class TokensPanel(QWidget):
         layout = analysis.layout
         self.summary.setText(describe_layout(layout))
         if layout.num_prefix:
-            self._mass = analysis.patch_prefix_mass  # [L, num_prefix]
-            for index, label in enumerate(layout.prefix_labels):
-                self.axes.plot(self._mass[:, index], marker=".", label=label)
+            self.prefix_mass = analysis.patch_prefix_mass  # [L, num_prefix]
+            self._lines = [
+                self.axes.plot(self.prefix_mass[:, index], marker=".", label=label)[0]
+                for index, label in enumerate(layout.prefix_labels)
+            ]
             self.axes.legend(fontsize="small", ncols=min(len(layout.prefix_labels), 5))
-            self.axes.set_xlabel("layer")
-            self.axes.set_ylabel("mass from patches")
-            self.axes.set_ylim(bottom=0)
+            self.axes.set(xlabel="layer", ylabel="mass from patches", ylim=(0, 1))
             self.axes.grid(alpha=0.3)
             self._cursor = self.axes.axvline(self.state.selection.layer, color="#00a0c0", lw=1)
         else:
-            self._mass = np.zeros((analysis.depth, 0))
+            self.prefix_mass = np.zeros((analysis.depth, 0))
             self.axes.text(0.5, 0.5, "This model has no prefix tokens", ha="center", va="center")
             self.axes.set_axis_off()
-        # The layer cursor follows the selection by blitting; the rest is drawn once.
-        self.canvas.set_overlays([self._cursor] if self._cursor is not None else [])
+        # The lines and the layer cursor are blitted; the rest is drawn once per model.
+        self.canvas.set_overlays(self._lines + ([self._cursor] if self._cursor else []))
         self.canvas.settle()
         self._show_layer()
 
     def show_error(self, message: str) -> None:
         """Say why the token views are empty."""
         self.map.show_map(None, placeholder=message)
-        self.map.view.set_flags([])
+        self.map.set_flags([])
         self.flags_text.setText(message)
 
-    def _rebuild_buttons(self) -> None:
-        for button in self._prefix_buttons:
-            self.buttons.removeWidget(button)
-            button.deleteLater()
-        self._prefix_buttons = []
-        layout = self.state.layout
-        if layout is None:
-            return
-        for index, label in enumerate(layout.prefix_labels):
-            button = QPushButton(label)
-            button.setCheckable(True)
-            button.setToolTip(f"Make {label} the query token")
-            button.clicked.connect(lambda _=False, i=index: self.state.select_token(i))
-            self.buttons.insertWidget(self.buttons.count() - 1, button)
-            self._prefix_buttons.append(button)
-        self._show_query()
-
-    @property
-    def prefix_buttons(self) -> list[QPushButton]:
-        """One checkable button per prefix token, in sequence order."""
-        return list(self._prefix_buttons)
-
     def _show_query(self, *_) -> None:
-        query = self.state.selection.query
-        for index, button in enumerate(self._prefix_buttons):
-            button.setChecked(index == query)
+        layout = self.state.layout
+        self.chips.show_tokens(layout.prefix_labels if layout else (), self.state.selection.query)
 
     @shows_errors
     def _show_layer(self, *_) -> None:
-        norms, flags = self.norms(), self.high_norm()
-        layer = self.state.selection.layer
+        analysis, layer = self.state.results.analysis, self.state.selection.layer
+        norms, flags = (
+            (None, None) if analysis is None else (analysis.token_norms, analysis.high_norm)
+        )
         layout = self.state.layout
         if norms is None or layout is None or not 0 <= layer < len(norms):
             self.map.show_map(None, placeholder="No token norms")
-            self.map.view.set_flags([])
+            self.map.set_flags([])
             self.flags_text.setText("")
             return
         if self._cursor is not None:
@@ -208,7 +167,7 @@ class TokensPanel(QWidget):
         self.map.show_map(values)
         flagged = np.flatnonzero(flags[layer]) if flags is not None else np.zeros(0, int)
         cells = [layout.patch_position(int(i)) for i in flagged if i >= layout.num_prefix]
-        self.map.view.set_flags(cells)
+        self.map.set_flags(cells)
         names = [layout.label(int(i)) for i in flagged]
         listed = ", ".join(names[:MAX_LISTED]) + (" …" if len(names) > MAX_LISTED else "")
         self.flags_text.setText(

@@ -11,21 +11,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from psygnal import SignalInstance
+from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QWidget
 
 
 def listen(owner: QWidget, signal: SignalInstance, slot: Callable[..., Any]) -> None:
-    """Connect ``slot`` to a psygnal ``signal`` for as long as ``owner`` lives.
-
-    Parameters
-    ----------
-    owner : QWidget
-        The widget whose lifetime bounds the connection.
-    signal : psygnal.SignalInstance
-        For example ``state.selection.events.query``.
-    slot : callable
-        Called with the signal's arguments.
-    """
+    """Connect ``slot`` to a psygnal ``signal`` (``state.selection.events.query``, …) for
+    as long as the widget ``owner`` lives."""
     signal.connect(slot)
     owner.destroyed.connect(lambda *_: signal.disconnect(slot, missing_ok=True))
 
@@ -39,18 +31,8 @@ def bind_combo(
 ) -> None:
     """Fill ``combo`` with ``values`` and keep it equal to ``owner.<field>`` both ways.
 
-    Parameters
-    ----------
-    combo : QComboBox
-        Emptied and filled here.
-    owner : evented dataclass
-        A part of the state, e.g. ``state.view``.
-    field : str
-        Name of the field on ``owner``.
-    values : sequence
-        The values the field may take, in the order shown.
-    labels : sequence of str, optional
-        Text shown for each value; ``str(value)`` by default.
+    ``owner`` is a part of the state (``state.view``); ``labels`` are the texts shown for
+    the values, in order (``str(value)`` by default).
     """
     values = list(values)
     combo.clear()
@@ -59,9 +41,8 @@ def bind_combo(
 
     def show(value: Any) -> None:
         if value in values:
-            combo.blockSignals(True)
-            combo.setCurrentIndex(values.index(value))
-            combo.blockSignals(False)
+            with QSignalBlocker(combo):
+                combo.setCurrentIndex(values.index(value))
 
     def store(index: int) -> None:
         if 0 <= index < len(values):
@@ -90,9 +71,8 @@ def bind_value(
     """
 
     def show(value: Any) -> None:
-        widget.blockSignals(True)
-        getattr(widget, setter)(to_widget(value))
-        widget.blockSignals(False)
+        with QSignalBlocker(widget):
+            getattr(widget, setter)(to_widget(value))
 
     show(getattr(owner, field))
     getattr(widget, changed).connect(lambda value: setattr(owner, field, to_state(value)))

@@ -1,59 +1,79 @@
-"""A patch-grid map drawn over the image the model saw, scaled to the widget.
+"""An image with a patch-grid map over it (or over the part the model saw), aspect kept.
 
-The map arrives as an RGBA array with one pixel per patch; Qt scales it onto the image
-in one ``drawImage`` (nearest or smooth), so a repaint never touches pixels in Python.
+Serves the image panel (the original photo, the crop dimmed around, the map over the
+crop) and every single-map panel (the image as the model saw it, the map over all of it).
+The map arrives as an RGBA array with one pixel per patch (or already upsampled) and Qt
+scales it in one ``drawImage``, so a repaint never touches pixels in Python. The view
+knows nothing of tokens: it reports grid cells and arrow keys and outlines the cells it
+is given.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QTransform,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from vitviz.qt.qimage import rgba_to_qimage
 
 MARKER_COLOR = QColor(0, 230, 255)
+HOVER_COLOR = QColor(255, 255, 255)
 FLAG_COLOR = QColor(255, 60, 60)
 GRID_COLOR = QColor(255, 255, 255, 70)
-HIGH_CONTRAST_GRID = QColor(255, 255, 255, 220)
+HIGH_CONTRAST_GRID = QColor(255, 255, 0, 200)
+OUTSIDE_REGION = QColor(0, 0, 0, 150)
+ARROWS = {
+    Qt.Key.Key_Left: (0, -1),
+    Qt.Key.Key_Right: (0, 1),
+    Qt.Key.Key_Up: (-1, 0),
+    Qt.Key.Key_Down: (1, 0),
+}
 
 
 class MapView(QWidget):
-    """Draws an optional background image and a grid map over it, keeping the aspect.
+    """Draws an optional image, a grid map over a region of it, the grid and outlined cells.
 
     Signals
     -------
     cell_clicked(int, int)
-        A click on grid cell ``(row, col)``.
+        A left click on grid cell ``(row, col)``.
     cell_hovered(int, int)
-        The pointer moved onto cell ``(row, col)``; ``(-1, -1)`` when it left the map.
+        The pointer moved onto cell ``(row, col)``; ``(-1, -1)`` when it left the grid.
+    arrow(int, int)
+        An arrow key while the view has the focus: ``(d_row, d_col)``.
     """
 
     cell_clicked = Signal(int, int)
     cell_hovered = Signal(int, int)
+    arrow = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._background: QImage | None = None
-        self._map: QImage | None = None
-        self._grid: tuple[int, int] = (1, 1)
-        self._opacity = 1.0
-        self._smooth = False
-        self._show_grid = False
-        self._high_contrast = False
-        self._marker: tuple[int, int] | None = None
-        self._flags: list[tuple[int, int]] = []
-        self._placeholder = "No result yet"
+        self._scaled = QPixmap()
+        self._region: QRectF | None = None
+        self.map_image: QImage | None = None  # the coloured map before scaling to the widget
+        self.grid: tuple[int, int] = (1, 1)  # (rows, cols) of the cells
+        self._opacity, self._smooth = 1.0, False
+        self._show_grid = self.high_contrast = False
+        self.marker: tuple[int, int] | None = None  # the outlined query cell
+        self._hover: tuple[int, int] | None = None
+        self.flags: list[tuple[int, int]] = []  # cells outlined as flagged
+        self.placeholder = "No result yet"  # drawn while there is no map
         self._hovered: tuple[int, int] = (-1, -1)
-        self._background_id = 0
-        self._map_id = 0
-        self._map_key: tuple | None = None
-        self._map_scaled = QImage()
-        self._background_key: tuple | None = None
-        self._background_pixmap = QPixmap()
-        self._grid_key: tuple | None = None
-        self._grid_pixmap = QPixmap()
+        self._colorbar: QImage | None = None
+        self.colorbar_labels = ("", "")
         self.setMouseTracking(True)
         self.setMinimumSize(120, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -62,212 +82,210 @@ class MapView(QWidget):
         return QSize(320, 320)
 
     @property
-    def grid(self) -> tuple[int, int]:
-        return self._grid
-
-    @property
     def has_map(self) -> bool:
-        return self._map is not None
+        return self.map_image is not None
 
-    @property
-    def map_image(self) -> QImage | None:
-        """The coloured map as drawn (before scaling to the widget), or None."""
-        return self._map
+    # --- content --------------------------------------------------------------------
+    def set_background(self, image: np.ndarray | QImage | None) -> None:
+        """Show ``image`` (a QImage or ``[h, w, 3]`` uint8) under the map, or none."""
+        if isinstance(image, np.ndarray):
+            image = rgba_to_qimage(image)
+        self._background, self._scaled = image, QPixmap()
+        self.update()
 
-    @property
-    def high_contrast(self) -> bool:
-        """Whether the grid is drawn for a projector."""
-        return self._high_contrast
+    def set_region(self, box: tuple[float, float, float, float] | None, grid=None) -> None:
+        """Place the map and its ``(rows, cols)`` grid on box ``(l, t, r, b)`` of the image.
 
-    @property
-    def placeholder(self) -> str:
-        """The text drawn while there is no map."""
-        return self._placeholder
-
-    @property
-    def marker(self) -> tuple[int, int] | None:
-        """The outlined query cell, or None."""
-        return self._marker
-
-    @property
-    def flags(self) -> list[tuple[int, int]]:
-        """The cells outlined as flagged."""
-        return list(self._flags)
-
-    def set_background(self, rgb: np.ndarray | None) -> None:
-        """Show ``rgb`` (``[h, w, 3]`` uint8, the image as the model saw it) under the map."""
-        self._background = None if rgb is None else rgba_to_qimage(rgb)
-        self._background_id += 1
+        With None (the default) the map covers the whole image and clicks need a map;
+        with a region, cells are reported even while no map is shown.
+        """
+        self._region = None if box is None else QRectF(QPointF(*box[:2]), QPointF(*box[2:]))
+        self.grid = grid or self.grid
         self.update()
 
     def set_map(
-        self,
-        rgba: np.ndarray | None,
-        grid: tuple[int, int] | None = None,
-        placeholder: str = "No result yet",
+        self, rgba: np.ndarray | None, grid: tuple[int, int] | None = None, placeholder: str = ""
     ) -> None:
-        """Show a coloured map (``[h, w, 4]`` uint8) stretched over the image, or nothing.
+        """Show a coloured map (``[h, w, 4]`` uint8) stretched over the region, or nothing.
 
-        Parameters
-        ----------
-        rgba : numpy.ndarray or None
-            The map at any resolution: one pixel per patch, or already upsampled.
-        grid : tuple of int, optional
-            ``(rows, cols)`` of the patch grid, for clicks and outlines; default the
-            map's own shape (one pixel per patch).
-        placeholder : str
-            Text drawn while there is no map.
+        ``grid`` is ``(rows, cols)`` of the patch grid when the map is upsampled (default:
+        one pixel per patch); ``placeholder`` is drawn while there is no map.
         """
-        self._placeholder = placeholder
-        if rgba is None:
-            self._map = None
-        else:
-            self._map = rgba_to_qimage(rgba)
-            self._map_id += 1
-            self._grid = grid or (int(rgba.shape[0]), int(rgba.shape[1]))
+        self.placeholder = placeholder
+        self.map_image = None if rgba is None else rgba_to_qimage(rgba)
+        if rgba is not None and self._region is None:
+            self.grid = grid or (int(rgba.shape[0]), int(rgba.shape[1]))
         self.update()
 
-    def set_opacity(self, opacity: float) -> None:
-        """Opacity of the map over the background (the map is opaque without one)."""
-        self._opacity = float(opacity)
+    def set_style(self, view) -> None:
+        """Follow view options: ``opacity`` (of the map over an image), ``upsampling``,
+        ``show_grid`` and ``presentation`` (grid and outlines bright and thick)."""
+        self._opacity, self._smooth = float(view.opacity), view.upsampling == "bilinear"
+        self._show_grid, self.high_contrast = bool(view.show_grid), bool(view.presentation)
         self.update()
 
-    def set_smooth(self, smooth: bool) -> None:
-        """Bilinear (True) or nearest (False) enlargement of the map."""
-        self._smooth = bool(smooth)
-        self.update()
-
-    def set_show_grid(self, show: bool) -> None:
-        self._show_grid = bool(show)
-        self.update()
-
-    def set_high_contrast(self, high: bool) -> None:
-        """Draw the grid bright and thick (presentation mode, projectors)."""
-        self._high_contrast = bool(high)
-        self._grid_key = None
-        self.update()
-
-    def set_marker(self, cell: tuple[int, int] | None) -> None:
-        """Outline grid cell ``(row, col)`` (the query patch), or none."""
-        self._marker = cell
+    def set_marker(self, cell: tuple[int, int] | None, hover: tuple[int, int] | None = None):
+        """Outline grid cell ``(row, col)`` (the query patch) and a hovered cell, or none."""
+        self.marker, self._hover = cell, hover
         self.update()
 
     def set_flags(self, cells: list[tuple[int, int]]) -> None:
         """Outline these grid cells in the flag colour (e.g. high-norm tokens)."""
-        self._flags = list(cells)
+        self.flags = list(cells)
         self.update()
 
+    def set_colorbar(self, lut: np.ndarray | None, low: str = "", high: str = "") -> None:
+        """Show a colour bar under the map: ``[n, 4]`` uint8 colours from ``low`` to ``high``."""
+        self._colorbar = None if lut is None else rgba_to_qimage(np.ascontiguousarray(lut[None]))
+        self.colorbar_labels = (low, high)
+        self.update()
+
+    # --- geometry -------------------------------------------------------------------
+    def _bar_height(self) -> int:
+        return 0 if self._colorbar is None else self.fontMetrics().height() + 12
+
+    def _size(self) -> tuple[float, float]:
+        if self._background is not None and not self._background.isNull():
+            return self._background.width(), self._background.height()
+        return self.grid[1], self.grid[0]
+
     def target_rect(self) -> QRectF:
-        """Where the image and map are drawn: centred, aspect kept, inside the widget."""
-        if self._background is not None:
-            aspect_w, aspect_h = self._background.width(), self._background.height()
-        else:
-            aspect_h, aspect_w = self._grid
-        scale = min(self.width() / aspect_w, self.height() / aspect_h)
-        width, height = aspect_w * scale, aspect_h * scale
-        return QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
+        """Where the image (or the map alone) is drawn: centred, aspect kept."""
+        width, height = self._size()
+        room = self.height() - self._bar_height()
+        scale = min(self.width() / width, room / height)
+        width, height = width * scale, height * scale
+        return QRectF((self.width() - width) / 2, (room - height) / 2, width, height)
+
+    def image_transform(self) -> QTransform:
+        """Image pixels → widget pixels (the image centred, aspect kept)."""
+        rect, (width, _) = self.target_rect(), self._size()
+        scale = rect.width() / width
+        return QTransform(scale, 0, 0, scale, rect.left(), rect.top())
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        """Widget position of image pixel ``(x, y)``."""
+        return self.image_transform().map(QPointF(x, y))
+
+    def to_image(self, pos: QPointF) -> tuple[float, float]:
+        """Image pixel under widget position ``pos``."""
+        point = self.image_transform().inverted()[0].map(QPointF(pos))
+        return point.x(), point.y()
+
+    def map_rect(self) -> QRectF:
+        """Widget rectangle the map and the grid cover."""
+        region = self._region
+        return self.target_rect() if region is None else self.image_transform().mapRect(region)
+
+    def cell_rect(self, row: int, col: int) -> QRectF:
+        """Widget rectangle of grid cell ``(row, col)``."""
+        rect, (rows, cols) = self.map_rect(), self.grid
+        width, height = rect.width() / cols, rect.height() / rows
+        return QRectF(rect.left() + col * width, rect.top() + row * height, width, height)
 
     def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
-        """Grid cell ``(row, col)`` under widget position ``pos``, or None outside the map."""
-        rect = self.target_rect()
-        if not rect.contains(pos) or rect.width() <= 0:
+        """Grid cell ``(row, col)`` under widget position ``pos``, or None off the grid."""
+        rect, (rows, cols) = self.map_rect(), self.grid
+        active = self.map_image is not None or self._region is not None
+        if not active or not rect.contains(pos) or not self.target_rect().contains(pos):
             return None
-        rows, cols = self._grid
         row = int((pos.y() - rect.top()) / rect.height() * rows)
         col = int((pos.x() - rect.left()) / rect.width() * cols)
         return min(row, rows - 1), min(col, cols - 1)
 
-    def cell_rect(self, row: int, col: int) -> QRectF:
-        """Widget rectangle of grid cell ``(row, col)``."""
-        rect = self.target_rect()
-        rows, cols = self._grid
-        w, h = rect.width() / cols, rect.height() / rows
-        return QRectF(rect.left() + col * w, rect.top() + row * h, w, h)
-
+    # --- painting -------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window())
-        rect = self.target_rect().toRect()
+        if self._colorbar is not None:
+            self._paint_colorbar(painter)
+        target, area = self.target_rect(), self.map_rect()
         if self._background is not None:
-            painter.drawPixmap(rect.topLeft(), self._scaled_background(rect.size()))
-        if self._map is None:
+            painter.drawPixmap(target.topLeft(), self._scaled_background(target))
+        painter.setClipRect(target)
+        if self._region is not None and self._background is not None:
+            # Darken the parts of the image the model does not see.
+            painter.fillRect(target, OUTSIDE_REGION)
+            visible = area.translated(-target.topLeft())  # in the scaled image's pixels
+            painter.drawPixmap(area, self._scaled_background(target), visible)
+        if self.map_image is None:
             painter.setPen(self.palette().text().color())
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
-            return
-        painter.setOpacity(self._opacity if self._background is not None else 1.0)
-        painter.drawImage(rect.topLeft(), self._scaled_map(rect.size()))
-        painter.setOpacity(1.0)
-        if self._show_grid:
-            painter.drawPixmap(rect.topLeft(), self._grid_overlay(rect.size()))
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            painter.drawText(self.rect(), flags, self.placeholder)
+        else:
+            painter.setOpacity(self._opacity if self._background is not None else 1.0)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._smooth)
+            painter.drawImage(area, self.map_image)
+            painter.setOpacity(1.0)
+        if self._show_grid and (self.map_image is not None or self._region is not None):
+            self._paint_grid(painter, area)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for cell, color in [(c, FLAG_COLOR) for c in self._flags] + [(self._marker, MARKER_COLOR)]:
+        outlines = [(c, FLAG_COLOR) for c in self.flags]
+        outlines += [(self._hover, HOVER_COLOR), (self.marker, MARKER_COLOR)]
+        for cell, color in outlines:
             if cell is not None:
-                painter.setPen(QPen(color, 2))
+                painter.setPen(QPen(color, 3 if self.high_contrast else 2))
                 painter.drawRect(self.cell_rect(*cell))
 
-    def _scaled_background(self, size: QSize) -> QPixmap:
+    def _scaled_background(self, target: QRectF) -> QPixmap:
         # Smooth scaling of the photo is the costliest step of a paint; it only changes
         # with the widget's size or the image, so it is done once for each.
-        key = (size.width(), size.height(), self._background_id)
-        if key != self._background_key:
-            scaled = self._background.scaled(
-                size,
-                Qt.AspectRatioMode.IgnoreAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
+        size = target.size().toSize()
+        if self._scaled.size() != size:
+            self._scaled = QPixmap.fromImage(
+                self._background.scaled(
+                    size,
+                    Qt.AspectRatioMode.IgnoreAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
             )
-            self._background_pixmap = QPixmap.fromImage(scaled)
-            self._background_key = key
-        return self._background_pixmap
+        return self._scaled
 
-    def _scaled_map(self, size: QSize) -> QImage:
-        # Scaled once per map and size (premultiplied, the format Qt blends fastest), so
-        # that repaints without a new map cost a plain blit.
-        key = (size.width(), size.height(), self._map_id, self._smooth)
-        if key != self._map_key:
-            mode = (
-                Qt.TransformationMode.SmoothTransformation
-                if self._smooth
-                else Qt.TransformationMode.FastTransformation
-            )
-            scaled = self._map.scaled(size, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
-            self._map_scaled = scaled.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
-            self._map_key = key
-        return self._map_scaled
+    def _paint_colorbar(self, painter: QPainter) -> None:
+        (low, high), metrics, height = self.colorbar_labels, self.fontMetrics(), self._bar_height()
+        label_w = max(metrics.horizontalAdvance(t) for t in (low, high, "0.000")) + 6
+        top = self.height() - height
+        bar = QRect(label_w, top + 4, max(self.width() - 2 * label_w, 10), height - 8)
+        painter.drawImage(bar, self._colorbar)
+        painter.setPen(self.palette().text().color())
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(QRect(0, top, label_w - 4, height), right, low)
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(QRect(bar.right() + 4, top, label_w, height), left, high)
 
-    def _grid_overlay(self, size: QSize) -> QPixmap:
-        key = (size.width(), size.height(), self._grid)
-        if key != self._grid_key:
-            overlay = QPixmap(size)
-            overlay.fill(Qt.GlobalColor.transparent)
-            rows, cols = self._grid
-            width, height = size.width(), size.height()
-            lines = [QLineF(0, r * height / rows, width, r * height / rows) for r in range(1, rows)]
-            lines += [QLineF(c * width / cols, 0, c * width / cols, height) for c in range(1, cols)]
-            painter = QPainter(overlay)
-            pen = QPen(HIGH_CONTRAST_GRID, 2) if self._high_contrast else QPen(GRID_COLOR, 1)
-            painter.setPen(pen)
-            painter.drawLines(lines)
-            painter.end()
-            self._grid_pixmap, self._grid_key = overlay, key
-        return self._grid_pixmap
+    def _paint_grid(self, painter: QPainter, rect: QRectF) -> None:
+        (rows, cols), contrast = self.grid, self.high_contrast
+        painter.setPen(QPen(HIGH_CONTRAST_GRID if contrast else GRID_COLOR, 2 if contrast else 1))
+        for row in range(rows + 1):
+            y = rect.top() + row * rect.height() / rows
+            painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
+        for col in range(cols + 1):
+            x = rect.left() + col * rect.width() / cols
+            painter.drawLine(QLineF(x, rect.top(), x, rect.bottom()))
 
+    # --- input ----------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         cell = self.cell_at(event.position())
-        is_left = event.button() == Qt.MouseButton.LeftButton
-        if cell is not None and self._map is not None and is_left:
+        if cell is not None and event.button() == Qt.MouseButton.LeftButton:
             self.cell_clicked.emit(*cell)
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
-        cell = self.cell_at(event.position()) if self._map is not None else None
-        cell = cell or (-1, -1)
-        if cell != self._hovered:
-            self._hovered = cell
-            self.cell_hovered.emit(*cell)
+        self._set_hovered(self.cell_at(event.position()) or (-1, -1))
         super().mouseMoveEvent(event)
 
     def leaveEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if self._hovered != (-1, -1):
-            self._hovered = (-1, -1)
-            self.cell_hovered.emit(-1, -1)
+        self._set_hovered((-1, -1))
         super().leaveEvent(event)
+
+    def _set_hovered(self, cell: tuple[int, int]) -> None:
+        if cell != self._hovered:
+            self._hovered = cell
+            self.cell_hovered.emit(*cell)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        step = ARROWS.get(Qt.Key(event.key()))
+        if step is None:
+            super().keyPressEvent(event)
+        else:
+            self.arrow.emit(*step)

@@ -4,10 +4,10 @@ Matplotlib fixes a text's size when the artist is made, so panels build their pl
 inside :meth:`PlotCanvas.style`; when the widget's font changes (presentation mode) the
 canvas emits ``restyled`` and the panel rebuilds its plot at the new size.
 
-A full figure draw costs a tenth of a second or more, so it happens only when a plot is
-rebuilt or resized: the layout is computed once per rebuild (:meth:`settle`), and the
-artists that follow the selection (a highlight ring, a layer cursor) are *overlays*,
-blitted over a saved copy of the rest of the figure.
+A full figure draw costs 40-100 ms (mostly tick labels), so it happens only when a plot
+is rebuilt or resized: the layout is computed once per rebuild (:meth:`settle`), and the
+artists whose data change with the selection or the image are *overlays* (matplotlib's
+blitting), redrawn over a saved copy of the rest of the figure.
 """
 
 from __future__ import annotations
@@ -16,26 +16,15 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 import matplotlib
-import shiboken6
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import DrawEvent, ResizeEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
-from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QWidget
 
 MIN_LAYOUT_PX = 60
-_WAITING: list[PlotCanvas] = []
-"""Canvases whose full draw is due; one draws per turn of the event loop (see draw_idle)."""
-
-
-def _draw_next() -> None:
-    canvas = _WAITING.pop(0)
-    if _WAITING:
-        QTimer.singleShot(0, _draw_next)
-    if shiboken6.isValid(canvas) and canvas.isVisible():
-        canvas.draw()
 
 
 class PlotCanvas(FigureCanvasQTAgg):
@@ -67,23 +56,11 @@ class PlotCanvas(FigureCanvasQTAgg):
         palette = self.palette()
         text = palette.text().color().name()
         window = palette.window().color().name()
-        with matplotlib.rc_context(
-            {
-                "font.size": size,
-                "axes.titlesize": size,
-                "axes.labelsize": size,
-                "xtick.labelsize": size * 0.9,
-                "ytick.labelsize": size * 0.9,
-                "legend.fontsize": size * 0.9,
-                "text.color": text,
-                "axes.labelcolor": text,
-                "xtick.color": text,
-                "ytick.color": text,
-                "axes.edgecolor": text,
-                "figure.facecolor": window,
-                "axes.facecolor": window,
-            }
-        ):
+        rc = dict.fromkeys(("font.size", "axes.titlesize", "axes.labelsize"), size)
+        rc |= dict.fromkeys(("xtick.labelsize", "ytick.labelsize", "legend.fontsize"), size * 0.9)
+        rc |= dict.fromkeys(("figure.facecolor", "axes.facecolor"), window)
+        colored = ("text.color", "axes.labelcolor", "xtick.color", "ytick.color", "axes.edgecolor")
+        with matplotlib.rc_context(rc | dict.fromkeys(colored, text)):
             self.figure.set_facecolor(window)
             self.axes.set_facecolor(window)
             # Build under constrained layout (colour bars then get axes it can place);
@@ -110,26 +87,6 @@ class PlotCanvas(FigureCanvasQTAgg):
         # A canvas not yet shown can be a few pixels tall: nothing to lay out in that.
         if self.figure.axes and width >= MIN_LAYOUT_PX and height >= MIN_LAYOUT_PX:
             ConstrainedLayoutEngine().execute(self.figure)
-
-    def draw_idle(self) -> None:
-        """Draw at a later turn of the event loop, one canvas per turn.
-
-        A full draw takes 30-50 ms; two plots drawn in one turn would keep the UI
-        thread from events for longer than the 50 ms a user notices.
-        """
-        if self not in _WAITING:
-            _WAITING.append(self)
-            if len(_WAITING) == 1:
-                QTimer.singleShot(0, _draw_next)
-
-    def redraw(self) -> None:
-        """Draw everything again at the next turn of the event loop (the data changed).
-
-        Until then, :meth:`refresh_overlays` waits for that draw instead of blitting over
-        the outdated background (a blit repaints at once, on the caller's turn).
-        """
-        self._background = None
-        self.draw_idle()
 
     def refresh_overlays(self) -> None:
         """Redraw only the overlays, over the last full drawing of the rest."""

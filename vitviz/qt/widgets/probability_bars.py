@@ -27,42 +27,32 @@ class ProbabilityBars(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._items: list[tuple[str, float]] = []
-        self._selected: int | None = None
+        self.items: list[tuple[str, float]] = []  # the (label, probability) rows shown
+        self.selected: int | None = None  # the highlighted row
         self._placeholder = "No result yet"
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-
-    @property
-    def items(self) -> list[tuple[str, float]]:
-        """The ``(label, probability)`` rows shown."""
-        return list(self._items)
-
-    @property
-    def selected(self) -> int | None:
-        """The highlighted row, or None."""
-        return self._selected
 
     def row_height(self) -> int:
         """Height of one row in pixels (follows the font, so presentation mode scales it)."""
         return self.fontMetrics().height() + 10
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(260, max(len(self._items), 1) * self.row_height() + 4)
+        return QSize(260, max(len(self.items), 1) * self.row_height() + 4)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(160, self.sizeHint().height())
 
     def set_items(self, items: Sequence[tuple[str, float]], placeholder: str = "") -> None:
         """Show ``(label, probability)`` rows (probability in 0..1), or the placeholder text."""
-        self._items = [(str(label), float(p)) for label, p in items]
+        self.items = [(str(label), float(p)) for label, p in items]
         self._placeholder = placeholder or "No result yet"
         self.updateGeometry()
         self.update()
 
     def set_selected(self, row: int | None) -> None:
-        if row != self._selected:
-            self._selected = row
+        if row != self.selected:
+            self.selected = row
             self.update()
 
     def row_rect(self, row: int) -> QRect:
@@ -73,25 +63,25 @@ class ProbabilityBars(QWidget):
     def row_at(self, y: float) -> int | None:
         """The row at height ``y``, or None below the last row."""
         row = int((y - 2) // self.row_height())
-        return row if 0 <= row < len(self._items) and y >= 2 else None
+        return row if 0 <= row < len(self.items) and y >= 2 else None
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         painter = QPainter(self)
         text_color = self.palette().text().color()
-        if not self._items:
+        if not self.items:
             painter.setPen(text_color)
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
             return
         metrics = self.fontMetrics()
         percent_w = metrics.horizontalAdvance("100.0%") + 8
         label_w = min(
-            max(metrics.horizontalAdvance(label) for label, _ in self._items) + 12,
+            max(metrics.horizontalAdvance(label) for label, _ in self.items) + 12,
             self.width() // 2,
         )
         bar_w = max(self.width() - label_w - percent_w, 10)
-        for row, (label, probability) in enumerate(self._items):
+        for row, (label, probability) in enumerate(self.items):
             rect = self.row_rect(row)
-            if row == self._selected:
+            if row == self.selected:
                 painter.fillRect(rect, SELECTED_COLOR)
             painter.setPen(text_color)
             shown = metrics.elidedText(label, Qt.TextElideMode.ElideRight, label_w - 8)

@@ -1,4 +1,4 @@
-"""The prefix tokens (CLS, DIST, REG0…) as a column of chips: the query's chip is checked.
+"""The prefix tokens (CLS, DIST, REG0…) as a row or column of chips; the query's is checked.
 
 Prefix tokens have no place on the image, so they get buttons of their own beside it.
 """
@@ -6,7 +6,7 @@ Prefix tokens have no place on the image, so they get buttons of their own besid
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QButtonGroup, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QButtonGroup, QToolButton, QWidget
 
 
 class PrefixChips(QWidget):
@@ -20,10 +20,10 @@ class PrefixChips(QWidget):
 
     chosen = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, direction=QBoxLayout.Direction.TopToBottom):
         super().__init__(parent)
         self.setObjectName("prefix_chips")
-        self._layout = QVBoxLayout(self)
+        self._layout = QBoxLayout(direction, self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.group = QButtonGroup(self)
         self.group.setExclusive(False)
@@ -31,15 +31,8 @@ class PrefixChips(QWidget):
         self._labels: tuple[str, ...] = ()
 
     def show_tokens(self, labels: tuple[str, ...], query: int) -> None:
-        """One chip per label (rebuilt only when the labels change); check the query's.
-
-        Parameters
-        ----------
-        labels : tuple of str
-            The prefix tokens' labels; the chip at position ``i`` stands for token ``i``.
-        query : int
-            The query token's index.
-        """
+        """One chip per label, chip ``i`` for token ``i`` (rebuilt only when the labels
+        change); check the chip of token ``query``."""
         if labels != self._labels:
             self._labels = labels
             for button in self.group.buttons():
@@ -55,3 +48,8 @@ class PrefixChips(QWidget):
                 self._layout.addWidget(chip)
         for button in self.group.buttons():
             button.setChecked(self.group.id(button) == query)
+
+    @property
+    def buttons(self) -> list[QToolButton]:
+        """One chip per prefix token, in token order."""
+        return sorted(self.group.buttons(), key=self.group.id)
