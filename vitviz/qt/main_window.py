@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.panel_docks = PanelDocks(state, self)
         self.panels, self.docks = self.panel_docks.panels, self.panel_docks.docks
         self.images = ImageInput(state, self.settings, self)
-        self.models = ModelInput(state, self.settings, self)
+        self.models = ModelInput(state, self.settings, controller, self)
         self.commands = SelectionCommands(state, self)
         self.pictures = PicturesOut(state, self)
         self.persistence = WindowSettings(state, self.settings, self)
