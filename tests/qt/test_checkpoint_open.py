@@ -12,11 +12,12 @@ import threading
 import pytest
 import timm
 import torch
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox, QTextEdit
 
 from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import Controller
-from vitviz.qt.error_details import ErrorDetailsDialog
 from vitviz.qt.main_window import MainWindow
 from vitviz.qt.model_picker import SearchableListDialog
 from vitviz.state import AppState
@@ -142,18 +143,21 @@ def test_the_whole_error_is_shown_on_request_selectable_and_copyable(window, qtb
         "Choose the architecture the checkpoint was trained with."
     )
     shown = []
-    monkeypatch.setattr(ErrorDetailsDialog, "exec", lambda d: shown.append(d) or 0)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box) or 0)
     window.state.results.error = message
     button = window.status.details_button
     assert not button.isHidden()
     assert "\n" not in window.status.error_label.text()  # one line in the status bar
     assert window.width() < 2000  # a long message does not widen the window
     button.click()
-    (dialog,) = shown
-    qtbot.addWidget(dialog)
-    assert dialog.text.toPlainText() == message
-    assert dialog.text.isReadOnly()
-    dialog.copy_button.click()
+    (box,) = shown
+    assert box.detailedText() == message
+    box.show()
+    (details,) = box.findChildren(QTextEdit)
+    assert details.isReadOnly()
+    assert details.toPlainText() == message
+    for key in (Qt.Key.Key_A, Qt.Key.Key_C):  # select all, copy
+        qtbot.keyClick(details, key, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == message
     window.state.results.error = None
     assert button.isHidden()

@@ -102,10 +102,12 @@ class ModelPicker(QComboBox):
 
     def _show_source(self, source: str) -> None:
         self._archs[source] = self.state.inputs.arch
-        self.setToolTip(f"The model to look inside: {source}")
         self.remember(source)
+        # The state's source, not the event's: a failed load may have put it back meanwhile.
+        shown = self.state.inputs.model_source
+        self.setToolTip(f"The model to look inside: {shown}")
         self.blockSignals(True)
-        self.setCurrentIndex(self.sources.index(source))
+        self.setCurrentIndex(self.sources.index(shown) if shown in self.sources else 0)
         self.blockSignals(False)
 
     def _on_activated(self, index: int) -> None:
