@@ -90,19 +90,8 @@ def needs_probe(env: Mapping[str, str], platform: str = sys.platform) -> bool:
 
 
 def check_platform(env: Mapping[str, str] | None = None) -> None:
-    """Raise a helpful error when Qt would abort on creating the QApplication.
-
-    Parameters
-    ----------
-    env : mapping, optional
-        The environment the application will see; ``os.environ`` by default.
-
-    Raises
-    ------
-    PlatformUnavailableError
-        Qt's platform plugin does not start; the message names the packages to install
-        (Debian/Ubuntu) and the ``QT_QPA_PLATFORM`` alternatives.
-    """
+    """Raise :class:`PlatformUnavailableError` when Qt would abort on creating the
+    QApplication in ``env`` (``os.environ`` by default)."""
     env = dict(os.environ if env is None else env)
     if not needs_probe(env):
         return
@@ -124,20 +113,8 @@ def check_platform(env: Mapping[str, str] | None = None) -> None:
 
 
 def platform_message(env: Mapping[str, str], qt_output: str) -> str:
-    """What to tell a user whose Qt platform failed, from the failed start's output.
-
-    Parameters
-    ----------
-    env : mapping
-        The environment Qt saw (``QT_QPA_PLATFORM``, ``DISPLAY``, ``WAYLAND_DISPLAY``).
-    qt_output : str
-        What the failed ``QGuiApplication`` printed on stderr.
-
-    Returns
-    -------
-    str
-        Several lines: the cause, the fix, and the alternatives.
-    """
+    """What to tell a user whose Qt platform failed, in several lines (the cause, the fix,
+    the alternatives), from the environment Qt saw and what the failed start printed."""
     names = platform_names(env)
     failed = _FAILED_PLATFORM.search(qt_output)
     platform = failed.group(1) if failed else (names[0] if names else "xcb")
