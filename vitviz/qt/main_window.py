@@ -17,7 +17,6 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QShow
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from vitviz.qt.controller import Controller
-from vitviz.qt.deck_action import add_deck_action
 from vitviz.qt.settings import Settings
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.window.actions import build_actions, build_menus, command_slots
@@ -73,7 +72,6 @@ class MainWindow(QMainWindow):
             "hopper": lambda menu: menu.addAction(
                 "Grace Hopper (matplotlib)", self.images.open_grace_hopper
             ),
-            "deck": lambda menu: add_deck_action(self, menu),
             "panels": lambda menu: [
                 menu.addAction(d.toggleViewAction()) for d in self.docks.values()
             ],

@@ -49,6 +49,7 @@ _TABLE = {
             "Export &Heads Grid Figure…",
             "Every head, one figure",
         ),
+        ("export_deck", "", "Export talk &deck…", "Image, rollout, layers, class maps: a PDF"),
         ("copy_panel", "Ctrl+C", "&Copy Panel", "Copy the current panel to the clipboard"),
         ("copy_window", "Ctrl+Shift+C", "Copy Window", "Copy the whole window to the clipboard"),
         ("quit", "Ctrl+Q", "&Quit", "Quit vitviz"),

@@ -36,7 +36,7 @@ MENUS = {
         "export_grid_figure",
         "copy_panel",
         "copy_window",
-        "deck",
+        "export_deck",
         "-",
         "quit",
     ),
@@ -102,6 +102,7 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "export_window": lambda: pictures.export_dialog(window),
         "export_figure": lambda: pictures.export_figure_dialog("map"),
         "export_grid_figure": lambda: pictures.export_figure_dialog("grid"),
+        "export_deck": pictures.export_deck_dialog,
         "copy_panel": lambda: pictures.copy_to_clipboard(window.panel_docks.current_panel()),
         "copy_window": lambda: pictures.copy_to_clipboard(window),
         "quit": window.close,
@@ -157,7 +158,7 @@ def build_actions(window: QMainWindow, slots: dict[str, Callable[[], object]]):
 
 def build_menus(window: QMainWindow, actions: dict[str, QAction], fillers: dict) -> None:
     """The menus of :data:`MENUS` on ``window``'s menu bar; ``fillers[entry](menu)`` adds the
-    entries that are not actions (``recent``, ``hopper``, ``deck``, ``panels``)."""
+    entries that are not actions (``recent``, ``hopper``, ``panels``)."""
 
     def add(menu: QMenu, entries) -> None:
         for entry in entries:
