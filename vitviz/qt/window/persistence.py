@@ -27,17 +27,8 @@ def fit_to_screen(window: QMainWindow) -> None:
 
 
 class WindowSettings:
-    """Restores and saves the window through ``settings``.
-
-    Parameters
-    ----------
-    state : AppState
-        Its view options are restored; its inputs and model are saved.
-    settings : Settings
-        Where they are kept.
-    window : QMainWindow
-        Whose geometry and dock layout are kept.
-    """
+    """Restores ``window``'s geometry and dock layout and ``state``'s view options from
+    ``settings``, and saves them with the inputs and the model."""
 
     def __init__(self, state: AppState, settings: Settings, window: QMainWindow) -> None:
         self.state, self.settings, self.window = state, settings, window
@@ -52,9 +43,7 @@ class WindowSettings:
             view.colormap = colormap
         view.opacity = settings.opacity(view.opacity)
         geometry, layout = settings.window_geometry(), settings.window_state()
-        if geometry is not None:
-            window.restoreGeometry(geometry)
-        else:
+        if geometry is None or not window.restoreGeometry(geometry):
             window.resize(DEFAULT_SIZE)
         fit_to_screen(window)
         if layout is not None:
