@@ -43,15 +43,6 @@ from vitviz.state.events import held_events
 logger = logging.getLogger(__name__)
 
 MODEL_CACHE_SIZE = 2
-INPUT_FIELDS = (
-    "image",
-    "model_source",
-    "arch",
-    "device",
-    "precision",
-    "preprocess_mode",
-    "max_tokens",
-)
 OOM_MESSAGE = "The GPU ran out of memory; running on the CPU instead."
 ANALYSIS, ROLLOUT, CLASS_MAP = "analysis", "rollout", "class map"
 
@@ -93,12 +84,9 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """What the worker produced for one :class:`Request`.
-
-    ``error`` is set when it failed; ``notice`` says it succeeded differently than asked
-    (CPU fallback); ``choices`` lists the architectures a bare checkpoint fits (the user
-    picks one) and nothing else is set.
-    """
+    """What the worker produced for one :class:`Request`: ``error`` when it failed, a
+    ``notice`` when it succeeded differently than asked (CPU fallback), or only the
+    ``choices`` of architecture a bare checkpoint leaves to the user."""
 
     request: Request
     model: LoadedModel | None = None
@@ -212,22 +200,12 @@ class Pipeline:
 class Controller(QObject):
     """Keeps ``state.results`` in step with ``state.inputs``, off the UI thread.
 
-    Signals
-    -------
-    download_progress(int, int)
-        Bytes downloaded and the total (0 when unknown) while timm weights download.
-    architecture_needed(str, list)
-        A checkpoint file and the architectures its weights fit (empty: any), best first;
-        the inputs went back to the result on screen until the user chooses.
-
-    Parameters
-    ----------
-    state : AppState
-        The controller writes only ``results`` (and puts back ``inputs`` after a failure).
-    synchronous : bool
-        Run each request at once in the calling thread (tests, benchmarks).
-    pipeline : Pipeline, optional
-        The steps run in the worker.
+    The controller writes only ``state.results`` (and puts back ``inputs`` after a failure);
+    ``pipeline`` holds the steps run in the worker; ``synchronous`` runs each request at once
+    in the calling thread. Signals: ``download_progress(done, total)`` in bytes (total 0 when
+    unknown) while timm weights download; ``architecture_needed(path, choices)`` for a
+    checkpoint whose weights fit several architectures (empty: any), best first, while the
+    inputs went back to the result on screen until the user chooses.
     """
 
     download_progress = Signal(int, int)
@@ -269,14 +247,13 @@ class Controller(QObject):
         queued = Qt.ConnectionType.QueuedConnection
         self._finished.connect(self._on_finished, queued)
         self._progress.connect(self.download_progress.emit, queued)
-        for name in INPUT_FIELDS:
-            getattr(state.inputs.events, name).connect(self._on_input_changed)
+        for signal in state.inputs.events.signals.values():  # every input asks for a new result
+            signal.connect(self._on_input_changed)
         for signal in state.rollout.events.signals.values():
             signal.connect(self.request_rollout)
         state.selection.events.class_index.connect(self.request_class_map)
         state.view.events.class_method.connect(self.request_class_map)
 
-    # --- public ---------------------------------------------------------------------
     @property
     def generation(self) -> int:
         return self._generation
@@ -335,16 +312,8 @@ class Controller(QObject):
         served = served and (shown.stack is not None or not every_query)
         if served and pending is None and running != ROLLOUT:
             return
-        generation = self._next_generation(ROLLOUT)
-        self._submit(
-            Request(
-                ROLLOUT,
-                generation,
-                inference=results.inference,
-                rollout=options,
-                every_query=every_query,
-            )
-        )
+        request = Request(ROLLOUT, self._next_generation(ROLLOUT), inference=results.inference)
+        self._submit(replace(request, rollout=options, every_query=every_query))
 
     def request_class_map(self, *_: object) -> None:
         """Compute the selected class's map unless it is cached or being computed."""
@@ -359,16 +328,8 @@ class Controller(QObject):
             and (running.class_index, running.method) == (index, method)
         ):
             return
-        self._submit(
-            Request(
-                CLASS_MAP,
-                inference=results.inference,
-                model=results.model,
-                prepared=results.prepared,
-                class_index=index,
-                method=method,
-            )
-        )
+        request = Request(CLASS_MAP, inference=results.inference, model=results.model)
+        self._submit(replace(request, prepared=results.prepared, class_index=index, method=method))
 
     def cancel(self) -> None:
         """Give up on the running and waiting requests; what is shown stays.
@@ -391,7 +352,6 @@ class Controller(QObject):
         """Block until the worker finishes its job (tests, shutdown); True when it did."""
         return self._future is None or not wait([self._future], msecs / 1000).not_done
 
-    # --- scheduling -----------------------------------------------------------------
     def _next_generation(self, kind: str) -> int:
         self._generation += 1
         self._latest[kind] = self._generation
@@ -449,10 +409,14 @@ class Controller(QObject):
             except Exception as error:
                 if not is_out_of_memory(error) or request.model_key.device == "cpu":
                     raise
+                import torch
+
                 logger.warning("out of memory on %s, falling back to the CPU", request.model_key)
                 # Half precision is GPU-only: the CPU copy is float32. It is cached under the
                 # key asked for, so later requests for that device stay on the CPU.
-                self._release(request.model_key)
+                self._models.pop(request.model_key, None)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()  # give the GPU memory back
                 key = replace(request.model_key, device="cpu", precision="fp32")
                 loaded = self._models[request.model_key] = self.pipeline.load_model(key)
                 return self._analyse(request, started, loaded, OOM_MESSAGE)
@@ -476,14 +440,6 @@ class Controller(QObject):
         while len(self._models) > MODEL_CACHE_SIZE:
             self._models.popitem(last=False)
         return loaded
-
-    def _release(self, key: ModelKey) -> None:
-        """Forget the cached model for ``key`` and give its GPU memory back."""
-        import torch
-
-        self._models.pop(key, None)
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
     def _analyse(self, request: Request, started: float, loaded: LoadedModel, notice=None):
         if request.image is None:

@@ -98,13 +98,9 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _update_title(self) -> None:
-        results = self.state.results
-        parts = ["vitviz"]
-        if results.model is not None:
-            parts.append(results.model.spec.name)
-        if results.image is not None:
-            parts.append(results.image.name)
-        self.setWindowTitle(" — ".join(parts))
+        model, image = self.state.results.model, self.state.results.image
+        parts = ("vitviz", model and model.spec.name, image and image.name)
+        self.setWindowTitle(" — ".join(part for part in parts if part))
 
     def _present(self, on: bool) -> None:
         """Presentation mode: full screen with larger fonts (the panels draw bolder lines);

@@ -183,14 +183,10 @@ def arch_dialog(path: str, choices: list[str], parent: QWidget | None = None):
     """Ask which architecture checkpoint ``path`` holds, among ``choices`` (best first);
     every supported architecture when ``choices`` is empty (the weights cannot tell)."""
     name = Path(path).name
-    if choices:
-        prompt = (
-            f"The weights in {name} fit these architectures, which compute differently "
-            "(activation, norms). Choose the one it was trained with; vitviz will remember."
-        )
-    else:
-        prompt, choices = (
-            f"{name} does not say which architecture it holds. Choose it:",
-            supported_archs(),
-        )
+    prompt = (
+        f"The weights in {name} fit these architectures, which compute differently "
+        "(activation, norms). Choose the one it was trained with; vitviz will remember."
+    )
+    if not choices:
+        prompt, choices = f"{name} does not say which architecture it holds:", supported_archs()
     return SearchableListDialog("Which architecture?", prompt, choices, parent)

@@ -70,21 +70,15 @@ class PlatformUnavailableError(VitvizError):
 
 
 def platform_names(env: Mapping[str, str]) -> list[str]:
-    """The platforms ``QT_QPA_PLATFORM`` asks for, in order (empty: Qt's default).
-
-    ``QT_QPA_PLATFORM`` may hold a ``;``-separated fallback list, each with
-    ``:options`` (``xcb:nograb;offscreen``).
-    """
+    """The platforms ``QT_QPA_PLATFORM`` asks for, in order (empty: Qt's default); it may
+    hold a ``;``-separated fallback list, each with ``:options`` (``xcb:nograb;offscreen``)."""
     value = env.get("QT_QPA_PLATFORM", "")
     return [part.split(":", 1)[0].strip() for part in value.split(";") if part.strip()]
 
 
 def needs_probe(env: Mapping[str, str], platform: str = sys.platform) -> bool:
-    """Whether starting Qt here can abort: Linux with a platform that needs a display.
-
-    Windows and macOS always have their platform plugin; ``offscreen`` and ``minimal``
-    need nothing from the system.
-    """
+    """Whether starting Qt here can abort: Linux with a platform that needs a display
+    (Windows and macOS always have theirs; ``offscreen`` and ``minimal`` need nothing)."""
     names = platform_names(env)
     return platform.startswith("linux") and not (names and names[0] in HEADLESS_PLATFORMS)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -91,10 +92,11 @@ SHORTCUTS = tuple(
 
 
 class ShortcutSheet(QDialog):
-    """A table of every shortcut, grouped, opened with ``?``."""
+    """A table of every shortcut, grouped, opened with ``?`` (deleted when closed)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, windowTitle="Keyboard shortcuts")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         rows = [entry for entry in SHORTCUTS if entry.keys]
         self.table = QTableWidget(len(rows), 3, self, objectName="shortcut_table")
         self.table.setHorizontalHeaderLabels(["Group", "Keys", "Action"])

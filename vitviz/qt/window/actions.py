@@ -81,13 +81,6 @@ def select_top_class(state: AppState, rank: int) -> None:
         state.selection.class_index = ranked[rank].index
 
 
-def show_shortcuts(window: QMainWindow) -> None:
-    """The keyboard shortcut sheet (``?``)."""
-    sheet = ShortcutSheet(window)
-    sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    sheet.show()
-
-
 def command_slots(window) -> dict[str, Callable[[], object]]:
     """What each shortcut name does, on ``window``'s state and helpers."""
     state, view = window.state, window.state.view
@@ -129,7 +122,7 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "presentation": lambda: setattr(view, "presentation", not view.presentation),
         "leave_presentation": lambda: setattr(view, "presentation", False),
         "reset_layout": window.panel_docks.reset_layout,
-        "help": lambda: show_shortcuts(window),
+        "help": lambda: ShortcutSheet(window).show(),
     }
 
 

@@ -35,7 +35,7 @@ class ModelInput:
     def load_model_source(self, source: str, arch: str | None = None) -> None:
         """Switch to the model ``source`` (``arch`` for files that do not name theirs)."""
         inputs = self.state.inputs
-        if source == inputs.model_source and arch == inputs.arch:
+        if (source, arch) == (inputs.model_source, inputs.arch):
             return
         with held_events(inputs):
             inputs.arch = arch

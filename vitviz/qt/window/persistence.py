@@ -50,16 +50,14 @@ class WindowSettings:
             window.restoreState(layout)
 
     def save(self) -> None:
-        """Remember layout, options and the model for the next run."""
+        """Remember layout, opacity and inputs for the next run (the window remembers the
+        colormap and the model as they change)."""
         settings, inputs, window = self.settings, self.state.inputs, self.window
         settings.set_window_layout(
             window.saveGeometry() if not window.isFullScreen() else QByteArray(),
             window.saveState(),
         )
-        settings.remember("colormap", self.state.view.colormap)
         settings.remember("opacity", float(self.state.view.opacity))
         for key in CHOICES:
             settings.remember(key, getattr(inputs, key))
-        if self.state.results.model is not None:
-            settings.remember("last_model", self.state.results.model.source)
         settings.sync()

@@ -26,15 +26,6 @@ from vitviz.state import AppState
 ERROR_STYLE = "background: #7a1f1f; color: white; padding: 2px 8px; text-align: left; border: 0"
 
 
-def error_box(message: str, parent=None) -> QMessageBox:
-    """A message box with ``message``'s first line and the whole of it in its details pane."""
-    box = QMessageBox(QMessageBox.Icon.Warning, "What went wrong", message.splitlines()[0])
-    box.setParent(parent, box.windowFlags())
-    box.setDetailedText(message)  # a read-only text pane: selectable and copyable
-    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return box
-
-
 class StatusIndicators(QObject):
     """Fills ``window``'s status bar and keeps it showing ``state.results``'s error, status
     and busy fields; its Cancel button cancels ``controller``, whose download progress fills
@@ -77,9 +68,15 @@ class StatusIndicators(QObject):
         self.error_label.setToolTip(f"{message}\n\n(click to dismiss)")
 
     def show_details(self) -> None:
-        """The whole error message in a message box, selectable and copyable."""
-        if self.state.results.error:
-            error_box(self.state.results.error, self.error_label.window()).exec()
+        """The whole error message in a message box's details pane (read-only text:
+        selectable and copyable)."""
+        message = self.state.results.error
+        if message:
+            box = QMessageBox(self.error_label.window(), windowTitle="What went wrong")
+            box.setIcon(QMessageBox.Icon.Warning)
+            box.setText(message.splitlines()[0])
+            box.setDetailedText(message)
+            box.exec()
 
     def show_download(self, done: int, total: int) -> None:
         """Turn the busy indicator into a download bar (in MB: Qt's bar counts in int)."""
