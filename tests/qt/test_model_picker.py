@@ -111,7 +111,9 @@ def _bare(tmp_path, arch, name):
     return path
 
 
-def test_the_worker_asks_for_an_architecture_only_when_the_weights_cannot_say(tmp_path):
+def test_the_worker_asks_for_an_architecture_only_when_the_weights_cannot_say(
+    tmp_path, monkeypatch
+):
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=1, num_classes=3)
     described = save_checkpoint(
         model,
@@ -123,6 +125,9 @@ def test_the_worker_asks_for_an_architecture_only_when_the_weights_cannot_say(tm
     pipeline.architectures(str(described))  # the file says
     pipeline.architectures(str(_bare(tmp_path, "vit_tiny_patch16_224", "finetuned.pth")))
     pipeline.architectures("vit_tiny_patch16_224.augreg_in21k")  # a tag, not a file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").write_text("a file called demo")
+    pipeline.architectures("demo")  # the bundled model, whatever lies in the folder
     clip = _bare(tmp_path, "vit_base_patch16_clip_quickgelu_224", "clip.pth")
     with pytest.raises(ArchitectureChoiceError) as raised:
         pipeline.architectures(str(clip))

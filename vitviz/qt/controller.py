@@ -134,9 +134,9 @@ class Pipeline:
         A self-describing file, or bare weights that fit one computation exactly, pass; a
         Google ``.npz`` (whose weights cannot tell) or weights that fit several raise.
         """
-        from vitviz.vit.loading import is_local_path
+        from vitviz.vit.loading import is_demo, is_local_path
 
-        if not is_local_path(source) or Path(source).is_dir():
+        if is_demo(source) or not is_local_path(source) or Path(source).is_dir():
             return
         from vitviz.vit.architectures import exact_choices, rank_architectures
         from vitviz.vit.checkpoints import read_checkpoint
