@@ -8,7 +8,6 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from vitviz.qt.controller import Controller
-from vitviz.qt.deck_action import export_deck
 from vitviz.qt.main_window import MainWindow
 from vitviz.qt.settings import Settings
 from vitviz.resources import DEMO_MODEL_PATH
@@ -31,13 +30,13 @@ def test_the_file_menu_exports_the_shown_image_as_a_deck(qtbot, tmp_path):
     window, controller = _window(qtbot, tmp_path)
     file_menu = window.menuBar().actions()[0].menu()
     assert "Export talk &deck…" in [action.text() for action in file_menu.actions()]
-    assert export_deck(window, tmp_path / "early.pdf") is None
+    assert window.pictures.export_deck(tmp_path / "early.pdf") is None
     assert "Nothing to export" in window.state.results.error
     window.images.new_sample()
     deadline = time.monotonic() + 60
     while window.state.results.inference is None and time.monotonic() < deadline:
         QApplication.processEvents()
-    saved = export_deck(window, tmp_path / "deck.pdf")
+    saved = window.pictures.export_deck(tmp_path / "deck.pdf")
     assert saved is not None
     assert saved.read_bytes().startswith(b"%PDF")
     assert "Saved" in window.statusBar().currentMessage()

@@ -1,6 +1,8 @@
+import pytest
 import timm
 import torch
 
+from vitviz.qt.controller import ArchitectureChoiceError, Pipeline
 from vitviz.qt.model_picker import (
     CACHED_MARK,
     DEMO_LABEL,
@@ -8,10 +10,8 @@ from vitviz.qt.model_picker import (
     OPEN_CHECKPOINT,
     ModelPicker,
     arch_dialog,
-    checkpoint_choices,
     describe_source,
     model_dialog,
-    stored_arch,
     supported_archs,
     supported_tags,
 )
@@ -111,7 +111,9 @@ def _bare(tmp_path, arch, name):
     return path
 
 
-def test_checkpoint_choices_from_metadata_or_weights(tmp_path):
+def test_the_worker_asks_for_an_architecture_only_when_the_weights_cannot_say(
+    tmp_path, monkeypatch
+):
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=1, num_classes=3)
     described = save_checkpoint(
         model,
@@ -119,17 +121,20 @@ def test_checkpoint_choices_from_metadata_or_weights(tmp_path):
         arch="vit_tiny_patch16_224",
         model_kwargs={"depth": 1, "num_classes": 3},
     )
-    assert stored_arch(described) == "vit_tiny_patch16_224"
-    assert checkpoint_choices(described) is None  # the file says
-    bare = _bare(tmp_path, "vit_tiny_patch16_224", "finetuned.pth")
-    assert stored_arch(bare) is None
-    assert stored_arch(tmp_path / "missing.safetensors") is None
-    assert checkpoint_choices(bare) == ["vit_tiny_patch16_224"]
+    pipeline = Pipeline()
+    pipeline.architectures(str(described))  # the file says
+    pipeline.architectures(str(_bare(tmp_path, "vit_tiny_patch16_224", "finetuned.pth")))
+    pipeline.architectures("vit_tiny_patch16_224.augreg_in21k")  # a tag, not a file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").write_text("a file called demo")
+    pipeline.architectures("demo")  # the bundled model, whatever lies in the folder
     clip = _bare(tmp_path, "vit_base_patch16_clip_quickgelu_224", "clip.pth")
-    assert checkpoint_choices(clip) == [
+    with pytest.raises(ArchitectureChoiceError) as raised:
+        pipeline.architectures(str(clip))
+    assert raised.value.choices == (
         "vit_base_patch16_clip_224",
         "vit_base_patch16_clip_quickgelu_224",
-    ]
+    )
 
 
 def test_arch_dialog_lists_only_the_choices_best_first(qtbot, tmp_path):

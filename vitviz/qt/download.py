@@ -21,14 +21,22 @@ class DownloadCancelledError(VitvizError):
     """The user cancelled a download."""
 
 
-def progress_bar_class(progress: Progress, cancelled: threading.Event) -> type:
-    """A tqdm class that reports to ``progress`` and raises when ``cancelled`` is set."""
+def prefetch_weights(source: str, progress: Progress, cancelled: threading.Event) -> bool:
+    """Download the weights of ``source`` (a timm tag or an ``hf-hub:`` id) into the hub cache.
+
+    ``progress(bytes_done, bytes_total)`` hears about it (``bytes_total`` 0 when unknown);
+    setting ``cancelled`` stops it with :class:`DownloadCancelledError`. Returns False when
+    there is nothing to fetch; an unreachable or refusing hub raises the loader's
+    :class:`~vitviz.errors.ModelLoadError`.
+    """
     from tqdm.auto import tqdm
+
+    if hub_location(source) is None:
+        return False
 
     class WindowProgress(tqdm):
         def __init__(self, *args, **kwargs):
-            kwargs["disable"] = True  # drawn in the window, not on the terminal
-            super().__init__(*args, **kwargs)
+            super().__init__(*args, **{**kwargs, "disable": True})  # drawn in the window
             self.done = int(kwargs.get("initial") or 0)
 
         def update(self, n=1):
@@ -37,35 +45,5 @@ def progress_bar_class(progress: Progress, cancelled: threading.Event) -> type:
             if cancelled.is_set():
                 raise DownloadCancelledError("Download cancelled.")
 
-    return WindowProgress
-
-
-def prefetch_weights(source: str, progress: Progress, cancelled: threading.Event) -> bool:
-    """Download ``source``'s weights into the hub cache, reporting progress.
-
-    Parameters
-    ----------
-    source : str
-        A timm tag or an ``hf-hub:`` id (anything else is left alone).
-    progress : callable
-        Called with ``(bytes_done, bytes_total)``; ``bytes_total`` is 0 when unknown.
-    cancelled : threading.Event
-        Set by the UI to stop the download.
-
-    Returns
-    -------
-    bool
-        True when the weights are now in the cache; False when there is nothing to fetch.
-
-    Raises
-    ------
-    DownloadCancelledError
-        When ``cancelled`` was set during the download.
-    ModelLoadError
-        When the hub cannot be reached, or refuses (gated, missing): the message the
-        loader would give.
-    """
-    if hub_location(source) is None:
-        return False
-    download(source, tqdm_class=progress_bar_class(progress, cancelled))
+    download(source, tqdm_class=WindowProgress)
     return True

@@ -3,48 +3,38 @@
 The window owns no analysis: panels read the state and write selections back, the
 controller turns input changes into results. The window composes small helpers, each
 taking the state in its constructor (:mod:`vitviz.qt.window`): the docked panels
-(``panel_docks``), images in (``images``), models in (``models``), keyboard commands
-(``commands``), pictures out (``pictures``), settings (``persistence``), the toolbar and
-the status bar; its actions and menus are built from tables.
+(``panel_docks``), images in (``images``), models in (``models``), pictures out
+(``pictures``), settings (``persistence``), the toolbar and the status bar; its actions and
+menus are built from tables.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from vitviz.qt.controller import Controller
-from vitviz.qt.deck_action import add_deck_action
 from vitviz.qt.settings import Settings
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.window.actions import build_actions, build_menus, command_slots
-from vitviz.qt.window.commands import SelectionCommands
 from vitviz.qt.window.docks import PanelDocks
 from vitviz.qt.window.image_input import ImageInput
 from vitviz.qt.window.model_input import ModelInput
 from vitviz.qt.window.persistence import WindowSettings, fit_to_screen
 from vitviz.qt.window.pictures import PicturesOut
-from vitviz.qt.window.presentation import PresentationMode
 from vitviz.qt.window.status import StatusIndicators
 from vitviz.qt.window.toolbar import MainToolbar
 from vitviz.state import AppState
 
+PRESENTATION_FONT_SCALE = 1.6
+
 
 class MainWindow(QMainWindow):
-    """The vitviz window.
-
-    Parameters
-    ----------
-    state : AppState
-        The shared state.
-    controller : Controller
-        Runs the model; cancelled from the busy indicator.
-    settings : Settings, optional
-        Where recent files, the last model and the layout are kept.
-    """
+    """The vitviz window on ``state``; ``controller`` runs the model (cancelled from the busy
+    indicator); ``settings`` keep recent files, the last model and the layout."""
 
     def __init__(
         self,
@@ -54,52 +44,43 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.state = state
-        self.controller = controller
+        self.state, self.controller = state, controller
         self.settings = settings or Settings()
         self.setObjectName("vitviz_main_window")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
+        options = QMainWindow.DockOption
         self.setDockOptions(
-            QMainWindow.DockOption.AllowTabbedDocks
-            | QMainWindow.DockOption.AllowNestedDocks
-            | QMainWindow.DockOption.AnimatedDocks
+            options.AllowTabbedDocks | options.AllowNestedDocks | options.AnimatedDocks
         )
-        placeholder = QWidget(self)
-        placeholder.setMaximumSize(0, 0)
-        self.setCentralWidget(placeholder)
+        self.setCentralWidget(QWidget(self, maximumSize=QSize(0, 0)))
         self.panel_docks = PanelDocks(state, self)
         self.panels, self.docks = self.panel_docks.panels, self.panel_docks.docks
         self.images = ImageInput(state, self.settings, self)
-        self.models = ModelInput(state, self.settings, self)
-        self.commands = SelectionCommands(state, self)
+        self.models = ModelInput(state, self.settings, controller, self)
         self.pictures = PicturesOut(state, self)
         self.persistence = WindowSettings(state, self.settings, self)
         self.toolbar = MainToolbar(state, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
-        self.toolbar.model_picker.browse_requested.connect(self.models.choose_model_dialog)
-        self.toolbar.model_picker.checkpoint_requested.connect(self.models.open_checkpoint_dialog)
         self.model_picker = self.toolbar.model_picker
+        self.model_picker.browse_requested.connect(self.models.choose_model_dialog)
+        self.model_picker.checkpoint_requested.connect(self.models.open_checkpoint_dialog)
         self.status = StatusIndicators(self, state, controller)
         self.actions_by_name = build_actions(self, command_slots(self))
-        build_menus(
-            self,
-            self.actions_by_name,
-            {
-                "recent": self._recent_menu,
-                "hopper": lambda menu: menu.addAction(
-                    "Grace Hopper (matplotlib)", self.images.open_grace_hopper
-                ),
-                "deck": lambda menu: add_deck_action(self, menu),
-                "panels": lambda menu: [
-                    menu.addAction(dock.toggleViewAction()) for dock in self.docks.values()
-                ],
-            },
-        )
-        presentation = PresentationMode(self)
+        fillers = {
+            "recent": self._recent_menu,
+            "hopper": lambda menu: menu.addAction(
+                "Grace Hopper (matplotlib)", self.images.open_grace_hopper
+            ),
+            "panels": lambda menu: [
+                menu.addAction(d.toggleViewAction()) for d in self.docks.values()
+            ],
+        }
+        build_menus(self, self.actions_by_name, fillers)
+        self._normal_font, self._was_maximized = QFont(self.font()), False
         listen(self, state.results.events.model, self._on_model_shown)
         listen(self, state.results.events.image, lambda *_: self._update_title())
-        listen(self, state.view.events.presentation, presentation.apply)
+        listen(self, state.view.events.presentation, self._present)
         listen(self, state.view.events.colormap, partial(self.settings.remember, "colormap"))
         self._fitted = False
         self.persistence.restore()
@@ -117,13 +98,25 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _update_title(self) -> None:
-        results = self.state.results
-        parts = ["vitviz"]
-        if results.model is not None:
-            parts.append(results.model.spec.name)
-        if results.image is not None:
-            parts.append(results.image.name)
-        self.setWindowTitle(" — ".join(parts))
+        model, image = self.state.results.model, self.state.results.image
+        parts = ("vitviz", model and model.spec.name, image and image.name)
+        self.setWindowTitle(" — ".join(part for part in parts if part))
+
+    def _present(self, on: bool) -> None:
+        """Presentation mode: full screen with larger fonts (the panels draw bolder lines);
+        leaving it restores the font and whether the window was maximised."""
+        if on:
+            self._was_maximized = self.isMaximized()
+            font = QFont(self._normal_font)
+            font.setPointSizeF(self._normal_font.pointSizeF() * PRESENTATION_FONT_SCALE)
+            self.setFont(font)
+            self.showFullScreen()
+        else:
+            self.setFont(self._normal_font)
+            if self._was_maximized:
+                self.showMaximized()
+            else:
+                self.showNormal()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)

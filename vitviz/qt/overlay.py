@@ -15,12 +15,12 @@ from vitviz.state import AppState
 def rollout_shown(state: AppState) -> np.ndarray | None:
     """``[rows, cols]`` rollout up to the layer slider's layer, or None."""
     rollout, options = state.results.rollout, state.rollout
-    maps = None
-    if rollout is not None and state.results.inference is not None:
-        query = state.selection.query if options.follow_query else None
-        maps = rollout.maps(
-            query, renormalize=state.view.drop_prefix, threshold=state.view.mass_threshold
-        )  # [n_selected, rows, cols]
+    if rollout is None or state.results.inference is None:
+        return None
+    query = state.selection.query if options.follow_query else None
+    maps = rollout.maps(
+        query, renormalize=state.view.drop_prefix, threshold=state.view.mass_threshold
+    )  # [n_selected, rows, cols]
     if maps is None:
         return None
     layers = rollout.layers
@@ -29,11 +29,8 @@ def rollout_shown(state: AppState) -> np.ndarray | None:
 
 
 def overlay_map(state: AppState) -> np.ndarray | None:
-    """The ``[rows, cols]`` map laid over the image, or None.
-
-    The selected head's attention for the query, the selected layer's heads fused, the
-    rollout, or the selected class's map (when it has been computed).
-    """
+    """The ``[rows, cols]`` map laid over the image, or None: the selected head's attention
+    for the query, the selected layer's heads fused, the rollout, or the class's map."""
     results, sel, view = state.results, state.selection, state.view
     source = view.overlay
     if results.analysis is None or source == "none":

@@ -70,39 +70,22 @@ class PlatformUnavailableError(VitvizError):
 
 
 def platform_names(env: Mapping[str, str]) -> list[str]:
-    """The platforms ``QT_QPA_PLATFORM`` asks for, in order (empty: Qt's default).
-
-    ``QT_QPA_PLATFORM`` may hold a ``;``-separated fallback list, each with
-    ``:options`` (``xcb:nograb;offscreen``).
-    """
+    """The platforms ``QT_QPA_PLATFORM`` asks for, in order (empty: Qt's default); it may
+    hold a ``;``-separated fallback list, each with ``:options`` (``xcb:nograb;offscreen``)."""
     value = env.get("QT_QPA_PLATFORM", "")
     return [part.split(":", 1)[0].strip() for part in value.split(";") if part.strip()]
 
 
 def needs_probe(env: Mapping[str, str], platform: str = sys.platform) -> bool:
-    """Whether starting Qt here can abort: Linux with a platform that needs a display.
-
-    Windows and macOS always have their platform plugin; ``offscreen`` and ``minimal``
-    need nothing from the system.
-    """
+    """Whether starting Qt here can abort: Linux with a platform that needs a display
+    (Windows and macOS always have theirs; ``offscreen`` and ``minimal`` need nothing)."""
     names = platform_names(env)
     return platform.startswith("linux") and not (names and names[0] in HEADLESS_PLATFORMS)
 
 
 def check_platform(env: Mapping[str, str] | None = None) -> None:
-    """Raise a helpful error when Qt would abort on creating the QApplication.
-
-    Parameters
-    ----------
-    env : mapping, optional
-        The environment the application will see; ``os.environ`` by default.
-
-    Raises
-    ------
-    PlatformUnavailableError
-        Qt's platform plugin does not start; the message names the packages to install
-        (Debian/Ubuntu) and the ``QT_QPA_PLATFORM`` alternatives.
-    """
+    """Raise :class:`PlatformUnavailableError` when Qt would abort on creating the
+    QApplication in ``env`` (``os.environ`` by default)."""
     env = dict(os.environ if env is None else env)
     if not needs_probe(env):
         return
@@ -124,20 +107,8 @@ def check_platform(env: Mapping[str, str] | None = None) -> None:
 
 
 def platform_message(env: Mapping[str, str], qt_output: str) -> str:
-    """What to tell a user whose Qt platform failed, from the failed start's output.
-
-    Parameters
-    ----------
-    env : mapping
-        The environment Qt saw (``QT_QPA_PLATFORM``, ``DISPLAY``, ``WAYLAND_DISPLAY``).
-    qt_output : str
-        What the failed ``QGuiApplication`` printed on stderr.
-
-    Returns
-    -------
-    str
-        Several lines: the cause, the fix, and the alternatives.
-    """
+    """What to tell a user whose Qt platform failed, in several lines (the cause, the fix,
+    the alternatives), from the environment Qt saw and what the failed start printed."""
     names = platform_names(env)
     failed = _FAILED_PLATFORM.search(qt_output)
     platform = failed.group(1) if failed else (names[0] if names else "xcb")

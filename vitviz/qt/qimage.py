@@ -7,18 +7,8 @@ from PySide6.QtGui import QImage
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
-    """Wrap an ``[h, w, 4]`` uint8 RGBA array as a QImage that owns a copy of the pixels.
-
-    Parameters
-    ----------
-    rgba : numpy.ndarray
-        ``[h, w, 4]`` (or ``[h, w, 3]``, given opaque alpha) uint8 array.
-
-    Returns
-    -------
-    QImage
-        Format ``RGBA8888``; independent of ``rgba`` after the call.
-    """
+    """An ``[h, w, 4]`` uint8 RGBA array (or ``[h, w, 3]``, opaque) as an ``RGBA8888``
+    QImage that owns a copy of the pixels."""
     if rgba.ndim != 3 or rgba.shape[2] not in (3, 4) or rgba.dtype != np.uint8:
         raise ValueError(f"expected an [h, w, 3|4] uint8 array, got {rgba.shape} {rgba.dtype}")
     if rgba.shape[2] == 3:

@@ -1,7 +1,6 @@
 """The sample images the app offers: generated demo shapes and a bundled photograph.
 
-Kept apart from the window so that start-up can pick its first image (and start the
-model) before the heavy window modules are imported.
+Apart from the window, so that start-up picks its first image before importing the window.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What the app remembers between runs, kept in QSettings.
 
 Recent files, the last model, device and precision, the preprocessing mode, the colormap
-and the window's geometry and dock layout. Values read back are checked, so a settings
-file edited by hand (or written by another version) never breaks start-up.
+and opacity, each checkpoint's chosen architecture, and the window's geometry and dock
+layout. Values read back are checked, so a settings file edited by hand (or written by
+another version) never breaks start-up.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from PySide6.QtCore import QByteArray, QSettings
 from vitviz.state.inputs import DEVICES, PRECISIONS, PREPROCESS_MODES
 
 MAX_RECENT = 10
-ORGANISATION = "vitviz"
-APPLICATION = "vitviz"
 # Saved choices: the values allowed and the default.
 CHOICES = {
     "device": (DEVICES, "auto"),
@@ -25,17 +24,10 @@ CHOICES = {
 
 
 class Settings:
-    """Typed access to the app's QSettings.
-
-    Parameters
-    ----------
-    qsettings : QSettings, optional
-        Where to keep the values; the user's vitviz settings by default. Tests pass an
-        INI file of their own.
-    """
+    """Typed access to ``qsettings`` (the user's vitviz settings by default)."""
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
-        self._q = qsettings if qsettings is not None else QSettings(ORGANISATION, APPLICATION)
+        self._q = qsettings if qsettings is not None else QSettings("vitviz", "vitviz")
 
     @classmethod
     def at_path(cls, path: str | Path) -> Settings:
@@ -45,47 +37,43 @@ class Settings:
     def sync(self) -> None:
         self._q.sync()
 
-    # --- recent files ---------------------------------------------------------------
-    def recent_files(self) -> list[str]:
-        """Recently opened image paths, newest first, without duplicates."""
-        value = self._q.value("recent_files", [])
-        if isinstance(value, str):  # QSettings returns a lone string for one-element lists
-            value = [value]
-        if not isinstance(value, list):
-            return []
-        return [str(v) for v in value if v][:MAX_RECENT]
-
-    def add_recent_file(self, path: str) -> list[str]:
-        """Put ``path`` first in the recent files and return the new list."""
-        recent = [path] + [p for p in self.recent_files() if p != path]
-        recent = recent[:MAX_RECENT]
-        self._q.setValue("recent_files", recent)
-        return recent
-
-    def clear_recent_files(self) -> None:
-        """Forget every recent file."""
-        self._q.setValue("recent_files", [])
-
-    # --- inputs and view ------------------------------------------------------------
     def remember(self, key: str, value) -> None:
         """Keep ``value`` under ``key`` (``device``, ``colormap``, ``last_model``, …)."""
         self._q.setValue(key, value)
 
+    def _read(self, key: str, default, kind: type = str):
+        # A value of another type (a hand-edited or foreign file) reads as the default.
+        value = self._q.value(key, default)
+        return value if isinstance(value, kind) and value else default
+
+    def recent_files(self) -> list[str]:
+        """Recently opened image paths, newest first, without duplicates."""
+        value = self._q.value("recent_files", [])
+        value = [value] if isinstance(value, str) else value  # QSettings' one-element list
+        return [str(v) for v in value if v][:MAX_RECENT] if isinstance(value, list) else []
+
+    def add_recent_file(self, path: str) -> list[str]:
+        """Put ``path`` first in the recent files and return the new list."""
+        recent = ([path] + [p for p in self.recent_files() if p != path])[:MAX_RECENT]
+        self._q.setValue("recent_files", recent)
+        return recent
+
+    def clear_recent_files(self) -> None:
+        self._q.setValue("recent_files", [])
+
     def choice(self, key: str) -> str:
         """Saved ``device``, ``precision`` or ``preprocess_mode``; its default if unknown."""
         allowed, default = CHOICES[key]
-        value = self._q.value(key, default)
-        return value if isinstance(value, str) and value in allowed else default
+        value = self._read(key, default)
+        return value if value in allowed else default
 
     def last_model(self) -> str:
         """The model source used last (``demo`` when none was saved)."""
-        value = self._q.value("last_model", "demo")
-        return value if isinstance(value, str) and value else "demo"
+        return self._read("last_model", "demo")
 
     def checkpoint_arch(self, path: str) -> str | None:
         """The architecture the user chose for a checkpoint file, if they were asked."""
-        value = self._q.value(f"checkpoint_arch/{_key(path)}")
-        return value if isinstance(value, str) and value else None
+        return self._read(f"checkpoint_arch/{_key(path)}", None)
 
     def set_checkpoint_arch(self, path: str, arch: str) -> None:
         """Remember the architecture chosen for a checkpoint file (never ask again)."""
@@ -93,27 +81,22 @@ class Settings:
 
     def colormap(self, default: str = "inferno") -> str:
         """Saved colormap name (checked against the caller's list by the caller)."""
-        value = self._q.value("colormap", default)
-        return value if isinstance(value, str) and value else default
+        return self._read("colormap", default)
 
     def opacity(self, default: float = 0.6) -> float:
         """Saved overlay opacity, clamped to 0..1."""
         try:
-            value = float(self._q.value("opacity", default))
+            return min(max(float(self._q.value("opacity", default)), 0.0), 1.0)
         except (TypeError, ValueError):
             return default
-        return min(max(value, 0.0), 1.0)
 
-    # --- window ---------------------------------------------------------------------
     def window_geometry(self) -> QByteArray | None:
         """Saved ``QMainWindow.saveGeometry()`` bytes, or None."""
-        value = self._q.value("window/geometry")
-        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+        return self._read("window/geometry", None, QByteArray)
 
     def window_state(self) -> QByteArray | None:
         """Saved ``QMainWindow.saveState()`` bytes (dock layout), or None."""
-        value = self._q.value("window/state")
-        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+        return self._read("window/state", None, QByteArray)
 
     def set_window_layout(self, geometry: QByteArray, state: QByteArray) -> None:
         """Remember the window's geometry and dock layout."""

@@ -1,26 +1,25 @@
 """The window's commands as actions (with their shortcuts) and the menus that list them.
 
-Every command has an entry in :data:`vitviz.qt.shortcuts.SHORTCUTS` (name, keys, text);
-:func:`command_slots` gives each name its slot, and :data:`MENUS` says which menu lists
-which action.
+Every command has an entry in :data:`vitviz.qt.shortcuts.SHORTCUTS`; :func:`command_slots`
+gives each name its slot, and :data:`MENUS` says which menu lists which action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtGui import QAction
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from vitviz.qt.shortcuts import SHORTCUTS, make_action
+from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
 from vitviz.qt.widgets.bindings import listen
-from vitviz.qt.window.commands import cycle, step_opacity
 from vitviz.qt.window.toolbar import COLORMAPS
-from vitviz.state.view import CLASS_METHODS, FUSIONS
+from vitviz.state import AppState
+from vitviz.state.view import CLASS_METHODS, FUSIONS, OVERLAYS
 
-# Menu title → entries: an action name, "-" (a separator), or (submenu title, entries).
-# "*Selection" lists every shortcut of that group; "recent", "hopper", "deck" and "panels" are
-# filled by the window.
+# Menu title → entries: an action name, "-" (a separator), (submenu title, entries), a
+# filler the window gives, or "*Group": every shortcut of that group.
 MENUS = {
     "&File": (
         "open_image",
@@ -37,7 +36,7 @@ MENUS = {
         "export_grid_figure",
         "copy_panel",
         "copy_window",
-        "deck",
+        "export_deck",
         "-",
         "quit",
     ),
@@ -59,10 +58,33 @@ MENUS = {
 }
 
 
+def cycle(owner, field: str, values: tuple[str, ...]) -> None:
+    """Set ``owner.<field>`` to the value after its current one in ``values`` (wrapping)."""
+    current = getattr(owner, field)
+    index = values.index(current) if current in values else -1
+    setattr(owner, field, values[(index + 1) % len(values)])
+
+
+def query_default(state: AppState) -> None:
+    """Query the class token (the centre patch for models without one)."""
+    from vitviz.state.app_state import default_query
+
+    if state.layout is not None:
+        state.select_token(default_query(state.layout))
+
+
+def select_top_class(state: AppState, rank: int) -> None:
+    """Select the class predicted at ``rank`` (0 = top-1)."""
+    analysis = state.results.analysis
+    ranked = () if analysis is None else analysis.predictions.classes
+    if rank < len(ranked):
+        state.selection.class_index = ranked[rank].index
+
+
 def command_slots(window) -> dict[str, Callable[[], object]]:
     """What each shortcut name does, on ``window``'s state and helpers."""
     state, view = window.state, window.state.view
-    images, pictures, commands = window.images, window.pictures, window.commands
+    images, pictures = window.images, window.pictures
     return {
         "open_image": images.open_image_dialog,
         "paste_image": images.paste_image,
@@ -73,6 +95,7 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "export_window": lambda: pictures.export_dialog(window),
         "export_figure": lambda: pictures.export_figure_dialog("map"),
         "export_grid_figure": lambda: pictures.export_figure_dialog("grid"),
+        "export_deck": pictures.export_deck_dialog,
         "copy_panel": lambda: pictures.copy_to_clipboard(window.panel_docks.current_panel()),
         "copy_window": lambda: pictures.copy_to_clipboard(window),
         "quit": window.close,
@@ -80,65 +103,55 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "query_right": lambda: state.move_query(0, 1),
         "query_up": lambda: state.move_query(-1, 0),
         "query_down": lambda: state.move_query(1, 0),
-        "query_default": commands.query_default,
+        "query_default": lambda: query_default(state),
         "layer_prev": lambda: state.step_layer(-1),
         "layer_next": lambda: state.step_layer(1),
         "head_prev": lambda: state.step_head(-1),
         "head_next": lambda: state.step_head(1),
-        "class_1": lambda: commands.select_top_class(0),
-        "class_2": lambda: commands.select_top_class(1),
-        "class_3": lambda: commands.select_top_class(2),
+        "class_1": lambda: select_top_class(state, 0),
+        "class_2": lambda: select_top_class(state, 1),
+        "class_3": lambda: select_top_class(state, 2),
         "class_none": lambda: setattr(state.selection, "class_index", None),
         "toggle_grid": lambda: setattr(view, "show_grid", not view.show_grid),
         "next_colormap": lambda: cycle(view, "colormap", COLORMAPS),
-        "next_overlay": commands.next_overlay,
+        "next_overlay": lambda: cycle(view, "overlay", OVERLAYS),
         "next_fusion": lambda: cycle(view, "fusion", FUSIONS),
         "next_class_method": lambda: cycle(view, "class_method", CLASS_METHODS),
-        "opacity_up": lambda: step_opacity(view, 0.1),
-        "opacity_down": lambda: step_opacity(view, -0.1),
+        "opacity_up": lambda: setattr(view, "opacity", round(min(view.opacity + 0.1, 1.0), 2)),
+        "opacity_down": lambda: setattr(view, "opacity", round(max(view.opacity - 0.1, 0.0), 2)),
         "presentation": lambda: setattr(view, "presentation", not view.presentation),
         "leave_presentation": lambda: setattr(view, "presentation", False),
         "reset_layout": window.panel_docks.reset_layout,
-        "help": commands.show_shortcuts,
+        "help": lambda: ShortcutSheet(window).show(),
     }
 
 
 def build_actions(window: QMainWindow, slots: dict[str, Callable[[], object]]):
-    """One action per shortcut entry, triggering its slot.
-
-    Returns
-    -------
-    dict of str to QAction
-        The actions by shortcut name; the grid and presentation toggles are checkable
-        and follow ``window.state``.
-    """
+    """One action per shortcut, triggering its slot, active anywhere in ``window`` (added to
+    it, so that its keys work even when no menu lists it). Returns them by name; the grid
+    and presentation toggles are checkable and follow ``window.state``."""
+    actions = {}
+    for entry in SHORTCUTS:
+        action = actions[entry.name] = QAction(entry.text, window)
+        action.setObjectName(f"action_{entry.name}")
+        action.setShortcuts([QKeySequence(k) for k in entry.keys])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setStatusTip(entry.description)
+        action.triggered.connect(lambda _checked=False, slot=slots[entry.name]: slot())
+        window.addAction(action)
     view = window.state.view
-    actions = {e.name: make_action(window, e.name, slots[e.name]) for e in SHORTCUTS}
     for name, field in (("toggle_grid", "show_grid"), ("presentation", "presentation")):
-        action = actions[name]
-        action.setCheckable(True)
-        action.setChecked(getattr(view, field))
-        listen(window, getattr(view.events, field), _checker(action))
+        actions[name].setCheckable(True)
+        actions[name].setChecked(getattr(view, field))
+        listen(
+            window, getattr(view.events, field), lambda on, *_, a=actions[name]: a.setChecked(on)
+        )
     return actions
 
 
-def _checker(action: QAction) -> Callable[[bool], None]:
-    return lambda on: action.setChecked(bool(on))
-
-
 def build_menus(window: QMainWindow, actions: dict[str, QAction], fillers: dict) -> None:
-    """The menus of :data:`MENUS` on ``window``'s menu bar.
-
-    Parameters
-    ----------
-    window : QMainWindow
-        Gets the menus.
-    actions : dict of str to QAction
-        From :func:`build_actions`.
-    fillers : dict of str to callable
-        ``filler(menu)`` for the entries that are not actions (``recent``, ``hopper``,
-        ``panels``).
-    """
+    """The menus of :data:`MENUS` on ``window``'s menu bar; ``fillers[entry](menu)`` adds the
+    entries that are not actions (``recent``, ``hopper``, ``panels``)."""
 
     def add(menu: QMenu, entries) -> None:
         for entry in entries:

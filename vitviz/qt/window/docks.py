@@ -9,14 +9,7 @@ from __future__ import annotations
 import importlib
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QFrame,
-    QMainWindow,
-    QScrollArea,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 from vitviz.state import AppState
 
@@ -44,64 +37,35 @@ SIZES = (
 )
 
 
-def load_panel(module: str, class_name: str):
-    """The panel class ``vitviz.qt.panels.<module>.<class_name>``."""
-    return getattr(importlib.import_module(f"vitviz.qt.panels.{module}"), class_name)
-
-
 class PanelDocks:
-    """Builds the docked panels of :data:`PANELS` and tracks the one last focused.
-
-    Parameters
-    ----------
-    state : AppState
-        Handed to every panel.
-    window : QMainWindow
-        Gets the docks.
-
-    Attributes
-    ----------
-    panels, docks : dict of str to QWidget
-        By panel module name.
-    current_dock : QDockWidget
-        The dock last clicked or focused.
-    """
+    """The panels of :data:`PANELS` on ``state``, docked in ``window``: ``panels`` and
+    ``docks`` by module name, and ``current_dock``, the one last clicked or focused."""
 
     def __init__(self, state: AppState, window: QMainWindow) -> None:
         self.window = window
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
-        areas = {
-            "left": Qt.DockWidgetArea.LeftDockWidgetArea,
-            "right": Qt.DockWidgetArea.RightDockWidgetArea,
-        }
+        area = Qt.DockWidgetArea
+        areas = {"left": area.LeftDockWidgetArea, "right": area.RightDockWidgetArea}
         for module, class_name, placement, anchor in PANELS:
-            panel = load_panel(module, class_name)(state)
+            panel_class = getattr(importlib.import_module(f"vitviz.qt.panels.{module}"), class_name)
+            panel = self.panels[module] = panel_class(state)
             panel.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-            dock = QDockWidget(panel.title, window)
+            # Movable, floatable and closable: QDockWidget's default features.
+            dock = self.docks[module] = QDockWidget(panel.title, window)
             dock.setObjectName(f"dock_{module}")
             # A panel squeezed below its minimum scrolls, so the window fits small screens.
-            scroll = QScrollArea(dock)
-            scroll.setFrameShape(QFrame.Shape.NoFrame)
-            scroll.setWidgetResizable(True)
+            scroll = QScrollArea(dock, frameShape=QFrame.Shape.NoFrame, widgetResizable=True)
             scroll.setWidget(panel)
             dock.setWidget(scroll)
-            dock.setFeatures(
-                QDockWidget.DockWidgetFeature.DockWidgetMovable
-                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                | QDockWidget.DockWidgetFeature.DockWidgetClosable
-            )
             if placement in areas:
                 window.addDockWidget(areas[placement], dock)
             elif placement == "tab":
                 window.tabifyDockWidget(self.docks[anchor], dock)
             else:
-                orientation = (
-                    Qt.Orientation.Vertical if placement == "below" else Qt.Orientation.Horizontal
-                )
+                vertical = placement == "below"
+                orientation = Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal
                 window.splitDockWidget(self.docks[anchor], dock, orientation)
-            self.panels[module] = panel
-            self.docks[module] = dock
         for _module, _class_name, placement, anchor in PANELS:
             if placement == "tab":
                 self.docks[anchor].raise_()

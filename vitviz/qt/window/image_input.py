@@ -9,8 +9,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from PIL import Image, ImageQt
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
@@ -25,25 +24,13 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm
 
 def pil_from_qimage(image: QImage) -> Image.Image:
     """A QImage (e.g. from the clipboard) as an RGB PIL image."""
-    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    width, height = rgba.width(), rgba.height()
-    buffer = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=rgba.sizeInBytes())
-    rows = buffer.reshape(height, rgba.bytesPerLine())[:, : width * 4]  # [h, w*4]
-    return Image.fromarray(rows.reshape(height, width, 4).copy(), "RGBA").convert("RGB")
+    return ImageQt.fromqimage(image).convert("RGB")
 
 
 class ImageInput:
-    """Every way of getting an image into ``state.inputs``.
-
-    Parameters
-    ----------
-    state : AppState
-        Gets the image; errors go to ``state.results.error``.
-    settings : Settings
-        Remembers the recent files.
-    window : QWidget
-        Parent of the file dialog.
-    """
+    """Every way of getting an image into ``state.inputs`` (errors go to
+    ``state.results.error``); ``settings`` remembers the recent files; ``window`` parents
+    the file dialog."""
 
     def __init__(self, state: AppState, settings: Settings, window: QWidget) -> None:
         self.state, self.settings, self.window = state, settings, window
@@ -76,15 +63,8 @@ class ImageInput:
     def paste_image(self) -> bool:
         """Use the clipboard's image (or the image file it names)."""
         mime = QGuiApplication.clipboard().mimeData()
-        if mime is not None and mime.hasImage():
-            image = QImage(mime.imageData())
-            if not image.isNull():
-                self.set_image(LoadedImage(pil_from_qimage(image), "pasted image"))
-                return True
-        if mime is not None and mime.hasUrls():
-            local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-            if local:
-                return self.open_path(local[0])
+        if mime is not None and self.drop(mime, "pasted image"):
+            return True
         self.state.results.error = "The clipboard holds no image."
         return False
 
@@ -115,10 +95,15 @@ class ImageInput:
         """Whether a drag carries an image or a local file."""
         return mime.hasImage() or any(u.isLocalFile() for u in mime.urls())
 
-    def drop(self, mime: QMimeData) -> None:
-        """Open the dropped file, or use the dropped image."""
+    def drop(self, mime: QMimeData, name: str = "dropped image") -> bool:
+        """Open the dropped (or pasted) file, or use the image; False when there is neither.
+
+        A file comes first: an image beside it is a file manager's thumbnail of it.
+        """
         local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
         if local:
-            self.open_path(local[0])
-        elif mime.hasImage():
-            self.set_image(LoadedImage(pil_from_qimage(QImage(mime.imageData())), "dropped image"))
+            return self.open_path(local[0])
+        image = QImage(mime.imageData()) if mime.hasImage() else QImage()
+        if not image.isNull():
+            self.set_image(LoadedImage(pil_from_qimage(image), name))
+        return not image.isNull()

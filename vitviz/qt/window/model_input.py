@@ -1,19 +1,19 @@
-"""Models in: a timm model by name, or a checkpoint file (with its architecture if unnamed).
+"""Models in: a timm model by name, or a checkpoint file.
 
-Both end in ``state.inputs`` (``model_source`` and ``arch`` changed together); the
-controller loads the model. A checkpoint's architecture is read from its weights; the
-user is asked only when they fit architectures that compute differently, and the answer
-is kept in the settings so that the file never asks again.
+Both end in ``state.inputs`` (``model_source`` and ``arch`` changed together) at once; the
+controller's worker loads the model and reads a bare checkpoint's architecture from its
+weights. Only when they fit several architectures that compute differently does it hand
+the choices back (:attr:`Controller.architecture_needed`); the user is asked then, and the
+answer is kept in the settings so that the file never asks again.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
-from vitviz.errors import VitvizError
-from vitviz.qt.controller import held_events
-from vitviz.qt.model_picker import arch_dialog, checkpoint_choices, model_dialog
+from vitviz.qt.controller import Controller, held_events
+from vitviz.qt.model_picker import arch_dialog, model_dialog
 from vitviz.qt.settings import Settings
 from vitviz.state import AppState
 
@@ -23,13 +23,19 @@ CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pth *.pt *.bin *.npz);;All fil
 class ModelInput:
     """Choosing the model: ``state.inputs`` gets it; ``window`` parents the dialogs."""
 
-    def __init__(self, state: AppState, settings: Settings, window: QWidget) -> None:
+    def __init__(
+        self, state: AppState, settings: Settings, controller: Controller, window: QWidget
+    ) -> None:
         self.state, self.settings, self.window = state, settings, window
+        # Queued: the dialog opens after the response is applied, never inside it.
+        controller.architecture_needed.connect(
+            self.ask_architecture, Qt.ConnectionType.QueuedConnection
+        )
 
     def load_model_source(self, source: str, arch: str | None = None) -> None:
         """Switch to the model ``source`` (``arch`` for files that do not name theirs)."""
         inputs = self.state.inputs
-        if source == inputs.model_source and arch == inputs.arch:
+        if (source, arch) == (inputs.model_source, inputs.arch):
             return
         with held_events(inputs):
             inputs.arch = arch
@@ -48,21 +54,14 @@ class ModelInput:
             self.open_checkpoint(path)
 
     def open_checkpoint(self, path: str) -> None:
-        """Load a checkpoint file, asking for its architecture only when the weights cannot say."""
-        arch = self.settings.checkpoint_arch(path)
-        if arch is None:
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            try:
-                choices = checkpoint_choices(path)
-            except VitvizError as error:
-                self.state.results.error = str(error)
-                return
-            finally:
-                QApplication.restoreOverrideCursor()
-            if choices is not None and len(choices) != 1:
-                dialog = arch_dialog(path, choices, self.window)
-                if not dialog.exec() or not dialog.selected():
-                    return
-                arch = dialog.selected()
-                self.settings.set_checkpoint_arch(path, arch)
-        self.load_model_source(path, arch)
+        """Load a checkpoint file as the architecture chosen for it before, if any."""
+        self.load_model_source(path, self.settings.checkpoint_arch(path))
+
+    def ask_architecture(self, path: str, choices: list[str]) -> None:
+        """Ask which of ``choices`` checkpoint ``path`` holds, remember it and load it."""
+        dialog = arch_dialog(path, choices, self.window)
+        if dialog.exec() and dialog.selected():
+            self.settings.set_checkpoint_arch(path, dialog.selected())
+            self.load_model_source(path, dialog.selected())
+        elif self.state.results.model is None:  # nothing on screen: show the demo model
+            self.load_model_source("demo")

@@ -27,17 +27,8 @@ def fit_to_screen(window: QMainWindow) -> None:
 
 
 class WindowSettings:
-    """Restores and saves the window through ``settings``.
-
-    Parameters
-    ----------
-    state : AppState
-        Its view options are restored; its inputs and model are saved.
-    settings : Settings
-        Where they are kept.
-    window : QMainWindow
-        Whose geometry and dock layout are kept.
-    """
+    """Restores ``window``'s geometry and dock layout and ``state``'s view options from
+    ``settings``, and saves them with the inputs and the model."""
 
     def __init__(self, state: AppState, settings: Settings, window: QMainWindow) -> None:
         self.state, self.settings, self.window = state, settings, window
@@ -52,25 +43,21 @@ class WindowSettings:
             view.colormap = colormap
         view.opacity = settings.opacity(view.opacity)
         geometry, layout = settings.window_geometry(), settings.window_state()
-        if geometry is not None:
-            window.restoreGeometry(geometry)
-        else:
+        if geometry is None or not window.restoreGeometry(geometry):
             window.resize(DEFAULT_SIZE)
         fit_to_screen(window)
         if layout is not None:
             window.restoreState(layout)
 
     def save(self) -> None:
-        """Remember layout, options and the model for the next run."""
+        """Remember layout, opacity and inputs for the next run (the window remembers the
+        colormap and the model as they change)."""
         settings, inputs, window = self.settings, self.state.inputs, self.window
         settings.set_window_layout(
             window.saveGeometry() if not window.isFullScreen() else QByteArray(),
             window.saveState(),
         )
-        settings.remember("colormap", self.state.view.colormap)
         settings.remember("opacity", float(self.state.view.opacity))
         for key in CHOICES:
             settings.remember(key, getattr(inputs, key))
-        if self.state.results.model is not None:
-            settings.remember("last_model", self.state.results.model.source)
         settings.sync()

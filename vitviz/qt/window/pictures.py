@@ -1,8 +1,8 @@
-"""Pictures out: a panel or the window as PNG / SVG / PDF, titled figures, the clipboard.
+"""Pictures out: a panel or the window as PNG / SVG / PDF, titled figures, the talk deck.
 
-Widget pictures replay the widget's painting; figures are drawn by ``vitviz.export``'s
-matplotlib renderer from the state, so they match the batch export. Failures go to the
-error bar, successes to the status bar.
+Widget pictures replay the widget's painting; figures and the deck are drawn by
+``vitviz.export``'s matplotlib renderer from the state, so they match the batch export and
+``vitviz export --what deck``. Failures go to the error bar, successes to the status bar.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from PySide6.QtGui import QGuiApplication, QPageLayout, QPageSize, QPainter, QPd
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
 
+from vitviz.errors import VitvizError
 from vitviz.qt.overlay import describe_overlay, overlay_map
 from vitviz.state import AppState
 
 EXPORT_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
+NOTHING_YET = "Nothing to export yet: open an image first."
 
 
 def save_widget(widget: QWidget, path: str | Path) -> Path:
@@ -27,80 +29,63 @@ def save_widget(widget: QWidget, path: str | Path) -> Path:
     maps inside stay images).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    size = widget.size()
+    suffix, size = path.suffix.lower(), widget.size()
     if suffix == ".svg":
-        generator = QSvgGenerator()
-        generator.setFileName(str(path))
-        generator.setSize(size)
-        generator.setViewBox(widget.rect())
-        generator.setTitle(widget.windowTitle() or "vitviz")
-        painter = QPainter(generator)
-        widget.render(painter, QPoint(0, 0))
-        painter.end()
+        device = QSvgGenerator()
+        device.setFileName(str(path))
+        device.setSize(size)
+        device.setViewBox(widget.rect())
+        device.setTitle(widget.windowTitle() or "vitviz")
     elif suffix == ".pdf":
-        writer = QPdfWriter(str(path))
-        writer.setResolution(72)  # one widget pixel per point: the page fits the widget
-        writer.setPageSize(QPageSize(QSizeF(size), QPageSize.Unit.Point))
-        writer.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point)
-        painter = QPainter(writer)
-        widget.render(painter, QPoint(0, 0))
-        painter.end()
+        device = QPdfWriter(str(path))
+        device.setResolution(72)  # one widget pixel per point: the page fits the widget
+        device.setPageSize(QPageSize(QSizeF(size), QPageSize.Unit.Point))
+        device.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point)
     else:
-        if suffix != ".png":
-            path = path.with_suffix(".png")
+        path = path.with_suffix(".png")
         if not widget.grab().save(str(path), "PNG"):
             raise OSError(f"could not write {path}")
+        return path
+    painter = QPainter(device)
+    widget.render(painter, QPoint(0, 0))
+    painter.end()
     return path
 
 
 class PicturesOut:
-    """Exporting and copying what is shown.
-
-    Parameters
-    ----------
-    state : AppState
-        What the figures show; errors go to ``state.results.error``.
-    window : QMainWindow
-        Parent of the dialogs; its status bar says what was saved.
-    """
+    """Exporting and copying what ``state`` shows; ``window`` parents the dialogs and its
+    status bar says what was saved."""
 
     def __init__(self, state: AppState, window: QMainWindow) -> None:
         self.state, self.window = state, window
 
-    def export_widget(self, widget: QWidget, path: str | Path) -> Path | None:
-        """Save ``widget`` to ``path`` (PNG / SVG / PDF); errors go to the error bar."""
+    def _save(self, what: str, write, path: str | Path) -> Path | None:
+        """``write(path)``, saying where it went, or why not in the error bar."""
         try:
-            saved = save_widget(widget, path)
-        except OSError as error:
-            self.state.results.error = f"Could not export: {error}"
+            saved = write(path)
+        except (OSError, ValueError, VitvizError) as error:
+            self.state.results.error = f"Could not export {what}: {error}"
             return None
         self.window.statusBar().showMessage(f"Saved {saved}", 5000)
         return saved
 
+    def _ask(self, title: str, name: str, filters: str = EXPORT_FILTER) -> str:
+        return QFileDialog.getSaveFileName(self.window, title, name, filters)[0]
+
+    def export_widget(self, widget: QWidget, path: str | Path) -> Path | None:
+        """Save ``widget`` to ``path`` (PNG / SVG / PDF)."""
+        return self._save("the picture", lambda p: save_widget(widget, p), path)
+
     def export_dialog(self, widget: QWidget) -> None:
         """Ask for a file name and save ``widget`` there."""
-        name = (
-            "vitviz-window" if widget is self.window else f"vitviz-{widget.objectName() or 'panel'}"
-        )
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export", f"{name}.png", EXPORT_FILTER)
-        if path:
+        name = "window" if widget is self.window else widget.objectName() or "panel"
+        if path := self._ask("Export", f"vitviz-{name}.png"):
             self.export_widget(widget, path)
 
     def figure(self, kind: str):
-        """A titled matplotlib figure of what is shown (``vitviz.export``'s renderer).
-
-        Parameters
-        ----------
-        kind : {"map", "grid"}
-            The image panel's map on the image, or every head of every layer for the
-            query with a fused column.
-
-        Returns
-        -------
-        matplotlib.figure.Figure or None
-            None when there is nothing to export yet.
-        """
+        """A titled matplotlib figure of what is shown, or None before any result: ``kind``
+        "map" is the image panel's map on the image, "grid" every head of every layer for
+        the query with a fused column."""
         from vitviz.export.map_figures import heads_grid_figure, map_image_figure
         from vitviz.export.pictures import PictureOptions
 
@@ -137,23 +122,45 @@ class PicturesOut:
 
         figure = self.figure(kind)
         if figure is None:
-            self.state.results.error = "Nothing to export yet: open an image first."
+            self.state.results.error = NOTHING_YET
             return None
-        try:
-            saved = save_figure(figure, path)
-        except (OSError, ValueError) as error:
-            self.state.results.error = f"Could not export: {error}"
-            return None
-        self.window.statusBar().showMessage(f"Saved {saved}", 5000)
-        return saved
+        return self._save("the figure", lambda p: save_figure(figure, p), path)
 
     def export_figure_dialog(self, kind: str) -> None:
         """Ask for a file name and save a figure there."""
-        path, _ = QFileDialog.getSaveFileName(
-            self.window, "Export figure", f"vitviz-{kind}.png", EXPORT_FILTER
-        )
-        if path:
+        if path := self._ask("Export figure", f"vitviz-{kind}.png"):
             self.export_figure(kind, path)
+
+    def export_deck(self, path: str | Path) -> Path | None:
+        """Write the talk deck of the shown image and model (a multi-page PDF) to ``path``,
+        drawn with the view's colormap, opacity and upsampling."""
+        from vitviz.export.deck import save_deck
+        from vitviz.export.pictures import PictureOptions
+
+        results, view = self.state.results, self.state.view
+        if results.inference is None or results.prepared is None:
+            results.error = NOTHING_YET
+            return None
+        options = PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
+        model, image = results.model, results.image
+
+        def write(p):
+            return save_deck(
+                p,
+                model.model,
+                model.spec,
+                image.image,
+                results.prepared,
+                options=options,
+                image_name=image.name,
+            )
+
+        return self._save("the talk deck", write, path)
+
+    def export_deck_dialog(self) -> None:
+        """Ask for a PDF file name and write the talk deck there."""
+        if path := self._ask("Export talk deck", "vitviz-deck.pdf", "PDF document (*.pdf)"):
+            self.export_deck(path)
 
     def copy_to_clipboard(self, widget: QWidget) -> None:
         """Put ``widget``'s picture on the clipboard."""

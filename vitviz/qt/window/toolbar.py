@@ -20,59 +20,46 @@ MODE_LABELS = ("Checkpoint crop", "Whole image", "Native aspect")
 
 
 class MainToolbar(QToolBar):
-    """The window's fixed toolbar of input and view options.
-
-    Parameters
-    ----------
-    state : AppState
-        The inputs (model, device, precision, preprocessing) and view (colormap,
-        opacity) fields the controls are bound to.
-
-    Attributes
-    ----------
-    model_picker : ModelPicker
-        Its ``browse_requested`` / ``checkpoint_requested`` signals ask the window for
-        the model and checkpoint dialogs.
-    """
+    """The window's fixed toolbar of ``state``'s input and view options; its
+    ``model_picker`` asks the window for the model and checkpoint dialogs."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
-        super().__init__("Main", parent)
-        self.setObjectName("main_toolbar")
-        self.setMovable(False)
+        super().__init__("Main", parent, objectName="main_toolbar", movable=False)
         self.model_picker = ModelPicker(state, self)
-        self.addWidget(QLabel(" Model ", self))
-        self.addWidget(self.model_picker)
-        self.device_combo = self._combo("device_combo", "Device", state.inputs, "device", DEVICES)
-        self.precision_combo = self._combo(
-            "precision_combo", "Precision", state.inputs, "precision", PRECISIONS
+        self._add("Model", self.model_picker)
+        # (attribute, label, state part, field, values, labels); a separator before None.
+        combos = (
+            ("device_combo", "Device", state.inputs, "device", DEVICES, None),
+            ("precision_combo", "Precision", state.inputs, "precision", PRECISIONS, None),
+            None,
+            (
+                "mode_combo",
+                "Preprocess",
+                state.inputs,
+                "preprocess_mode",
+                PREPROCESS_MODES,
+                MODE_LABELS,
+            ),
+            None,
+            ("colormap_combo", "Colormap", state.view, "colormap", COLORMAPS, None),
         )
-        self.addSeparator()
-        self.mode_combo = self._combo(
-            "mode_combo",
-            "Preprocess",
-            state.inputs,
-            "preprocess_mode",
-            PREPROCESS_MODES,
-            MODE_LABELS,
-        )
-        self.addSeparator()
-        self.colormap_combo = self._combo(
-            "colormap_combo", "Colormap", state.view, "colormap", COLORMAPS
-        )
+        for combo in combos:
+            if combo is None:
+                self.addSeparator()
+                continue
+            name, label, owner, field, values, labels = combo
+            widget = QComboBox(self, objectName=name, toolTip=label)
+            bind_combo(widget, owner, field, values, labels)
+            setattr(self, name, self._add(label, widget))
         self.opacity_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal, self)
         self.opacity_slider.setObjectName("toolbar_opacity")
         self.opacity_slider.setRange(0.0, 1.0)
         self.opacity_slider.setDecimals(2)
         self.opacity_slider.setMaximumWidth(180)
         bind_value(self.opacity_slider, state.view, "opacity")
-        self.addWidget(QLabel(" Opacity ", self))
-        self.addWidget(self.opacity_slider)
+        self._add("Opacity", self.opacity_slider)
 
-    def _combo(self, name, label, owner, field, values, labels=None) -> QComboBox:
-        combo = QComboBox(self)
-        combo.setObjectName(name)
-        combo.setToolTip(label)
-        bind_combo(combo, owner, field, values, labels)
+    def _add(self, label: str, widget: QWidget) -> QWidget:
         self.addWidget(QLabel(f" {label} ", self))
-        self.addWidget(combo)
-        return combo
+        self.addWidget(widget)
+        return widget
