@@ -20,7 +20,7 @@ def test_map_image_figure_draws_the_map_on_the_scaled_image_with_a_colour_bar():
     options = PictureOptions(cmap="magma", alpha=0.5)
     figure = map_image_figure(values, grid, image, title="t\nu", options=options, label="x")
     shown = figure.axes[0].images[-1]
-    assert figure.axes[0].images[0].get_array().shape == (480, 768, 3)
+    assert figure.axes[0].images[0].get_array().shape == (480, 768, 4)  # opaque RGBA
     np.testing.assert_array_equal(shown.get_array(), values.numpy())
     assert figure.axes[1].get_ylabel() == "x"
     assert figure.get_suptitle() == "t\nu"

@@ -39,7 +39,7 @@ def test_the_map_covers_the_crop_box_in_the_pictures_pixels(grid, image):
     values = np.random.default_rng(2).random((10, 16))
     options = PictureOptions(cmap="magma", alpha=0.7, upsampling="bilinear")
     axes, shown = _drawn(values, grid, image, options)
-    np.testing.assert_array_equal(axes.images[0].get_array(), image)
+    np.testing.assert_array_equal(axes.images[0].get_array()[..., :3], image)  # opaque RGBA
     np.testing.assert_array_equal(shown.get_array(), values)
     assert shown.get_extent() == [20.0, 532.0, 320.0, 0.0]
     assert (shown.cmap.name, shown.get_alpha(), shown.get_interpolation()) == (

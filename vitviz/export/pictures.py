@@ -79,8 +79,9 @@ def draw_map(axes, map_grid, grid: PatchGrid, image, options=None, *, vmin=None,
     sx, sy = width / grid.original_size[1], height / grid.original_size[0]
     left, top, right, bottom = grid.crop_box  # in the original image's pixels
     extent = (left * sx, right * sx, bottom * sy, top * sy)  # in the picture's pixels
-    # nearest: 70 vs 88 ms CPU per map figure with "antialiased" (224 px image on 640 px)
-    axes.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
+    # nearest, RGBA: 67 vs 70 (RGB) vs 88 ms ("antialiased") per map figure (224 px on 640)
+    opaque = np.dstack([image, np.full((height, width), 255, np.uint8)])  # [h, w, RGBA]
+    axes.imshow(opaque, extent=(0, width, height, 0), interpolation="nearest")
     shown = None
     if options.style is MapStyle.VIT_PAPER:
         axes.imshow(paper_mask(values, grid), extent=extent, interpolation="bilinear")
@@ -89,14 +90,10 @@ def draw_map(axes, map_grid, grid: PatchGrid, image, options=None, *, vmin=None,
         _shade_outside(axes, extent, width, height, 0.5)
         low, high = np.nanmin(values), np.nanmax(values)
         shown = axes.imshow(
-            values,
-            cmap=render.colormap(options.cmap),
-            vmin=float(low if vmin is None else vmin),
-            vmax=float(high if vmax is None else vmax),
-            alpha=options.alpha,
-            extent=extent,
+            values, cmap=render.colormap(options.cmap), alpha=options.alpha, extent=extent,
+            vmin=float(low if vmin is None else vmin), vmax=float(high if vmax is None else vmax),
             interpolation=options.upsampling,
-        )
+        )  # fmt: skip
     axes.set(xlim=(0, width), ylim=(height, 0))
     axes.set_axis_off()
     return shown
