@@ -53,9 +53,14 @@ class BatchExporter:
         """Export the images ``paths``, ``batch_size`` per forward pass, under a tqdm bar."""
         report, request = BatchReport(), self.request
         batches = read_batches(
-            paths, self.spec, report, preprocess=request.preprocess, batch_size=batch_size,
-            progress=progress, desc="export",
-        )  # fmt: skip
+            paths,
+            self.spec,
+            report,
+            preprocess=request.preprocess,
+            batch_size=batch_size,
+            progress=progress,
+            desc="export",
+        )
         for items in batches:
             try:
                 output = forward_batch(self.model, [item.prepared.tensor for item in items])
@@ -91,9 +96,13 @@ class BatchExporter:
         query = parse_query(request.query, layout)
         end = selected_layers(len(attentions), 0, request.layer)[-1]
         settings = dict(
-            query=query, head_fusion=request.fusion, discard_ratio=request.discard_ratio,
-            residual_weight=request.residual, start_layer=request.start_layer, end_layer=end,
-        )  # fmt: skip
+            query=query,
+            head_fusion=request.fusion,
+            discard_ratio=request.discard_ratio,
+            residual_weight=request.residual,
+            start_layer=request.start_layer,
+            end_layer=end,
+        )
         batch = {"output": output, "query": query, "layer": end, "settings": settings}
         if "rollout" in request.kinds:
             batch["rollout_layers"] = selected_layers(len(attentions), request.start_layer, end)
@@ -116,9 +125,15 @@ class BatchExporter:
         options = request.picture
         if request.animated:
             return partial(
-                save_layer_animation, maps, grid, base, names, options=options, fps=request.fps,
+                save_layer_animation,
+                maps,
+                grid,
+                base,
+                names,
+                options=options,
+                fps=request.fps,
                 fixed_scale=not request.frame_scale,
-            )  # fmt: skip
+            )
         return map_image_figure(maps[-1], grid, base, title=names[-1], options=options, label=label)
 
     def _about(self, item: BatchItem, batch) -> dict:
@@ -129,9 +144,12 @@ class BatchExporter:
     def _rollout(self, item: BatchItem, batch, index: int):
         request, layers = self.request, batch["rollout_layers"]
         settings = dict(
-            self._about(item, batch), start_layer=layers[0], fusion=request.fusion,
-            discard_ratio=request.discard_ratio, residual=request.residual,
-        )  # fmt: skip
+            self._about(item, batch),
+            start_layer=layers[0],
+            fusion=request.fusion,
+            discard_ratio=request.discard_ratio,
+            residual=request.residual,
+        )
         names = [titles.rollout_title(**settings, end_layer=end) for end in layers]
         maps = batch["rollout"][index]  # [rows, cols], or [layers, rows, cols] animated
         yield "rollout", self._maps(item, maps if request.animated else maps[None], names)
@@ -150,10 +168,16 @@ class BatchExporter:
 
     def _grid(self, item: BatchItem, batch, index: int):
         request, title = self.request, titles.grid_title(**self._about(item, batch))
-        yield "grid", heads_grid_figure(
-            batch["maps"][index], title=title, cmap=request.picture.cmap,
-            fusion=request.fusion, shared_scale=request.shared_scale,
-        )  # fmt: skip
+        yield (
+            "grid",
+            heads_grid_figure(
+                batch["maps"][index],
+                title=title,
+                cmap=request.picture.cmap,
+                fusion=request.fusion,
+                shared_scale=request.shared_scale,
+            ),
+        )
 
     def _stats(self, item: BatchItem, batch, index: int):
         stats, by = batch["stats"], self.request.colour_by
@@ -164,17 +188,31 @@ class BatchExporter:
             colour = as_numpy(stats.prefix_mass[index].sum(-1))
             label = "attention on prefix tokens"
         title = titles.distance_title(self.model_name, image=Path(item.source).name)
-        yield "distance", attention_distance_figure(
-            as_numpy(stats.mean_distance[index]), title=title, colour=colour,
-            colour_label=label, cmap=self.request.picture.cmap,
-        )  # fmt: skip
+        yield (
+            "distance",
+            attention_distance_figure(
+                as_numpy(stats.mean_distance[index]),
+                title=title,
+                colour=colour,
+                colour_label=label,
+                cmap=self.request.picture.cmap,
+            ),
+        )
 
     def _deck(self, item: BatchItem, batch, index: int):
-        yield "deck", partial(
-            save_deck, model=self.model, spec=self.spec, image=item.image,
-            prepared=item.prepared, options=self.request.picture, model_name=self.model_name,
-            image_name=Path(item.source).name,
-        )  # fmt: skip
+        yield (
+            "deck",
+            partial(
+                save_deck,
+                model=self.model,
+                spec=self.spec,
+                image=item.image,
+                prepared=item.prepared,
+                options=self.request.picture,
+                model_name=self.model_name,
+                image_name=Path(item.source).name,
+            ),
+        )
 
     def _class(self, item: BatchItem, batch, index: int):
         request, logits = self.request, batch["output"].logits
@@ -189,9 +227,13 @@ class BatchExporter:
         for class_map, class_index in zip(maps, wanted, strict=True):
             label = class_label(class_index, self.spec.labels)
             title = titles.class_title(
-                self.model_name, label, index=class_index, method=request.method,
-                probability=float(probabilities[class_index]), image=Path(item.source).name,
-            )  # fmt: skip
+                self.model_name,
+                label,
+                index=class_index,
+                method=request.method,
+                probability=float(probabilities[class_index]),
+                image=Path(item.source).name,
+            )
             safe = "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")[:40] or "class"
             figure = self._maps(item, class_map[None], [title], request.method.replace("_", " "))
             yield f"class{class_index}-{safe}_{request.method}", figure

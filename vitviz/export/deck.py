@@ -93,21 +93,35 @@ def save_deck(
     pages = [
         _grid_page(picture, grid, f"{image_name or 'The image'} as {name} sees it\n{seen}"),
         map_image_figure(
-            forming[-1], grid, picture, options=options, title=titles.rollout_title(
+            forming[-1],
+            grid,
+            picture,
+            options=options,
+            title=titles.rollout_title(
                 name, query, start_layer=0, end_layer=depth - 1, fusion="mean", image=image_name
             ),
         ),
         _panels_page(
-            forming, [f"up to layer {n}" for n in layers], picture, grid,
-            f"Attention rollout of {query}, forming layer by layer\n{about}", options,
-            "attention", shared=True,
+            forming,
+            [f"up to layer {n}" for n in layers],
+            picture,
+            grid,
+            f"Attention rollout of {query}, forming layer by layer\n{about}",
+            options,
+            "attention",
+            shared=True,
         ),
         _panels_page(
-            means, [f"layer {n}" for n in layers], picture, grid,
-            f"Attention of {means_of}, mean of the heads, layer by layer\n{about}", options,
-            "attention", shared=False,
+            means,
+            [f"layer {n}" for n in layers],
+            picture,
+            grid,
+            f"Attention of {means_of}, mean of the heads, layer by layer\n{about}",
+            options,
+            "attention",
+            shared=False,
         ),
-    ]  # fmt: skip
+    ]
     if output.logits is not None:
         probabilities = torch.softmax(output.logits[0].float(), dim=-1)  # [C]
         top = probabilities.topk(min(TOP_CLASSES, len(probabilities))).indices.tolist()

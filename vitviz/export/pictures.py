@@ -90,10 +90,14 @@ def draw_map(axes, map_grid, grid: PatchGrid, image, options=None, *, vmin=None,
         _shade_outside(axes, extent, width, height, 0.5)
         low, high = np.nanmin(values), np.nanmax(values)
         shown = axes.imshow(
-            values, cmap=render.colormap(options.cmap), alpha=options.alpha, extent=extent,
-            vmin=float(low if vmin is None else vmin), vmax=float(high if vmax is None else vmax),
+            values,
+            cmap=render.colormap(options.cmap),
+            alpha=options.alpha,
+            extent=extent,
+            vmin=float(low if vmin is None else vmin),
+            vmax=float(high if vmax is None else vmax),
             interpolation=options.upsampling,
-        )  # fmt: skip
+        )
     axes.set(xlim=(0, width), ylim=(height, 0))
     axes.set_axis_off()
     return shown

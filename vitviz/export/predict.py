@@ -23,9 +23,14 @@ def predict_images(
     report = BatchReport()
     results: list[dict[str, Any]] = []
     batches = read_batches(
-        paths, spec, report, preprocess=preprocess, batch_size=batch_size, progress=progress,
+        paths,
+        spec,
+        report,
+        preprocess=preprocess,
+        batch_size=batch_size,
+        progress=progress,
         desc="predict",
-    )  # fmt: skip
+    )
     for group in batches:
         output = forward_batch(model, [item.prepared.tensor for item in group], capture=False)
         ranked = top_k_batch(output.logits, spec.labels, topk, batch_size=len(group))
