@@ -137,6 +137,7 @@ _TABLE: dict[str, list[tuple]] = {
     ],
     "Help": [
         ("help", ("?", "F1"), "&Keyboard Shortcuts", "Show this sheet"),
+        ("about_model", (), "&About This Model…", "The model's card or checkpoint metadata"),
     ],
 }
 SHORTCUTS: tuple[Shortcut, ...] = tuple(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from vitviz.qt.model_card import show_model_card
 from vitviz.qt.shortcuts import SHORTCUTS, make_action
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.window.commands import cycle, step_opacity
@@ -55,7 +56,7 @@ MENUS = {
         ("&Panels", ("panels",)),
         "reset_layout",
     ),
-    "&Help": ("help",),
+    "&Help": ("help", "about_model"),
 }
 
 
@@ -100,6 +101,7 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "leave_presentation": lambda: setattr(view, "presentation", False),
         "reset_layout": window.panel_docks.reset_layout,
         "help": commands.show_shortcuts,
+        "about_model": lambda: show_model_card(state.results.model, window),
     }
 
 

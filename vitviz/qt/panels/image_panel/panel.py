@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
+from vitviz.qt.head_overlay import HeadLegend, heads_rgba
 from vitviz.qt.overlay import overlay_map
 from vitviz.qt.panels.image_panel.canvas import ImageCanvas
 from vitviz.qt.panels.image_panel.chips import PrefixChips
@@ -92,6 +93,7 @@ class ImagePanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
         layout.addLayout(body, 1)
+        layout.addWidget(HeadLegend(state, self))
         layout.addWidget(self.info)
 
         results, sel, view = state.results.events, state.selection.events, state.view.events
@@ -154,6 +156,8 @@ class ImagePanel(QWidget):
         self.current_map = grid_map
         if grid_map is None:
             self.canvas.set_map(None)
+        elif self.state.view.overlay == "heads":
+            self.canvas.set_map(heads_rgba(self.state))
         else:
             from vitviz.compute.render import to_rgba
 

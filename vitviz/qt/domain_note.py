@@ -1,0 +1,70 @@
+"""The note that the demo model knows only its shapes, shown on images from outside its domain.
+
+The demo model labels any image with one of its ten synthetic shapes; on a photograph that
+answer looks like a real result. The note says so, and how to load a real model, whenever
+the demo model's result is for an image that is not one of the app's generated samples
+(``LoadedImage.generated``: known from how the image was loaded, not guessed from pixels).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QMainWindow, QToolBar
+
+from vitviz.qt.model_card import card_section, demo_card
+from vitviz.qt.shortcuts import shortcut
+from vitviz.qt.widgets.bindings import listen
+from vitviz.state import AppState
+from vitviz.vit.loading import is_demo
+
+
+def note_text(labels) -> str:
+    """What the demo model knows (its card's limits, its classes) and how to load a real one."""
+    keys = shortcut("choose_model").keys[0]
+    return (
+        "<b>This image is not one of the demo model's generated samples.</b> "
+        f"{card_section(demo_card(), 'Limits')} Its classes: {', '.join(labels or ())}. "
+        f"To see a real model's attention, load one with {keys} (File → Choose Model…)."
+    )
+
+
+class DomainNote(QToolBar):
+    """A dismissible bar under the main toolbar of ``window``, shown while it applies.
+
+    Dismissed, it stays hidden until the model changes.
+    """
+
+    def __init__(self, state: AppState, window: QMainWindow) -> None:
+        super().__init__("Model note", window)
+        self.state = state
+        self.dismissed = False
+        self.setObjectName("domain_note")
+        self.setMovable(False)
+        self.toggleViewAction().setVisible(False)  # shown by the state, not the user
+        self.setStyleSheet("QToolBar { background: #fff1b8; } QLabel { color: #3b3000; }")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.addWidget(self.label)
+        self.dismiss_action = self.addAction("✕", lambda: self.dismiss())
+        self.dismiss_action.setToolTip("Hide this note")
+        window.addToolBarBreak()
+        window.addToolBar(self)
+        listen(self, state.results.events.model, lambda _: self.dismiss(False))
+        listen(self, state.results.events.image, self.refresh)
+        self.refresh()
+
+    def applies(self) -> bool:
+        """The demo model's result is for an image that is not a generated sample."""
+        model, image = self.state.results.model, self.state.results.image
+        return bool(model and is_demo(model.source) and image and not image.generated)
+
+    def refresh(self, *_) -> None:
+        """Show the note when it applies and was not dismissed."""
+        shown = self.applies() and not self.dismissed
+        if shown:
+            self.label.setText(note_text(self.state.results.model.spec.labels))
+        self.setVisible(shown)
+
+    def dismiss(self, dismissed: bool = True) -> None:
+        """Hide the note until the model changes (or let it show again)."""
+        self.dismissed = dismissed
+        self.refresh()
