@@ -20,9 +20,9 @@ from vitviz.vit.loading import is_demo
 def note_text(labels) -> str:
     """What the demo model knows (its card's limits, its classes) and how to load a real one."""
     keys = shortcut("choose_model").keys[0]
-    return (
-        "<b>This image is not one of the demo model's generated samples.</b> "
-        f"{card_section(demo_card(), 'Limits')} Its classes: {', '.join(labels or ())}. "
+    return (  # three short lines: a toolbar does not give a word-wrapped label its height
+        f"<b>The demo model knows only synthetic shapes:</b> {', '.join(labels or ())}.<br>"
+        f"{card_section(demo_card(), 'Limits')} This image is not one of its samples.<br>"
         f"To see a real model's attention, load one with {keys} (File → Choose Model…)."
     )
 
@@ -42,7 +42,6 @@ class DomainNote(QToolBar):
         self.toggleViewAction().setVisible(False)  # shown by the state, not the user
         self.setStyleSheet("QToolBar { background: #fff1b8; } QLabel { color: #3b3000; }")
         self.label = QLabel(self)
-        self.label.setWordWrap(True)
         self.addWidget(self.label)
         self.dismiss_action = self.addAction("✕", lambda: self.dismiss())
         self.dismiss_action.setToolTip("Hide this note")

@@ -33,7 +33,7 @@ class HeadLegend(QLabel):
         super().__init__(parent)
         self.state = state
         self.setObjectName("head_legend")
-        self.setWordWrap(True)
+        self.setToolTip("Each patch in its strongest head's colour (each head scaled to its peak)")
         for signal in (state.view.events.overlay, state.results.events.model):
             listen(self, signal, self.refresh)
         self.refresh()
@@ -43,7 +43,5 @@ class HeadLegend(QLabel):
         heads = self.state.num_heads
         self.setVisible(self.state.view.overlay == "heads" and heads > 0)
         colours = (head_palette(heads) * 255).round().astype(int).tolist()  # [H, 3]
-        swatches = (
-            f'<b style="color: rgb{tuple(c)}">■</b>&nbsp;{h}' for h, c in enumerate(colours)
-        )
-        self.setText("Heads (colour: strongest head; brightness: its value) " + " ".join(swatches))
+        swatches = (f'<b style="color: rgb{tuple(c)}">■</b> h{h}' for h, c in enumerate(colours))
+        self.setText("<br>".join(("heads", *swatches)))

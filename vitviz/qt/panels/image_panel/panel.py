@@ -89,11 +89,11 @@ class ImagePanel(QWidget):
         body = QHBoxLayout()
         body.addWidget(self.chips, 0, Qt.AlignmentFlag.AlignTop)
         body.addWidget(self.canvas, 1)
+        body.addWidget(HeadLegend(state, self), 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
         layout.addLayout(body, 1)
-        layout.addWidget(HeadLegend(state, self))
         layout.addWidget(self.info)
 
         results, sel, view = state.results.events, state.selection.events, state.view.events
