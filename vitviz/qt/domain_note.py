@@ -1,9 +1,7 @@
-"""The note that the demo model knows only its shapes, shown on images from outside its domain.
+"""A note that the demo model knows only its shapes, on images that are not its samples.
 
-The demo model labels any image with one of its ten synthetic shapes; on a photograph that
-answer looks like a real result. The note says so, and how to load a real model, whenever
-the demo model's result is for an image that is not one of the app's generated samples
-(``LoadedImage.generated``: known from how the image was loaded, not guessed from pixels).
+Whether an image is a generated sample is known from how it was loaded
+(``LoadedImage.generated``), not guessed from its pixels.
 """
 
 from __future__ import annotations

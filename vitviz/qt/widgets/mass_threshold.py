@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.state import ViewOptions
-
-DINO_FRACTION = 0.6  # the fraction of DINO's figures
 
 
 class MassThresholdControl(QWidget):
@@ -21,10 +19,9 @@ class MassThresholdControl(QWidget):
         self.check = QCheckBox("Keep top mass", self)
         self.check.setToolTip("Keep the smallest set of patches holding this fraction of each map")
         self.slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal, self)
-        self.slider.setObjectName("mass_threshold_slider")
         self.slider.setRange(0.1, 0.95)
         self.slider.setDecimals(2)
-        self.slider.setValue(DINO_FRACTION)
+        self.slider.setValue(0.6)  # DINO's figures
         self.slider.setFixedWidth(160)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -40,11 +37,8 @@ class MassThresholdControl(QWidget):
         self.view.mass_threshold = self.slider.value() if self.check.isChecked() else None
 
     def _show(self, fraction: float | None) -> None:
-        for widget in (self.check, self.slider):
-            widget.blockSignals(True)
-        self.check.setChecked(fraction is not None)
-        if fraction is not None:
-            self.slider.setValue(fraction)
-        self.slider.setEnabled(fraction is not None)
-        for widget in (self.check, self.slider):
-            widget.blockSignals(False)
+        with QSignalBlocker(self.check), QSignalBlocker(self.slider):
+            self.check.setChecked(fraction is not None)
+            if fraction is not None:
+                self.slider.setValue(fraction)
+            self.slider.setEnabled(fraction is not None)
