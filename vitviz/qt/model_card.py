@@ -34,11 +34,8 @@ def stored_metadata(source: str) -> dict[str, str]:
     if path.suffix.lower() != ".safetensors" or not path.is_file():
         return {}
     with safe_open(str(path), framework="pt") as handle:
-        return {
-            k: v
-            for k, v in (handle.metadata() or {}).items()
-            if k not in (META_LABELS, META_CONFIG)
-        }
+        stored = handle.metadata() or {}
+    return {k: v for k, v in stored.items() if k not in (META_LABELS, META_CONFIG)}
 
 
 def model_card(model: LoadedModel | None) -> str:
