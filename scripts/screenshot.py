@@ -45,9 +45,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="resources/screenshot.png")
     parser.add_argument("--sample", type=int, default=22, help="demo sample index")
+    parser.add_argument("--image", help="an image file instead of a generated sample")
     parser.add_argument("--layer", type=int, default=3)
     parser.add_argument("--head", type=int, default=1)
     parser.add_argument("--overlay", default="rollout", help="map over the image")
+    parser.add_argument("--threshold", type=float, help="DINO's mass threshold (Keep top mass)")
     parser.add_argument("--size", type=int, nargs=2, default=(1600, 1000))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -57,7 +59,10 @@ def main() -> None:
         window.resize(*args.size)
         window.show()
         state, controller = window.state, window.controller
-        window.images.set_image(demo_sample(args.sample))
+        if args.image:
+            window.images.open_path(args.image)
+        else:
+            window.images.set_image(demo_sample(args.sample))
         wait_for(app, lambda: controller.idle and state.results.image is not None)
         window.commands.select_top_class(0)
         wait_for(app, lambda: controller.idle)
@@ -71,6 +76,7 @@ def main() -> None:
         state.selection.layer = min(args.layer, state.depth - 1)
         state.selection.head = min(args.head, state.num_heads - 1)
         state.view.overlay = args.overlay
+        state.view.mass_threshold = args.threshold
         window.docks["class_map"].raise_()
         for _ in range(30):
             app.processEvents()

@@ -17,6 +17,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QShow
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from vitviz.qt.controller import Controller
+from vitviz.qt.domain_note import DomainNote
 from vitviz.qt.settings import Settings
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.window.actions import build_actions, build_menus, command_slots
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         listen(self, state.view.events.colormap, partial(self.settings.remember, "colormap"))
         self._fitted = False
         self.persistence.restore()
+        self.domain_note = DomainNote(state, self)  # after restore: its visibility is the state's
         self.model_picker.remember(self.settings.last_model())
         self.status.show_busy(state.results.busy)
         self._update_title()

@@ -50,6 +50,8 @@ def overlay_map(state: AppState) -> np.ndarray | None:
         threshold=view.mass_threshold,
         layer=min(sel.layer, analysis.depth - 1),
     )  # [H + 1, rows, cols]
+    if source == "heads":  # drawn in colour by vitviz.qt.head_overlay; this is its hover value
+        return cells[:-1].max(0)
     return cells[min(sel.head, len(cells) - 2) if source == "head" else -1]
 
 
@@ -61,6 +63,8 @@ def describe_overlay(state: AppState) -> str:
         return f"layer {sel.layer}, head {sel.head} · query {query}"
     if source == "fusion":
         return f"layer {sel.layer}, {state.view.fusion} of heads · query {query}"
+    if source == "heads":
+        return f"layer {sel.layer}, strongest head · query {query}"
     if source == "rollout":
         rolled = query if state.rollout.follow_query else "default query"
         return f"rollout ({state.rollout.fusion}) · {rolled}"

@@ -19,7 +19,7 @@ def demo_sample(index: int) -> LoadedImage:
     from vitviz.demo.dataset import generate
 
     sample = generate(DEMO_SAMPLE_SEED, index)
-    return LoadedImage(Image.fromarray(sample.image), f"demo sample {index}")
+    return LoadedImage(Image.fromarray(sample.image), f"demo sample {index}", generated=True)
 
 
 def grace_hopper_path() -> Path:

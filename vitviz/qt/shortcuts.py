@@ -82,7 +82,10 @@ _TABLE = {
         ("leave_presentation", "Esc", "Leave Presentation", "Leave presentation mode"),
         ("reset_layout", "", "&Reset Layout", "Put every panel back in its place"),
     ),
-    "Help": (("help", "? | F1", "&Keyboard Shortcuts", "Show this sheet"),),
+    "Help": (
+        ("help", "? | F1", "&Keyboard Shortcuts", "Show this sheet"),
+        ("about_model", "", "&About This Model…", "The model's card or checkpoint metadata"),
+    ),
 }
 SHORTCUTS = tuple(
     Shortcut(name, tuple(filter(None, keys.split(" | "))), text, description, group)

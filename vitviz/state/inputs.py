@@ -17,12 +17,14 @@ class LoadedImage:
     """An RGB image and where it came from.
 
     Compared by identity, so replacing the image always notifies listeners and no pixel
-    comparison ever runs on the UI thread.
+    comparison ever runs on the UI thread. ``generated`` marks the app's own generated
+    demo samples: the demo model's domain, known from where the image came from.
     """
 
     image: Any  # PIL.Image.Image in RGB mode
     name: str
     path: str | None = None
+    generated: bool = False
 
 
 @evented

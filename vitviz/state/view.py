@@ -10,8 +10,15 @@ FUSIONS = ("mean", "max", "min")
 CLASS_METHODS = ("relevance", "grad_rollout")
 SCALES = ("per_map", "shared")
 UPSAMPLING = ("nearest", "bilinear")
-OVERLAYS = ("head", "fusion", "rollout", "class", "none")
-OVERLAY_LABELS = ("Selected head", "Fused layer", "Rollout", "Class map", "No map")
+OVERLAYS = ("head", "fusion", "heads", "rollout", "class", "none")
+OVERLAY_LABELS = (
+    "Selected head",
+    "Fused layer",
+    "Heads in colour",
+    "Rollout",
+    "Class map",
+    "No map",
+)
 
 
 @evented
@@ -43,7 +50,8 @@ class ViewOptions:
         Presentation mode: full screen, large fonts, high-contrast grid.
     overlay : str
         The map laid over the image: one of :data:`OVERLAYS` (the selected head, the
-        selected layer's heads fused, the rollout, the selected class's map, or none).
+        selected layer's heads fused or each in its own colour, the rollout, the selected
+        class's map, or none).
     """
 
     fusion: str = "mean"

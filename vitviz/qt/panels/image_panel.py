@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 from superqt import QLabeledDoubleSlider
 
 from vitviz.compute.render import to_rgba
+from vitviz.qt.head_overlay import HeadLegend, heads_rgba
 from vitviz.qt.overlay import overlay_map
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, bind_value, listen
 from vitviz.qt.widgets.map_view import MapView
@@ -93,6 +94,7 @@ class ImagePanel(QWidget):
         body = QHBoxLayout()
         body.addWidget(self.chips, 0, Qt.AlignmentFlag.AlignTop)
         body.addWidget(self.canvas, 1)
+        body.addWidget(HeadLegend(state, self), 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
@@ -145,7 +147,12 @@ class ImagePanel(QWidget):
 
     def _show_map(self) -> None:
         self.current_map = grid_map = overlay_map(self.state)
-        rgba = None if grid_map is None else to_rgba(grid_map, self.state.view.colormap)
+        if grid_map is None:
+            rgba = None
+        elif self.state.view.overlay == "heads":
+            rgba = heads_rgba(self.state)
+        else:
+            rgba = to_rgba(grid_map, self.state.view.colormap)
         self.canvas.set_map(rgba, placeholder="" if self._image_key is not None else NO_IMAGE)
 
     def _show_boxes(self, *_: object) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from vitviz.qt.model_card import show_model_card
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
 from vitviz.qt.widgets.bindings import listen
 from vitviz.qt.window.toolbar import COLORMAPS
@@ -54,7 +55,7 @@ MENUS = {
         ("&Panels", ("panels",)),
         "reset_layout",
     ),
-    "&Help": ("help",),
+    "&Help": ("help", "about_model"),
 }
 
 
@@ -123,6 +124,7 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "leave_presentation": lambda: setattr(view, "presentation", False),
         "reset_layout": window.panel_docks.reset_layout,
         "help": lambda: ShortcutSheet(window).show(),
+        "about_model": lambda: show_model_card(state.results.model, window),
     }
 
 

@@ -1,4 +1,4 @@
-"""The main toolbar: the model, device, precision and preprocessing, colormap and opacity.
+"""The main toolbar: model, device, precision, preprocessing, colormap, opacity, mass threshold.
 
 Each control is bound two ways to its state field, so the toolbar, the menus, the
 shortcuts and the panels always agree.
@@ -12,6 +12,7 @@ from superqt import QLabeledDoubleSlider
 
 from vitviz.qt.model_picker import ModelPicker
 from vitviz.qt.widgets.bindings import bind_combo, bind_value
+from vitviz.qt.widgets.mass_threshold import MassThresholdControl
 from vitviz.state import AppState
 from vitviz.state.inputs import DEVICES, PRECISIONS, PREPROCESS_MODES
 
@@ -58,6 +59,8 @@ class MainToolbar(QToolBar):
         self.opacity_slider.setMaximumWidth(180)
         bind_value(self.opacity_slider, state.view, "opacity")
         self._add("Opacity", self.opacity_slider)
+        self.addSeparator()
+        self.addWidget(MassThresholdControl(state.view, self))
 
     def _add(self, label: str, widget: QWidget) -> QWidget:
         self.addWidget(QLabel(f" {label} ", self))
