@@ -27,6 +27,7 @@ class AppState:
     view: ViewOptions = field(default_factory=ViewOptions)
     rollout: RolloutOptions = field(default_factory=RolloutOptions)
     results: Results = field(default_factory=Results)
+    overlay_before_class: str = "rollout"  # what 0 (no class) lays over the image again
 
     @property
     def layout(self) -> TokenLayout | None:
@@ -79,6 +80,24 @@ class AppState:
         if self.num_heads:
             self.selection.head = min(max(self.selection.head + delta, 0), self.num_heads - 1)
 
+    def show_top_class(self, rank: int | None) -> None:
+        """Lay the map of the class predicted at ``rank`` (0 = top-1) over the image.
+
+        None deselects the class and brings back the overlay shown before the first class.
+        """
+        view, analysis = self.view, self.results.analysis
+        if rank is None:
+            self.selection.class_index = None
+            if view.overlay == "class":
+                view.overlay = self.overlay_before_class
+            return
+        ranked = () if analysis is None else analysis.predictions.classes
+        if rank < len(ranked):
+            if view.overlay != "class":
+                self.overlay_before_class = view.overlay
+            self.selection.class_index = ranked[rank].index
+            view.overlay = "class"
+
     def fit_selection(
         self, layout: TokenLayout, depth: int, num_heads: int, *, reset_query: bool = False
     ) -> None:
@@ -86,7 +105,9 @@ class AppState:
 
         The query stays where the new layout still has it, unless ``reset_query`` (a new
         model, whose token indices mean something else); otherwise it becomes the class
-        token, or the centre patch for models without one. Layer and head are clamped, a
+        token, or the centre patch for models without one. A new model starts on its last
+        layer (whose heads differ from the rollout on the image: the first view shows two
+        different maps); otherwise layer and head are clamped, a
         class the model does not have is deselected, and rollout layers beyond the model's
         depth go back to the last block.
         """
@@ -95,7 +116,7 @@ class AppState:
         with held_events(sel):
             if reset_query or sel.query >= layout.num_tokens:
                 sel.query = default_query(layout)
-            sel.layer = min(sel.layer, depth - 1)
+            sel.layer = depth - 1 if reset_query else min(sel.layer, depth - 1)
             sel.head = min(sel.head, num_heads - 1)
             sel.hover = None
             if sel.class_index is not None and (

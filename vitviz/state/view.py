@@ -8,7 +8,9 @@ from psygnal import evented
 
 FUSIONS = ("mean", "max", "min")
 CLASS_METHODS = ("relevance", "grad_rollout")
+CLASS_METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
 SCALES = ("per_map", "shared")
+SCALE_LABELS = ("per-map scale", "shared scale (0 to layer max)")
 UPSAMPLING = ("nearest", "bilinear")
 OVERLAYS = ("head", "fusion", "heads", "rollout", "class", "none")
 OVERLAY_LABELS = (
@@ -35,7 +37,8 @@ class ViewOptions:
     opacity : float
         Opacity of a map over the image, 0..1.
     scale : str
-        Colour scale of thumbnails: one per map or one shared by all maps.
+        Colour scale: each map its own min..max, or shared (thumbnails one scale for all;
+        a big map 0..the maximum over its layer's maps, so weak heads look weak).
     upsampling : str
         How grid maps are enlarged onto the image.
     show_grid : bool
@@ -51,7 +54,8 @@ class ViewOptions:
     overlay : str
         The map laid over the image: one of :data:`OVERLAYS` (the selected head, the
         selected layer's heads fused or each in its own colour, the rollout, the selected
-        class's map, or none).
+        class's map, or none). The first view shows the rollout: the map of what reaches
+        the classifier, where a head of layer 0 mostly shows the query attending to itself.
     """
 
     fusion: str = "mean"
@@ -64,7 +68,7 @@ class ViewOptions:
     mass_threshold: float | None = None
     class_method: str = "relevance"
     presentation: bool = False
-    overlay: str = "head"
+    overlay: str = "rollout"
 
 
 @evented

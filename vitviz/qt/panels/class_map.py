@@ -11,13 +11,13 @@ import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from vitviz.qt.overlay import class_name, describe_overlay
 from vitviz.qt.widgets.bindings import bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.state import AppState
+from vitviz.state.view import CLASS_METHOD_LABELS, CLASS_METHODS
 
-# The class-map methods of state.view.CLASS_METHODS, as shown.
-METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
 NO_CLASS = "no class"
 
 
@@ -39,7 +39,9 @@ class ClassMapPanel(QWidget):
         self.classes.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.classes.currentIndexChanged.connect(self._on_class_chosen)
         self.method = QComboBox()
-        bind_combo(self.method, state.view, "class_method", METHOD_LABELS, METHOD_LABELS.values())
+        bind_combo(
+            self.method, state.view, "class_method", CLASS_METHODS, CLASS_METHOD_LABELS.values()
+        )
         self.map = ImageMapView(state)
         self.caption = QLabel()
 
@@ -61,11 +63,10 @@ class ClassMapPanel(QWidget):
 
     def class_map(self) -> np.ndarray | None:
         """``[rows, cols]`` cached map of the selected class and method, or None."""
-        index = self.state.selection.class_index
-        if index is None:
-            return None
         # The controller stores numpy maps, computed in its worker.
-        grid_map = self.state.results.class_maps.get((index, self.state.view.class_method))
+        grid_map = self.state.results.class_maps.get(
+            (self.state.selection.class_index, self.state.view.class_method)
+        )
         return None if grid_map is None else np.asarray(grid_map, dtype=np.float32)
 
     @shows_errors
@@ -73,12 +74,7 @@ class ClassMapPanel(QWidget):
         """Redraw the selected class's map (or say why there is none)."""
         values = self.class_map()
         self.map.show_map(values, placeholder=self._placeholder())
-        if values is None:
-            self.caption.setText("")
-            return
-        label = self._label(self.state.selection.class_index)
-        method = METHOD_LABELS.get(self.state.view.class_method, "")
-        self.caption.setText(f"{label} · {method}")
+        self.caption.setText("" if values is None else describe_overlay(self.state, "class"))
 
     def show_error(self, message: str) -> None:
         self.map.show_map(None, placeholder=message)
@@ -90,17 +86,11 @@ class ClassMapPanel(QWidget):
             return "No result yet"
         if index is None:
             return "Click a class in Predictions (or choose one above)"
-        return f"Computing the map of {self._label(index)}…"
+        return f"Computing the map of {class_name(self.state)}…"
 
     def _labels(self) -> tuple[str, ...]:
         model = self.state.results.model
         return tuple(model.spec.labels or ()) if model is not None else ()
-
-    def _label(self, index: int | None) -> str:
-        labels = self._labels()
-        if index is None:
-            return NO_CLASS
-        return labels[index] if 0 <= index < len(labels) else f"class {index}"
 
     def _fill_classes(self, *_) -> None:
         with QSignalBlocker(self.classes):

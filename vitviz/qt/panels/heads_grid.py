@@ -26,9 +26,7 @@ from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.labels import token_label
 from vitviz.qt.widgets.mosaic import MosaicView
 from vitviz.state import AppState
-from vitviz.state.view import FUSIONS, SCALES
-
-SCALE_LABELS = ("per-map scale", "shared scale")
+from vitviz.state.view import FUSIONS, SCALE_LABELS, SCALES
 
 
 class HeadsGridPanel(QWidget):
@@ -114,6 +112,7 @@ class HeadsGridPanel(QWidget):
         view = self.state.view
         colours = render.render_maps(cells, view.colormap, view.scale)  # [L, H+1, r, c, 4]
         new_shape = self.mosaic.shape != (depth, columns)
+        self.mosaic.values = cells  # read out on hover
         self.mosaic.set_cells(
             colours,
             row_labels=[f"L{i}" for i in range(depth)],

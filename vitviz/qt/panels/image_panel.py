@@ -17,9 +17,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from vitviz.compute.render import to_rgba
+from vitviz.compute.render import colormap_lut, to_rgba
 from vitviz.qt.head_overlay import HeadLegend, heads_rgba
-from vitviz.qt.overlay import overlay_map
+from vitviz.qt.overlay import describe_overlay, map_limits, overlay_maps
 from vitviz.qt.widgets.bindings import bind_check, bind_combo, bind_value, listen
 from vitviz.qt.widgets.map_view import MapView
 from vitviz.qt.widgets.prefix_chips import PrefixChips
@@ -69,6 +69,8 @@ class ImagePanel(QWidget):
             ("nearest", "bilinear"),
             ("Blocky", "Smooth"),
         )
+        self.caption = QLabel(self)
+        self.caption.setObjectName("overlay_caption")
         self.info = QLabel(self)
         self.info.setObjectName("hover_info")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -98,13 +100,14 @@ class ImagePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
+        layout.addWidget(self.caption)
         layout.addLayout(body, 1)
         layout.addWidget(self.info)
 
         for part, names in (
             (state.results, "analysis rollout class_maps"),
             (state.selection, "query layer head class_index"),
-            (state.view, "overlay fusion colormap drop_prefix mass_threshold class_method"),
+            (state.view, "overlay fusion colormap drop_prefix mass_threshold class_method scale"),
             (state.rollout, "shown_layer follow_query"),
             (state.inputs, "image"),
         ):
@@ -146,14 +149,19 @@ class ImagePanel(QWidget):
             )
 
     def _show_map(self) -> None:
-        self.current_map = grid_map = overlay_map(self.state)
-        if grid_map is None:
-            rgba = None
-        elif self.state.view.overlay == "heads":
+        grid_map, span = overlay_maps(self.state)
+        self.current_map = self.canvas.values = grid_map
+        view, rgba, self.canvas.note = self.state.view, None, ""
+        self.canvas.set_colorbar(None)
+        if grid_map is not None and view.overlay == "heads":
             rgba = heads_rgba(self.state)
-        else:
-            rgba = to_rgba(grid_map, self.state.view.colormap)
+        elif grid_map is not None:
+            shared = view.scale == "shared"
+            low, high, self.canvas.note = map_limits(grid_map, span if shared else None)
+            rgba, lut = to_rgba(grid_map, view.colormap, low, high), colormap_lut(view.colormap)
+            self.canvas.set_colorbar(lut, f"{low:.3g}", f"{high:.3g}" + " layer max" * shared)
         self.canvas.set_map(rgba, placeholder="" if self._image_key is not None else NO_IMAGE)
+        self.caption.setText(describe_overlay(self.state) if grid_map is not None else "")
 
     def _show_boxes(self, *_: object) -> None:
         """Outline the query and the hovered patch, and name them in the info line."""

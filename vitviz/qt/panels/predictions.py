@@ -12,9 +12,8 @@ from vitviz.qt.widgets.bindings import bind_combo, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.probability_bars import ProbabilityBars
 from vitviz.state import AppState
+from vitviz.state.view import CLASS_METHOD_LABELS, CLASS_METHODS
 
-# The class-map methods of state.view.CLASS_METHODS, as shown.
-METHOD_LABELS = {"relevance": "relevance (Chefer et al.)", "grad_rollout": "gradient rollout"}
 DEFAULT_TOP_K = 5
 
 
@@ -34,7 +33,9 @@ class PredictionsPanel(QWidget):
         self.top_k.valueChanged.connect(self.render_all)
         self.method = QComboBox()
         self.method.setToolTip("How the class-specific map is computed")
-        bind_combo(self.method, state.view, "class_method", METHOD_LABELS, METHOD_LABELS.values())
+        bind_combo(
+            self.method, state.view, "class_method", CLASS_METHODS, CLASS_METHOD_LABELS.values()
+        )
         self.bars = ProbabilityBars()
         self.bars.setToolTip("Click a class to see its class-specific map")
         self.note = QLabel()

@@ -11,7 +11,6 @@ import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSpinBox,
@@ -21,10 +20,10 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
+from vitviz.qt.overlay import describe_rollout, rollout_shown, rollout_stack
 from vitviz.qt.widgets.bindings import bind_combo, bind_value, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
-from vitviz.qt.widgets.labels import token_label
 from vitviz.state import AppState
 from vitviz.state.view import FUSIONS
 
@@ -88,33 +87,20 @@ class RolloutPanel(QWidget):
         self.map = ImageMapView(state)
         self.caption = QLabel()
 
-        # Two columns of controls, so that the map keeps most of a short panel.
-        form = QGridLayout()
-        form.addWidget(QLabel("query"), 0, 0)
-        form.addWidget(self.query, 0, 1)
-        form.addWidget(QLabel("fusion"), 0, 2)
-        form.addWidget(self.fusion, 0, 3)
-        form.addWidget(QLabel("discard"), 1, 0)
-        form.addWidget(self.discard, 1, 1)
-        form.addWidget(QLabel("residual"), 1, 2)
-        form.addWidget(self.residual_weight, 1, 3)
-        layers = QHBoxLayout()
-        layers.addWidget(self.start_layer)
-        layers.addWidget(QLabel("to"))
-        layers.addWidget(self.end_layer)
-        layers.addStretch(1)
-        form.addWidget(QLabel("layers"), 2, 0)
-        form.addLayout(layers, 2, 1, 1, 3)
-        form.setColumnStretch(1, 1)
-        form.setColumnStretch(3, 1)
+        # Two rows of controls, so that the map keeps most of a short panel.
+        options_row, layers_row = QHBoxLayout(), QHBoxLayout()
+        for row, widgets in (
+            (options_row, ("query", self.query, "fusion", self.fusion)),
+            (options_row, ("discard", self.discard, "residual", self.residual_weight)),
+            (layers_row, ("layers", self.start_layer, "to", self.end_layer)),
+            (layers_row, ("up to layer", self.layer_slider, self.play)),
+        ):
+            for widget in widgets:
+                row.addWidget(QLabel(widget) if isinstance(widget, str) else widget)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(options_row)
         layout.addWidget(self.map, 1)
-        slider_row = QHBoxLayout()
-        slider_row.addWidget(QLabel("up to layer"))
-        slider_row.addWidget(self.layer_slider, 1)
-        slider_row.addWidget(self.play)
-        layout.addLayout(slider_row)
+        layout.addLayout(layers_row)
         layout.addWidget(self.caption)
 
         results, events = state.results.events, state.rollout.events
@@ -123,18 +109,15 @@ class RolloutPanel(QWidget):
         listen(self, state.selection.events.query, self._on_query)
         listen(self, events.follow_query, self.render_all)
         listen(self, events.shown_layer, self.render_all)
-        listen(self, state.view.events.drop_prefix, self.render_all)
+        for name in ("drop_prefix", "mass_threshold"):
+            listen(self, getattr(state.view.events, name), self.render_all)
         self._update_ranges()
         self.render_all()
 
     @property
     def maps(self) -> np.ndarray | None:
         """``[n_selected, rows, cols]``: the rollout up to each selected layer, or None."""
-        rollout = self.state.results.rollout
-        if rollout is None or self.state.results.inference is None:
-            return None
-        query = self.state.selection.query if self.state.rollout.follow_query else None
-        return rollout.maps(query, renormalize=self.state.view.drop_prefix)
+        return rollout_stack(self.state)
 
     def layers(self) -> range | None:
         """The selected blocks (start to end, inclusive), or None when there are none."""
@@ -143,12 +126,7 @@ class RolloutPanel(QWidget):
 
     def shown_map(self) -> np.ndarray | None:
         """``[rows, cols]`` rollout up to the slider's layer, or None."""
-        maps, chosen = self.maps, self.layers()
-        if maps is None or chosen is None:
-            return None
-        shown = self.state.rollout.shown_layer
-        shown = chosen[-1] if shown is None else min(max(shown, chosen[0]), chosen[-1])
-        return maps[shown - chosen[0]]
+        return rollout_shown(self.state)
 
     @shows_errors
     def render_all(self, *_) -> None:
@@ -166,21 +144,13 @@ class RolloutPanel(QWidget):
             self.caption.setText("")
             return
         self._update_slider(chosen)
-        self.map.show_map(values)
-        layer = self.layer_slider.value()
-        self.caption.setText(f"rollout of {self._query_label()} up to layer {layer}")
+        self.map.show_map(values, span=self.maps)
+        self.map.mark_query(self.state.selection.query if self.state.rollout.follow_query else -1)
+        self.caption.setText(describe_rollout(self.state))
 
     def show_error(self, message: str) -> None:
         self.map.show_map(None, placeholder=message)
         self.caption.setText("")
-
-    def _query_label(self) -> str:
-        layout = self.state.results.inference.layout
-        if self.state.rollout.follow_query:
-            return token_label(layout, self.state.selection.query)
-        if layout.class_index is not None:
-            return layout.label(layout.class_index)
-        return "the pooling query" if layout.pool_query else "the mean of the patches"
 
     def _update_slider(self, chosen: range) -> None:
         shown = self.state.rollout.shown_layer

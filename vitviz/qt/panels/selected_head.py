@@ -11,12 +11,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from vitviz.qt.overlay import layer_maps
 from vitviz.qt.widgets.bindings import bind_value, listen
 from vitviz.qt.widgets.guard import shows_errors
 from vitviz.qt.widgets.image_map import ImageMapView
 from vitviz.qt.widgets.labels import token_label
 from vitviz.state import AppState
-from vitviz.vit.layout import TokenKind
 
 STEP_KEYS = {
     Qt.Key.Key_PageUp: ("step_layer", -1),
@@ -69,34 +69,19 @@ class SelectedHeadPanel(QWidget):
 
     def head_map(self) -> np.ndarray | None:
         """``[rows, cols]`` map of the selected head for the query (None without a result)."""
-        analysis, selection, view = (
-            self.state.results.analysis,
-            self.state.selection,
-            self.state.view,
-        )
+        analysis, selection = self.state.results.analysis, self.state.selection
         if analysis is None or not 0 <= selection.layer < analysis.depth:
             return None
-        cells = analysis.cells(
-            selection.query,
-            renormalize=view.drop_prefix,
-            threshold=view.mass_threshold,
-            layer=selection.layer,
-        )  # [H + 1, rows, cols]
+        cells = layer_maps(self.state)  # [H + 1, rows, cols]
         return cells[selection.head] if 0 <= selection.head < len(cells) - 1 else None
 
     @shows_errors
     def render_all(self, *_) -> None:
         """Recompute and redraw the map, its colour bar and the statistics."""
         values = self.head_map()
-        self.map.show_map(values)
-        if values is None:
-            self.stats.setText("")
-            return
-        layout = self.state.results.analysis.layout
-        query = self.state.selection.query
-        is_patch = 0 <= query < layout.num_tokens and layout.kind(query) is TokenKind.PATCH
-        self.map.set_marker(layout.patch_position(query) if is_patch else None)
-        self.stats.setText(self._describe(values))
+        self.map.show_map(values, span=None if values is None else layer_maps(self.state)[:-1])
+        self.stats.setText("" if values is None else self._describe(values))
+        self.map.mark_query(self.state.selection.query)
 
     def show_error(self, message: str) -> None:
         self.map.show_map(None, placeholder=message)

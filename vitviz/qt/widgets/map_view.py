@@ -71,6 +71,8 @@ class MapView(QWidget):
         self._hover: tuple[int, int] | None = None
         self.flags: list[tuple[int, int]] = []  # cells outlined as flagged
         self.placeholder = "No result yet"  # drawn while there is no map
+        self.values: np.ndarray | None = None  # [..., rows, cols] values read out on hover
+        self.note = ""  # drawn over the map's top-left corner (e.g. "near-uniform: …")
         self._hovered: tuple[int, int] = (-1, -1)
         self._colorbar: QImage | None = None
         self.colorbar_labels = ("", "")
@@ -219,6 +221,11 @@ class MapView(QWidget):
             painter.setOpacity(1.0)
         if self._show_grid and (self.map_image is not None or self._region is not None):
             self._paint_grid(painter, area)
+        if self.note and self.map_image is not None:
+            box = painter.boundingRect(target, Qt.AlignmentFlag.AlignLeft, self.note)
+            painter.fillRect(box.adjusted(-4, -2, 4, 2), OUTSIDE_REGION)
+            painter.setPen(HOVER_COLOR)
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft, self.note)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         outlines = [(c, FLAG_COLOR) for c in self.flags]
         outlines += [(self._hover, HOVER_COLOR), (self.marker, MARKER_COLOR)]
@@ -270,8 +277,16 @@ class MapView(QWidget):
             self.cell_clicked.emit(*cell)
         super().mousePressEvent(event)
 
+    def readout(self, pos: QPointF) -> str:
+        """Hover text at ``pos``: the patch and the map's value there ("" off the map)."""
+        cell, values = self.cell_at(pos), self.values
+        if cell is None or values is None or values.shape != self.grid:
+            return ""
+        return f"patch ({cell[0]}, {cell[1]}) = {float(values[cell]):.4g}"
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         self._set_hovered(self.cell_at(event.position()) or (-1, -1))
+        self.setToolTip(self.readout(event.position()))
         super().mouseMoveEvent(event)
 
     def leaveEvent(self, event) -> None:  # noqa: N802 (Qt API)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -57,7 +57,6 @@ class MosaicView(MapView):
         self._row_labels: list[str] = []
         self._col_labels: list[str] = []
         self.zoom = 4  # screen pixels per map pixel
-        self.cell_hovered.connect(lambda row, col: self.setToolTip(self.describe(row, col)))
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setMinimumSize(160, 120)
 
@@ -154,6 +153,20 @@ class MosaicView(MapView):
             event.accept()
             return
         super().wheelEvent(event)
+
+    def readout(self, pos: QPointF) -> str:
+        """Hover text: the thumbnail's layer and head, and the patch and value under ``pos``."""
+        cell = self.cell_at(pos)
+        if cell is None:
+            return ""
+        text = self.describe(*cell)
+        if self.values is not None:  # [R, C, rows, cols]
+            rect, (rows, cols) = self.cell_rect(*cell), self.values.shape[-2:]
+            row = int((pos.y() - rect.top()) / rect.height() * self._cell[0])
+            col = int((pos.x() - rect.left()) / rect.width() * self._cell[1])
+            if row < rows and col < cols:  # not on the gutter
+                text += f" · patch ({row}, {col}) = {float(self.values[cell][row, col]):.4g}"
+        return text
 
     def describe(self, row: int, col: int) -> str:
         """Row and column labels of cell ``(row, col)`` (empty for ``(-1, -1)``: no cell)."""
