@@ -13,6 +13,7 @@ from vitviz.qt.widgets.mass_threshold import MassThresholdControl
 
 @pytest.fixture
 def panel(qtbot, filled_state):
+    filled_state.view.overlay = "head"  # the tests compare with the selected head's map
     panel = ImagePanel(filled_state)
     qtbot.addWidget(panel)
     panel.resize(640, 520)

@@ -13,6 +13,8 @@ from vitviz.vit.layout import TokenLayout
 
 @pytest.fixture
 def panel(qtbot, filled_state):
+    # These tests read the selected head's map of layer 0 (the first view is the rollout).
+    filled_state.view.overlay, filled_state.selection.layer = "head", 0
     panel = ImagePanel(filled_state)
     qtbot.addWidget(panel)
     panel.resize(640, 520)
@@ -180,7 +182,7 @@ def test_a_new_result_replaces_chips_and_map(panel, filled_state):
     fill_state(filled_state, layout=layout, image=make_image(90, 200, seed=3), seed=3)
     labels = [b.text() for b in panel.chips.group.buttons()]
     assert labels == ["CLS", "DIST"]
-    expected = head_map(filled_state, 0, 0, 0)
+    expected = head_map(filled_state, filled_state.selection.layer, 0, 0)
     assert panel.current_map.shape == expected.shape
     np.testing.assert_allclose(panel.current_map, expected, rtol=1e-3)
     assert torch.is_tensor(filled_state.results.inference.attentions)

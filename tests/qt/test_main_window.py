@@ -156,6 +156,7 @@ def test_keyboard_moves_the_selection(window, qtbot):
 
 def test_keyboard_view_options(window, qtbot):
     view = window.state.view
+    view.overlay = "head"  # O steps on from here
     qtbot.keyClick(window, Qt.Key.Key_G)
     assert view.show_grid is False
     qtbot.keyClick(window, Qt.Key.Key_C)
@@ -320,6 +321,7 @@ def test_export_panel_and_window(window, tmp_path, suffix):
 
 @pytest.mark.parametrize(("kind", "suffix"), [("map", ".png"), ("grid", ".svg")])
 def test_export_figures_through_vitviz_export(window, tmp_path, kind, suffix):
+    window.state.view.overlay = "head"  # the title names the query of the head's map
     window.state.select_token(window.state.layout.patch_index(1, 1))
     saved = window.pictures.export_figure(kind, tmp_path / f"figure{suffix}")
     assert saved.stat().st_size > 1000

@@ -86,6 +86,7 @@ def test_every_panel_follows_one_click_and_one_class(window, qtbot, timm_kwargs)
     assert layout.grid == (4, 6)
     assert panels["HeadsGridPanel"].mosaic.shape == (2, 4)
     state.rollout.follow_query = True
+    state.selection.layer = 0  # compared with layer 0, head 0 below (the first view is the last)
 
     # Click a patch in the selected-head panel: every panel reading the query follows.
     view = panels["SelectedHeadPanel"].map

@@ -36,7 +36,7 @@ def reference(state, **kwargs):
 def test_default_is_the_class_token_rollout_through_every_layer(panel, state):
     np.testing.assert_allclose(panel.shown_map(), reference(state), rtol=1e-5, atol=1e-7)
     assert panel.maps.shape == (4, 3, 5)
-    assert "CLS up to layer 3" in panel.caption.text()
+    assert panel.caption.text() == "rollout L0-L3 · mean of heads · query CLS"
 
 
 def test_layer_slider_shows_the_rollout_up_to_each_layer(panel, state):
@@ -121,7 +121,7 @@ def test_a_model_without_class_token_rolls_out_the_mean_of_patches(qtbot):
     panel = RolloutPanel(state)
     qtbot.addWidget(panel)
     np.testing.assert_allclose(panel.shown_map(), reference(state), rtol=1e-5)
-    assert "mean of the patches" in panel.caption.text()
+    assert panel.caption.text().endswith("query mean of patches (avg pool)")
 
 
 def test_empty_state_then_a_result(qtbot):

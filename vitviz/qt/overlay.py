@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vitviz.qt.widgets.labels import token_label
 from vitviz.state import AppState
 from vitviz.state.view import CLASS_METHOD_LABELS
 
@@ -103,7 +104,7 @@ def query_name(state: AppState) -> str:
     """The rollout's query: the selected token, the class token, or the model's pooling."""
     layout = state.layout
     if state.rollout.follow_query:
-        return layout.label(state.selection.query)
+        return token_label(layout, state.selection.query)
     if layout.class_index is not None:
         return layout.label(layout.class_index)
     # Without a class token the head reads the pooling latent's output (MAP) or the mean
@@ -123,7 +124,7 @@ def describe_overlay(state: AppState, source: str | None = None) -> str:
     """What the overlaid map (or the map of ``source``) shows, for titles and captions:
     ``layer 3, head 1 · query CLS``, ``ring · relevance (Chefer et al.)``."""
     sel, layout, source = state.selection, state.layout, source or state.view.overlay
-    query = layout.label(sel.query) if layout is not None else "?"
+    query = token_label(layout, sel.query) if layout is not None else "?"
     if source == "head":
         return f"layer {sel.layer}, head {sel.head} · query {query}"
     if source == "fusion":
