@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QTabBar
 from tests.qt.shell_fakes import FakePipeline, make_image
 from vitviz.qt.controller import Controller
 from vitviz.qt.main_window import MainWindow
-from vitviz.qt.overlay import describe_overlay
+from vitviz.qt.overlay import describe_overlay, map_limits
 from vitviz.qt.shortcuts import SHORTCUTS, ShortcutSheet
 from vitviz.qt.window.docks import PANELS
 from vitviz.qt.window.image_input import pil_from_qimage
@@ -180,6 +180,24 @@ def test_number_keys_choose_the_top_classes(window, qtbot):
     assert (order[1], "relevance") in window.state.results.class_maps
     qtbot.keyClick(window, Qt.Key.Key_0)
     assert window.state.selection.class_index is None
+
+
+def test_number_keys_lay_the_class_map_on_the_image_and_0_goes_back(window, qtbot):
+    state, image = window.state, window.panels["image_panel"]
+    state.view.overlay = "fusion"
+    labels = state.results.model.spec.labels
+    order = state.results.inference.logits.reshape(-1).argsort(descending=True).tolist()
+    for key, rank in ((Qt.Key.Key_1, 0), (Qt.Key.Key_3, 2)):
+        qtbot.keyClick(window, key)
+        assert (state.view.overlay, state.selection.class_index) == ("class", order[rank])
+        expected = state.results.class_maps[(order[rank], "relevance")]
+        np.testing.assert_array_equal(image.current_map, expected)
+        assert image.caption.text() == f"{labels[order[rank]]} · relevance (Chefer et al.)"
+        low, high, _ = map_limits(expected)  # the fake maps are flat: drawn from 0
+        assert image.canvas.colorbar_labels == (f"{low:.3g}", f"{high:.3g}")
+    qtbot.keyClick(window, Qt.Key.Key_0)
+    assert (state.view.overlay, state.selection.class_index) == ("fusion", None)
+    assert image.caption.text().startswith(f"layer {state.selection.layer}, mean of heads")
 
 
 def test_presentation_mode(window, qtbot):

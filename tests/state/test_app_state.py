@@ -107,3 +107,26 @@ def test_fit_selection_announces_only_a_consistent_selection(state):
     state.fit_selection(small, depth=2, num_heads=1, reset_query=True)
     # When the query change is announced, layer and head are already clamped.
     assert seen == [(0, 1, 0)]
+
+
+def test_the_first_view_is_the_rollout_and_a_new_model_starts_on_its_last_layer(state):
+    assert state.view.overlay == "rollout"
+    state.selection.layer = 0
+    state.fit_selection(LAYOUT, depth=4, num_heads=3, reset_query=True)
+    assert state.selection.layer == 3
+    state.selection.layer = 1
+    state.fit_selection(LAYOUT, depth=4, num_heads=3)  # another image: the layer stays
+    assert state.selection.layer == 1
+
+
+def test_a_top_class_goes_on_the_image_and_none_brings_back_the_overlay(state):
+    ranked = [SimpleNamespace(index=i) for i in (7, 2, 5)]
+    state.results.analysis = SimpleNamespace(predictions=SimpleNamespace(classes=ranked))
+    state.view.overlay = "fusion"
+    state.show_top_class(1)
+    assert (state.view.overlay, state.selection.class_index) == ("class", 2)
+    state.show_top_class(2)
+    state.show_top_class(9)  # no such rank: nothing changes
+    assert (state.view.overlay, state.selection.class_index) == ("class", 5)
+    state.show_top_class(None)
+    assert (state.view.overlay, state.selection.class_index) == ("fusion", None)

@@ -1,0 +1,92 @@
+"""The first view of a new model: the rollout on the image, a late layer in the big map.
+
+On the bundled demo model and on checkpoints written here (no class token: average pool,
+and SigLIP-style attention pool), through the real worker thread.
+"""
+
+import time
+
+import numpy as np
+import pytest
+import timm
+import torch
+from PySide6.QtWidgets import QApplication
+
+from vitviz.qt.controller import Controller
+from vitviz.qt.main_window import MainWindow
+from vitviz.qt.overlay import rollout_shown
+from vitviz.qt.settings import Settings
+from vitviz.resources import DEMO_MODEL_PATH
+from vitviz.state import AppState
+from vitviz.vit import save_checkpoint
+
+pytestmark = pytest.mark.skipif(
+    not DEMO_MODEL_PATH.exists(), reason="the demo model has not been built yet"
+)
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory):
+    state = AppState()
+    controller = Controller(state)  # the real worker thread
+    settings = Settings.at_path(tmp_path_factory.mktemp("settings") / "vitviz.ini")
+    window = MainWindow(state, controller, settings)
+    window.resize(1400, 900)
+    window.show()
+    window.images.new_sample()
+    wait_for_result(window)
+    yield window
+    controller.cancel()
+    assert controller.wait()
+    window.close()
+    window.deleteLater()
+
+
+def wait_for_result(window, timeout_s=60):
+    state, deadline = window.state, time.monotonic() + timeout_s
+    while (
+        state.results.inference is None
+        or state.results.rollout is None
+        or (not window.controller.idle)
+    ):
+        assert time.monotonic() < deadline, "timed out waiting for the worker"
+        QApplication.processEvents()
+        time.sleep(0.005)
+
+
+def assert_first_view(window, query_text):
+    state, panels = window.state, window.panels
+    assert state.view.overlay == "rollout"
+    assert state.selection.layer == state.depth - 1
+    image_map = panels["image_panel"].current_map
+    np.testing.assert_array_equal(image_map, rollout_shown(state))
+    head_map = panels["selected_head"].head_map()
+    assert head_map.shape == image_map.shape
+    # Two different maps (random-init models attend almost uniformly: compare finely).
+    assert not np.allclose(head_map, image_map, rtol=1e-3, atol=0)
+    caption = panels["image_panel"].caption.text()
+    assert caption == f"rollout L0-L{state.depth - 1} · mean of heads · query {query_text}"
+
+
+def test_the_demo_model_opens_on_the_class_token_rollout(window):
+    assert window.state.results.model.source == "demo"
+    assert_first_view(window, "CLS")
+
+
+@pytest.mark.parametrize(
+    ("pool", "query_text"),
+    [("avg", "mean of patches (avg pool)"), ("map", "attention-pool latent")],
+)
+def test_a_model_without_class_token_opens_on_its_pooling_query(window, tmp_path, pool, query_text):
+    kwargs = {"depth": 3, "num_classes": 4, "class_token": False, "global_pool": pool}
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, **kwargs)
+    path = save_checkpoint(
+        model, tmp_path / f"{pool}.safetensors", arch="vit_tiny_patch16_224", model_kwargs=kwargs
+    )
+    window.state.selection.layer = 0  # a new model starts on its last layer whatever was shown
+    window.models.load_model_source(str(path))
+    wait_for_result(window)
+    assert window.state.results.model.source == str(path)
+    assert window.state.layout.class_index is None
+    assert_first_view(window, query_text)
