@@ -64,7 +64,7 @@ def main() -> None:
         else:
             window.images.set_image(demo_sample(args.sample))
         wait_for(app, lambda: controller.idle and state.results.image is not None)
-        window.commands.select_top_class(0)
+        state.show_top_class(0)
         wait_for(app, lambda: controller.idle)
         # Point at the centre of mass of the top class's map: on the object.
         class_map = state.results.class_maps[(state.selection.class_index, "relevance")]

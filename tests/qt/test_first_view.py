@@ -58,6 +58,7 @@ def assert_first_view(window, query_text):
     state, panels = window.state, window.panels
     assert state.view.overlay == "rollout"
     assert state.selection.layer == state.depth - 1
+    assert panels["selected_head"].layer.value() == state.depth - 1  # the spin box says so
     image_map = panels["image_panel"].current_map
     np.testing.assert_array_equal(image_map, rollout_shown(state))
     head_map = panels["selected_head"].head_map()

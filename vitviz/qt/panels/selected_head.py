@@ -7,7 +7,7 @@ window binds the same keys for the whole window). Clicking a patch makes it the 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
@@ -110,8 +110,14 @@ class SelectedHeadPanel(QWidget):
         return "<br>".join(lines)
 
     def _update_ranges(self, *_) -> None:
-        self.layer.setMaximum(max(self.state.depth - 1, 0))
-        self.head.setMaximum(max(self.state.num_heads - 1, 0))
+        # A new model's selection may arrive before its depth: show it again once in range.
+        for spin, top, value in (
+            (self.layer, self.state.depth, self.state.selection.layer),
+            (self.head, self.state.num_heads, self.state.selection.head),
+        ):
+            with QSignalBlocker(spin):
+                spin.setMaximum(max(top - 1, 0))
+                spin.setValue(value)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         step = STEP_KEYS.get(Qt.Key(event.key()))
