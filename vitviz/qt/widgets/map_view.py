@@ -222,7 +222,9 @@ class MapView(QWidget):
         if self._show_grid and (self.map_image is not None or self._region is not None):
             self._paint_grid(painter, area)
         if self.note and self.map_image is not None:
-            box = painter.boundingRect(target, Qt.AlignmentFlag.AlignLeft, self.note)
+            box = painter.boundingRect(
+                target.adjusted(6, 4, 0, 0), Qt.AlignmentFlag.AlignLeft, self.note
+            )
             painter.fillRect(box.adjusted(-4, -2, 4, 2), OUTSIDE_REGION)
             painter.setPen(HOVER_COLOR)
             painter.drawText(box, Qt.AlignmentFlag.AlignLeft, self.note)
