@@ -135,22 +135,10 @@ def query_maps(
     *,
     renormalize: bool = False,
 ) -> torch.Tensor:
-    """Attention of ``query`` over the patches, for every head of every layer, as grids.
-
-    Parameters
-    ----------
-    attentions, layout
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
-    query : Query
-        Which query token; default the class token (mean over patch queries without one).
-    renormalize : bool
-        Drop the prefix columns and renormalise each map to sum to 1 over the patches;
-        otherwise the maps are raw attention probabilities (the prefix mass is missing).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., L, H, rows, cols]``.
+    """``[..., L, H, rows, cols]`` attention of ``query`` (default the class token, else
+    the mean patch query) over the patches, for every head of every layer of ``[..., L, H,
+    N, N]`` or per-layer ``[..., H, N, N]`` ``attentions``; ``renormalize`` as in
+    :func:`patch_columns` (otherwise the prefix mass is missing from the maps).
     """
     layers = attention_layers(attentions)
     rows = torch.stack([select_query_rows(a, layout, query) for a in layers], -3)  # [..., L, H, N]

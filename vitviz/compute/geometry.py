@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vitviz.vit.layout import TokenKind, TokenLayout
+from vitviz.errors import AnalysisError
+from vitviz.vit.layout import TokenLayout
 
 Box = tuple[float, float, float, float]
 
@@ -23,18 +24,11 @@ Box = tuple[float, float, float, float]
 class PatchGrid:
     """The model's patch grid and where it lies on the original image.
 
-    Parameters
-    ----------
-    layout : TokenLayout
-        Token layout of the prepared input; ``layout.grid`` is ``(rows, cols)``.
-    patch_size, input_size, original_size : tuple of int
-        ``(height, width)`` of one patch and of the model input (a multiple of the patch)
-        in input pixels, and of the original image.
-    scale : tuple of float
-        ``(sx, sy)``: input pixels per original pixel along x and y.
-    offset : tuple of float
-        ``(ox, oy)``: input coordinate of the original image's top-left corner
-        (negative when the image was cropped, positive when it was padded).
+    ``layout`` is the prepared input's token layout (``layout.grid`` is ``(rows, cols)``);
+    ``patch_size``, ``input_size`` (a multiple of the patch) and ``original_size`` are
+    ``(height, width)``; ``scale`` is ``(sx, sy)``, input pixels per original pixel, and
+    ``offset`` ``(ox, oy)``, the input coordinate of the original image's top-left corner
+    (negative when the image was cropped, positive when it was padded).
     """
 
     layout: TokenLayout
@@ -47,14 +41,17 @@ class PatchGrid:
     def __post_init__(self) -> None:
         (height, width), (ph, pw) = self.input_size, self.patch_size
         if height % ph or width % pw:
-            raise ValueError(f"input {height}x{width} is not a multiple of the patch {ph}x{pw}")
+            raise AnalysisError(
+                f"the model's input size {height}x{width} is not a multiple of its "
+                f"patch size {ph}x{pw}"
+            )
         if self.layout.grid != (height // ph, width // pw):
-            raise ValueError(
+            raise AnalysisError(
                 f"layout grid {self.layout.grid} does not match input {height}x{width} "
                 f"with patch {ph}x{pw}"
             )
         if min(self.scale) <= 0 or min(self.original_size) <= 0:
-            raise ValueError("scale and original size must be positive")
+            raise AnalysisError("scale and original size must be positive")
 
     @property
     def rows(self) -> int:
@@ -105,12 +102,6 @@ class PatchGrid:
         right, bottom = np.meshgrid(xs[1:], ys[1:])  # [rows, cols] each
         return np.stack([left, top, right, bottom], -1)  # [rows, cols, 4]
 
-    def token_box(self, index: int) -> Box | None:
-        """Box of the token at sequence ``index``; None for class/distillation/register tokens."""
-        if self.layout.kind(index) is not TokenKind.PATCH:
-            return None
-        return self.patch_box(*self.layout.patch_position(index))
-
     def patch_at(self, x: float, y: float) -> tuple[int, int] | None:
         """Grid position ``(row, col)`` of the patch covering original pixel ``(x, y)``.
 
@@ -124,8 +115,3 @@ class PatchGrid:
         ph, pw = self.patch_size
         row, col = int(np.floor(y_in / ph)), int(np.floor(x_in / pw))
         return (row, col) if 0 <= row < self.rows and 0 <= col < self.cols else None
-
-    def token_at(self, x: float, y: float) -> int | None:
-        """Sequence index of the patch token covering original pixel ``(x, y)``, or None."""
-        position = self.patch_at(x, y)
-        return None if position is None else self.layout.patch_index(*position)

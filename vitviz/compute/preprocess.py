@@ -29,12 +29,9 @@ _PIL_FILTERS = {member.name.lower(): member for member in Image.Resampling}
 class PreprocessMode(enum.Enum):
     """How the image is fitted to the model."""
 
-    CROP = "crop"
-    """The checkpoint's own resize + centre crop (what it was evaluated with)."""
-    WHOLE = "whole"
-    """The whole image squashed to the model's input size: nothing cut, aspect not kept."""
-    NATIVE = "native"
-    """The whole image at its own aspect ratio; the patch grid follows it (capped tokens)."""
+    CROP = "crop"  # the checkpoint's own resize + centre crop (what it was evaluated with)
+    WHOLE = "whole"  # squashed to the model's input size: nothing cut, aspect not kept
+    NATIVE = "native"  # at its own aspect ratio; the patch grid follows it (capped tokens)
 
 
 @dataclass(frozen=True)
@@ -112,25 +109,12 @@ def prepare(
     *,
     max_tokens: int | None = None,
 ) -> Prepared:
-    """Prepare an RGB image for the model described by ``spec``.
+    """Prepare an RGB ``image`` (another mode is converted by
+    :func:`~vitviz.compute.images.to_rgb`) for the model whose preprocessing and layout
+    ``spec`` gives, fitted as ``mode`` says.
 
-    Parameters
-    ----------
-    image : PIL.Image.Image
-        The image, ideally from :func:`vitviz.compute.images.open_image`; any other mode
-        is converted with :func:`vitviz.compute.images.to_rgb`.
-    spec : PretrainedSpec
-        The checkpoint's preprocessing (size, crop, interpolation, mean/std) and layout.
-    mode : PreprocessMode
-        ``CROP`` (timm's eval transform), ``WHOLE`` (squash to the input size) or
-        ``NATIVE`` (keep the aspect ratio; the grid follows the image).
-    max_tokens : int, optional
-        ``NATIVE`` only: cap on the number of patches; defaults to the model's own count
-        at its training size (196 for a 224-pixel, patch-16 model).
-
-    Returns
-    -------
-    Prepared
+    ``max_tokens`` caps the patches of ``NATIVE`` inputs; by default the model's own count
+    at its training size (196 for a 224-pixel, patch-16 model).
     """
     mode = PreprocessMode(mode)
     if image.mode != "RGB":
@@ -160,14 +144,8 @@ def prepare(
         canvas = Image.new("RGB", size[::-1], fill)
         canvas.paste(seen, (-left, -top))
         seen = canvas
-    grid_shape = (size[0] // ph, size[1] // pw)
-    if grid_shape[0] * ph != size[0] or grid_shape[1] * pw != size[1]:
-        raise AnalysisError(
-            f"the model's input size {size[0]}x{size[1]} is not a multiple of its "
-            f"patch size {ph}x{pw}"
-        )
-    grid = PatchGrid(
-        layout=spec.layout.with_grid(grid_shape),
+    grid = PatchGrid(  # raises an AnalysisError for an input not a multiple of the patch
+        layout=spec.layout.with_grid((size[0] // ph, size[1] // pw)),
         patch_size=(ph, pw),
         input_size=size,
         original_size=(height, width),
