@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
 from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 

@@ -51,10 +51,8 @@ def attention_layers(attentions: Attentions) -> tuple[torch.Tensor, ...]:
 
 
 def check_tokens(values: torch.Tensor, layout: TokenLayout, what: str = "attention") -> None:
-    """Raise :class:`AnalysisError` unless ``values`` spans ``layout``'s ``N`` tokens.
-
-    The last dim is checked, and the last two of an ``"attention"`` (``N x N``).
-    """
+    """Raise :class:`AnalysisError` unless the last dim of ``values`` (the last two of an
+    ``"attention"``) spans ``layout``'s ``N`` tokens."""
     n = layout.num_tokens
     if values.shape[-1] != n or (what == "attention" and values.shape[-2] != n):
         raise AnalysisError(
@@ -65,12 +63,9 @@ def check_tokens(values: torch.Tensor, layout: TokenLayout, what: str = "attenti
 
 
 def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -> torch.Tensor:
-    """Fuse the head dimension ``dim`` of ``x`` by mean, max or min.
-
-    Half-precision storage is upcast one head at a time, so the peak extra memory is a few
-    ``[N, N]`` matrices, not the whole layer in float32. Returns ``x`` without ``dim``, in
-    at least single precision.
-    """
+    """``x`` without its head dimension ``dim``, fused by mean, max or min, in at least
+    single precision: half precision is upcast one head at a time, so the peak extra memory
+    is a few ``[N, N]`` matrices, not the whole layer in float32."""
     if fusion not in _FUSE:
         raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(_FUSE)}")
     heads = x.unbind(dim)

@@ -13,13 +13,16 @@ from __future__ import annotations
 import enum
 import functools
 import warnings
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
 from PIL import Image
 
-from vitviz.compute.geometry import PatchGrid
 from vitviz.errors import AnalysisError
+
+if TYPE_CHECKING:  # preprocess imports torch, which the colour mapping does without
+    from vitviz.compute.preprocess import PatchGrid
 
 UPSAMPLE_MODES = ("nearest", "bilinear")
 
@@ -27,10 +30,8 @@ UPSAMPLE_MODES = ("nearest", "bilinear")
 class Normalization(enum.Enum):
     """Colour scale of a stack of maps."""
 
-    PER_MAP = "per_map"
-    """Each map spans the whole colormap (shape within a map is comparable)."""
-    SHARED = "shared"
-    """One scale for all maps (magnitudes across maps are comparable)."""
+    PER_MAP = "per_map"  # each map spans the whole colormap (shapes compare within a map)
+    SHARED = "shared"  # one scale for all maps (magnitudes compare across maps)
 
 
 def colormap(name: str) -> matplotlib.colors.Colormap:

@@ -22,16 +22,7 @@ def predict_images(
     """
     report = BatchReport()
     results: list[dict[str, Any]] = []
-    batches = read_batches(
-        paths,
-        spec,
-        report,
-        preprocess=preprocess,
-        batch_size=batch_size,
-        progress=progress,
-        desc="predict",
-    )
-    for group in batches:
+    for group in read_batches(paths, spec, report, preprocess, batch_size, progress, "predict"):
         output = forward_batch(model, [item.prepared.tensor for item in group], capture=False)
         rows = [None] * len(group) if output.logits is None else output.logits  # [B, C]
         for item, row in zip(group, rows, strict=True):
