@@ -125,12 +125,12 @@ def class_maps(
                 "so class-specific maps cannot be computed"
             )
 
-        maps, attentions, pool = [], output.attentions, {"pool_attention": output.pool_attention}
+        maps, attentions, pool = [], output.attentions, output.pool_attention
         for position, index in enumerate(classes):
             score = output.logits[:, index].sum()  # images are independent: one backward
             grads = torch.autograd.grad(score, attentions, retain_graph=position < len(classes) - 1)
             rows = class_rows(
-                attentions, grads, output.layout, method, options, query=query, **pool
+                attentions, grads, output.layout, method, options, query=query, pool_attention=pool
             )
             maps.append(rows.detach())  # [B, N]
             del grads
