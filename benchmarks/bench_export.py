@@ -110,7 +110,7 @@ def bench_model(name: str, paths: list[str], folder: Path, args) -> None:
 
     def export() -> None:
         report = exporter.run(paths, batch_size=args.batch_size, progress=False)
-        if not report.ok:
+        if report.failures:
             raise SystemExit(f"export failed: {report.failures}")
 
     def plain_timm() -> None:

@@ -16,8 +16,7 @@ from PIL import Image
 from timm.data import create_transform
 
 from vitviz.compute import render
-from vitviz.compute.geometry import PatchGrid
-from vitviz.compute.preprocess import PreprocessMode, prepare
+from vitviz.compute.preprocess import PatchGrid, PreprocessMode, prepare
 from vitviz.vit.layout import TokenLayout
 from vitviz.vit.spec import PretrainedSpec
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
+from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
 
 
@@ -34,7 +35,6 @@ def test_non_square_grid_keeps_rows_and_columns_apart():
     assert grid.patch_box(9, 0) == (0, 288, 32, 320)  # bottom-left corner
     assert grid.patch_at(500, 10) == (0, 15)
     assert grid.patch_at(10, 300) == (9, 0)
-    assert grid.token_at(500, 10) == 1 + 15
 
 
 def test_centre_crop_offsets_map_back_and_cut_the_sides():
@@ -72,17 +72,6 @@ def test_points_outside_the_original_image():
     assert grid.patch_at(95.99, 63.99) == (1, 2)
 
 
-def test_token_boxes_follow_the_layout_prefix():
-    grid = identity(layout(4, 5, num_reg=4), (8, 8), (32, 40))
-    assert grid.token_box(0) is None  # CLS
-    assert grid.token_box(4) is None  # last register
-    assert grid.token_box(5) == grid.patch_box(0, 0)
-    assert grid.token_box(5 + 2 * 5 + 3) == grid.patch_box(2, 3)
-    assert grid.token_at(3 * 8 + 1, 2 * 8 + 1) == 5 + 2 * 5 + 3
-    with pytest.raises(IndexError):
-        grid.token_box(5 + 20)
-
-
 def test_patch_boxes_array_matches_patch_box():
     grid = PatchGrid(layout(3, 5), (14, 14), (42, 70), (97, 160), (70 / 160, 42 / 97), (0.0, 0.0))
     boxes = grid.patch_boxes()
@@ -109,7 +98,7 @@ def test_patch_box_outside_the_grid():
 
 
 def test_layout_must_match_the_input_size():
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(AnalysisError, match="does not match"):
         identity(layout(16, 10), (16, 16), (160, 256))
-    with pytest.raises(ValueError, match="not a multiple"):
+    with pytest.raises(AnalysisError, match="not a multiple"):
         identity(layout(10, 16), (16, 16), (161, 256))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vitviz.compute.predictions import check_class_index, top_k, top_k_batch
+from vitviz.compute.predictions import check_class_index, top_k
 from vitviz.errors import AnalysisError
 
 LABELS = ("cat", "dog", "owl", "fox")
@@ -37,14 +37,13 @@ def test_headless_model_says_it_has_no_classes():
     assert result.classes == ()
     assert result.num_classes == 0
     assert "no classifier head" in result.reason
-    assert [r.reason is not None for r in top_k_batch(None, batch_size=2)] == [True, True]
 
 
-def test_batch_gives_one_result_per_image():
+def test_a_batch_is_ranked_row_by_row():
     logits = torch.tensor([[0.0, 1.0, 0.0, 0.0], [5.0, 1.0, 0.0, 0.0]])
-    results = top_k_batch(logits, LABELS, k=1)
+    results = [top_k(row, LABELS, k=1) for row in logits]
     assert [r.classes[0].label for r in results] == ["dog", "cat"]
-    with pytest.raises(AnalysisError, match="top_k_batch"):
+    with pytest.raises(AnalysisError, match="one by one"):
         top_k(logits, LABELS)
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.colors import Normalize
 
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
 from vitviz.compute.render import (
     Normalization,
     color_limits,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
 from vitviz.errors import VitvizError
 from vitviz.export import animation
 from vitviz.export.animation import mp4_available, save_layer_animation

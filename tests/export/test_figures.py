@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
 from vitviz.export.figures import attention_distance_figure
 from vitviz.export.map_figures import heads_grid_figure, map_image_figure
 from vitviz.export.pictures import PictureOptions

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
 from vitviz.export.map_figures import heads_grid_figure, map_image_figure
 from vitviz.export.pictures import PictureOptions
 from vitviz.vit.layout import TokenLayout

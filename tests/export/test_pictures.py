@@ -8,7 +8,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
 from vitviz.errors import AnalysisError
 from vitviz.export.pictures import PictureOptions, display_image, draw_map
 from vitviz.export.styles import MapStyle

@@ -58,20 +58,13 @@ def _read_only(tensor: torch.Tensor) -> np.ndarray:
 class Analysis:
     """The derived analyses of the first image of one :class:`InferenceResult`.
 
-    Attributes
-    ----------
-    attentions, layout
-        ``[L, H, N, N]`` stored attention (read only) and its token layout.
-    mean_distance, entropy : numpy.ndarray
-        ``[L, H]`` mean attention distance (pixels) and mean row entropy (nats).
-    prefix_mass, patch_prefix_mass : numpy.ndarray
-        ``[L, H, num_prefix]`` attention of the default query (class token, else the mean
-        patch query) on each prefix token; ``[L, num_prefix]`` that of the patches, heads
-        averaged.
-    token_norms, high_norm : numpy.ndarray or None
-        ``[L, N]`` token norms and their high-norm flags; None without norms.
-    predictions : Predictions
-        The top :data:`MAX_PREDICTIONS` classes, or the reason there are none.
+    ``attentions`` are its ``[L, H, N, N]`` stored attention (read only) in token
+    ``layout``; ``mean_distance`` (pixels) and ``entropy`` (nats) ``[L, H]``;
+    ``prefix_mass`` the ``[L, H, num_prefix]`` attention of the default query (class
+    token, else the mean patch query) on each prefix token, ``patch_prefix_mass`` the
+    patches' ``[L, num_prefix]``, heads averaged; ``token_norms`` and their ``high_norm``
+    flags ``[L, N]`` (None without norms); ``predictions`` the top
+    :data:`MAX_PREDICTIONS` classes, or the reason there are none.
     """
 
     attentions: torch.Tensor
@@ -101,23 +94,11 @@ class Analysis:
         threshold: float | None = None,
         layer: int | None = None,
     ) -> np.ndarray:
-        """The query's attention maps: every head, then the heads fused, of every layer.
+        """The ``query``'s maps, every head then the heads fused (``fusion``), of every
+        layer: ``[L, H + 1, rows, cols]``, or ``[H + 1, rows, cols]`` of one ``layer``.
 
-        Parameters
-        ----------
-        query : Query
-            The query token.
-        fusion : {"mean", "max", "min"}
-            Fusion of the last column.
-        renormalize : bool
-            Drop the prefix columns and renormalise each map over the patches.
-        threshold, layer : float or None, int or None
-            DINO's mass threshold applied to every map; only this layer.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``[L, H + 1, rows, cols]``, or ``[H + 1, rows, cols]`` for one ``layer``.
+        ``renormalize`` drops the prefix columns and renormalises each map over the
+        patches; ``threshold`` applies DINO's mass threshold to every map.
         """
         stored = self.attentions if layer is None else self.attentions[layer : layer + 1]
         rows = select_query_rows(stored, self.layout, query)  # [l, H, N]
@@ -161,20 +142,12 @@ def analyse(inference: Any, patch_size: tuple[int, int], labels=None) -> Analysi
 class RolloutMaps:
     """Rollout of every query up to every selected layer, for one set of options.
 
-    Attributes
-    ----------
-    options : RolloutOptions
-        What was computed.
-    layers : range
-        The selected blocks (empty when ``error`` is set).
-    stack, default_rows : torch.Tensor or None
-        ``[n_selected, N, N]`` from :func:`~vitviz.compute.rollout.rollout_stack` (None
-        when only the default query was rolled out) and ``[n_selected, N]`` rollout of the
-        default query (class token, pooling query or the mean of the patches).
-    layout : TokenLayout or None
-        Token layout of the input.
-    error : str or None
-        Why there is no rollout (e.g. a start layer after the end layer).
+    ``options`` were computed over the selected blocks ``layers`` of an input with token
+    ``layout``. ``stack`` is the ``[n_selected, N, N]``
+    :func:`~vitviz.compute.rollout.rollout_stack` (None when only the default query was
+    rolled out), ``default_rows`` the ``[n_selected, N]`` rollout of the default query
+    (class token, pooling query or the mean of the patches); ``error`` says why there is no
+    rollout (e.g. a start layer after the end layer).
     """
 
     options: RolloutOptions

@@ -51,10 +51,8 @@ def attention_layers(attentions: Attentions) -> tuple[torch.Tensor, ...]:
 
 
 def check_tokens(values: torch.Tensor, layout: TokenLayout, what: str = "attention") -> None:
-    """Raise :class:`AnalysisError` unless ``values`` spans ``layout``'s ``N`` tokens.
-
-    The last dim is checked, and the last two of an ``"attention"`` (``N x N``).
-    """
+    """Raise :class:`AnalysisError` unless the last dim of ``values`` (the last two of an
+    ``"attention"``) spans ``layout``'s ``N`` tokens."""
     n = layout.num_tokens
     if values.shape[-1] != n or (what == "attention" and values.shape[-2] != n):
         raise AnalysisError(
@@ -65,12 +63,9 @@ def check_tokens(values: torch.Tensor, layout: TokenLayout, what: str = "attenti
 
 
 def fuse_heads(x: torch.Tensor, fusion: HeadFusion = "mean", *, dim: int = -3) -> torch.Tensor:
-    """Fuse the head dimension ``dim`` of ``x`` by mean, max or min.
-
-    Half-precision storage is upcast one head at a time, so the peak extra memory is a few
-    ``[N, N]`` matrices, not the whole layer in float32. Returns ``x`` without ``dim``, in
-    at least single precision.
-    """
+    """``x`` without its head dimension ``dim``, fused by mean, max or min, in at least
+    single precision: half precision is upcast one head at a time, so the peak extra memory
+    is a few ``[N, N]`` matrices, not the whole layer in float32."""
     if fusion not in _FUSE:
         raise AnalysisError(f"unknown head fusion {fusion!r}; choose one of {', '.join(_FUSE)}")
     heads = x.unbind(dim)
@@ -135,22 +130,10 @@ def query_maps(
     *,
     renormalize: bool = False,
 ) -> torch.Tensor:
-    """Attention of ``query`` over the patches, for every head of every layer, as grids.
-
-    Parameters
-    ----------
-    attentions, layout
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
-    query : Query
-        Which query token; default the class token (mean over patch queries without one).
-    renormalize : bool
-        Drop the prefix columns and renormalise each map to sum to 1 over the patches;
-        otherwise the maps are raw attention probabilities (the prefix mass is missing).
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., L, H, rows, cols]``.
+    """``[..., L, H, rows, cols]`` attention of ``query`` (default the class token, else
+    the mean patch query) over the patches, for every head of every layer of ``[..., L, H,
+    N, N]`` or per-layer ``[..., H, N, N]`` ``attentions``; ``renormalize`` as in
+    :func:`patch_columns` (otherwise the prefix mass is missing from the maps).
     """
     layers = attention_layers(attentions)
     rows = torch.stack([select_query_rows(a, layout, query) for a in layers], -3)  # [..., L, H, N]

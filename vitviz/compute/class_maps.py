@@ -26,7 +26,6 @@ import torch
 
 from vitviz.compute.attention_maps import (
     Attentions,
-    HeadFusion,
     Query,
     as_float,
     attention_layers,
@@ -95,41 +94,17 @@ def class_maps(
     classes: Sequence[int],
     *,
     method: ClassMethod = "relevance",
+    options: RolloutOptions | None = None,
     query: Query = None,
-    start_layer: int = 0,
-    end_layer: int | None = None,
-    head_fusion: HeadFusion = "mean",
-    discard_ratio: float = 0.0,
-    residual_weight: float = 0.5,
     renormalize: bool = False,
 ) -> torch.Tensor:
-    """Class-specific maps of several classes from one forward pass.
+    """``[B, K, rows, cols]`` detached maps of ``K`` ``classes`` from one forward pass.
 
-    Parameters
-    ----------
-    model : vitviz.vit.VisionTransformer
-        The network; ``x`` is moved to its device and dtype. Its parameters' gradients
-        are left untouched (only the attention's gradients are computed).
-    x : torch.Tensor
-        ``[B, 3, H, W]`` or ``[3, H, W]`` preprocessed images.
-    classes : sequence of int
-        Class indices; each must exist (:class:`AnalysisError` otherwise, and for
-        headless models).
-    method : {"relevance", "grad_rollout"}
-        See the module docstring.
-    query, start_layer, end_layer, renormalize
-        Whose row is shown (default the class token), the blocks taken in, and as in
-        :func:`vitviz.compute.rollout.rollout`.
-    head_fusion, discard_ratio, residual_weight
-        Gradient rollout only, as in :func:`vitviz.compute.rollout.rollout`.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[B, K, rows, cols]`` detached maps, ``K = len(classes)``, in at least single
-        precision, on the model's device.
+    ``x`` (``[B, 3, H, W]`` or ``[3, H, W]``) is moved to ``model``'s device and dtype; the
+    model's parameter gradients are left untouched. A class the model lacks (or a headless
+    model) raises :class:`AnalysisError`. ``method``, ``options`` and ``query`` are as in
+    :func:`class_rows`; ``renormalize`` renormalises each map over the patches.
     """
-    options = RolloutOptions(head_fusion, discard_ratio, residual_weight, start_layer, end_layer)
     if method not in CLASS_METHODS:
         raise AnalysisError(f"unknown class-map method {method!r}; use {', '.join(CLASS_METHODS)}")
     if x.dim() == 3:
@@ -150,33 +125,20 @@ def class_maps(
                 "so class-specific maps cannot be computed"
             )
 
-        maps = []
+        maps, attentions, pool = [], output.attentions, output.pool_attention
         for position, index in enumerate(classes):
             score = output.logits[:, index].sum()  # images are independent: one backward
-            gradients = torch.autograd.grad(
-                score, output.attentions, retain_graph=position < len(classes) - 1
-            )
+            grads = torch.autograd.grad(score, attentions, retain_graph=position < len(classes) - 1)
             rows = class_rows(
-                output.attentions,
-                gradients,
-                output.layout,
-                method,
-                options,
-                query=query,
-                pool_attention=output.pool_attention,
+                attentions, grads, output.layout, method, options, query=query, pool_attention=pool
             )
             maps.append(rows.detach())  # [B, N]
-            del gradients
+            del grads
     rows = torch.stack(maps, dim=-2)  # [B, K, N]
     return patch_columns(rows, output.layout, renormalize=renormalize)  # [B, K, rows, cols]
 
 
-def class_map(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    class_index: int,
-    **options,
-) -> torch.Tensor:
+def class_map(model: torch.nn.Module, x: torch.Tensor, class_index: int, **options) -> torch.Tensor:
     """The class-specific map of one class (see :func:`class_maps` for ``options``).
 
     ``[rows, cols]`` for one image (``[3, H, W]`` or a batch of one), else ``[B, rows, cols]``.

@@ -21,19 +21,9 @@ def head_composite(maps, palette: np.ndarray | None = None) -> np.ndarray:
 
     Each head's map is scaled by its own maximum first (as DINO shows each head's map on
     its own), so a head that attends broadly is not drowned by a sharp one; negative
-    values count as none.
-
-    Parameters
-    ----------
-    maps : array_like
-        ``[heads, rows, cols]`` maps of one layer (numpy or torch).
-    palette : numpy.ndarray, optional
-        ``[heads, 3]`` RGB colours in 0..1; :func:`head_palette` by default.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``float32 [rows, cols, 3]`` in 0..1: black where no head attends.
+    values count as none. ``maps`` are one layer's ``[heads, rows, cols]`` (numpy or
+    torch), ``palette`` ``[heads, 3]`` RGB in 0..1 (default :func:`head_palette`). Returns
+    ``float32 [rows, cols, 3]`` in 0..1: black where no head attends.
     """
     values = torch.as_tensor(maps).detach().float().cpu().clamp_min(0)  # [H, rows, cols]
     if values.dim() != 3 or not len(values):

@@ -8,8 +8,8 @@ Definitions (each one a choice the known tools make differently, so stated here)
   taken, in input pixels (``row · patch_height``, ``col · patch_width``, so non-square
   patches and grids are respected); the head's value is the mean over patch queries.
 - **Entropy**: ``-Σ_j A_ij ln A_ij`` in nats of each full attention row (all ``N`` keys,
-  a proper distribution), averaged over query rows: all ``N`` rows by default, or the
-  patch rows only. Ranges from 0 (one key) to ``ln N`` (uniform).
+  a proper distribution), averaged over all ``N`` query rows. Ranges from 0 (one key) to
+  ``ln N`` (uniform).
 - **Prefix mass**: the attention the query puts on each prefix token (class,
   distillation, registers), e.g. class → registers. The query is the class token by
   default, or the mean over patch queries for models without one (see
@@ -26,9 +26,7 @@ peak extra memory is a few ``[N, N]`` matrices. The GUI runs it in its worker th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
@@ -40,10 +38,7 @@ from vitviz.compute.attention_maps import (
     check_tokens,
     select_query_rows,
 )
-from vitviz.errors import AnalysisError
 from vitviz.vit.layout import TokenLayout
-
-EntropyRows = Literal["all", "patches"]
 
 MODIFIED_Z = 0.6745
 """Scale of the modified z-score: the MAD of a normal distribution is 0.6745 σ."""
@@ -76,16 +71,9 @@ def prefix_mass(
     return torch.stack(rows, dim=-3)[..., : layout.num_prefix]  # [..., L, H, num_prefix]
 
 
-def high_norm_tokens(
-    token_norms: torch.Tensor | Sequence[torch.Tensor], layout: TokenLayout, *, z: float = 3.5
-) -> torch.Tensor:
-    """``[..., L, N]`` flags of the tokens whose norm is an outlier in their block.
-
-    ``token_norms`` is a ``[..., L, N]`` stack or one ``[..., N]`` tensor per block; a
-    token is flagged above modified z-score ``z`` (see the module docstring).
-    """
-    if not isinstance(token_norms, torch.Tensor):
-        token_norms = torch.stack(list(token_norms), -2)  # [..., L, N]
+def high_norm_tokens(token_norms: torch.Tensor, layout: TokenLayout, *, z: float = 3.5):
+    """``[..., L, N]`` flags of the tokens whose ``[..., L, N]`` norm is an outlier in their
+    block: above modified z-score ``z`` (see the module docstring)."""
     check_tokens(token_norms, layout, "the token norms")
     norms = as_float(token_norms)  # [..., L, N]
     patches = norms[..., layout.num_prefix :]  # [..., L, P]
@@ -100,32 +88,17 @@ def head_statistics(
     layout: TokenLayout,
     patch_size: tuple[int, int],
     *,
-    token_norms: torch.Tensor | Sequence[torch.Tensor] | None = None,
-    entropy_rows: EntropyRows = "all",
+    token_norms: torch.Tensor | None = None,
 ) -> HeadStatistics:
     """Every per-head statistic of every layer (see the module docstring).
 
-    Parameters
-    ----------
-    attentions, layout
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
-    patch_size : tuple of int
-        ``(height, width)`` of a patch in input pixels.
-    token_norms : torch.Tensor or sequence of torch.Tensor, optional
-        ``[..., L, N]`` per-block token norms, for the high-norm flags.
-    entropy_rows : {"all", "patches"}
-        Query rows averaged by the entropy.
-
-    Returns
-    -------
-    HeadStatistics
+    ``attentions`` are a ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``,
+    ``patch_size`` a patch's ``(height, width)`` in input pixels, ``token_norms`` the
+    optional ``[..., L, N]`` per-block norms, for the high-norm flags.
     """
-    if entropy_rows not in ("all", "patches"):
-        raise AnalysisError(f"entropy rows must be 'all' or 'patches', got {entropy_rows!r}")
     layers = attention_layers(attentions)
     check_tokens(layers[0], layout)
     start = layout.num_prefix
-    first_row = 0 if entropy_rows == "all" else start
     device, (rows, cols) = layers[0].device, layout.grid
     ys = torch.arange(rows, device=device) * patch_size[0]  # [rows]
     xs = torch.arange(cols, device=device) * patch_size[1]  # [cols]
@@ -140,10 +113,9 @@ def head_statistics(
             distance.append((weighted / mass).mean(-1))
             # Σ -a ln a with negatives as 0: 1.2 ms per 1374 x 1374 head vs 5.9 ms for
             # torch.special.entr (2-core CPU).
-            queries = head[..., first_row:, :]  # [..., R, N]
-            a = queries.to(torch.promote_types(queries.dtype, torch.float32), copy=True)
+            a = head.to(torch.promote_types(head.dtype, torch.float32), copy=True)  # [..., N, N]
             logs = a.clamp_min_(0).clamp_min(torch.finfo(a.dtype).tiny).log_()  # 0 · ln(tiny) = 0
-            entropy.append(-a.mul_(logs).sum((-2, -1)) / queries.shape[-2])
+            entropy.append(-a.mul_(logs).sum((-2, -1)) / head.shape[-2])
     high_norm = None if token_norms is None else high_norm_tokens(token_norms, layout)
     return HeadStatistics(
         mean_distance=torch.stack(distance, -1).unflatten(-1, (len(layers), -1)),  # [..., L, H]

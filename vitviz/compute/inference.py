@@ -22,21 +22,12 @@ from vitviz.vit.layout import TokenLayout
 class InferenceResult:
     """What the panels need from one forward pass, detached and off the accelerator.
 
-    Attributes
-    ----------
-    logits : torch.Tensor or None
-        ``[B, C]`` float32 class scores (distilled models: the heads' mean); None for a
-        headless model.
-    attentions, token_norms : torch.Tensor
-        ``[B, L, H, N, N]`` attention of every block, in ``attention_dtype``, and the
-        ``[B, L, N]`` float32 norm of every token after every block.
-    pool_attention : torch.Tensor or None
-        ``[B, H, Q, N]`` float32 attention of the latent pooling query, or None.
-    layout : TokenLayout
-        Token layout of this input.
-    timings : dict of str to float
-        Seconds: ``forward`` (the pass, synchronised on accelerators), ``store`` (copying
-        and converting the outputs), ``total``.
+    ``logits``: ``[B, C]`` float32 class scores (distilled models: the heads' mean), None
+    for a headless model; ``attentions``: ``[B, L, H, N, N]`` of every block, in
+    ``attention_dtype``; ``token_norms``: ``[B, L, N]`` float32 norm of every token after
+    every block; ``pool_attention``: ``[B, H, Q, N]`` float32 attention of the latent
+    pooling query, or None; ``layout``: the input's tokens; ``timings``: seconds of the
+    ``forward`` pass (synchronised on accelerators), the ``store`` and the ``total``.
     """
 
     logits: torch.Tensor | None
@@ -53,37 +44,20 @@ def _synchronize(device: torch.device) -> None:
 
 
 def run_inference(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    *,
-    attention_dtype: torch.dtype = torch.float16,
-    storage_device: torch.device | str = "cpu",
+    model: torch.nn.Module, x: torch.Tensor, *, attention_dtype: torch.dtype = torch.float16
 ) -> InferenceResult:
-    """Run ``model`` on ``x`` without gradients and keep what the panels show.
-
-    Parameters
-    ----------
-    model : vitviz.vit.VisionTransformer
-        The network (in eval mode); ``x`` is moved to its device and dtype.
-    x : torch.Tensor
-        ``[B, 3, H, W]`` (or ``[3, H, W]``) preprocessed images.
-    attention_dtype, storage_device
-        Precision and device the attention is kept in (float16 on the CPU by default;
-        float32 keeps it exact).
-
-    Returns
-    -------
-    InferenceResult
+    """Run ``model`` (in eval mode) on ``[B, 3, H, W]`` (or ``[3, H, W]``) preprocessed
+    images ``x`` without gradients and keep what the panels show, on the CPU; the attention
+    in ``attention_dtype`` (float32 keeps it exact).
     """
     if x.dim() == 3:
         x = x.unsqueeze(0)  # [1, 3, H, W]
     if x.dim() != 4:
         raise AnalysisError(f"expected images shaped [B, 3, H, W], got {tuple(x.shape)}")
     parameter = next(model.parameters())
-    storage = torch.device(storage_device)
 
     def store(tensor: torch.Tensor | None) -> torch.Tensor | None:
-        return None if tensor is None else tensor.detach().to(storage, torch.float32)
+        return None if tensor is None else tensor.detach().to("cpu", torch.float32)
 
     started = time.perf_counter()
     # no_grad rather than inference_mode: the stored tensors stay ordinary tensors, which
@@ -96,7 +70,7 @@ def run_inference(
             raise AnalysisError("the model returned no attention; run it with capture=True")
         first = output.attentions[0]  # [B, H, N, N]
         shape = (first.shape[0], len(output.attentions), *first.shape[1:])  # [B, L, H, N, N]
-        attentions = torch.empty(shape, dtype=attention_dtype, device=storage)
+        attentions = torch.empty(shape, dtype=attention_dtype)
         for index, attention in enumerate(output.attentions):
             attentions[:, index].copy_(attention)
         if output.token_norms:
@@ -106,7 +80,7 @@ def run_inference(
         result = InferenceResult(
             logits=store(output.logits),
             attentions=attentions,
-            token_norms=norms.to(storage),
+            token_norms=norms.cpu(),
             pool_attention=store(output.pool_attention),
             layout=output.layout,
         )

@@ -87,7 +87,7 @@ def top_k(
     if logits.dim() != 1:
         raise AnalysisError(
             f"top_k takes the logits of one image, got shape {tuple(logits.shape)}; "
-            "use top_k_batch for several"
+            "rank the rows of a batch one by one"
         )
     if k < 1:
         raise AnalysisError(f"k must be at least 1, got {k}")
@@ -105,18 +105,3 @@ def top_k(
         for rank, (probability, index) in enumerate(ranked, start=1)
     )
     return Predictions(classes=classes, num_classes=num_classes)
-
-
-def top_k_batch(
-    logits: torch.Tensor | None,
-    labels: Sequence[str] | None = None,
-    k: int = 5,
-    *,
-    batch_size: int | None = None,
-) -> list[Predictions]:
-    """:func:`top_k` for every row of ``[B, C]`` ``logits`` (``batch_size`` empty results when
-    ``logits`` is None: a headless model).
-    """
-    if logits is None:
-        return [top_k(None) for _ in range(batch_size or 0)]
-    return [top_k(row, labels, k) for row in logits]

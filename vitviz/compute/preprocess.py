@@ -1,10 +1,16 @@
-"""Image → normalised model input, with the geometry that maps tokens back to the image.
+"""Image → normalised model input, with the patch geometry that maps tokens back to the image.
 
 The ``CROP`` mode reproduces timm's eval transform for the checkpoint's spec
 (``timm.data.create_transform(..., is_training=False)``: resize, then centre crop or pad),
 pixel for pixel. It is computed here step by step rather than by calling timm because the
 exact scale and offset of each step are needed to place every patch on the original image
 (and timm is not imported on the start path).
+
+Both steps are axis-aligned, so one affine map per axis takes an original pixel coordinate
+to an input pixel coordinate (:class:`PatchGrid`): ``x_in = sx * x_orig + ox`` and
+``y_in = sy * y_orig + oy``. Coordinates are continuous with pixel ``(i, j)`` covering
+``[j, j + 1) x [i, i + 1)`` (PIL's convention), boxes are ``(left, top, right, bottom)``,
+and sizes and grids are ``(height, width)`` / ``(rows, cols)``: rows first, never square.
 """
 
 from __future__ import annotations
@@ -17,24 +23,108 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vitviz.compute.geometry import PatchGrid
 from vitviz.compute.images import to_rgb
 from vitviz.errors import AnalysisError
+from vitviz.vit.layout import TokenLayout
 from vitviz.vit.spec import PretrainedSpec
 
 # timm's names of PIL's filters (``timm.data.transforms.str_to_pil_interp``): lower case.
 _PIL_FILTERS = {member.name.lower(): member for member in Image.Resampling}
 
 
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class PatchGrid:
+    """The model's patch grid and where it lies on the original image.
+
+    ``layout`` is the prepared input's token layout (``layout.grid`` is ``(rows, cols)``);
+    ``patch_size``, ``input_size`` (a multiple of the patch) and ``original_size`` are
+    ``(height, width)``; ``scale`` is ``(sx, sy)``, input pixels per original pixel, and
+    ``offset`` ``(ox, oy)``, the input coordinate of the original image's top-left corner
+    (negative when the image was cropped, positive when it was padded).
+    """
+
+    layout: TokenLayout
+    patch_size: tuple[int, int]
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    scale: tuple[float, float] = (1.0, 1.0)
+    offset: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        (height, width), (ph, pw) = self.input_size, self.patch_size
+        if height % ph or width % pw:
+            raise AnalysisError(
+                f"the model's input size {height}x{width} is not a multiple of its "
+                f"patch size {ph}x{pw}"
+            )
+        if self.layout.grid != (height // ph, width // pw):
+            raise AnalysisError(
+                f"layout grid {self.layout.grid} does not match input {height}x{width} "
+                f"with patch {ph}x{pw}"
+            )
+        if min(self.scale) <= 0 or min(self.original_size) <= 0:
+            raise AnalysisError("scale and original size must be positive")
+
+    @property
+    def rows(self) -> int:
+        return self.layout.grid[0]
+
+    @property
+    def cols(self) -> int:
+        return self.layout.grid[1]
+
+    def to_input(self, x, y):
+        """Original-image coordinates (scalars or arrays) → ``(x_in, y_in)`` input pixels."""
+        (sx, sy), (ox, oy) = self.scale, self.offset
+        return sx * np.asarray(x, dtype=float) + ox, sy * np.asarray(y, dtype=float) + oy
+
+    def to_original(self, x, y):
+        """Input coordinates (scalars or arrays) → ``(x_orig, y_orig)`` original pixels."""
+        (sx, sy), (ox, oy) = self.scale, self.offset
+        return (np.asarray(x, dtype=float) - ox) / sx, (np.asarray(y, dtype=float) - oy) / sy
+
+    @property
+    def crop_box(self) -> Box:
+        """The region of the original image the model sees, in original pixels (past the
+        image where preprocessing padded: ``border`` crop mode, or a small image)."""
+        (x0, x1), (y0, y1) = self.to_original([0, self.input_size[1]], [0, self.input_size[0]])
+        return float(x0), float(y0), float(x1), float(y1)
+
+    def patch_box(self, row: int, col: int) -> Box:
+        """Box ``(left, top, right, bottom)`` of patch ``(row, col)`` in original pixels."""
+        if not (0 <= row < self.rows and 0 <= col < self.cols):
+            raise IndexError(f"patch ({row}, {col}) outside a {self.rows}x{self.cols} grid")
+        return tuple(float(v) for v in self.patch_boxes()[row, col])
+
+    def patch_boxes(self) -> np.ndarray:
+        """Boxes of all patches in original pixels: ``[rows, cols, 4]``, each ``(l, t, r, b)``."""
+        ph, pw = self.patch_size
+        xs, ys = self.to_original(np.arange(self.cols + 1) * pw, np.arange(self.rows + 1) * ph)
+        left, top = np.meshgrid(xs[:-1], ys[:-1])  # [rows, cols] each
+        right, bottom = np.meshgrid(xs[1:], ys[1:])  # [rows, cols] each
+        return np.stack([left, top, right, bottom], -1)  # [rows, cols, 4]
+
+    def patch_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """Grid position ``(row, col)`` of the patch covering original pixel ``(x, y)``; None
+        outside the original image or the region the model sees (cropped away)."""
+        height, width = self.original_size
+        if not (0 <= x < width and 0 <= y < height):
+            return None
+        x_in, y_in = self.to_input(x, y)
+        ph, pw = self.patch_size
+        row, col = int(np.floor(y_in / ph)), int(np.floor(x_in / pw))
+        return (row, col) if 0 <= row < self.rows and 0 <= col < self.cols else None
+
+
 class PreprocessMode(enum.Enum):
     """How the image is fitted to the model."""
 
-    CROP = "crop"
-    """The checkpoint's own resize + centre crop (what it was evaluated with)."""
-    WHOLE = "whole"
-    """The whole image squashed to the model's input size: nothing cut, aspect not kept."""
-    NATIVE = "native"
-    """The whole image at its own aspect ratio; the patch grid follows it (capped tokens)."""
+    CROP = "crop"  # the checkpoint's own resize + centre crop (what it was evaluated with)
+    WHOLE = "whole"  # squashed to the model's input size: nothing cut, aspect not kept
+    NATIVE = "native"  # at its own aspect ratio; the patch grid follows it (capped tokens)
 
 
 @dataclass(frozen=True)
@@ -83,11 +173,9 @@ def _crop_resize(original: tuple[int, int], spec: PretrainedSpec) -> tuple[int, 
 def native_grid(
     original: tuple[int, int], patch_size: tuple[int, int], max_tokens: int
 ) -> tuple[int, int]:
-    """Largest ``(rows, cols)`` grid with the image's aspect and ``rows * cols <= max_tokens``.
-
-    ``original`` and ``patch_size`` are ``(height, width)``. The grid is that of the image
-    scaled by the largest factor whose rounded grid fits the cap (each side at least 1).
-    """
+    """Largest ``(rows, cols)`` grid with the image's aspect and ``rows * cols <= max_tokens``:
+    that of the ``(height, width)`` ``original`` scaled by the largest factor whose rounded
+    grid fits the cap (each side at least 1)."""
     if max_tokens < 1:
         raise AnalysisError(f"max_tokens must be at least 1, got {max_tokens}")
     # Patch rows and columns the image spans at scale 1; the grid at scale s rounds s * these.
@@ -112,25 +200,12 @@ def prepare(
     *,
     max_tokens: int | None = None,
 ) -> Prepared:
-    """Prepare an RGB image for the model described by ``spec``.
+    """Prepare an RGB ``image`` (another mode is converted by
+    :func:`~vitviz.compute.images.to_rgb`) for the model whose preprocessing and layout
+    ``spec`` gives, fitted as ``mode`` says.
 
-    Parameters
-    ----------
-    image : PIL.Image.Image
-        The image, ideally from :func:`vitviz.compute.images.open_image`; any other mode
-        is converted with :func:`vitviz.compute.images.to_rgb`.
-    spec : PretrainedSpec
-        The checkpoint's preprocessing (size, crop, interpolation, mean/std) and layout.
-    mode : PreprocessMode
-        ``CROP`` (timm's eval transform), ``WHOLE`` (squash to the input size) or
-        ``NATIVE`` (keep the aspect ratio; the grid follows the image).
-    max_tokens : int, optional
-        ``NATIVE`` only: cap on the number of patches; defaults to the model's own count
-        at its training size (196 for a 224-pixel, patch-16 model).
-
-    Returns
-    -------
-    Prepared
+    ``max_tokens`` caps the patches of ``NATIVE`` inputs; by default the model's own count
+    at its training size (196 for a 224-pixel, patch-16 model).
     """
     mode = PreprocessMode(mode)
     if image.mode != "RGB":
@@ -160,14 +235,8 @@ def prepare(
         canvas = Image.new("RGB", size[::-1], fill)
         canvas.paste(seen, (-left, -top))
         seen = canvas
-    grid_shape = (size[0] // ph, size[1] // pw)
-    if grid_shape[0] * ph != size[0] or grid_shape[1] * pw != size[1]:
-        raise AnalysisError(
-            f"the model's input size {size[0]}x{size[1]} is not a multiple of its "
-            f"patch size {ph}x{pw}"
-        )
-    grid = PatchGrid(
-        layout=spec.layout.with_grid(grid_shape),
+    grid = PatchGrid(  # raises an AnalysisError for an input not a multiple of the patch
+        layout=spec.layout.with_grid((size[0] // ph, size[1] // pw)),
         patch_size=(ph, pw),
         input_size=size,
         original_size=(height, width),

@@ -13,13 +13,16 @@ from __future__ import annotations
 import enum
 import functools
 import warnings
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
 from PIL import Image
 
-from vitviz.compute.geometry import PatchGrid
 from vitviz.errors import AnalysisError
+
+if TYPE_CHECKING:  # preprocess imports torch, which the colour mapping does without
+    from vitviz.compute.preprocess import PatchGrid
 
 UPSAMPLE_MODES = ("nearest", "bilinear")
 
@@ -27,10 +30,8 @@ UPSAMPLE_MODES = ("nearest", "bilinear")
 class Normalization(enum.Enum):
     """Colour scale of a stack of maps."""
 
-    PER_MAP = "per_map"
-    """Each map spans the whole colormap (shape within a map is comparable)."""
-    SHARED = "shared"
-    """One scale for all maps (magnitudes across maps are comparable)."""
+    PER_MAP = "per_map"  # each map spans the whole colormap (shapes compare within a map)
+    SHARED = "shared"  # one scale for all maps (magnitudes compare across maps)
 
 
 def colormap(name: str) -> matplotlib.colors.Colormap:
@@ -46,18 +47,8 @@ def colormap(name: str) -> matplotlib.colors.Colormap:
 
 @functools.lru_cache(maxsize=64)
 def colormap_lut(name: str) -> np.ndarray:
-    """RGBA lookup table of a matplotlib colormap.
-
-    Parameters
-    ----------
-    name : str
-        Any name in ``matplotlib.colormaps`` (``viridis``, ``magma_r``, ...).
-
-    Returns
-    -------
-    ndarray
-        Read-only ``uint8 [N, 4]`` (``N`` = the colormap's size, 256 for most); cached.
-    """
+    """Read-only, cached ``uint8 [N, 4]`` RGBA table of the colormap ``name`` (``N`` its
+    size, 256 for most)."""
     cmap = colormap(name)
     lut = cmap(np.arange(cmap.N), bytes=True)  # [N, 4]: integers index the table
     lut.flags.writeable = False
@@ -72,20 +63,10 @@ def _as_array(values) -> np.ndarray:
 
 
 def color_limits(maps, normalization: Normalization | str = Normalization.PER_MAP):
-    """Colour limits of a stack of maps ``[..., h, w]``.
+    """Colour limits ``(vmin, vmax)`` of a stack of maps ``[..., h, w]``, NaNs ignored.
 
-    Parameters
-    ----------
-    maps : array_like
-        Maps, the last two axes spatial.
-    normalization : Normalization or str
-        ``PER_MAP``: limits of each map; ``SHARED``: limits of the whole stack.
-
-    Returns
-    -------
-    tuple of ndarray
-        ``(vmin, vmax)``, shaped ``[..., 1, 1]`` (per map) or ``[]`` (shared), ready to
-        broadcast in :func:`to_rgba`. NaNs are ignored.
+    ``PER_MAP`` gives each map's, shaped ``[..., 1, 1]``; ``SHARED`` the whole stack's,
+    shaped ``[]``: ready to broadcast in :func:`to_rgba`.
     """
     values = _as_array(maps).astype(np.float64, copy=False)
     if values.ndim < 2:
@@ -103,24 +84,12 @@ def color_limits(maps, normalization: Normalization | str = Normalization.PER_MA
 
 
 def to_rgba(maps, cmap: str = "viridis", vmin=None, vmax=None) -> np.ndarray:
-    """Colour maps through a matplotlib colormap.
+    """``uint8 [..., h, w, 4]`` colours of maps ``[..., h, w]`` through the colormap ``cmap``.
 
-    Parameters
-    ----------
-    maps : array_like
-        Values ``[..., h, w]`` (any number of leading axes: a whole layer x head stack
-        renders in one call). NaN renders as the colormap's "bad" colour (transparent).
-    cmap : str
-        matplotlib colormap name.
-    vmin, vmax : float or array_like, optional
-        Colour limits, scalars or broadcastable to ``maps`` (see :func:`color_limits`);
-        default: the min and max of ``maps``. Values outside clip to the end colours.
-
-    Returns
-    -------
-    ndarray
-        ``uint8 [..., h, w, 4]``, equal to
-        ``matplotlib.colormaps[cmap](Normalize(vmin, vmax)(maps), bytes=True)``.
+    Equal to ``matplotlib.colormaps[cmap](Normalize(vmin, vmax)(maps), bytes=True)``, with
+    limits that may be arrays broadcastable to ``maps`` (one per map, see
+    :func:`color_limits`); default the min and max of ``maps``. Any leading axes (a whole
+    layer x head stack renders in one call); NaN is the colormap's "bad" colour.
     """
     values = _as_array(maps)
     values = values.astype(np.result_type(values.dtype, np.float32), copy=False)
@@ -150,22 +119,10 @@ def render_maps(
 
 
 def upsample(maps, size: tuple[int, int], mode: str = "nearest") -> np.ndarray:
-    """Resize maps ``[..., h, w]`` to ``size = (H, W)``.
+    """Maps ``[..., h, w]`` resized to ``size = (H, W)``: ``[..., H, W]`` float.
 
-    Parameters
-    ----------
-    maps : array_like
-        Maps, the last two axes spatial.
-    size : tuple of int
-        Output ``(height, width)``.
-    mode : {"nearest", "bilinear"}
-        Nearest keeps patches as flat blocks; bilinear interpolates between patch centres
-        (half-pixel centres, as ``torch.nn.functional.interpolate(align_corners=False)``).
-
-    Returns
-    -------
-    ndarray
-        ``[..., H, W]`` float.
+    ``nearest`` keeps patches as flat blocks; ``bilinear`` interpolates between patch
+    centres (half-pixel centres, as ``interpolate(align_corners=False)``).
     """
     if mode not in UPSAMPLE_MODES:
         raise AnalysisError(f"unknown upsampling mode {mode!r}; use one of {UPSAMPLE_MODES}")

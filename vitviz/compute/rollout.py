@@ -44,16 +44,11 @@ from vitviz.vit.layout import TokenLayout
 class RolloutOptions:
     """How rollout is computed: one immutable value handed from the state to the worker.
 
-    Attributes
-    ----------
-    fusion : {"mean", "max", "min"}
-        Per-layer head fusion.
-    discard_ratio, residual : float
-        Fraction in ``[0, 1]`` of the off-diagonal entries zeroed per layer; weight ``w``
-        in ``[0, 1]`` of the identity (0.5 is Abnar & Zuidema's ``(A + I) / 2``).
-    start_layer, end_layer : int, int or None
-        First and last block multiplied in (inclusive; negatives count from the end;
-        None for the model's last block).
+    ``fusion`` fuses each layer's heads; ``discard_ratio`` is the fraction in ``[0, 1]`` of
+    the off-diagonal entries zeroed per layer, ``residual`` the weight ``w`` in ``[0, 1]``
+    of the identity (0.5 is Abnar & Zuidema's ``(A + I) / 2``); ``start_layer`` and
+    ``end_layer`` the first and last block multiplied in (inclusive; negatives count from
+    the end; None for the model's last block).
     """
 
     fusion: HeadFusion = "mean"
@@ -215,32 +210,14 @@ def rollout(
     every_layer: bool = False,
     renormalize: bool = False,
 ) -> torch.Tensor:
-    """Rollout of a query over the patches, as a grid.
+    """Rollout of a query over the patches: ``[..., rows, cols]`` grids, or
+    ``[..., n_selected, rows, cols]`` with ``every_layer``.
 
-    Parameters
-    ----------
-    attentions, layout
-        ``[..., L, H, N, N]`` stack or per-layer ``[..., H, N, N]``, and its token layout.
-    query, pool_attention, every_layer
-        As in :func:`rollout_rows`.
-    head_fusion, discard_ratio, residual_weight, start_layer, end_layer
-        The fields of one :class:`RolloutOptions` (the command line and the export pass
-        them one by one).
-    renormalize : bool
-        Drop the prefix columns and renormalise the patch part to sum to 1.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[..., rows, cols]``, or ``[..., n_selected, rows, cols]`` with ``every_layer``.
+    ``head_fusion`` … ``end_layer`` are the fields of one :class:`RolloutOptions` (the
+    command line passes them one by one), the rest as in :func:`rollout_rows`;
+    ``renormalize`` drops the prefix columns and renormalises the patches to sum to 1.
     """
     options = RolloutOptions(head_fusion, discard_ratio, residual_weight, start_layer, end_layer)
-    rows = rollout_rows(
-        attentions,
-        layout,
-        options,
-        query=query,
-        pool_attention=pool_attention,
-        every_layer=every_layer,
-    )
+    steps = {"query": query, "pool_attention": pool_attention, "every_layer": every_layer}
+    rows = rollout_rows(attentions, layout, options, **steps)
     return patch_columns(rows, layout, renormalize=renormalize)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
-from vitviz.compute.attention_maps import fuse_heads, query_maps
+from vitviz.compute.attention_maps import fuse_heads, patch_columns, query_maps
 from vitviz.compute.class_maps import class_maps
 from vitviz.compute.head_stats import head_statistics
 from vitviz.compute.predictions import class_label
-from vitviz.compute.rollout import rollout, selected_layers
+from vitviz.compute.rollout import RolloutOptions, rollout_rows, selected_layers
 from vitviz.errors import AnalysisError, VitvizError
 from vitviz.export import titles
 from vitviz.export.animation import save_layer_animation
@@ -52,16 +52,8 @@ class BatchExporter:
     def run(self, paths, *, batch_size: int = 8, progress: bool = True) -> BatchReport:
         """Export the images ``paths``, ``batch_size`` per forward pass, under a tqdm bar."""
         report, request = BatchReport(), self.request
-        batches = read_batches(
-            paths,
-            self.spec,
-            report,
-            preprocess=request.preprocess,
-            batch_size=batch_size,
-            progress=progress,
-            desc="export",
-        )
-        for items in batches:
+        reading = (request.preprocess, batch_size, progress, "export")
+        for items in read_batches(paths, self.spec, report, *reading):
             try:
                 output = forward_batch(self.model, [item.prepared.tensor for item in items])
                 batch = self._analyse(output)
@@ -95,20 +87,14 @@ class BatchExporter:
         request, layout, attentions = self.request, output.layout, output.attentions
         query = parse_query(request.query, layout)
         end = selected_layers(len(attentions), 0, request.layer)[-1]
-        settings = dict(
-            query=query,
-            head_fusion=request.fusion,
-            discard_ratio=request.discard_ratio,
-            residual_weight=request.residual,
-            start_layer=request.start_layer,
-            end_layer=end,
-        )
-        batch = {"output": output, "query": query, "layer": end, "settings": settings}
+        fields = (request.fusion, request.discard_ratio, request.residual, request.start_layer, end)
+        options = RolloutOptions(*fields)
+        batch = {"output": output, "query": query, "layer": end, "options": options}
         if "rollout" in request.kinds:
             batch["rollout_layers"] = selected_layers(len(attentions), request.start_layer, end)
             steps = {"pool_attention": output.pool_attention, "every_layer": request.animated}
-            # [B, rows, cols], or [B, layers, rows, cols] for animations
-            batch["rollout"] = rollout(attentions, layout, **steps, **settings)
+            rows = rollout_rows(attentions, layout, options, query=query, **steps)  # [B, (k,) N]
+            batch["rollout"] = patch_columns(rows, layout)  # [B, (layers,) rows, cols]
         if {"head", "grid"} & set(request.kinds):
             if query == "pool":
                 raise AnalysisError(
@@ -122,19 +108,11 @@ class BatchExporter:
     def _maps(self, item: BatchItem, maps, names: list[str], label: str = "attention"):
         """``[frames, rows, cols]`` maps as the frames of an animation, or the last as a figure."""
         request, grid, base = self.request, item.prepared.grid, item.picture_base
-        options = request.picture
+        options = {"options": request.picture, "label": label}
         if request.animated:
-            return partial(
-                save_layer_animation,
-                maps,
-                grid,
-                base,
-                names,
-                options=options,
-                fps=request.fps,
-                fixed_scale=not request.frame_scale,
-            )
-        return map_image_figure(maps[-1], grid, base, title=names[-1], options=options, label=label)
+            scale = {"fps": request.fps, "fixed_scale": not request.frame_scale}
+            return partial(save_layer_animation, maps, grid, base, names, **options, **scale)
+        return map_image_figure(maps[-1], grid, base, title=names[-1], **options)
 
     def _about(self, item: BatchItem, batch) -> dict:
         """The title parts every map shares: model, query, image."""
@@ -142,15 +120,10 @@ class BatchExporter:
         return {"model": self.model_name, "query": query, "image": Path(item.source).name}
 
     def _rollout(self, item: BatchItem, batch, index: int):
-        request, layers = self.request, batch["rollout_layers"]
-        settings = dict(
-            self._about(item, batch),
-            start_layer=layers[0],
-            fusion=request.fusion,
-            discard_ratio=request.discard_ratio,
-            residual=request.residual,
-        )
-        names = [titles.rollout_title(**settings, end_layer=end) for end in layers]
+        request, layers, about = self.request, batch["rollout_layers"], self._about(item, batch)
+        settings = {"fusion": request.fusion, "start_layer": layers[0]}
+        settings.update(discard_ratio=request.discard_ratio, residual=request.residual)
+        names = [titles.rollout_title(**about, **settings, end_layer=end) for end in layers]
         maps = batch["rollout"][index]  # [rows, cols], or [layers, rows, cols] animated
         yield "rollout", self._maps(item, maps if request.animated else maps[None], names)
 
@@ -168,16 +141,9 @@ class BatchExporter:
 
     def _grid(self, item: BatchItem, batch, index: int):
         request, title = self.request, titles.grid_title(**self._about(item, batch))
-        yield (
-            "grid",
-            heads_grid_figure(
-                batch["maps"][index],
-                title=title,
-                cmap=request.picture.cmap,
-                fusion=request.fusion,
-                shared_scale=request.shared_scale,
-            ),
-        )
+        style = {"cmap": request.picture.cmap, "shared_scale": request.shared_scale}
+        maps, fusion = batch["maps"][index], request.fusion  # [L, H, rows, cols]
+        yield "grid", heads_grid_figure(maps, title=title, fusion=fusion, **style)
 
     def _stats(self, item: BatchItem, batch, index: int):
         stats, by = batch["stats"], self.request.colour_by
@@ -188,31 +154,14 @@ class BatchExporter:
             colour = as_numpy(stats.prefix_mass[index].sum(-1))
             label = "attention on prefix tokens"
         title = titles.distance_title(self.model_name, image=Path(item.source).name)
-        yield (
-            "distance",
-            attention_distance_figure(
-                as_numpy(stats.mean_distance[index]),
-                title=title,
-                colour=colour,
-                colour_label=label,
-                cmap=self.request.picture.cmap,
-            ),
-        )
+        style = {"colour": colour, "colour_label": label, "cmap": self.request.picture.cmap}
+        distance = as_numpy(stats.mean_distance[index])  # [L, H]
+        yield "distance", attention_distance_figure(distance, title=title, **style)
 
     def _deck(self, item: BatchItem, batch, index: int):
-        yield (
-            "deck",
-            partial(
-                save_deck,
-                model=self.model,
-                spec=self.spec,
-                image=item.image,
-                prepared=item.prepared,
-                options=self.request.picture,
-                model_name=self.model_name,
-                image_name=Path(item.source).name,
-            ),
-        )
+        about = {"model_name": self.model_name, "image_name": Path(item.source).name}
+        inputs = dict(model=self.model, spec=self.spec, image=item.image, prepared=item.prepared)
+        yield "deck", partial(save_deck, **inputs, options=self.request.picture, **about)
 
     def _class(self, item: BatchItem, batch, index: int):
         request, logits = self.request, batch["output"].logits
@@ -222,18 +171,13 @@ class BatchExporter:
         wanted = wanted or [int(logits[index].argmax())]  # the image's top-1
         probabilities = torch.softmax(logits[index].float(), dim=-1)  # [C]
         # One forward with gradients, one backward per class: maps [K, rows, cols].
-        tensor, settings = item.prepared.tensor, batch["settings"]
-        maps = class_maps(self.model, tensor, wanted, method=request.method, **settings)[0]
+        settings = {"method": request.method, "options": batch["options"], "query": batch["query"]}
+        maps = class_maps(self.model, item.prepared.tensor, wanted, **settings)[0]
         for class_map, class_index in zip(maps, wanted, strict=True):
             label = class_label(class_index, self.spec.labels)
-            title = titles.class_title(
-                self.model_name,
-                label,
-                index=class_index,
-                method=request.method,
-                probability=float(probabilities[class_index]),
-                image=Path(item.source).name,
-            )
+            chance, image = float(probabilities[class_index]), Path(item.source).name
+            about = {"method": request.method, "probability": chance, "image": image}
+            title = titles.class_title(self.model_name, label, index=class_index, **about)
             safe = "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")[:40] or "class"
             figure = self._maps(item, class_map[None], [title], request.method.replace("_", " "))
             yield f"class{class_index}-{safe}_{request.method}", figure

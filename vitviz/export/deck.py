@@ -48,9 +48,10 @@ def _grid_page(image, grid, title: str):
     return figure
 
 
-def _panels_page(maps, names, image, grid, title: str, options, label: str, shared: bool):
-    """Small multiples of ``maps`` on the image, one colour bar (``shared``) or one each."""
-    maps = as_numpy(maps)  # [panels, rows, cols]
+def _panels_page(maps, names, title: str, drawn, label="attention", shared=False):
+    """Small multiples of ``maps`` on the image, one colour bar (``shared``) or one each;
+    ``drawn`` is the ``(image, grid, options)`` they are drawn with."""
+    (image, grid, options), maps = drawn, as_numpy(maps)  # [panels, rows, cols]
     cols = math.ceil(math.sqrt(len(maps) * 1.5))
     figure = slide_figure(12, 7.5)
     low, high = (np.nanmin(maps), np.nanmax(maps)) if shared else (None, None)
@@ -90,37 +91,19 @@ def save_deck(
     means_of = query_label(None if layout.class_index is not None else "patches", layout)
     (ph, pw), (rows, cols), layers = grid.patch_size, layout.grid, range(depth)
     seen = f"{rows} x {cols} patches of {ph} x {pw} pixels, {depth} layers"
+    drawn = (picture, grid, options)
+    rolled = titles.rollout_title(
+        name, query, start_layer=0, end_layer=depth - 1, fusion="mean", image=image_name
+    )
+    forming_title = f"Attention rollout of {query}, forming layer by layer\n{about}"
+    means_title = f"Attention of {means_of}, mean of the heads, layer by layer\n{about}"
     pages = [
         _grid_page(picture, grid, f"{image_name or 'The image'} as {name} sees it\n{seen}"),
-        map_image_figure(
-            forming[-1],
-            grid,
-            picture,
-            options=options,
-            title=titles.rollout_title(
-                name, query, start_layer=0, end_layer=depth - 1, fusion="mean", image=image_name
-            ),
-        ),
+        map_image_figure(forming[-1], grid, picture, options=options, title=rolled),
         _panels_page(
-            forming,
-            [f"up to layer {n}" for n in layers],
-            picture,
-            grid,
-            f"Attention rollout of {query}, forming layer by layer\n{about}",
-            options,
-            "attention",
-            shared=True,
+            forming, [f"up to layer {n}" for n in layers], forming_title, drawn, shared=True
         ),
-        _panels_page(
-            means,
-            [f"layer {n}" for n in layers],
-            picture,
-            grid,
-            f"Attention of {means_of}, mean of the heads, layer by layer\n{about}",
-            options,
-            "attention",
-            shared=False,
-        ),
+        _panels_page(means, [f"layer {n}" for n in layers], means_title, drawn),
     ]
     if output.logits is not None:
         probabilities = torch.softmax(output.logits[0].float(), dim=-1)  # [C]
@@ -128,7 +111,7 @@ def save_deck(
         names = [f"{class_label(c, spec.labels)} ({probabilities[c]:.1%})" for c in top]
         title = f"Relevance (Chefer et al. 2021) of the top-{len(top)} classes\n{about}"
         maps = class_maps(model, prepared.tensor, top)[0]  # [K, rows, cols]
-        pages.append(_panels_page(maps, names, picture, grid, title, options, "relevance", False))
+        pages.append(_panels_page(maps, names, title, drawn, "relevance"))
     distance = head_statistics(output.attentions, layout, spec.patch_size).mean_distance[0]
     title = titles.distance_title(name, image=image_name)
     pages.append(attention_distance_figure(as_numpy(distance), title=title))

@@ -14,7 +14,7 @@ from matplotlib.path import Path
 from PIL import Image
 
 from vitviz.compute import render
-from vitviz.compute.geometry import PatchGrid
+from vitviz.compute.preprocess import PatchGrid
 from vitviz.errors import AnalysisError
 from vitviz.export.styles import MapStyle
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from vitviz.compute.predictions import top_k_batch
+from vitviz.compute.predictions import top_k
 from vitviz.compute.preprocess import PreprocessMode
 from vitviz.export.reading import BatchReport, forward_batch, read_batches
 
@@ -22,19 +22,11 @@ def predict_images(
     """
     report = BatchReport()
     results: list[dict[str, Any]] = []
-    batches = read_batches(
-        paths,
-        spec,
-        report,
-        preprocess=preprocess,
-        batch_size=batch_size,
-        progress=progress,
-        desc="predict",
-    )
-    for group in batches:
+    for group in read_batches(paths, spec, report, preprocess, batch_size, progress, "predict"):
         output = forward_batch(model, [item.prepared.tensor for item in group], capture=False)
-        ranked = top_k_batch(output.logits, spec.labels, topk, batch_size=len(group))
-        for item, predictions in zip(group, ranked, strict=True):
+        rows = [None] * len(group) if output.logits is None else output.logits  # [B, C]
+        for item, row in zip(group, rows, strict=True):
+            predictions = top_k(row, spec.labels, topk)
             classes = [dataclasses.asdict(p) for p in predictions.classes]
             results.append({"image": item.source, "predictions": classes})
             if predictions.reason:

@@ -34,11 +34,6 @@ class BatchReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     done: int = 0
 
-    @property
-    def ok(self) -> bool:
-        """Whether every image was exported completely."""
-        return not self.failures
-
     def fail(self, image: str, message: str) -> None:
         """Record that ``image`` failed with a user-facing ``message``."""
         logger.warning("%s: %s", image, message)
@@ -83,7 +78,7 @@ def forward_batch(model: torch.nn.Module, tensors: Sequence[torch.Tensor], *, ca
 
 
 def read_batches(
-    paths, spec, report, *, preprocess=PreprocessMode.CROP, batch_size=8, progress=True, desc=""
+    paths, spec, report, preprocess=PreprocessMode.CROP, batch_size=8, progress=True, desc=""
 ) -> Iterator[list[BatchItem]]:
     """Lists of :class:`BatchItem` with inputs of one size (they stack), ``batch_size``
     images read at a time for ``spec``'s model; an unreadable image goes to ``report``.

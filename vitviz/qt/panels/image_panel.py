@@ -2,7 +2,7 @@
 
 The whole original image is drawn, with the region the model sees (the crop) left bright
 and the rest dimmed; the patch grid and the map are placed through the result's
-:class:`~vitviz.compute.geometry.PatchGrid`, so they sit on the original pixels whatever
+:class:`~vitviz.compute.preprocess.PatchGrid`, so they sit on the original pixels whatever
 the resize and crop. Prefix tokens (CLS, DIST, REG0…) are chips beside the image.
 Hovering shows the patch under the pointer (named, with the map's value there, in a line
 of text), a click makes it the query, arrow keys move the query, and the map chosen in
