@@ -5,8 +5,8 @@ the top class's map, points at a patch of the object, and saves the window.
 
 Usage::
 
-    QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1600x1000x24" \
-        python scripts/screenshot.py [--out resources/screenshot.png]
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" \
+        python scripts/screenshot.py [--out resources/screenshot.png] [--preset present]
 
 (offscreen works too, but its 800 x 800 screen caps the window size)
 """
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 
 from vitviz.app import build_parser, create_window
 from vitviz.qt.samples import demo_sample
+from vitviz.qt.window.actions import select_top_class
 
 logger = logging.getLogger("screenshot")
 
@@ -51,6 +52,9 @@ def main() -> None:
     parser.add_argument("--overlay", default="rollout", help="map over the image")
     parser.add_argument("--threshold", type=float, help="DINO's mass threshold (Keep top mass)")
     parser.add_argument("--size", type=int, nargs=2, default=(1600, 1000))
+    parser.add_argument(
+        "--preset", default="explore", choices=("explore", "present", "inspect"), help="layout"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with tempfile.TemporaryDirectory() as folder:
@@ -64,7 +68,7 @@ def main() -> None:
         else:
             window.images.set_image(demo_sample(args.sample))
         wait_for(app, lambda: controller.idle and state.results.image is not None)
-        window.commands.select_top_class(0)
+        select_top_class(state, 0)
         wait_for(app, lambda: controller.idle)
         # Point at the centre of mass of the top class's map: on the object.
         class_map = state.results.class_maps[(state.selection.class_index, "relevance")]
@@ -78,6 +82,7 @@ def main() -> None:
         state.view.overlay = args.overlay
         state.view.mass_threshold = args.threshold
         window.docks["class_map"].raise_()
+        window.presets.show(args.preset)  # Present fills the screen: size Xvfb's to --size
         for _ in range(30):
             app.processEvents()
             time.sleep(0.02)
