@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QTabBar
 
 from tests.qt.shell_fakes import FakePipeline, make_image
 from tests.qt.test_main_window import build_window
@@ -81,6 +81,7 @@ def test_present_is_full_screen_and_escape_goes_back(window, qtbot):
     assert window.presets.current == "present"
     assert window.isFullScreen()
     assert set(on_screen(window)) == {"image_panel", "selected_head", "predictions"}
+    assert not [bar for bar in window.findChildren(QTabBar) if bar.isVisible()]
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert window.presets.current == "inspect"
     assert not window.isFullScreen()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import partial
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from vitviz.qt.controller import Controller
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         self.pictures = PicturesOut(state, self.settings, self)
         self.toolbar = MainToolbar(state, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar.view_bar)
+        self.menuBar().setCornerWidget(self.toolbar.view_bar)
         self.presets = Presets(self, self.settings)
         self.persistence = WindowSettings(state, self.settings, self)
         self.model_picker = self.toolbar.model_picker
@@ -110,10 +110,6 @@ class MainWindow(QMainWindow):
             fit_to_screen(self)
             if self.settings.window_state(self.presets.current) is None:
                 self.presets.reset()  # sized to the window, now that its size is known
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)
-        self.toolbar.wrap(self)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
         if self.images.accepts(event.mimeData()):

@@ -121,7 +121,7 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "opacity_up": lambda: setattr(view, "opacity", round(min(view.opacity + 0.1, 1.0), 2)),
         "opacity_down": lambda: setattr(view, "opacity", round(max(view.opacity - 0.1, 0.0), 2)),
         "layout_explore": lambda: presets.show("explore"),
-        "layout_present": presets.toggle_present,
+        "layout_present": lambda: setattr(view, "presentation", not view.presentation),
         "layout_inspect": lambda: presets.show("inspect"),
         "leave_presentation": lambda: setattr(view, "presentation", False),
         "reset_layout": presets.reset,

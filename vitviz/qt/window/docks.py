@@ -31,10 +31,8 @@ PANELS = (
 )
 AREA = Qt.DockWidgetArea
 AREAS = {
-    "top": AREA.TopDockWidgetArea,
-    "bottom": AREA.BottomDockWidgetArea,
-    "left": AREA.LeftDockWidgetArea,
-    "right": AREA.RightDockWidgetArea,
+    side: getattr(AREA, f"{side.title()}DockWidgetArea")
+    for side in ("top", "bottom", "left", "right")
 }
 
 

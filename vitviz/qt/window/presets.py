@@ -9,8 +9,8 @@ screen with large fonts: ``state.view.presentation`` is true exactly while it is
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QMainWindow, QTabBar
 
 from vitviz.qt.settings import Settings
 from vitviz.qt.widgets.bindings import listen
@@ -26,7 +26,7 @@ PRESETS = {
         (),
         (
             (("image_panel", "heads_grid"), (0.64, 0.36), V),
-            (("image_panel", "rollout_panel", "selected_head"), (0.44, 0.31, 0.25), H),
+            (("image_panel", "rollout_panel", "selected_head"), (0.44, 0.32, 0.24), H),
             (("heads_grid", "predictions", "head_stats_plot"), (0.44, 0.31, 0.25), H),
         ),
     ),
@@ -59,14 +59,7 @@ class Presets:
         self._default = window.saveState()
         self._font, self._was_maximized = QFont(window.font()), False
         view = window.state.view
-        listen(window, view.events.presentation, lambda on: self.show(self._target(on)))
-
-    def _target(self, present: bool) -> str:
-        return "present" if present else self.back if self.current == "present" else self.current
-
-    def toggle_present(self) -> None:
-        """Present, or back to the preset shown before it."""
-        self.show("back" if self.current == "present" else "present")
+        listen(window, view.events.presentation, lambda on: self.show("present" if on else "back"))
 
     def show(self, name: str) -> None:
         """Show preset ``name`` ("back": the one before Present) as the user left it."""
@@ -80,25 +73,21 @@ class Presets:
         if name != "present":
             self.back = name
         self.current = name
-        self._mark()
+        window.actions_by_name[f"layout_{name}"].setChecked(True)
         saved = self.settings.window_state(name)
         if saved is None or not window.restoreState(saved):
             self.reset()
         self._full_screen(name == "present")  # after restoreState, which leaves full screen
+        window.toolbar.view_bar.setVisible(name != "present")  # beside the menus, not in the state
         window.state.view.presentation = name == "present"
 
     def restore(self, name: str) -> None:
         """Start in preset ``name`` as it was left (laid out afresh when never left)."""
         self.current = self.back = name
-        self._mark()
+        self.window.actions_by_name[f"layout_{name}"].setChecked(True)
         saved = self.settings.window_state(name)
         if saved is not None:
             self.window.restoreState(saved)
-
-    def _mark(self) -> None:
-        action = self.window.findChild(QAction, f"action_layout_{self.current}")
-        if action is not None:  # the actions are made after the presets
-            action.setChecked(True)
 
     def save(self) -> None:
         """Remember the current preset's layout (and that it is the current one)."""
@@ -116,11 +105,13 @@ class Presets:
             else:
                 window.splitDockWidget(docks[anchor], docks[name], V)
         for name in set(docks) - set(shown or docks):
-            # Floated first: a hidden tab left docked leaves its tab bar on screen (Qt 6).
-            docks[name].setFloating(True)
+            docks[name].setFloating(True)  # out of the tab group, which then goes
             docks[name].hide()
-        for toolbar in (window.toolbar, window.toolbar.view_bar):
-            toolbar.setVisible(self.current != "present")
+        hidden = {docks[name].windowTitle() for name in set(docks) - set(shown or docks)}
+        for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if {bar.tabText(i) for i in range(bar.count())} & hidden:
+                bar.hide()  # Qt 6 can leave the tab bar of hidden docks on screen
+        window.toolbar.setVisible(self.current != "present")
         for names, fractions, orientation in sizes:
             length = window.width() if orientation == H else window.height()
             pixels = [round(f * length) for f in fractions]

@@ -8,7 +8,7 @@ shortcuts and the panels always agree.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QToolBar, QWidget
 
 from vitviz.qt.model_picker import ModelPicker
 from vitviz.qt.widgets.bindings import bind_combo
@@ -22,8 +22,8 @@ MODE_LABELS = ("Checkpoint crop", "Whole image", "Native aspect")
 
 class MainToolbar(QToolBar):
     """The window's fixed toolbar of ``state``'s inputs, and ``view_bar`` of its view
-    options (on a second row when one is too narrow, :meth:`wrap`); its ``model_picker``
-    asks the window for the model and checkpoint dialogs."""
+    options (beside the menus, so that one row fits 1024 px); its ``model_picker`` asks
+    the window for the model and checkpoint dialogs."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__("Main", parent, objectName="main_toolbar", movable=False)
@@ -56,14 +56,6 @@ class MainToolbar(QToolBar):
             setattr(self, name, self._add(bar, label, widget))
         self.view_bar.addSeparator()
         self.view_bar.addWidget(MassThresholdControl(state.view, self.view_bar))
-
-    def wrap(self, window: QMainWindow) -> None:
-        """Put the view options on a second row when both rows do not fit ``window``."""
-        wide = self.sizeHint().width() + self.view_bar.sizeHint().width() > window.width()
-        if wide and not window.toolBarBreak(self.view_bar):
-            window.insertToolBarBreak(self.view_bar)
-        elif not wide and window.toolBarBreak(self.view_bar):
-            window.removeToolBarBreak(self.view_bar)
 
     @staticmethod
     def _add(bar: QToolBar, label: str, widget: QWidget) -> QWidget:
