@@ -5,8 +5,8 @@ the top class's map, points at a patch of the object, and saves the window.
 
 Usage::
 
-    QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1600x1000x24" \
-        python scripts/screenshot.py [--out resources/screenshot.png]
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" \
+        python scripts/screenshot.py [--out resources/screenshot.png] [--preset present]
 
 (offscreen works too, but its 800 x 800 screen caps the window size)
 """
@@ -51,6 +51,9 @@ def main() -> None:
     parser.add_argument("--overlay", default="rollout", help="map over the image")
     parser.add_argument("--threshold", type=float, help="DINO's mass threshold (Keep top mass)")
     parser.add_argument("--size", type=int, nargs=2, default=(1600, 1000))
+    parser.add_argument(
+        "--preset", default="explore", choices=("explore", "present", "inspect"), help="layout"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with tempfile.TemporaryDirectory() as folder:
@@ -78,6 +81,7 @@ def main() -> None:
         state.view.overlay = args.overlay
         state.view.mass_threshold = args.threshold
         window.docks["class_map"].raise_()
+        window.presets.show(args.preset)  # Present fills the screen: size Xvfb's to --size
         for _ in range(30):
             app.processEvents()
             time.sleep(0.02)

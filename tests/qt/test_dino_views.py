@@ -100,6 +100,6 @@ def test_the_window_toolbar_has_the_control(qtbot, settings):
     from tests.qt.test_main_window import FakePipeline, build_window
 
     window = build_window(qtbot, settings, FakePipeline())
-    control = window.toolbar.findChild(MassThresholdControl)
+    control = window.toolbar.view_bar.findChild(MassThresholdControl)
     control.check.setChecked(True)
     assert window.state.view.mass_threshold == pytest.approx(0.6)

@@ -378,7 +378,7 @@ def test_settings_persist_layout_model_and_view(qtbot, settings, pipeline, image
     assert "vit_other" in again.model_picker.sources
     assert settings.recent_files() == [str(image_file)]
     assert not again.docks["tokens"].isVisible()
-    again.panel_docks.reset_layout()
+    again.presets.reset()
     assert again.docks["tokens"].isVisibleTo(again)
 
 

@@ -133,7 +133,7 @@ def act(rng: random.Random, qtbot, window: MainWindow) -> None:
         elif isinstance(widget, QAbstractButton) and widget.isEnabled():
             widget.click()
     elif roll < 0.80:
-        window.toolbar.opacity_slider.setValue(rng.random())
+        window.state.view.opacity = rng.random()
     elif roll < 0.87:
         size = rng.randrange(60, 400), rng.randrange(60, 400)
         window.images.set_image(make_image(*size, seed=rng.randrange(10**6)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import partial
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QShowEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from vitviz.qt.controller import Controller
@@ -26,11 +26,10 @@ from vitviz.qt.window.image_input import ImageInput
 from vitviz.qt.window.model_input import ModelInput
 from vitviz.qt.window.persistence import WindowSettings, fit_to_screen
 from vitviz.qt.window.pictures import PicturesOut
+from vitviz.qt.window.presets import Presets
 from vitviz.qt.window.status import StatusIndicators
 from vitviz.qt.window.toolbar import MainToolbar
 from vitviz.state import AppState
-
-PRESENTATION_FONT_SCALE = 1.6
 
 
 class MainWindow(QMainWindow):
@@ -59,10 +58,12 @@ class MainWindow(QMainWindow):
         self.panels, self.docks = self.panel_docks.panels, self.panel_docks.docks
         self.images = ImageInput(state, self.settings, self)
         self.models = ModelInput(state, self.settings, controller, self)
-        self.pictures = PicturesOut(state, self)
-        self.persistence = WindowSettings(state, self.settings, self)
+        self.pictures = PicturesOut(state, self.settings, self)
         self.toolbar = MainToolbar(state, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.menuBar().setCornerWidget(self.toolbar.view_bar)
+        self.presets = Presets(self, self.settings)
+        self.persistence = WindowSettings(state, self.settings, self)
         self.model_picker = self.toolbar.model_picker
         self.model_picker.browse_requested.connect(self.models.choose_model_dialog)
         self.model_picker.checkpoint_requested.connect(self.models.open_checkpoint_dialog)
@@ -78,10 +79,8 @@ class MainWindow(QMainWindow):
             ],
         }
         build_menus(self, self.actions_by_name, fillers)
-        self._normal_font, self._was_maximized = QFont(self.font()), False
         listen(self, state.results.events.model, self._on_model_shown)
         listen(self, state.results.events.image, lambda *_: self._update_title())
-        listen(self, state.view.events.presentation, self._present)
         listen(self, state.view.events.colormap, partial(self.settings.remember, "colormap"))
         self._fitted = False
         self.persistence.restore()
@@ -104,27 +103,13 @@ class MainWindow(QMainWindow):
         parts = ("vitviz", model and model.spec.name, image and image.name)
         self.setWindowTitle(" — ".join(part for part in parts if part))
 
-    def _present(self, on: bool) -> None:
-        """Presentation mode: full screen with larger fonts (the panels draw bolder lines);
-        leaving it restores the font and whether the window was maximised."""
-        if on:
-            self._was_maximized = self.isMaximized()
-            font = QFont(self._normal_font)
-            font.setPointSizeF(self._normal_font.pointSizeF() * PRESENTATION_FONT_SCALE)
-            self.setFont(font)
-            self.showFullScreen()
-        else:
-            self.setFont(self._normal_font)
-            if self._was_maximized:
-                self.showMaximized()
-            else:
-                self.showNormal()
-
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         if not self._fitted:  # the frame's size is known once the window is shown
             self._fitted = True
             fit_to_screen(self)
+            if self.settings.window_state(self.presets.current) is None:
+                self.presets.reset()  # sized to the window, now that its size is known
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
         if self.images.accepts(event.mimeData()):

@@ -1,9 +1,9 @@
 """What the app remembers between runs, kept in QSettings.
 
 Recent files, the last model, device and precision, the preprocessing mode, the colormap
-and opacity, each checkpoint's chosen architecture, and the window's geometry and dock
-layout. Values read back are checked, so a settings file edited by hand (or written by
-another version) never breaks start-up.
+and opacity, each checkpoint's chosen architecture, the last folder of a file dialog, and
+the window's geometry and each layout preset's docks. Values read back are checked, so a
+settings file edited by hand (or written by another version) never breaks start-up.
 """
 
 from __future__ import annotations
@@ -94,14 +94,28 @@ class Settings:
         """Saved ``QMainWindow.saveGeometry()`` bytes, or None."""
         return self._read("window/geometry", None, QByteArray)
 
-    def window_state(self) -> QByteArray | None:
-        """Saved ``QMainWindow.saveState()`` bytes (dock layout), or None."""
-        return self._read("window/state", None, QByteArray)
+    def window_state(self, preset: str) -> QByteArray | None:
+        """Saved ``QMainWindow.saveState()`` bytes (dock layout) of a layout preset, or None."""
+        return self._read(f"window/state/{preset}", None, QByteArray)
 
-    def set_window_layout(self, geometry: QByteArray, state: QByteArray) -> None:
-        """Remember the window's geometry and dock layout."""
-        self._q.setValue("window/geometry", geometry)
-        self._q.setValue("window/state", state)
+    def set_window_state(self, preset: str, state: QByteArray | None) -> None:
+        """Remember the dock layout of a layout preset (None forgets it)."""
+        self._q.setValue(f"window/state/{preset}", state)
+
+    def preset(self) -> str:
+        """The layout preset shown last: Explore or Inspect (Present only when asked for)."""
+        value = self._read("window/preset", "explore")
+        return value if value in ("explore", "inspect") else "explore"
+
+    def folder(self) -> str:
+        """The folder of the file last opened or saved through a dialog ("" at first)."""
+        return self._read("last_folder", "")
+
+    def remember_folder(self, path: str) -> str:
+        """Remember ``path``'s folder for the next dialog; returns ``path``."""
+        if path:
+            self._q.setValue("last_folder", str(Path(path).parent))
+        return path
 
 
 def _key(path: str) -> str:

@@ -50,7 +50,7 @@ class ViewOptions:
     class_method : str
         Class-specific map method: one of :data:`CLASS_METHODS`.
     presentation : bool
-        Presentation mode: full screen, large fonts, high-contrast grid.
+        The Present layout is shown: full screen, large fonts, a thin grid in no colormap.
     overlay : str
         The map laid over the image: one of :data:`OVERLAYS` (the selected head, the
         selected layer's heads fused or each in its own colour, the rollout, the selected

@@ -31,7 +31,7 @@ MARKER_COLOR = QColor(0, 230, 255)
 HOVER_COLOR = QColor(255, 255, 255)
 FLAG_COLOR = QColor(255, 60, 60)
 GRID_COLOR = QColor(255, 255, 255, 70)
-HIGH_CONTRAST_GRID = QColor(255, 255, 0, 200)
+HIGH_CONTRAST_GRID = QColor(130, 170, 200, 190)  # a blue grey no colormap of the toolbar uses
 OUTSIDE_REGION = QColor(0, 0, 0, 150)
 ARROWS = {
     Qt.Key.Key_Left: (0, -1),
@@ -264,7 +264,7 @@ class MapView(QWidget):
 
     def _paint_grid(self, painter: QPainter, rect: QRectF) -> None:
         (rows, cols), contrast = self.grid, self.high_contrast
-        painter.setPen(QPen(HIGH_CONTRAST_GRID if contrast else GRID_COLOR, 2 if contrast else 1))
+        painter.setPen(QPen(HIGH_CONTRAST_GRID if contrast else GRID_COLOR, 1))
         for row in range(rows + 1):
             y = rect.top() + row * rect.height() / rows
             painter.drawLine(QLineF(rect.left(), y, rect.right(), y))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from vitviz.qt.model_card import show_model_card
@@ -33,8 +33,7 @@ MENUS = {
         "-",
         "export_panel",
         "export_window",
-        "export_figure",
-        "export_grid_figure",
+        "export_picture",
         "copy_panel",
         "copy_window",
         "export_deck",
@@ -50,8 +49,10 @@ MENUS = {
         "next_class_method",
         "opacity_up",
         "opacity_down",
-        "presentation",
         "-",
+        "layout_explore",
+        "layout_present",
+        "layout_inspect",
         ("&Panels", ("panels",)),
         "reset_layout",
     ),
@@ -74,28 +75,19 @@ def query_default(state: AppState) -> None:
         state.select_token(default_query(state.layout))
 
 
-def select_top_class(state: AppState, rank: int) -> None:
-    """Select the class predicted at ``rank`` (0 = top-1)."""
-    analysis = state.results.analysis
-    ranked = () if analysis is None else analysis.predictions.classes
-    if rank < len(ranked):
-        state.selection.class_index = ranked[rank].index
-
-
 def command_slots(window) -> dict[str, Callable[[], object]]:
     """What each shortcut name does, on ``window``'s state and helpers."""
     state, view = window.state, window.state.view
-    images, pictures = window.images, window.pictures
+    images, pictures, presets = window.images, window.pictures, window.presets
     return {
         "open_image": images.open_image_dialog,
         "paste_image": images.paste_image,
         "new_sample": images.new_sample,
         "choose_model": window.models.choose_model_dialog,
         "open_checkpoint": window.models.open_checkpoint_dialog,
-        "export_panel": lambda: pictures.export_dialog(window.panel_docks.current_panel()),
+        "export_panel": lambda: pictures.export_figure_dialog(window.panel_docks.current_dock),
         "export_window": lambda: pictures.export_dialog(window),
-        "export_figure": lambda: pictures.export_figure_dialog("map"),
-        "export_grid_figure": lambda: pictures.export_figure_dialog("grid"),
+        "export_picture": lambda: pictures.export_dialog(window.panel_docks.current_panel()),
         "export_deck": pictures.export_deck_dialog,
         "copy_panel": lambda: pictures.copy_to_clipboard(window.panel_docks.current_panel()),
         "copy_window": lambda: pictures.copy_to_clipboard(window),
@@ -120,9 +112,11 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
         "next_class_method": lambda: cycle(view, "class_method", CLASS_METHODS),
         "opacity_up": lambda: setattr(view, "opacity", round(min(view.opacity + 0.1, 1.0), 2)),
         "opacity_down": lambda: setattr(view, "opacity", round(max(view.opacity - 0.1, 0.0), 2)),
-        "presentation": lambda: setattr(view, "presentation", not view.presentation),
+        "layout_explore": lambda: presets.show("explore"),
+        "layout_present": lambda: setattr(view, "presentation", not view.presentation),
+        "layout_inspect": lambda: presets.show("inspect"),
         "leave_presentation": lambda: setattr(view, "presentation", False),
-        "reset_layout": window.panel_docks.reset_layout,
+        "reset_layout": presets.reset,
         "help": lambda: ShortcutSheet(window).show(),
         "about_model": lambda: show_model_card(state.results.model, window),
     }
@@ -131,7 +125,7 @@ def command_slots(window) -> dict[str, Callable[[], object]]:
 def build_actions(window: QMainWindow, slots: dict[str, Callable[[], object]]):
     """One action per shortcut, triggering its slot, active anywhere in ``window`` (added to
     it, so that its keys work even when no menu lists it). Returns them by name; the grid
-    and presentation toggles are checkable and follow ``window.state``."""
+    toggle follows ``window.state``, the layouts are checkable, one at a time."""
     actions = {}
     for entry in SHORTCUTS:
         action = actions[entry.name] = QAction(entry.text, window)
@@ -141,13 +135,12 @@ def build_actions(window: QMainWindow, slots: dict[str, Callable[[], object]]):
         action.setStatusTip(entry.description)
         action.triggered.connect(lambda _checked=False, slot=slots[entry.name]: slot())
         window.addAction(action)
-    view = window.state.view
-    for name, field in (("toggle_grid", "show_grid"), ("presentation", "presentation")):
-        actions[name].setCheckable(True)
-        actions[name].setChecked(getattr(view, field))
-        listen(
-            window, getattr(view.events, field), lambda on, *_, a=actions[name]: a.setChecked(on)
-        )
+    view, layouts = window.state.view, QActionGroup(window)
+    actions["toggle_grid"].setCheckable(True)
+    actions["toggle_grid"].setChecked(view.show_grid)
+    listen(window, view.events.show_grid, lambda on, *_: actions["toggle_grid"].setChecked(on))
+    for name in ("explore", "present", "inspect"):  # checked by window.presets
+        layouts.addAction(actions[f"layout_{name}"]).setCheckable(True)
     return actions
 
 

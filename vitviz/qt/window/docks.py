@@ -1,7 +1,7 @@
-"""The panels in their docks: which panels, where they start, reset, and which one is current.
+"""The panels in their docks: which panels, where they start, and which one is current.
 
-The layout is a table (:data:`PANELS`), so the default arrangement reads at a glance and
-``View → Reset Layout`` can restore it.
+The arrangement is a table (:data:`PANELS`), so it reads at a glance; the layout presets
+(:mod:`vitviz.qt.window.presets`) show, move and size the docks from it.
 """
 
 from __future__ import annotations
@@ -14,27 +14,26 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QFrame, QMainWindow, QS
 from vitviz.state import AppState
 
 # (module under vitviz.qt.panels, class name, placement, anchor module). Placements, in
-# order: "left" / "right" start a dock area, "below" / "beside" split the anchor's place
-# vertically / horizontally, "tab" shares the anchor's place as a tab. Three columns:
-# image over rollout / class map / tokens; heads grid over selected head; predictions over
-# head statistics. Only one place holds tabs: with two, Qt 6 leaves a stray copy of the
-# second tab bar on screen.
+# order: "top" / "bottom" start a dock area, "below" / "beside" split the anchor's place
+# vertically / horizontally, "tab" shares the anchor's place as a tab. Two rows: the image,
+# rollout / class map / tokens and the selected head over the heads grid, predictions and
+# head statistics (:mod:`~vitviz.qt.window.presets` sizes them). Only one place holds
+# tabs: with two, Qt 6 leaves a stray copy of the second tab bar on screen.
 PANELS = (
-    ("image_panel", "ImagePanel", "left", None),
-    ("rollout_panel", "RolloutPanel", "below", "image_panel"),
+    ("image_panel", "ImagePanel", "top", None),
+    ("rollout_panel", "RolloutPanel", "beside", "image_panel"),
+    ("selected_head", "SelectedHeadPanel", "beside", "rollout_panel"),
     ("class_map", "ClassMapPanel", "tab", "rollout_panel"),
-    ("heads_grid", "HeadsGridPanel", "right", None),
+    ("heads_grid", "HeadsGridPanel", "bottom", None),
     ("predictions", "PredictionsPanel", "beside", "heads_grid"),
-    ("selected_head", "SelectedHeadPanel", "below", "heads_grid"),
-    ("head_stats_plot", "HeadStatsPlotPanel", "below", "predictions"),
+    ("head_stats_plot", "HeadStatsPlotPanel", "beside", "predictions"),
     ("tokens", "TokensPanel", "tab", "rollout_panel"),
 )
-# Starting sizes: (docks, sizes in pixels, orientation).
-SIZES = (
-    (("image_panel", "heads_grid", "predictions"), (560, 560, 420), Qt.Orientation.Horizontal),
-    (("image_panel", "rollout_panel"), (560, 380), Qt.Orientation.Vertical),
-    (("predictions", "head_stats_plot"), (260, 680), Qt.Orientation.Vertical),
-)
+AREA = Qt.DockWidgetArea
+AREAS = {
+    side: getattr(AREA, f"{side.title()}DockWidgetArea")
+    for side in ("top", "bottom", "left", "right")
+}
 
 
 class PanelDocks:
@@ -45,8 +44,9 @@ class PanelDocks:
         self.window = window
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
-        area = Qt.DockWidgetArea
-        areas = {"left": area.LeftDockWidgetArea, "right": area.RightDockWidgetArea}
+        for corner in Qt.Corner:  # the side areas, which presets use, run the window's height
+            side = "Left" if "Left" in corner.name else "Right"
+            window.setCorner(corner, getattr(AREA, f"{side}DockWidgetArea"))
         for module, class_name, placement, anchor in PANELS:
             panel_class = getattr(importlib.import_module(f"vitviz.qt.panels.{module}"), class_name)
             panel = self.panels[module] = panel_class(state)
@@ -58,8 +58,8 @@ class PanelDocks:
             scroll = QScrollArea(dock, frameShape=QFrame.Shape.NoFrame, widgetResizable=True)
             scroll.setWidget(panel)
             dock.setWidget(scroll)
-            if placement in areas:
-                window.addDockWidget(areas[placement], dock)
+            if placement in AREAS:
+                window.addDockWidget(AREAS[placement], dock)
             elif placement == "tab":
                 window.tabifyDockWidget(self.docks[anchor], dock)
             else:
@@ -69,17 +69,8 @@ class PanelDocks:
         for _module, _class_name, placement, anchor in PANELS:
             if placement == "tab":
                 self.docks[anchor].raise_()
-        for names, sizes, orientation in SIZES:
-            window.resizeDocks([self.docks[m] for m in names], sizes, orientation)
         self.current_dock = self.docks["image_panel"]
-        self._default_layout = window.saveState()
         QApplication.instance().focusChanged.connect(self._on_focus_changed)
-
-    def reset_layout(self) -> None:
-        """Put every panel back where it started."""
-        for dock in self.docks.values():
-            dock.show()
-        self.window.restoreState(self._default_layout)
 
     def current_panel(self) -> QWidget:
         """The panel last clicked or focused (the image panel at first)."""

@@ -56,8 +56,9 @@ class ImageInput:
         self.state.inputs.image = image
 
     def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
-        if path:
+        folder = self.settings.folder()
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", folder, IMAGE_FILTER)
+        if self.settings.remember_folder(path):
             self.open_path(path)
 
     def paste_image(self) -> bool:

@@ -49,8 +49,11 @@ class ModelInput:
 
     def open_checkpoint_dialog(self) -> None:
         """Open Checkpoint…: pick a file, then :meth:`open_checkpoint` it."""
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open checkpoint", "", CHECKPOINT_FILTER)
-        if path:
+        folder = self.settings.folder()
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open checkpoint", folder, CHECKPOINT_FILTER
+        )
+        if self.settings.remember_folder(path):
             self.open_checkpoint(path)
 
     def open_checkpoint(self, path: str) -> None:

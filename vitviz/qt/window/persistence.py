@@ -42,21 +42,20 @@ class WindowSettings:
         if colormap in COLORMAPS:
             view.colormap = colormap
         view.opacity = settings.opacity(view.opacity)
-        geometry, layout = settings.window_geometry(), settings.window_state()
+        geometry = settings.window_geometry()
         if geometry is None or not window.restoreGeometry(geometry):
             window.resize(DEFAULT_SIZE)
         fit_to_screen(window)
-        if layout is not None:
-            window.restoreState(layout)
+        window.presets.restore(settings.preset())
 
     def save(self) -> None:
         """Remember layout, opacity and inputs for the next run (the window remembers the
         colormap and the model as they change)."""
         settings, inputs, window = self.settings, self.state.inputs, self.window
-        settings.set_window_layout(
-            window.saveGeometry() if not window.isFullScreen() else QByteArray(),
-            window.saveState(),
+        settings.remember(
+            "window/geometry", window.saveGeometry() if not window.isFullScreen() else QByteArray()
         )
+        window.presets.save()
         settings.remember("opacity", float(self.state.view.opacity))
         for key in CHOICES:
             settings.remember(key, getattr(inputs, key))

@@ -12,14 +12,23 @@ from pathlib import Path
 from PySide6.QtCore import QMarginsF, QPoint, QSizeF
 from PySide6.QtGui import QGuiApplication, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 
 from vitviz.errors import VitvizError
 from vitviz.qt.overlay import describe_overlay, overlay_map
+from vitviz.qt.settings import Settings
 from vitviz.state import AppState
 
 EXPORT_FILTER = "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"
 NOTHING_YET = "Nothing to export yet: open an image first."
+# The figure each panel exports (Ctrl+E): the heads grid, or a map on the image (the
+# overlay named; "map" is the image panel's own overlay).
+PANEL_FIGURES = {
+    "dock_heads_grid": "grid",
+    "dock_rollout_panel": "rollout",
+    "dock_class_map": "class",
+    "dock_selected_head": "head",
+}
 
 
 def save_widget(widget: QWidget, path: str | Path) -> Path:
@@ -54,10 +63,10 @@ def save_widget(widget: QWidget, path: str | Path) -> Path:
 
 class PicturesOut:
     """Exporting and copying what ``state`` shows; ``window`` parents the dialogs and its
-    status bar says what was saved."""
+    status bar says what was saved; the dialogs start in ``settings``' last folder."""
 
-    def __init__(self, state: AppState, window: QMainWindow) -> None:
-        self.state, self.window = state, window
+    def __init__(self, state: AppState, settings: Settings, window: QMainWindow) -> None:
+        self.state, self.settings, self.window = state, settings, window
 
     def _save(self, what: str, write, path: str | Path) -> Path | None:
         """``write(path)``, saying where it went, or why not in the error bar."""
@@ -66,15 +75,33 @@ class PicturesOut:
         except (OSError, ValueError, VitvizError) as error:
             self.state.results.error = f"Could not export {what}: {error}"
             return None
+        self.state.results.error = None
         self.window.statusBar().showMessage(f"Saved {saved}", 5000)
         return saved
 
     def _ask(self, title: str, name: str, filters: str = EXPORT_FILTER) -> str:
-        return QFileDialog.getSaveFileName(self.window, title, name, filters)[0]
+        start = str(Path(self.settings.folder()) / name)
+        return self.settings.remember_folder(
+            QFileDialog.getSaveFileName(self.window, title, start, filters)[0]
+        )
+
+    def _without_errors(self, grab):
+        """``grab()`` with the error bar hidden: a message is no part of a picture."""
+        status = self.window.status
+        status.error_label.hide()
+        status.details_button.hide()
+        try:
+            return grab()
+        finally:
+            status.show_error(self.state.results.error)
 
     def export_widget(self, widget: QWidget, path: str | Path) -> Path | None:
         """Save ``widget`` to ``path`` (PNG / SVG / PDF)."""
-        return self._save("the picture", lambda p: save_widget(widget, p), path)
+
+        def write(p):
+            return self._without_errors(lambda: save_widget(widget, p))
+
+        return self._save("the picture", write, path)
 
     def export_dialog(self, widget: QWidget) -> None:
         """Ask for a file name and save ``widget`` there."""
@@ -85,7 +112,7 @@ class PicturesOut:
     def figure(self, kind: str):
         """A titled matplotlib figure of what is shown, or None before any result: ``kind``
         "map" is the image panel's map on the image, "grid" every head of every layer for
-        the query with a fused column."""
+        the query with a fused column, another the overlay of that name on the image."""
         from vitviz.export.map_figures import heads_grid_figure, map_image_figure
         from vitviz.export.pictures import PictureOptions
 
@@ -104,7 +131,11 @@ class PicturesOut:
                 fusion=view.fusion,
                 shared_scale=view.scale == "shared",
             )
-        grid_map = overlay_map(state)
+        shown = view.overlay
+        with view.events.blocked():  # the panels keep what they show
+            view.overlay = shown if kind == "map" else kind
+            grid_map, described = overlay_map(state), describe_overlay(state)
+            view.overlay = shown
         if grid_map is None:
             return None
         options = PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
@@ -112,7 +143,7 @@ class PicturesOut:
             grid_map,
             results.prepared.grid,
             results.image.image,
-            title=f"{model} · {describe_overlay(state)}",
+            title=f"{model} · {described}",
             options=options,
         )
 
@@ -126,8 +157,9 @@ class PicturesOut:
             return None
         return self._save("the figure", lambda p: save_figure(figure, p), path)
 
-    def export_figure_dialog(self, kind: str) -> None:
-        """Ask for a file name and save a figure there."""
+    def export_figure_dialog(self, dock: QDockWidget) -> None:
+        """Ask for a file name and save the figure of the panel in ``dock`` there."""
+        kind = PANEL_FIGURES.get(dock.objectName(), "map")
         if path := self._ask("Export figure", f"vitviz-{kind}.png"):
             self.export_figure(kind, path)
 
@@ -164,5 +196,6 @@ class PicturesOut:
 
     def copy_to_clipboard(self, widget: QWidget) -> None:
         """Put ``widget``'s picture on the clipboard."""
-        QGuiApplication.clipboard().setPixmap(widget.grab())
+        QGuiApplication.clipboard().setPixmap(self._without_errors(widget.grab))
+        self.state.results.error = None
         self.window.statusBar().showMessage("Copied to the clipboard", 3000)
