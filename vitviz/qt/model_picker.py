@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, QSortFilterProxyModel, QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -63,83 +63,63 @@ class ModelPicker(QComboBox):
     checkpoint_requested = Signal()
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, objectName="model_picker", minimumContentsLength=24)
         self.state = state
-        self.setObjectName("model_picker")
-        self.setMinimumContentsLength(24)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.sources: list[str] = ["demo"]  # listed, demo first
+        self.sources: list[str] = []  # listed above the separator, demo first
         self._archs: dict[str, str | None] = {}  # the architecture each file was opened as
-        self._rebuild()
+        self.insertSeparator(0)
+        for entry in (MORE_MODELS, OPEN_CHECKPOINT):
+            self.addItem(entry, entry)
+        self.remember("demo")
         self.activated.connect(self._on_activated)
-        listen(self, state.inputs.events.model_source, self._show_source)
         # The controller puts back the source before the architecture after a failure.
-        listen(
-            self,
-            state.inputs.events.arch,
-            lambda arch: self._archs.update({self.state.inputs.model_source: arch}),
-        )
-        self._show_source(state.inputs.model_source)
+        for event in (state.inputs.events.model_source, state.inputs.events.arch):
+            listen(self, event, self._show_source)
+        self._show_source()
 
     def remember(self, source: str) -> None:
         """List ``source`` (e.g. the last model of a previous session)."""
         if source not in self.sources:
+            self.insertItem(len(self.sources), describe_source(source), source)
+            self.setItemData(len(self.sources), source, Qt.ItemDataRole.ToolTipRole)
             self.sources.append(source)
-            self._rebuild()
 
-    def _rebuild(self) -> None:
-        self.blockSignals(True)
-        self.clear()
-        for source in self.sources:
-            self.addItem(describe_source(source), source)
-            self.setItemData(self.count() - 1, source, Qt.ItemDataRole.ToolTipRole)
-        self.insertSeparator(self.count())
-        self.addItem(MORE_MODELS, MORE_MODELS)
-        self.addItem(OPEN_CHECKPOINT, OPEN_CHECKPOINT)
+    def _show_source(self, *_: object) -> None:
+        # The state's source, not the event's: a failed load may have put it back meanwhile.
         source = self.state.inputs.model_source
-        self.setCurrentIndex(self.sources.index(source) if source in self.sources else 0)
-        self.blockSignals(False)
-
-    def _show_source(self, source: str) -> None:
         self._archs[source] = self.state.inputs.arch
         self.remember(source)
-        # The state's source, not the event's: a failed load may have put it back meanwhile.
-        shown = self.state.inputs.model_source
-        self.setToolTip(f"The model to look inside: {shown}")
-        self.blockSignals(True)
-        self.setCurrentIndex(self.sources.index(shown) if shown in self.sources else 0)
-        self.blockSignals(False)
+        self.setToolTip(f"The model to look inside: {source}")
+        with QSignalBlocker(self):
+            self.setCurrentIndex(self.findData(source))
 
     def _on_activated(self, index: int) -> None:
-        data = self.itemData(index)
-        # Dialogs decide the source; until then the picker shows the current model.
-        self._show_source(self.state.inputs.model_source)
+        data, inputs = self.itemData(index), self.state.inputs
+        self._show_source()  # dialogs decide the source; until then it shows the current one
         if data == MORE_MODELS:
             self.browse_requested.emit()
         elif data == OPEN_CHECKPOINT:
             self.checkpoint_requested.emit()
-        elif data and data != self.state.inputs.model_source:
-            with held_events(self.state.inputs):
-                self.state.inputs.arch = self._archs.get(data)
-                self.state.inputs.model_source = data
+        elif data and data != inputs.model_source:
+            with held_events(inputs):
+                inputs.arch, inputs.model_source = self._archs.get(data), data
 
 
 class SearchableListDialog(QDialog):
     """A filter box over a list of ``names`` (shown as ``labels``); returns the chosen one."""
 
     def __init__(self, title, prompt, names, parent=None, *, labels=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
+        super().__init__(parent, windowTitle=title)
         self.names = list(names)
         self.search = QLineEdit(self, placeholderText="Type to filter…", clearButtonEnabled=True)
         self._proxy = QSortFilterProxyModel(
             self, filterCaseSensitivity=Qt.CaseSensitivity.CaseInsensitive
         )
-        self._proxy.setSourceModel(QStringListModel(labels or names, self))
+        self._proxy.setSourceModel(QStringListModel(labels or self.names, self))
+        self.view = QListView(self, uniformItemSizes=True, model=self._proxy)
         self.search.textChanged.connect(self._proxy.setFilterFixedString)
-        self.search.textChanged.connect(self._select_first)
-        self.view = QListView(self, uniformItemSizes=True)
-        self.view.setModel(self._proxy)
+        self.search.textChanged.connect(lambda: self.view.setCurrentIndex(self._proxy.index(0, 0)))
         self.view.doubleClicked.connect(self.accept)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -147,13 +127,12 @@ class SearchableListDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt, self, wordWrap=True))
-        for widget in (self.search, self.view, QLabel(f"{len(names)} available", self), buttons):
-            layout.addWidget(widget)
+        layout.addWidget(QLabel(prompt, wordWrap=True))
+        layout.addWidget(self.search)
+        layout.addWidget(self.view)
+        layout.addWidget(QLabel(f"{len(self.names)} available"))
+        layout.addWidget(buttons)
         self.resize(520, 560)
-        self._select_first()
-
-    def _select_first(self) -> None:
         self.view.setCurrentIndex(self._proxy.index(0, 0))
 
     def visible_count(self) -> int:
@@ -170,12 +149,12 @@ def model_dialog(parent: QWidget | None = None) -> SearchableListDialog:
     """The searchable list of supported timm tags, cached ones marked."""
     from vitviz.vit.hub import is_cached
 
-    tags = list(supported_tags())
-    labels = [tag + (CACHED_MARK if is_cached(tag) else "") for tag in tags]
+    tags = supported_tags()
     prompt = (
         "Pretrained ViTs vitviz supports. Weights not yet cached are downloaded (needs "
         "the internet; Esc cancels a download)."
     )
+    labels = [tag + (CACHED_MARK if is_cached(tag) else "") for tag in tags]
     return SearchableListDialog("Choose a timm model", prompt, tags, parent, labels=labels)
 
 
