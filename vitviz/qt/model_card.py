@@ -57,16 +57,11 @@ def model_card(model: LoadedModel | None) -> str:
 
 def show_model_card(model: LoadedModel | None, parent: QWidget) -> QDialog:
     """Open the "About this model" dialog (not modal) and return it."""
-    dialog = QDialog(parent)
-    dialog.setWindowTitle("About this model")
+    dialog = QDialog(parent, windowTitle="About this model")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    text = QTextBrowser(dialog)
-    text.setObjectName("model_card")
-    text.setMarkdown(model_card(model))
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
-    buttons.rejected.connect(dialog.reject)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, rejected=dialog.reject)
     layout = QVBoxLayout(dialog)
-    layout.addWidget(text)
+    layout.addWidget(QTextBrowser(objectName="model_card", markdown=model_card(model)))
     layout.addWidget(buttons)
     dialog.resize(720, 640)
     dialog.show()

@@ -1,7 +1,5 @@
-"""The sample images the app offers: generated demo shapes and a bundled photograph.
-
-Apart from the window, so that start-up picks its first image before importing the window.
-"""
+"""The sample images the app offers: generated demo shapes and a bundled photograph (apart
+from the window, so that start-up picks its first image before importing the window)."""
 
 from __future__ import annotations
 
