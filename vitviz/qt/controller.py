@@ -1,18 +1,13 @@
 """Runs the model and every analysis off the UI thread and puts the results into the state.
 
 Each change of ``state.inputs`` becomes an immutable :class:`Request` with a new generation;
-one worker thread runs one at a time: load the model (cached), prepare the image, forward
-with attention capture, then every derived analysis. New rollout options and a class map (a
-backward pass per class, cached in ``results.class_maps``) are requests on the result on
-screen. A request waits while another runs, replacing an older waiting one of its kind; a
-response no longer the newest of its kind is dropped, never shown. The worker never touches
-the state or Qt objects: its frozen :class:`Response` reaches the UI thread through a queued
-signal. torch's thread count is set once per thread: one on the UI thread (``vitviz.app``),
-every core but one in the worker. Failures keep what is shown: the message goes to
-``results.error`` and the inputs back to those on screen; a GPU out-of-memory error reruns on
-the CPU; a bare checkpoint whose weights fit several architectures comes back with the
-choices (:attr:`Controller.architecture_needed`). ``synchronous=True`` (tests, benchmarks)
-runs requests at once in the calling thread.
+one worker thread runs one at a time (the model is cached): preprocessing, the forward pass
+with attention, every derived analysis. New rollout options and a class map are requests on
+the result on screen. A request waits while another runs, replacing an older waiting one of
+its kind; a response no longer the newest of its kind is dropped, never shown. The worker
+never touches the state or Qt objects; its frozen :class:`Response` reaches the UI thread by
+a queued signal. Failures keep what is shown and put the inputs back; a GPU out-of-memory
+error reruns on the CPU. ``synchronous=True`` (tests, benchmarks) runs requests at once.
 """
 
 from __future__ import annotations
@@ -39,7 +34,6 @@ logger = logging.getLogger(__name__)
 MODEL_CACHE_SIZE = 2
 OOM_MESSAGE = "The GPU ran out of memory; running on the CPU instead."
 ANALYSIS, ROLLOUT, CLASS_MAP = KINDS = ("analysis", "rollout", "class map")  # in running order
-# The fields of ``state.results`` an analysis replaces.
 RESULT_FIELDS = ("model", "image", "prepared", "inference", "analysis", "rollout")
 
 
@@ -55,9 +49,8 @@ class ModelKey:
 
 @dataclass(frozen=True)
 class Request:
-    """One job for the worker, immutable so that threads may share it: an ``analysis`` of
-    ``inputs`` (the fields of ``state.inputs``), or a ``rollout`` or ``class map`` of the
-    result on screen (``inference``, ``model``, ``prepared``)."""
+    """One job for the worker (immutable: threads share it): an ``analysis`` of ``inputs``
+    (``state.inputs``' fields), or a ``rollout`` or ``class map`` of the result on screen."""
 
     kind: str
     generation: int = 0
@@ -79,10 +72,9 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """What the worker produced for one :class:`Request`: values of ``results`` fields (see
-    :data:`RESULT_FIELDS`) or a class map's ``grid_map``; ``error`` when it failed, a
-    ``notice`` when it succeeded differently than asked (CPU fallback), or only the
-    ``choices`` of architecture a bare checkpoint leaves to the user."""
+    """The worker's answer: values of :data:`RESULT_FIELDS` or a class map's ``grid_map``
+    (with a ``notice`` when it succeeded otherwise than asked, on the CPU); or the ``error``;
+    or only the ``choices`` of architecture a bare checkpoint leaves to the user."""
 
     request: Request
     results: dict[str, Any] = field(default_factory=dict)
@@ -119,11 +111,9 @@ class Pipeline:
     touch the state or Qt widgets."""
 
     def architectures(self, source: str) -> None:
-        """Raise :class:`ArchitectureChoiceError` unless ``source`` names its own architecture.
-
-        A self-describing file, or bare weights that fit one computation exactly, pass; a
-        Google ``.npz`` (whose weights cannot tell) or weights that fit several raise.
-        """
+        """Raise :class:`ArchitectureChoiceError` unless ``source`` names its own architecture:
+        a self-describing file or bare weights that fit one computation exactly pass; a Google
+        ``.npz`` (whose weights cannot tell) or weights that fit several raise."""
         from vitviz.vit.loading import is_demo, is_local_path
 
         if is_demo(source) or not is_local_path(source) or Path(source).is_dir():
@@ -140,9 +130,7 @@ class Pipeline:
         if len(matches) > 1:
             raise ArchitectureChoiceError([match.arch for match in matches])
 
-    def load_model(
-        self, key: ModelKey, progress: Progress | None = None, cancelled=None
-    ) -> LoadedModel:
+    def load_model(self, key: ModelKey, progress: Progress | None = None, cancelled=None):
         """Load ``key``'s model, downloading timm weights first (``progress(done, total)``
         hears the bytes; setting ``cancelled`` stops the download)."""
         from vitviz.vit import is_cached, load
@@ -187,12 +175,10 @@ class Pipeline:
 class Controller(QObject):
     """Keeps ``state.results`` in step with ``state.inputs``, off the UI thread.
 
-    The controller writes only ``state.results`` (and puts back ``inputs`` after a failure);
-    ``pipeline`` holds the steps run in the worker; ``synchronous`` runs each request at once
-    in the calling thread. Signals: ``download_progress(done, total)`` in bytes (total 0 when
-    unknown) while timm weights download; ``architecture_needed(path, choices)`` for a
-    checkpoint whose weights fit several architectures (empty: any), best first, while the
-    inputs went back to the result on screen until the user chooses.
+    It writes only ``state.results`` (and puts ``inputs`` back after a failure); ``pipeline``
+    holds the worker's steps. Signals: ``download_progress(done, total)`` in bytes (total 0:
+    unknown); ``architecture_needed(path, choices)`` for a checkpoint whose weights fit
+    several architectures (empty: any), best first, the inputs back to those on screen.
     """
 
     download_progress = Signal(int, int)
@@ -200,32 +186,22 @@ class Controller(QObject):
     _progress = Signal(int, int)
     _finished = Signal(object)
 
-    def __init__(
-        self,
-        state: AppState,
-        *,
-        synchronous: bool = False,
-        pipeline: Pipeline | None = None,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
+    def __init__(self, state: AppState, *, synchronous=False, pipeline: Pipeline | None = None):
+        super().__init__()
         self.state, self.synchronous = state, synchronous
         self.pipeline = pipeline or Pipeline()
         self.generation, self._latest = 0, dict.fromkeys(KINDS, 0)  # newest of each kind
         self.dropped = 0  # stale responses dropped, for tests and the benchmark
-        self._pending: dict[str, Request] = {}
+        self._pending: dict[str, Request] = {}  # waiting: one of each kind at most
         self._running: Request | None = None
         self._future = self._shown = self._own_error = self._fallback = None
         self._restoring = False
-        self._request_timer = QTimer(self, singleShot=True, interval=0)
-        self._request_timer.timeout.connect(self.request_analysis)
+        self._request_timer = QTimer(self, singleShot=True, timeout=self.request_analysis)
         self._models: OrderedDict[ModelKey, LoadedModel] = OrderedDict()  # worker thread's
         # Every core but one: OpenMP threads spin after each operation, and the UI thread
         # needs a core of its own to stay responsive while the worker runs.
         self.worker_threads = max(1, (os.cpu_count() or 1) - 1)
-        self._executor = ThreadPoolExecutor(
-            1, thread_name_prefix="vitviz-worker", initializer=self._start_worker_thread
-        )
+        self._executor = ThreadPoolExecutor(1, "vitviz-worker", self._start_worker_thread)
         queued = Qt.ConnectionType.QueuedConnection
         self._finished.connect(self._on_finished, queued)
         self._progress.connect(self.download_progress.emit, queued)
@@ -250,11 +226,11 @@ class Controller(QObject):
     def request_analysis(self) -> None:
         """Analyse the current inputs; older requests become stale."""
         inputs = {f.name: getattr(self.state.inputs, f.name) for f in fields(self.state.inputs)}
-        # The analysis brings its own rollout: a waiting rollout request is superseded.
-        generation = self._next_generation(ANALYSIS, ROLLOUT)
-        self._pending.pop(ROLLOUT, None)
         image = inputs["image"].name if inputs["image"] else "no image"
         self.state.results.status = f"Running {inputs['model_source']} on {image}…"
+        # The analysis brings its own rollout: a waiting rollout request is superseded.
+        self._pending.pop(ROLLOUT, None)
+        generation = self._next_generation(ANALYSIS, ROLLOUT)
         rollout = self.rollout_options(), self.state.rollout.follow_query
         self._submit(Request(ANALYSIS, generation, inputs, *rollout))
 
@@ -266,21 +242,21 @@ class Controller(QObject):
             self.request_analysis()
 
     def request_rollout(self, *_: object) -> None:
-        """Roll out the result on screen again if the rollout options changed."""
-        results, options = self.state.results, self.rollout_options()
-        every_query = self.state.rollout.follow_query
-        running = self._running.kind if self._running is not None else None
-        pending, shown = self._pending.get(ROLLOUT), results.rollout
-        if results.inference is None or ANALYSIS in (running, *self._pending):
+        """Roll out the result on screen again unless the newest rollout asked for (or else
+        the one shown) has the state's options."""
+        results, running = self.state.results, self._running
+        options, every_query = self.rollout_options(), self.state.rollout.follow_query
+        if results.inference is None or ANALYSIS in (*self._pending, running and running.kind):
             return  # applying the analysis asks again
-        if pending and pending.rollout == options and (pending.every_query or not every_query):
-            return
-        served = shown is not None and shown.options == options
-        served = served and (shown.stack is not None or not every_query)
-        if served and pending is None and running != ROLLOUT:
-            return
-        request = Request(ROLLOUT, self._next_generation(ROLLOUT), rollout=options)
-        self._submit(replace(request, every_query=every_query, inference=results.inference))
+        newest = self._pending.get(ROLLOUT) or running
+        if newest and newest.kind == ROLLOUT and newest.generation == self._latest[ROLLOUT]:
+            have = newest.rollout, newest.every_query
+        else:
+            shown = results.rollout
+            have = (shown.options, shown.stack is not None) if shown is not None else (None, False)
+        if have[0] != options or (every_query and not have[1]):
+            request = Request(ROLLOUT, self._next_generation(ROLLOUT), rollout=options)
+            self._submit(replace(request, every_query=every_query, inference=results.inference))
 
     def request_class_map(self, *_: object) -> None:
         """Compute the selected class's map unless it is cached or being computed."""
@@ -295,15 +271,12 @@ class Controller(QObject):
         self._submit(replace(request, prepared=results.prepared, class_index=index, method=method))
 
     def cancel(self) -> None:
-        """Give up on the running and waiting requests; what is shown stays.
-
-        A thread cannot be stopped mid-computation, so its result is dropped when it
-        arrives. The inputs are put back to those of the result on screen.
-        """
+        """Give up on the running and waiting requests; what is shown stays, and the inputs
+        go back to it. A running job cannot be stopped: its result is dropped on arrival."""
         self._next_generation(ANALYSIS, ROLLOUT)
         self._request_timer.stop()
         if self._running is not None and self._running.kind == ANALYSIS:
-            self._running.cancelled.set()
+            self._running.cancelled.set()  # stops a download
         self._pending.clear()
         self._restore_inputs()
         self.state.results.busy = False
@@ -320,31 +293,29 @@ class Controller(QObject):
         return self.generation
 
     def _on_input_changed(self, *_: object) -> None:
+        # Several inputs often change together (a model and its arch, settings at start):
+        # coalesce them into one request at the next turn of the event loop.
         if self._restoring:
             return
         if self.synchronous:
             self.request_analysis()
             return
-        # Several inputs often change together (a model and its arch, settings at start):
-        # coalesce them into one request at the next turn of the event loop.
         self.state.results.busy = True
         self._request_timer.start()
 
     def _submit(self, request: Request) -> None:
-        """Queue ``request``, replacing a waiting one of its kind."""
-        self._pending[request.kind] = request
+        self._pending[request.kind] = request  # replaces a waiting one of its kind
         self.state.results.busy = True
         self._pump()
 
     def _pump(self) -> None:
-        """Start the waiting job that runs first (see :data:`KINDS`) if the worker is free."""
-        if self._running is not None or not self._pending:
-            return
-        self._running = request = self._pending.pop(next(k for k in KINDS if k in self._pending))
-        if self.synchronous:
-            self._on_finished(self._work(request))
-        else:
-            self._future = self._executor.submit(lambda: self._finished.emit(self._work(request)))
+        """Start the first waiting job (in :data:`KINDS` order) if the worker is free."""
+        if self._running is None and self._pending:
+            self._running = job = self._pending.pop(next(k for k in KINDS if k in self._pending))
+            if self.synchronous:
+                self._on_finished(self._work(job))
+            else:
+                self._future = self._executor.submit(lambda: self._finished.emit(self._work(job)))
 
     # --- worker side (no state, no widgets) -----------------------------------------
     def _start_worker_thread(self) -> None:
@@ -363,10 +334,19 @@ class Controller(QObject):
             try:
                 return self._analyse(request, started, self._model_for(request))
             except Exception as error:
-                if not is_out_of_memory(error) or request.model_key.device == "cpu":
+                key = request.model_key
+                if not is_out_of_memory(error) or key.device == "cpu":
                     raise
-                loaded = self._model_for(request, on_cpu=True)
-                return self._analyse(request, started, loaded, OOM_MESSAGE)
+                import torch
+
+                logger.warning("out of memory on %s, falling back to the CPU", key)
+                self._models.pop(key, None)
+                torch.cuda.empty_cache()  # give the GPU memory back
+                # Half precision is GPU-only: the CPU copy is float32. It is cached under the
+                # key asked for, so that later requests for that device stay on the CPU.
+                cpu = pipeline.load_model(replace(key, device="cpu", precision="fp32"))
+                self._models[key] = cpu
+                return self._analyse(request, started, cpu, OOM_MESSAGE)
         except ArchitectureChoiceError as needed:
             return Response(request, choices=needed.choices)
         except VitvizError as error:
@@ -375,39 +355,27 @@ class Controller(QObject):
             logger.exception("%s failed", request.kind)
             return Response(request, error=f"Unexpected error ({type(error).__name__}): {error}")
 
-    def _model_for(self, request: Request, on_cpu: bool = False) -> LoadedModel:
-        """The (cached) model of ``request``; ``on_cpu`` after the GPU ran out of memory: in
-        float32 (half precision is GPU-only), cached under the key asked for, so that later
-        requests for that device stay on the CPU."""
+    def _model_for(self, request: Request) -> LoadedModel:
         key = request.model_key
-        if on_cpu:
-            import torch
-
-            logger.warning("out of memory on %s, falling back to the CPU", key)
-            self._models.pop(key, None)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()  # give the GPU memory back
-        elif key.arch is None and key not in self._models:
-            self.pipeline.architectures(key.source)
         if key not in self._models:
+            if key.arch is None:
+                self.pipeline.architectures(key.source)
             progress = self.download_progress.emit if self.synchronous else self._progress.emit
-            load = replace(key, device="cpu", precision="fp32") if on_cpu else key
-            self._models[key] = self.pipeline.load_model(load, progress, request.cancelled)
+            self._models[key] = self.pipeline.load_model(key, progress, request.cancelled)
         self._models.move_to_end(key)
         while len(self._models) > MODEL_CACHE_SIZE:
             self._models.popitem(last=False)
         return self._models[key]
 
     def _analyse(self, request: Request, started: float, loaded: LoadedModel, notice=None):
-        found, image, inputs = {"model": loaded}, request.inputs["image"], request.inputs
-        if image is not None:
-            pipeline = self.pipeline
+        found, inputs, pipeline = {"model": loaded}, request.inputs, self.pipeline
+        if inputs["image"] is not None:
+            found["image"] = image = inputs["image"]
             mode, max_tokens = inputs["preprocess_mode"], inputs["max_tokens"]
             found["prepared"] = prepared = pipeline.prepare(image, loaded, mode, max_tokens)
             found["inference"] = inference = pipeline.infer(loaded, prepared)
             found["analysis"] = pipeline.analyse(loaded, inference)
             found["rollout"] = pipeline.rollout(inference, request.rollout, request.every_query)
-            found["image"] = image
         return Response(request, found, notice=notice, seconds=time.perf_counter() - started)
 
     # --- UI side: apply responses ---------------------------------------------------
@@ -443,8 +411,8 @@ class Controller(QObject):
 
     def _apply_error(self, response: Response) -> None:
         request, state = response.request, self.state
-        nothing_shown = self._shown is None and request.kind == ANALYSIS
-        if nothing_shown and request.inputs["model_source"] != "demo":
+        first = request.kind == ANALYSIS and self._shown is None
+        if first and request.inputs["model_source"] != "demo":
             # Nothing on screen to keep: show the bundled demo model rather than nothing.
             self._fallback = f"{response.error}\nShowing the bundled demo model instead."
             with held_events(state.inputs):
@@ -482,11 +450,10 @@ class Controller(QObject):
     def _restore_inputs(self) -> None:
         """Put the inputs and the status line back to those of the result on screen."""
         self.state.results.status = status_text(self._shown)
-        shown = self._shown.request.inputs if self._shown else {}
         self._restoring = True
         try:
             with held_events(self.state.inputs):
-                for name, value in shown.items():
+                for name, value in (self._shown.request.inputs if self._shown else {}).items():
                     setattr(self.state.inputs, name, value)
         finally:
             self._restoring = False
