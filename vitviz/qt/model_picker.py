@@ -9,17 +9,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, QSortFilterProxyModel, QStringListModel, Qt, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QLabel,
-    QLineEdit,
-    QListView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QCompleter, QInputDialog, QLabel, QWidget
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.state import AppState
@@ -106,43 +97,32 @@ class ModelPicker(QComboBox):
                 inputs.arch, inputs.model_source = self._archs.get(data), data
 
 
-class SearchableListDialog(QDialog):
-    """A filter box over a list of ``names`` (shown as ``labels``); returns the chosen one."""
+class SearchableListDialog(QInputDialog):
+    """A choice among ``names`` (shown as ``labels``), first selected; typing filters the
+    list (a QCompleter matching anywhere, any case)."""
 
     def __init__(self, title, prompt, names, parent=None, *, labels=None) -> None:
-        super().__init__(parent, windowTitle=title)
-        self.names = list(names)
-        self.search = QLineEdit(self, placeholderText="Type to filter…", clearButtonEnabled=True)
-        self._proxy = QSortFilterProxyModel(
-            self, filterCaseSensitivity=Qt.CaseSensitivity.CaseInsensitive
-        )
-        self._proxy.setSourceModel(QStringListModel(labels or self.names, self))
-        self.view = QListView(self, uniformItemSizes=True, model=self._proxy)
-        self.search.textChanged.connect(self._proxy.setFilterFixedString)
-        self.search.textChanged.connect(lambda: self.view.setCurrentIndex(self._proxy.index(0, 0)))
-        self.view.doubleClicked.connect(self.accept)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt, wordWrap=True))
-        layout.addWidget(self.search)
-        layout.addWidget(self.view)
-        layout.addWidget(QLabel(f"{len(self.names)} available"))
-        layout.addWidget(buttons)
-        self.resize(520, 560)
-        self.view.setCurrentIndex(self._proxy.index(0, 0))
+        super().__init__(parent, windowTitle=title, labelText=f"{prompt}\n{len(names)} available")
+        self.names, self.labels = list(names), list(labels or names)
+        self.setComboBoxItems(self.labels)
+        self.setComboBoxEditable(True)
+        self.findChild(QLabel).setWordWrap(True)
+        self.completer = self.findChild(QComboBox).completer()
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.resize(520, 0)
 
     def visible_count(self) -> int:
-        """Rows left after filtering."""
-        return self._proxy.rowCount()
+        """Entries that match the typed text."""
+        self.completer.setCompletionPrefix(self.textValue())
+        return self.completer.completionCount()
 
     def selected(self) -> str | None:
-        """The chosen name, or None when nothing is selected."""
-        index = self.view.currentIndex()
-        return self.names[self._proxy.mapToSource(index).row()] if index.isValid() else None
+        """The chosen name (the first match of a partly typed one), or None when none matches."""
+        label = self.textValue() if self.textValue() in self.labels else None
+        if label is None and self.visible_count():
+            label = self.completer.currentCompletion()
+        return None if label is None else self.names[self.labels.index(label)]
 
 
 def model_dialog(parent: QWidget | None = None) -> SearchableListDialog:
