@@ -22,12 +22,21 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from vitviz.compute.analysis import analyse, rollout_maps
+from vitviz.compute.class_maps import class_map
+from vitviz.compute.inference import run_inference
+from vitviz.compute.preprocess import PreprocessMode, prepare
+from vitviz.compute.rollout import RolloutOptions
 from vitviz.errors import VitvizError
 from vitviz.qt.download import Progress, prefetch_weights
 from vitviz.state import AppState, LoadedImage, LoadedModel
 from vitviz.state.events import held_events
+from vitviz.vit import is_cached, load
+from vitviz.vit.checkpoints import read_checkpoint
+from vitviz.vit.loading import is_demo, is_local_path
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +104,6 @@ class ArchitectureChoiceError(VitvizError):
 
 def is_out_of_memory(error: BaseException | None) -> bool:
     """Whether ``error`` is (or was caused by) a device out-of-memory error."""
-    import torch
-
     while error is not None:
         if isinstance(error, torch.OutOfMemoryError) or (
             isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
@@ -114,12 +121,9 @@ class Pipeline:
         """Raise :class:`ArchitectureChoiceError` unless ``source`` names its own architecture:
         a self-describing file or bare weights that fit one computation exactly pass; a Google
         ``.npz`` (whose weights cannot tell) or weights that fit several raise."""
-        from vitviz.vit.loading import is_demo, is_local_path
-
         if is_demo(source) or not is_local_path(source) or Path(source).is_dir():
             return
-        from vitviz.vit.architectures import exact_choices, rank_architectures
-        from vitviz.vit.checkpoints import read_checkpoint
+        from vitviz.vit.architectures import exact_choices, rank_architectures  # imports timm
 
         checkpoint = read_checkpoint(source)
         if checkpoint.info.arch is not None:
@@ -133,8 +137,6 @@ class Pipeline:
     def load_model(self, key: ModelKey, progress: Progress | None = None, cancelled=None):
         """Load ``key``'s model, downloading timm weights first (``progress(done, total)``
         hears the bytes; setting ``cancelled`` stops the download)."""
-        from vitviz.vit import is_cached, load
-
         if progress is not None and cancelled is not None and not is_cached(key.source):
             prefetch_weights(key.source, progress, cancelled)
         model, spec = load(key.source, arch=key.arch, device=key.device, dtype=key.precision)
@@ -142,31 +144,21 @@ class Pipeline:
         return LoadedModel(model, spec, key.source, device, key.precision)
 
     def prepare(self, image: LoadedImage, loaded: LoadedModel, mode: str, max_tokens: int | None):
-        from vitviz.compute.preprocess import PreprocessMode, prepare
-
         return prepare(image.image, loaded.spec, PreprocessMode(mode), max_tokens=max_tokens)
 
     def infer(self, loaded: LoadedModel, prepared: Any) -> Any:
-        from vitviz.compute.inference import run_inference
-
         return run_inference(loaded.model, prepared.tensor)
 
     def analyse(self, loaded: LoadedModel, inference: Any) -> Any:
         """Head statistics, high-norm flags, prefix mass and predictions of ``inference``."""
-        from vitviz.compute.analysis import analyse
-
         return analyse(inference, loaded.spec.patch_size, loaded.spec.labels)
 
     def rollout(self, inference: Any, options: Any, every_query: bool) -> Any:
         """The rollout up to every selected layer (``RolloutMaps``), of every query or not."""
-        from vitviz.compute.analysis import rollout_maps
-
         return rollout_maps(inference, options, every_query)
 
     def class_map(self, request: Request) -> Any:
         """Class-specific map ``[rows, cols]`` (numpy) for one class."""
-        from vitviz.compute.class_maps import class_map
-
         model, tensor = request.model.model, request.prepared.tensor
         grid_map = class_map(model, tensor, request.class_index, method=request.method)
         return grid_map.detach().float().cpu().numpy()
@@ -218,8 +210,6 @@ class Controller(QObject):
 
     def rollout_options(self):
         """The state's rollout options (fields of the same names) as one immutable value."""
-        from vitviz.compute.rollout import RolloutOptions
-
         names = [option.name for option in fields(RolloutOptions)]
         return RolloutOptions(**{name: getattr(self.state.rollout, name) for name in names})
 
@@ -319,8 +309,6 @@ class Controller(QObject):
 
     # --- worker side (no state, no widgets) -----------------------------------------
     def _start_worker_thread(self) -> None:
-        import torch
-
         torch.set_num_threads(self.worker_threads)
 
     def _work(self, request: Request) -> Response:
@@ -337,8 +325,6 @@ class Controller(QObject):
                 key = request.model_key
                 if not is_out_of_memory(error) or key.device == "cpu":
                     raise
-                import torch
-
                 logger.warning("out of memory on %s, falling back to the CPU", key)
                 self._models.pop(key, None)
                 torch.cuda.empty_cache()  # give the GPU memory back
