@@ -104,13 +104,10 @@ class ArchitectureChoiceError(VitvizError):
 
 def is_out_of_memory(error: BaseException | None) -> bool:
     """Whether ``error`` is (or was caused by) a device out-of-memory error."""
-    while error is not None:
-        if isinstance(error, torch.OutOfMemoryError) or (
-            isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
-        ):
-            return True
-        error = error.__cause__
-    return False
+    if error is None:
+        return False
+    said = isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or said or is_out_of_memory(error.__cause__)
 
 
 class Pipeline:
@@ -225,8 +222,8 @@ class Controller(QObject):
         self._submit(Request(ANALYSIS, generation, inputs, *rollout))
 
     def request_now(self) -> None:
-        """Start input changes waiting for the next event-loop turn now (at start-up the
-        worker then loads the model while the window is built)."""
+        """Ask now for the input changes waiting for the event loop (at start-up, so that the
+        worker loads the model while the window is built)."""
         if self._request_timer.isActive():
             self._request_timer.stop()
             self.request_analysis()

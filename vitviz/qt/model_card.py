@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from safetensors import safe_open
 
 from vitviz.resources import DEMO_MODEL_CARD
 from vitviz.state import LoadedModel
@@ -28,8 +29,6 @@ def card_section(card: str, heading: str) -> str:
 
 def stored_metadata(source: str) -> dict[str, str]:
     """A ``.safetensors`` checkpoint's header metadata, less labels and config (shown apart)."""
-    from safetensors import safe_open
-
     path = Path(source).expanduser()
     if path.suffix.lower() != ".safetensors" or not path.is_file():
         return {}

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QCompleter, QInputDialog, QLabel, QWidg
 from vitviz.qt.widgets.bindings import listen
 from vitviz.state import AppState
 from vitviz.state.events import held_events
+from vitviz.vit import hub
 
 DEMO_LABEL = "Demo model (bundled)"
 MORE_MODELS = "More timm models…"
@@ -127,14 +128,12 @@ class SearchableListDialog(QInputDialog):
 
 def model_dialog(parent: QWidget | None = None) -> SearchableListDialog:
     """The searchable list of supported timm tags, cached ones marked."""
-    from vitviz.vit.hub import is_cached
-
     tags = supported_tags()
     prompt = (
         "Pretrained ViTs vitviz supports. Weights not yet cached are downloaded (needs "
         "the internet; Esc cancels a download)."
     )
-    labels = [tag + (CACHED_MARK if is_cached(tag) else "") for tag in tags]
+    labels = [tag + (CACHED_MARK if hub.is_cached(tag) else "") for tag in tags]
     return SearchableListDialog("Choose a timm model", prompt, tags, parent, labels=labels)
 
 

@@ -1,12 +1,10 @@
 """Can Qt open a window here? Asked in a child process before the QApplication exists.
 
 When Qt's platform plugin cannot load (X11 libraries missing, no display, an unknown
-``QT_QPA_PLATFORM``) Qt aborts the whole process with a core dump and a hint that is often
-wrong (it names ``libxcb-cursor0`` whichever library is missing). A child process that only
-creates a ``QGuiApplication`` takes that abort instead (about 0.1 s); :func:`check_platform`
-turns its output into a message naming the Debian/Ubuntu packages to install and the ways
-to run without X11.
-"""
+``QT_QPA_PLATFORM``) Qt aborts the process with a core dump and an often wrong hint. A child
+process that only creates a ``QGuiApplication`` takes that abort instead (about 0.1 s);
+:func:`check_platform` turns its output into a message that names the Debian/Ubuntu
+packages to install and the ways to run without X11."""
 
 from __future__ import annotations
 
@@ -61,15 +59,10 @@ def check_platform(env: Mapping[str, str] | None = None) -> None:
     env = dict(os.environ if env is None else env)
     if not needs_probe(env):
         return
-    try:  # QT_DEBUG_PLUGINS makes Qt name a library it fails to load
-        probe = subprocess.run(
-            [sys.executable, "-c", _PROBE],
-            env={**env, "QT_DEBUG_PLUGINS": "1"},
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
+    probe_env = {**env, "QT_DEBUG_PLUGINS": "1"}  # so that Qt names a library it cannot load
+    try:
+        command = [sys.executable, "-c", _PROBE]
+        probe = subprocess.run(command, env=probe_env, capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as error:
         # Not knowing is no reason to refuse: Qt itself gets to try.
         logger.warning("could not check the Qt platform (%s); starting anyway", error)
