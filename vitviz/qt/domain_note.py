@@ -1,8 +1,5 @@
-"""A note that the demo model knows only its shapes, on images that are not its samples.
-
-Whether an image is a generated sample is known from how it was loaded
-(``LoadedImage.generated``), not guessed from its pixels.
-"""
+"""A note that the demo model knows only its shapes, on images that are not its samples
+(known from how the image was loaded, ``LoadedImage.generated``, not from its pixels)."""
 
 from __future__ import annotations
 
