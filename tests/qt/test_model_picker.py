@@ -1,6 +1,7 @@
 import pytest
 import timm
 import torch
+from PySide6.QtWidgets import QComboBox
 
 from vitviz.qt.controller import ArchitectureChoiceError, Pipeline
 from vitviz.qt.model_picker import (
@@ -59,19 +60,29 @@ def test_picker_asks_for_dialogs_without_changing_the_model(qtbot):
         assert state.inputs.model_source == "demo"
 
 
-def test_model_dialog_filters_and_marks_cached_tags(qtbot, monkeypatch):
+def test_model_dialog_filters_as_one_types_and_marks_cached_tags(qtbot, monkeypatch):
     from vitviz.vit import hub
 
     monkeypatch.setattr(hub, "is_cached", lambda tag: tag.endswith("augreg_in21k"))
     dialog = model_dialog()
     qtbot.addWidget(dialog)
-    assert dialog.visible_count() == len(supported_tags()) > 100
-    dialog.search.setText("vit_tiny_patch16_224.")
+    assert dialog.names == list(supported_tags())
+    assert len(dialog.names) > 100
+    assert dialog.selected() == dialog.names[0]
+    typed = dialog.findChild(QComboBox).lineEdit()
+    typed.clear()
+    assert dialog.visible_count() == len(supported_tags())
+    qtbot.keyClicks(typed, "VIT_TINY_patch16_224.")  # any case, anywhere in the name
     assert dialog.visible_count() == 2
-    assert dialog.selected() == "vit_tiny_patch16_224.augreg_in21k"
-    labels = [dialog.view.model().index(r, 0).data() for r in range(dialog.visible_count())]
-    assert labels[0].endswith(CACHED_MARK)
-    dialog.search.setText("no such model")
+    assert dialog.selected() == "vit_tiny_patch16_224.augreg_in21k"  # the first match
+    completions = dialog.completer.completionModel()
+    labels = [completions.index(row, 0).data() for row in range(2)]
+    assert labels[0] == "vit_tiny_patch16_224.augreg_in21k" + CACHED_MARK
+    assert not labels[1].endswith(CACHED_MARK)
+    dialog.setTextValue(labels[1])  # chosen from the list
+    assert dialog.selected() == "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
+    typed.clear()
+    qtbot.keyClicks(typed, "no such model")
     assert dialog.visible_count() == 0
     assert dialog.selected() is None
 
@@ -140,8 +151,8 @@ def test_the_worker_asks_for_an_architecture_only_when_the_weights_cannot_say(
 def test_arch_dialog_lists_only_the_choices_best_first(qtbot, tmp_path):
     dialog = arch_dialog(tmp_path / "clip.pth", ["vit_b_clip", "vit_b_clip_quickgelu"])
     qtbot.addWidget(dialog)
-    assert dialog.visible_count() == 2
+    assert dialog.findChild(QComboBox).count() == 2
     assert dialog.selected() == "vit_b_clip"
     everything = arch_dialog(tmp_path / "weights.npz", [])
     qtbot.addWidget(everything)
-    assert everything.visible_count() == len(supported_archs())
+    assert everything.findChild(QComboBox).count() == len(supported_archs())

@@ -19,6 +19,7 @@ from vitviz.qt.platform_check import (
     APT_INSTALL,
     PlatformUnavailableError,
     check_platform,
+    debian_package,
     needs_probe,
     platform_message,
 )
@@ -116,6 +117,44 @@ def test_the_missing_library_and_its_package_are_named():
         assert package in APT_INSTALL.split()
     assert "xcb-cursor0 or libxcb-cursor0 is needed" not in message  # Qt's misleading hint
     assert "DISPLAY is not set" not in message
+
+
+# The shared libraries PySide6 6.11's xcb plugin loads from the system (ldd of libqxcb.so
+# and libQt6XcbQpa.so.6).
+XCB_LIBRARIES = [
+    "libxcb-cursor.so.0",
+    "libxcb-icccm.so.4",
+    "libxcb-image.so.0",
+    "libxcb-keysyms.so.1",
+    "libxcb-randr.so.0",
+    "libxcb-render-util.so.0",
+    "libxcb-render.so.0",
+    "libxcb-shape.so.0",
+    "libxcb-shm.so.0",
+    "libxcb-sync.so.1",
+    "libxcb-util.so.1",
+    "libxcb-xfixes.so.0",
+    "libxcb-xkb.so.1",
+    "libxcb.so.1",
+    "libX11-xcb.so.1",
+    "libX11.so.6",
+    "libxkbcommon-x11.so.0",
+    "libxkbcommon.so.0",
+    "libGL.so.1",
+    "libEGL.so.1",
+    "libfontconfig.so.1",
+    "libfreetype.so.6",
+    "libglib-2.0.so.0",
+    "libdbus-1.so.3",
+]
+
+
+def test_every_xcb_library_is_named_by_its_package_and_the_install_line_has_them_all():
+    packages = [debian_package(*library.split(".so.")) for library in XCB_LIBRARIES]
+    assert sorted(packages) == APT_INSTALL.split()[3:]
+    assert packages[15] == "libx11-6"
+    assert packages[22] == "libglib2.0-0"
+    assert debian_package("libQt6XcbQpa", "6") == "?"  # PySide6's own, not a system package
 
 
 def test_no_display_at_all_is_said_as_such():

@@ -1,24 +1,13 @@
 """Runs the model and every analysis off the UI thread and puts the results into the state.
 
-Each change of ``state.inputs`` (image, model, device, precision, preprocessing) becomes an
-immutable :class:`Request` with a new generation number; one worker thread runs one request
-at a time: load the model (cached), prepare the image, run the forward pass with attention
-capture, then derive every analysis the panels show. A change of rollout options is a
-request of its own for the result on screen, and so is a class-specific map (a backward
-pass per class, cached per class in ``results.class_maps``). A request that arrives while
-another runs waits, replacing any older waiting one of its kind; a response whose
-generation is no longer the newest of its kind is dropped, never shown.
-
-Threads: the worker owns the model cache and never touches the state or Qt objects; its
-frozen :class:`Response` crosses to the UI thread through a queued signal, and only the UI
-thread writes the state. torch's thread count is set once per thread: the UI thread keeps
-one (``vitviz.app``), the worker takes every core but one when it starts.
-
-Failures never lose what is shown: the message lands in ``results.error`` and the inputs go
-back to those of the result on screen. A GPU out-of-memory error reruns the request on the
-CPU. A bare checkpoint whose weights fit several architectures that compute differently
-comes back with the choices (:attr:`Controller.architecture_needed`) for the window to ask.
-With ``synchronous=True`` (tests, benchmarks) requests run at once in the calling thread.
+Each change of ``state.inputs`` becomes an immutable :class:`Request` with a new generation;
+one worker thread runs one at a time (the model is cached): preprocessing, the forward pass
+with attention, every derived analysis. New rollout options and a class map are requests on
+the result on screen. A request waits while another runs, replacing an older waiting one of
+its kind; a response no longer the newest of its kind is dropped, never shown. The worker
+never touches the state or Qt objects; its frozen :class:`Response` reaches the UI thread by
+a queued signal. Failures keep what is shown and put the inputs back; a GPU out-of-memory
+error reruns on the CPU. ``synchronous=True`` (tests, benchmarks) runs requests at once.
 """
 
 from __future__ import annotations
@@ -33,18 +22,28 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from vitviz.compute.analysis import analyse, rollout_maps
+from vitviz.compute.class_maps import class_map
+from vitviz.compute.inference import run_inference
+from vitviz.compute.preprocess import PreprocessMode, prepare
+from vitviz.compute.rollout import RolloutOptions
 from vitviz.errors import VitvizError
 from vitviz.qt.download import Progress, prefetch_weights
 from vitviz.state import AppState, LoadedImage, LoadedModel
 from vitviz.state.events import held_events
+from vitviz.vit import is_cached, load
+from vitviz.vit.checkpoints import read_checkpoint
+from vitviz.vit.loading import is_demo, is_local_path
 
 logger = logging.getLogger(__name__)
 
 MODEL_CACHE_SIZE = 2
 OOM_MESSAGE = "The GPU ran out of memory; running on the CPU instead."
-ANALYSIS, ROLLOUT, CLASS_MAP = "analysis", "rollout", "class map"
+ANALYSIS, ROLLOUT, CLASS_MAP = KINDS = ("analysis", "rollout", "class map")  # in running order
+RESULT_FIELDS = ("model", "image", "prepared", "inference", "analysis", "rollout")
 
 
 @dataclass(frozen=True)
@@ -59,19 +58,12 @@ class ModelKey:
 
 @dataclass(frozen=True)
 class Request:
-    """One job for the worker, immutable so that threads may share it.
-
-    An analysis of the inputs (image, model_key, preprocess_mode, max_tokens, rollout,
-    every_query), the rollout of the result on screen for new options (inference, rollout,
-    every_query), or a class map of it (inference, model, prepared, class_index, method).
-    """
+    """One job for the worker (immutable: threads share it): an ``analysis`` of ``inputs``
+    (``state.inputs``' fields), or a ``rollout`` or ``class map`` of the result on screen."""
 
     kind: str
     generation: int = 0
-    image: LoadedImage | None = None
-    model_key: ModelKey | None = None
-    preprocess_mode: str = "crop"
-    max_tokens: int | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
     rollout: Any = None  # vitviz.compute.rollout.RolloutOptions
     every_query: bool = False  # keep every query's rollout (it follows the selected query)
     inference: Any = None
@@ -81,19 +73,20 @@ class Request:
     method: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
+    @property
+    def model_key(self) -> ModelKey:
+        get = self.inputs.get
+        return ModelKey(get("model_source"), get("arch"), get("device"), get("precision"))
+
 
 @dataclass(frozen=True)
 class Response:
-    """What the worker produced for one :class:`Request`: ``error`` when it failed, a
-    ``notice`` when it succeeded differently than asked (CPU fallback), or only the
-    ``choices`` of architecture a bare checkpoint leaves to the user."""
+    """The worker's answer: values of :data:`RESULT_FIELDS` or a class map's ``grid_map``
+    (with a ``notice`` when it succeeded otherwise than asked, on the CPU); or the ``error``;
+    or only the ``choices`` of architecture a bare checkpoint leaves to the user."""
 
     request: Request
-    model: LoadedModel | None = None
-    prepared: Any = None
-    inference: Any = None
-    analysis: Any = None
-    rollout: Any = None
+    results: dict[str, Any] = field(default_factory=dict)
     grid_map: Any = None  # [rows, cols] numpy class map
     error: str | None = None
     notice: str | None = None
@@ -111,35 +104,23 @@ class ArchitectureChoiceError(VitvizError):
 
 def is_out_of_memory(error: BaseException | None) -> bool:
     """Whether ``error`` is (or was caused by) a device out-of-memory error."""
-    import torch
-
-    while error is not None:
-        if isinstance(error, torch.OutOfMemoryError) or (
-            isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
-        ):
-            return True
-        error = error.__cause__
-    return False
+    if error is None:
+        return False
+    said = isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or said or is_out_of_memory(error.__cause__)
 
 
 class Pipeline:
-    """The work done in the worker thread, one method per step (tests replace steps).
-
-    Methods run in the worker thread and must not touch the state or Qt widgets.
-    """
+    """The steps run in the worker thread, one method each (tests replace steps); none may
+    touch the state or Qt widgets."""
 
     def architectures(self, source: str) -> None:
-        """Raise :class:`ArchitectureChoiceError` unless ``source`` names its own architecture.
-
-        A self-describing file, or bare weights that fit one computation exactly, pass; a
-        Google ``.npz`` (whose weights cannot tell) or weights that fit several raise.
-        """
-        from vitviz.vit.loading import is_demo, is_local_path
-
+        """Raise :class:`ArchitectureChoiceError` unless ``source`` names its own architecture:
+        a self-describing file or bare weights that fit one computation exactly pass; a Google
+        ``.npz`` (whose weights cannot tell) or weights that fit several raise."""
         if is_demo(source) or not is_local_path(source) or Path(source).is_dir():
             return
-        from vitviz.vit.architectures import exact_choices, rank_architectures
-        from vitviz.vit.checkpoints import read_checkpoint
+        from vitviz.vit.architectures import exact_choices, rank_architectures  # imports timm
 
         checkpoint = read_checkpoint(source)
         if checkpoint.info.arch is not None:
@@ -150,62 +131,43 @@ class Pipeline:
         if len(matches) > 1:
             raise ArchitectureChoiceError([match.arch for match in matches])
 
-    def load_model(
-        self, key: ModelKey, progress: Progress | None = None, cancelled=None
-    ) -> LoadedModel:
+    def load_model(self, key: ModelKey, progress: Progress | None = None, cancelled=None):
         """Load ``key``'s model, downloading timm weights first (``progress(done, total)``
         hears the bytes; setting ``cancelled`` stops the download)."""
-        from vitviz.vit import is_cached, load
-
         if progress is not None and cancelled is not None and not is_cached(key.source):
             prefetch_weights(key.source, progress, cancelled)
         model, spec = load(key.source, arch=key.arch, device=key.device, dtype=key.precision)
         device = str(next(model.parameters()).device)
-        return LoadedModel(
-            model=model, spec=spec, source=key.source, device=device, dtype=key.precision
-        )
+        return LoadedModel(model, spec, key.source, device, key.precision)
 
     def prepare(self, image: LoadedImage, loaded: LoadedModel, mode: str, max_tokens: int | None):
-        from vitviz.compute.preprocess import PreprocessMode, prepare
-
         return prepare(image.image, loaded.spec, PreprocessMode(mode), max_tokens=max_tokens)
 
     def infer(self, loaded: LoadedModel, prepared: Any) -> Any:
-        from vitviz.compute.inference import run_inference
-
         return run_inference(loaded.model, prepared.tensor)
 
     def analyse(self, loaded: LoadedModel, inference: Any) -> Any:
         """Head statistics, high-norm flags, prefix mass and predictions of ``inference``."""
-        from vitviz.compute.analysis import analyse
-
         return analyse(inference, loaded.spec.patch_size, loaded.spec.labels)
 
     def rollout(self, inference: Any, options: Any, every_query: bool) -> Any:
         """The rollout up to every selected layer (``RolloutMaps``), of every query or not."""
-        from vitviz.compute.analysis import rollout_maps
-
         return rollout_maps(inference, options, every_query)
 
     def class_map(self, request: Request) -> Any:
         """Class-specific map ``[rows, cols]`` (numpy) for one class."""
-        from vitviz.compute.class_maps import class_map
-
-        grid_map = class_map(
-            request.model.model, request.prepared.tensor, request.class_index, method=request.method
-        )
+        model, tensor = request.model.model, request.prepared.tensor
+        grid_map = class_map(model, tensor, request.class_index, method=request.method)
         return grid_map.detach().float().cpu().numpy()
 
 
 class Controller(QObject):
     """Keeps ``state.results`` in step with ``state.inputs``, off the UI thread.
 
-    The controller writes only ``state.results`` (and puts back ``inputs`` after a failure);
-    ``pipeline`` holds the steps run in the worker; ``synchronous`` runs each request at once
-    in the calling thread. Signals: ``download_progress(done, total)`` in bytes (total 0 when
-    unknown) while timm weights download; ``architecture_needed(path, choices)`` for a
-    checkpoint whose weights fit several architectures (empty: any), best first, while the
-    inputs went back to the result on screen until the user chooses.
+    It writes only ``state.results`` (and puts ``inputs`` back after a failure); ``pipeline``
+    holds the worker's steps. Signals: ``download_progress(done, total)`` in bytes (total 0:
+    unknown); ``architecture_needed(path, choices)`` for a checkpoint whose weights fit
+    several architectures (empty: any), best first, the inputs back to those on screen.
     """
 
     download_progress = Signal(int, int)
@@ -213,37 +175,22 @@ class Controller(QObject):
     _progress = Signal(int, int)
     _finished = Signal(object)
 
-    def __init__(
-        self,
-        state: AppState,
-        *,
-        synchronous: bool = False,
-        pipeline: Pipeline | None = None,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
+    def __init__(self, state: AppState, *, synchronous=False, pipeline: Pipeline | None = None):
+        super().__init__()
         self.state, self.synchronous = state, synchronous
         self.pipeline = pipeline or Pipeline()
-        self._generation = 0
-        self._latest = {ANALYSIS: 0, ROLLOUT: 0}
-        self._shown: Request | None = None
-        self._pending: dict[str, Request] = {}
+        self.generation, self._latest = 0, dict.fromkeys(KINDS, 0)  # newest of each kind
+        self.dropped = 0  # stale responses dropped, for tests and the benchmark
+        self._pending: dict[str, Request] = {}  # waiting: one of each kind at most
         self._running: Request | None = None
-        self._future = None
-        self._own_error: str | None = None
-        self._shown_status = ""
-        self._fallback: str | None = None
+        self._future = self._shown = self._own_error = self._fallback = None
         self._restoring = False
-        self._request_timer = QTimer(self, singleShot=True, interval=0)
-        self._request_timer.timeout.connect(self.request_analysis)
+        self._request_timer = QTimer(self, singleShot=True, timeout=self.request_analysis)
         self._models: OrderedDict[ModelKey, LoadedModel] = OrderedDict()  # worker thread's
         # Every core but one: OpenMP threads spin after each operation, and the UI thread
         # needs a core of its own to stay responsive while the worker runs.
         self.worker_threads = max(1, (os.cpu_count() or 1) - 1)
-        self._executor = ThreadPoolExecutor(
-            1, thread_name_prefix="vitviz-worker", initializer=self._start_worker_thread
-        )
-        self.dropped = 0  # stale responses dropped, for tests and the benchmark
+        self._executor = ThreadPoolExecutor(1, "vitviz-worker", self._start_worker_thread)
         queued = Qt.ConnectionType.QueuedConnection
         self._finished.connect(self._on_finished, queued)
         self._progress.connect(self.download_progress.emit, queued)
@@ -255,93 +202,68 @@ class Controller(QObject):
         state.view.events.class_method.connect(self.request_class_map)
 
     @property
-    def generation(self) -> int:
-        return self._generation
-
-    @property
     def idle(self) -> bool:
         return not (self._running or self._pending or self._request_timer.isActive())
 
     def rollout_options(self):
         """The state's rollout options (fields of the same names) as one immutable value."""
-        from vitviz.compute.rollout import RolloutOptions
-
         names = [option.name for option in fields(RolloutOptions)]
         return RolloutOptions(**{name: getattr(self.state.rollout, name) for name in names})
 
     def request_analysis(self) -> None:
         """Analyse the current inputs; older requests become stale."""
-        inputs = self.state.inputs
-        key = ModelKey(inputs.model_source, inputs.arch, inputs.device, inputs.precision)
-        request = Request(
-            ANALYSIS,
-            self._next_generation(ANALYSIS),
-            inputs.image,
-            key,
-            inputs.preprocess_mode,
-            inputs.max_tokens,
-            self.rollout_options(),
-            self.state.rollout.follow_query,
-        )
+        inputs = {f.name: getattr(self.state.inputs, f.name) for f in fields(self.state.inputs)}
+        image = inputs["image"].name if inputs["image"] else "no image"
+        self.state.results.status = f"Running {inputs['model_source']} on {image}…"
         # The analysis brings its own rollout: a waiting rollout request is superseded.
         self._pending.pop(ROLLOUT, None)
-        self._latest[ROLLOUT] = request.generation
-        image = request.image.name if request.image else "no image"
-        self.state.results.status = f"Running {key.source} on {image}…"
-        self._submit(request)
+        generation = self._next_generation(ANALYSIS, ROLLOUT)
+        rollout = self.rollout_options(), self.state.rollout.follow_query
+        self._submit(Request(ANALYSIS, generation, inputs, *rollout))
 
     def request_now(self) -> None:
-        """Start input changes waiting for the next event-loop turn now (at start-up the
-        worker then loads the model while the window is built)."""
+        """Ask now for the input changes waiting for the event loop (at start-up, so that the
+        worker loads the model while the window is built)."""
         if self._request_timer.isActive():
             self._request_timer.stop()
             self.request_analysis()
 
     def request_rollout(self, *_: object) -> None:
-        """Roll out the result on screen again if the rollout options changed."""
-        results, options = self.state.results, self.rollout_options()
-        every_query = self.state.rollout.follow_query
-        running = self._running.kind if self._running is not None else None
-        pending = self._pending.get(ROLLOUT)
-        if results.inference is None or running == ANALYSIS or ANALYSIS in self._pending:
-            return  # applying an analysis asks again (see _apply)
-        if pending and pending.rollout == options and (pending.every_query or not every_query):
-            return
-        shown = results.rollout
-        served = shown is not None and shown.options == options
-        served = served and (shown.stack is not None or not every_query)
-        if served and pending is None and running != ROLLOUT:
-            return
-        request = Request(ROLLOUT, self._next_generation(ROLLOUT), inference=results.inference)
-        self._submit(replace(request, rollout=options, every_query=every_query))
+        """Roll out the result on screen again unless the newest rollout asked for (or else
+        the one shown) has the state's options."""
+        results, running = self.state.results, self._running
+        options, every_query = self.rollout_options(), self.state.rollout.follow_query
+        if results.inference is None or ANALYSIS in (*self._pending, running and running.kind):
+            return  # applying the analysis asks again
+        newest = self._pending.get(ROLLOUT) or running
+        if newest and newest.kind == ROLLOUT and newest.generation == self._latest[ROLLOUT]:
+            have = newest.rollout, newest.every_query
+        else:
+            shown = results.rollout
+            have = (shown.options, shown.stack is not None) if shown is not None else (None, False)
+        if have[0] != options or (every_query and not have[1]):
+            request = Request(ROLLOUT, self._next_generation(ROLLOUT), rollout=options)
+            self._submit(replace(request, every_query=every_query, inference=results.inference))
 
     def request_class_map(self, *_: object) -> None:
         """Compute the selected class's map unless it is cached or being computed."""
-        results, index = self.state.results, self.state.selection.class_index
-        method, running = self.state.view.class_method, self._running
-        if index is None or results.inference is None or results.model is None:
+        results, running = self.state.results, self._running
+        index, method = self.state.selection.class_index, self.state.view.class_method
+        if index is None or results.inference is None or (index, method) in results.class_maps:
             return
-        if (index, method) in results.class_maps or (
-            running is not None
-            and running.kind == CLASS_MAP
-            and running.inference is results.inference
-            and (running.class_index, running.method) == (index, method)
-        ):
+        doing = running and (running.kind, running.class_index, running.method)
+        if doing == (CLASS_MAP, index, method) and running.inference is results.inference:
             return
         request = Request(CLASS_MAP, inference=results.inference, model=results.model)
         self._submit(replace(request, prepared=results.prepared, class_index=index, method=method))
 
     def cancel(self) -> None:
-        """Give up on the running and waiting requests; what is shown stays.
-
-        A thread cannot be stopped mid-computation, so its result is dropped when it
-        arrives. The inputs are put back to those of the result on screen.
-        """
-        self._next_generation(ANALYSIS)
-        self._next_generation(ROLLOUT)
+        """Give up on the running and waiting requests; what is shown stays, and the inputs
+        go back to it. A running job cannot be stopped: its result is dropped on arrival."""
+        self._next_generation(ANALYSIS, ROLLOUT)
         self._request_timer.stop()
         if self._running is not None and self._running.kind == ANALYSIS:
-            self._running.cancelled.set()
+            self._running.cancelled.set()  # stops a download
         self._pending.clear()
         self._restore_inputs()
         self.state.results.busy = False
@@ -352,113 +274,92 @@ class Controller(QObject):
         """Block until the worker finishes its job (tests, shutdown); True when it did."""
         return self._future is None or not wait([self._future], msecs / 1000).not_done
 
-    def _next_generation(self, kind: str) -> int:
-        self._generation += 1
-        self._latest[kind] = self._generation
-        return self._generation
+    def _next_generation(self, *kinds: str) -> int:
+        self.generation += 1
+        self._latest.update(dict.fromkeys(kinds, self.generation))
+        return self.generation
 
     def _on_input_changed(self, *_: object) -> None:
+        # Several inputs often change together (a model and its arch, settings at start):
+        # coalesce them into one request at the next turn of the event loop.
         if self._restoring:
             return
         if self.synchronous:
             self.request_analysis()
             return
-        # Several inputs often change together (a model and its arch, settings at start):
-        # coalesce them into one request at the next turn of the event loop.
         self.state.results.busy = True
         self._request_timer.start()
 
     def _submit(self, request: Request) -> None:
-        """Queue ``request`` (replacing a waiting one of its kind) and start the worker."""
-        self._pending[request.kind] = request
+        self._pending[request.kind] = request  # replaces a waiting one of its kind
         self.state.results.busy = True
         self._pump()
 
     def _pump(self) -> None:
-        """Start the next waiting job if the worker is free (analysis, rollout, class map)."""
-        kind = next((k for k in (ANALYSIS, ROLLOUT, CLASS_MAP) if k in self._pending), None)
-        if self._running is not None or kind is None:
-            return
-        self._running = self._pending.pop(kind)
-        if self.synchronous:
-            self._on_finished(self._work(self._running))
-        else:
-            self._future = self._executor.submit(self._work_and_send, self._running)
-
-    def _work_and_send(self, request: Request) -> None:
-        self._finished.emit(self._work(request))
+        """Start the first waiting job (in :data:`KINDS` order) if the worker is free."""
+        if self._running is None and self._pending:
+            self._running = job = self._pending.pop(next(k for k in KINDS if k in self._pending))
+            if self.synchronous:
+                self._on_finished(self._work(job))
+            else:
+                self._future = self._executor.submit(lambda: self._finished.emit(self._work(job)))
 
     # --- worker side (no state, no widgets) -----------------------------------------
     def _start_worker_thread(self) -> None:
-        import torch
-
         torch.set_num_threads(self.worker_threads)
 
     def _work(self, request: Request) -> Response:
-        started = time.perf_counter()
+        pipeline, started = self.pipeline, time.perf_counter()
         try:
             if request.kind == ROLLOUT:
-                rollout = self.pipeline.rollout(
-                    request.inference, request.rollout, request.every_query
-                )
-                return Response(request, rollout=rollout)
+                rollout = pipeline.rollout(request.inference, request.rollout, request.every_query)
+                return Response(request, {"rollout": rollout})
             if request.kind == CLASS_MAP:
-                return Response(request, grid_map=self.pipeline.class_map(request))
+                return Response(request, grid_map=pipeline.class_map(request))
             try:
                 return self._analyse(request, started, self._model_for(request))
             except Exception as error:
-                if not is_out_of_memory(error) or request.model_key.device == "cpu":
+                key = request.model_key
+                if not is_out_of_memory(error) or key.device == "cpu":
                     raise
-                import torch
-
-                logger.warning("out of memory on %s, falling back to the CPU", request.model_key)
+                logger.warning("out of memory on %s, falling back to the CPU", key)
+                self._models.pop(key, None)
+                torch.cuda.empty_cache()  # give the GPU memory back
                 # Half precision is GPU-only: the CPU copy is float32. It is cached under the
-                # key asked for, so later requests for that device stay on the CPU.
-                self._models.pop(request.model_key, None)
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()  # give the GPU memory back
-                key = replace(request.model_key, device="cpu", precision="fp32")
-                loaded = self._models[request.model_key] = self.pipeline.load_model(key)
-                return self._analyse(request, started, loaded, OOM_MESSAGE)
+                # key asked for, so that later requests for that device stay on the CPU.
+                cpu = pipeline.load_model(replace(key, device="cpu", precision="fp32"))
+                self._models[key] = cpu
+                return self._analyse(request, started, cpu, OOM_MESSAGE)
         except ArchitectureChoiceError as needed:
             return Response(request, choices=needed.choices)
+        except VitvizError as error:
+            return Response(request, error=str(error))
         except Exception as error:
-            if isinstance(error, VitvizError):
-                return Response(request, error=str(error))
             logger.exception("%s failed", request.kind)
             return Response(request, error=f"Unexpected error ({type(error).__name__}): {error}")
 
     def _model_for(self, request: Request) -> LoadedModel:
         key = request.model_key
-        if key in self._models:
-            self._models.move_to_end(key)
-            return self._models[key]
-        if key.arch is None:
-            self.pipeline.architectures(key.source)
-        progress = self.download_progress.emit if self.synchronous else self._progress.emit
-        loaded = self._models[key] = self.pipeline.load_model(key, progress, request.cancelled)
+        if key not in self._models:
+            if key.arch is None:
+                self.pipeline.architectures(key.source)
+            progress = self.download_progress.emit if self.synchronous else self._progress.emit
+            self._models[key] = self.pipeline.load_model(key, progress, request.cancelled)
+        self._models.move_to_end(key)
         while len(self._models) > MODEL_CACHE_SIZE:
             self._models.popitem(last=False)
-        return loaded
+        return self._models[key]
 
     def _analyse(self, request: Request, started: float, loaded: LoadedModel, notice=None):
-        if request.image is None:
-            return Response(request, model=loaded, notice=notice)
-        pipeline = self.pipeline
-        prepared = pipeline.prepare(
-            request.image, loaded, request.preprocess_mode, request.max_tokens
-        )
-        inference = pipeline.infer(loaded, prepared)
-        return Response(
-            request,
-            loaded,
-            prepared,
-            inference,
-            pipeline.analyse(loaded, inference),
-            pipeline.rollout(inference, request.rollout, request.every_query),
-            notice=notice,
-            seconds=time.perf_counter() - started,
-        )
+        found, inputs, pipeline = {"model": loaded}, request.inputs, self.pipeline
+        if inputs["image"] is not None:
+            found["image"] = image = inputs["image"]
+            mode, max_tokens = inputs["preprocess_mode"], inputs["max_tokens"]
+            found["prepared"] = prepared = pipeline.prepare(image, loaded, mode, max_tokens)
+            found["inference"] = inference = pipeline.infer(loaded, prepared)
+            found["analysis"] = pipeline.analyse(loaded, inference)
+            found["rollout"] = pipeline.rollout(inference, request.rollout, request.every_query)
+        return Response(request, found, notice=notice, seconds=time.perf_counter() - started)
 
     # --- UI side: apply responses ---------------------------------------------------
     def _on_finished(self, response: Response) -> None:
@@ -468,7 +369,6 @@ class Controller(QObject):
             if self._is_stale(request):
                 self.dropped += 1
             elif response.choices is not None:
-                results.status = self._shown_status
                 self._restore_inputs()
                 self.architecture_needed.emit(request.model_key.source, list(response.choices))
             elif response.error is not None:
@@ -476,7 +376,7 @@ class Controller(QObject):
             elif request.kind == ANALYSIS:
                 self._apply(response)
             elif request.kind == ROLLOUT:
-                results.rollout = response.rollout
+                results.rollout = response.results["rollout"]
             else:
                 key = (request.class_index, request.method)
                 results.class_maps = {**results.class_maps, key: response.grid_map}
@@ -493,80 +393,63 @@ class Controller(QObject):
         return request.kind != ANALYSIS and request.inference is not self.state.results.inference
 
     def _apply_error(self, response: Response) -> None:
-        request, results = response.request, self.state.results
-        if request.kind != ANALYSIS:
-            results.error = self._own_error = response.error
-            if (
-                request.kind == CLASS_MAP
-                and self.state.selection.class_index == request.class_index
-            ):
-                self.state.selection.class_index = None
-            return
-        if self._shown is None and response.model is None and request.model_key.source != "demo":
+        request, state = response.request, self.state
+        first = request.kind == ANALYSIS and self._shown is None
+        if first and request.inputs["model_source"] != "demo":
             # Nothing on screen to keep: show the bundled demo model rather than nothing.
             self._fallback = f"{response.error}\nShowing the bundled demo model instead."
-            with held_events(self.state.inputs):
-                self.state.inputs.arch = None
-                self.state.inputs.model_source = "demo"
+            with held_events(state.inputs):
+                state.inputs.arch, state.inputs.model_source = None, "demo"
             return
         # Said once, in full, in the error bar; the status line keeps naming what is shown.
-        results.error = self._own_error = response.error
-        results.status = self._shown_status
-        self._restore_inputs()
+        state.results.error = self._own_error = response.error
+        if request.kind == ANALYSIS:
+            self._restore_inputs()
+        elif request.kind == CLASS_MAP and state.selection.class_index == request.class_index:
+            state.selection.class_index = None
 
     def _apply(self, response: Response) -> None:
-        state, results = self.state, self.state.results
-        new_model = results.model is not response.model
+        state, results, model = self.state, self.state.results, response.results["model"]
+        new_model = results.model is not model
         notice, self._fallback = response.notice or self._fallback, None
         # Every field changes first and the events follow, selection before results, so
         # each listener reads the new result with a selection that fits it.
         with held_events(state.selection, state.rollout, results):
-            results.model = response.model
-            results.image = response.request.image if response.inference is not None else None
-            results.prepared = response.prepared
+            for name in RESULT_FIELDS:
+                setattr(results, name, response.results.get(name))
             results.class_maps = {}
-            results.inference = response.inference
-            results.analysis = response.analysis
-            results.rollout = response.rollout
             # A success clears the controller's own earlier message, not someone else's
             # (e.g. the window's "cannot read that image" for an image it kept out).
             if notice is not None or results.error == self._own_error:
                 results.error = self._own_error = notice
-            results.status = self._result_status(response)
-            if response.inference is not None:
-                model = response.model
-                state.fit_selection(
-                    response.inference.layout, model.depth, model.num_heads, reset_query=new_model
-                )
-        self._shown, self._shown_status = response.request, results.status
+            results.status = status_text(response)
+            if results.inference is not None:
+                layout = results.inference.layout
+                state.fit_selection(layout, model.depth, model.num_heads, reset_query=new_model)
+        self._shown = response
         self.request_rollout()  # fit_selection may have moved the rollout's layers
         self.request_class_map()
 
     def _restore_inputs(self) -> None:
-        """Put the inputs back to those of the result on screen (after a failure)."""
-        shown, inputs = self._shown, self.state.inputs
-        if shown is None:
-            return
+        """Put the inputs and the status line back to those of the result on screen."""
+        self.state.results.status = status_text(self._shown)
         self._restoring = True
         try:
-            with held_events(inputs):
-                inputs.image = shown.image
-                inputs.model_source = shown.model_key.source
-                inputs.arch = shown.model_key.arch
-                inputs.device = shown.model_key.device
-                inputs.precision = shown.model_key.precision
-                inputs.preprocess_mode = shown.preprocess_mode
-                inputs.max_tokens = shown.max_tokens
+            with held_events(self.state.inputs):
+                for name, value in (self._shown.request.inputs if self._shown else {}).items():
+                    setattr(self.state.inputs, name, value)
         finally:
             self._restoring = False
 
-    @staticmethod
-    def _result_status(response: Response) -> str:
-        model = response.model
-        parts = [model.spec.name if model.spec else model.source, model.device, model.dtype]
-        if response.inference is not None:
-            layout = response.inference.layout
-            rows, cols = layout.grid
-            tokens = "+".join(layout.prefix_labels) or "no prefix"
-            parts += [f"{tokens} + {rows}×{cols} patches", f"{response.seconds * 1000:.0f} ms"]
-        return " · ".join(parts)
+
+def status_text(response: Response | None) -> str:
+    """The status line of an analysis: model, device, precision, tokens and time."""
+    if response is None:
+        return ""
+    model, inference = response.results["model"], response.results.get("inference")
+    parts = [model.spec.name if model.spec else model.source, model.device, model.dtype]
+    if inference is not None:
+        rows, cols = inference.layout.grid
+        tokens = "+".join(inference.layout.prefix_labels) or "no prefix"
+        parts += [f"{tokens} + {rows}×{cols} patches", f"{response.seconds * 1000:.0f} ms"]
+    return " · ".join(parts)

@@ -1,8 +1,5 @@
-"""A note that the demo model knows only its shapes, on images that are not its samples.
-
-Whether an image is a generated sample is known from how it was loaded
-(``LoadedImage.generated``), not guessed from its pixels.
-"""
+"""A note that the demo model knows only its shapes, on images that are not its samples
+(known from how the image was loaded, ``LoadedImage.generated``, not from its pixels)."""
 
 from __future__ import annotations
 
@@ -26,17 +23,13 @@ def note_text(labels) -> str:
 
 
 class DomainNote(QToolBar):
-    """A dismissible bar under the main toolbar of ``window``, shown while it applies.
-
-    Dismissed, it stays hidden until the model changes.
-    """
+    """A bar under the main toolbar of ``window``, shown while the demo model's result is
+    for an image that is not a generated sample; dismissed, it stays hidden until the
+    model changes."""
 
     def __init__(self, state: AppState, window: QMainWindow) -> None:
-        super().__init__("Model note", window)
-        self.state = state
-        self.dismissed = False
-        self.setObjectName("domain_note")
-        self.setMovable(False)
+        super().__init__("Model note", window, objectName="domain_note", movable=False)
+        self.state, self.dismissed = state, False
         self.toggleViewAction().setVisible(False)  # shown by the state, not the user
         self.setStyleSheet("QToolBar { background: #fff1b8; } QLabel { color: #3b3000; }")
         self.label = QLabel(self)
@@ -49,17 +42,13 @@ class DomainNote(QToolBar):
         listen(self, state.results.events.image, self.refresh)
         self.refresh()
 
-    def applies(self) -> bool:
-        """The demo model's result is for an image that is not a generated sample."""
-        model, image = self.state.results.model, self.state.results.image
-        return bool(model and is_demo(model.source) and image and not image.generated)
-
     def refresh(self, *_) -> None:
         """Show the note when it applies and was not dismissed."""
-        shown = self.applies() and not self.dismissed
-        if shown:
-            self.label.setText(note_text(self.state.results.model.spec.labels))
-        self.setVisible(shown)
+        model, image = self.state.results.model, self.state.results.image
+        shown = bool(model and is_demo(model.source) and image and not image.generated)
+        if shown and not self.dismissed:
+            self.label.setText(note_text(model.spec.labels))
+        self.setVisible(shown and not self.dismissed)
 
     def dismiss(self, dismissed: bool = True) -> None:
         """Hide the note until the model changes (or let it show again)."""

@@ -1,9 +1,7 @@
 """Downloading a timm tag's weights with progress the window can show, and a cancel.
 
-The hub client reports download progress to a tqdm class: :func:`prefetch_weights` hands
-it one that reports to the window and stops when asked, through the same download that
-``vitviz.vit.load`` uses (:mod:`vitviz.vit.hub`). An unreachable hub is reported at once,
-in one line, as on the command line.
+The hub client reports progress to a tqdm class: :func:`prefetch_weights` hands it one that
+tells the window and stops when asked, through the download ``vitviz.vit.load`` uses.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ def prefetch_weights(source: str, progress: Progress, cancelled: threading.Event
     ``progress(bytes_done, bytes_total)`` hears about it (``bytes_total`` 0 when unknown);
     setting ``cancelled`` stops it with :class:`DownloadCancelledError`. Returns False when
     there is nothing to fetch; an unreachable or refusing hub raises the loader's
-    :class:`~vitviz.errors.ModelLoadError`.
+    :class:`~vitviz.errors.ModelLoadError` at once.
     """
     from tqdm.auto import tqdm
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from safetensors import safe_open
 
 from vitviz.resources import DEMO_MODEL_CARD
 from vitviz.state import LoadedModel
@@ -28,8 +29,6 @@ def card_section(card: str, heading: str) -> str:
 
 def stored_metadata(source: str) -> dict[str, str]:
     """A ``.safetensors`` checkpoint's header metadata, less labels and config (shown apart)."""
-    from safetensors import safe_open
-
     path = Path(source).expanduser()
     if path.suffix.lower() != ".safetensors" or not path.is_file():
         return {}
@@ -57,16 +56,11 @@ def model_card(model: LoadedModel | None) -> str:
 
 def show_model_card(model: LoadedModel | None, parent: QWidget) -> QDialog:
     """Open the "About this model" dialog (not modal) and return it."""
-    dialog = QDialog(parent)
-    dialog.setWindowTitle("About this model")
+    dialog = QDialog(parent, windowTitle="About this model")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    text = QTextBrowser(dialog)
-    text.setObjectName("model_card")
-    text.setMarkdown(model_card(model))
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
-    buttons.rejected.connect(dialog.reject)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, rejected=dialog.reject)
     layout = QVBoxLayout(dialog)
-    layout.addWidget(text)
+    layout.addWidget(QTextBrowser(objectName="model_card", markdown=model_card(model)))
     layout.addWidget(buttons)
     dialog.resize(720, 640)
     dialog.show()

@@ -9,21 +9,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QLabel,
-    QLineEdit,
-    QListView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QCompleter, QInputDialog, QLabel, QWidget
 
 from vitviz.qt.widgets.bindings import listen
 from vitviz.state import AppState
 from vitviz.state.events import held_events
+from vitviz.vit import hub
 
 DEMO_LABEL = "Demo model (bundled)"
 MORE_MODELS = "More timm models…"
@@ -63,119 +55,85 @@ class ModelPicker(QComboBox):
     checkpoint_requested = Signal()
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, objectName="model_picker", minimumContentsLength=24)
         self.state = state
-        self.setObjectName("model_picker")
-        self.setMinimumContentsLength(24)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.sources: list[str] = ["demo"]  # listed, demo first
+        self.sources: list[str] = []  # listed above the separator, demo first
         self._archs: dict[str, str | None] = {}  # the architecture each file was opened as
-        self._rebuild()
+        self.insertSeparator(0)
+        for entry in (MORE_MODELS, OPEN_CHECKPOINT):
+            self.addItem(entry, entry)
+        self.remember("demo")
         self.activated.connect(self._on_activated)
-        listen(self, state.inputs.events.model_source, self._show_source)
         # The controller puts back the source before the architecture after a failure.
-        listen(
-            self,
-            state.inputs.events.arch,
-            lambda arch: self._archs.update({self.state.inputs.model_source: arch}),
-        )
-        self._show_source(state.inputs.model_source)
+        for event in (state.inputs.events.model_source, state.inputs.events.arch):
+            listen(self, event, self._show_source)
+        self._show_source()
 
     def remember(self, source: str) -> None:
         """List ``source`` (e.g. the last model of a previous session)."""
         if source not in self.sources:
+            self.insertItem(len(self.sources), describe_source(source), source)
+            self.setItemData(len(self.sources), source, Qt.ItemDataRole.ToolTipRole)
             self.sources.append(source)
-            self._rebuild()
 
-    def _rebuild(self) -> None:
-        self.blockSignals(True)
-        self.clear()
-        for source in self.sources:
-            self.addItem(describe_source(source), source)
-            self.setItemData(self.count() - 1, source, Qt.ItemDataRole.ToolTipRole)
-        self.insertSeparator(self.count())
-        self.addItem(MORE_MODELS, MORE_MODELS)
-        self.addItem(OPEN_CHECKPOINT, OPEN_CHECKPOINT)
+    def _show_source(self, *_: object) -> None:
+        # The state's source, not the event's: a failed load may have put it back meanwhile.
         source = self.state.inputs.model_source
-        self.setCurrentIndex(self.sources.index(source) if source in self.sources else 0)
-        self.blockSignals(False)
-
-    def _show_source(self, source: str) -> None:
         self._archs[source] = self.state.inputs.arch
         self.remember(source)
-        # The state's source, not the event's: a failed load may have put it back meanwhile.
-        shown = self.state.inputs.model_source
-        self.setToolTip(f"The model to look inside: {shown}")
-        self.blockSignals(True)
-        self.setCurrentIndex(self.sources.index(shown) if shown in self.sources else 0)
-        self.blockSignals(False)
+        self.setToolTip(f"The model to look inside: {source}")
+        with QSignalBlocker(self):
+            self.setCurrentIndex(self.findData(source))
 
     def _on_activated(self, index: int) -> None:
-        data = self.itemData(index)
-        # Dialogs decide the source; until then the picker shows the current model.
-        self._show_source(self.state.inputs.model_source)
+        data, inputs = self.itemData(index), self.state.inputs
+        self._show_source()  # dialogs decide the source; until then it shows the current one
         if data == MORE_MODELS:
             self.browse_requested.emit()
         elif data == OPEN_CHECKPOINT:
             self.checkpoint_requested.emit()
-        elif data and data != self.state.inputs.model_source:
-            with held_events(self.state.inputs):
-                self.state.inputs.arch = self._archs.get(data)
-                self.state.inputs.model_source = data
+        elif data and data != inputs.model_source:
+            with held_events(inputs):
+                inputs.arch, inputs.model_source = self._archs.get(data), data
 
 
-class SearchableListDialog(QDialog):
-    """A filter box over a list of ``names`` (shown as ``labels``); returns the chosen one."""
+class SearchableListDialog(QInputDialog):
+    """A choice among ``names`` (shown as ``labels``), first selected; typing filters the
+    list (a QCompleter matching anywhere, any case)."""
 
     def __init__(self, title, prompt, names, parent=None, *, labels=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.names = list(names)
-        self.search = QLineEdit(self, placeholderText="Type to filter…", clearButtonEnabled=True)
-        self._proxy = QSortFilterProxyModel(
-            self, filterCaseSensitivity=Qt.CaseSensitivity.CaseInsensitive
-        )
-        self._proxy.setSourceModel(QStringListModel(labels or names, self))
-        self.search.textChanged.connect(self._proxy.setFilterFixedString)
-        self.search.textChanged.connect(self._select_first)
-        self.view = QListView(self, uniformItemSizes=True)
-        self.view.setModel(self._proxy)
-        self.view.doubleClicked.connect(self.accept)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt, self, wordWrap=True))
-        for widget in (self.search, self.view, QLabel(f"{len(names)} available", self), buttons):
-            layout.addWidget(widget)
-        self.resize(520, 560)
-        self._select_first()
-
-    def _select_first(self) -> None:
-        self.view.setCurrentIndex(self._proxy.index(0, 0))
+        super().__init__(parent, windowTitle=title, labelText=f"{prompt}\n{len(names)} available")
+        self.names, self.labels = list(names), list(labels or names)
+        self.setComboBoxItems(self.labels)
+        self.setComboBoxEditable(True)
+        self.findChild(QLabel).setWordWrap(True)
+        self.completer = self.findChild(QComboBox).completer()
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.resize(520, 0)
 
     def visible_count(self) -> int:
-        """Rows left after filtering."""
-        return self._proxy.rowCount()
+        """Entries that match the typed text."""
+        self.completer.setCompletionPrefix(self.textValue())
+        return self.completer.completionCount()
 
     def selected(self) -> str | None:
-        """The chosen name, or None when nothing is selected."""
-        index = self.view.currentIndex()
-        return self.names[self._proxy.mapToSource(index).row()] if index.isValid() else None
+        """The chosen name (the first match of a partly typed one), or None when none matches."""
+        label = self.textValue() if self.textValue() in self.labels else None
+        if label is None and self.visible_count():
+            label = self.completer.currentCompletion()
+        return None if label is None else self.names[self.labels.index(label)]
 
 
 def model_dialog(parent: QWidget | None = None) -> SearchableListDialog:
     """The searchable list of supported timm tags, cached ones marked."""
-    from vitviz.vit.hub import is_cached
-
-    tags = list(supported_tags())
-    labels = [tag + (CACHED_MARK if is_cached(tag) else "") for tag in tags]
+    tags = supported_tags()
     prompt = (
         "Pretrained ViTs vitviz supports. Weights not yet cached are downloaded (needs "
         "the internet; Esc cancels a download)."
     )
+    labels = [tag + (CACHED_MARK if hub.is_cached(tag) else "") for tag in tags]
     return SearchableListDialog("Choose a timm model", prompt, tags, parent, labels=labels)
 
 

@@ -7,14 +7,12 @@ from PySide6.QtGui import QImage
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
-    """An ``[h, w, 4]`` uint8 RGBA array (or ``[h, w, 3]``, opaque) as an ``RGBA8888``
-    QImage that owns a copy of the pixels."""
+    """An ``[h, w, 4]`` uint8 RGBA array (or ``[h, w, 3]``, opaque) as a QImage that owns a
+    copy of the pixels."""
     if rgba.ndim != 3 or rgba.shape[2] not in (3, 4) or rgba.dtype != np.uint8:
         raise ValueError(f"expected an [h, w, 3|4] uint8 array, got {rgba.shape} {rgba.dtype}")
-    if rgba.shape[2] == 3:
-        alpha = np.full((*rgba.shape[:2], 1), 255, dtype=np.uint8)
-        rgba = np.concatenate([rgba, alpha], axis=2)  # [h, w, 4]
     rgba = np.ascontiguousarray(rgba)
-    height, width = rgba.shape[:2]
+    height, width, channels = rgba.shape
+    kind = QImage.Format.Format_RGBA8888 if channels == 4 else QImage.Format.Format_RGB888
     # QImage borrows the buffer; copy() detaches it so the array may be freed.
-    return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+    return QImage(rgba.data, width, height, channels * width, kind).copy()
