@@ -97,7 +97,7 @@ def build_window(arch: str, synchronous: bool = True):
     controller = Controller(state, synchronous=synchronous, pipeline=pipeline)
     settings = Settings.at_path(os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_gui.ini"))
     window = MainWindow(state, controller, settings)
-    window.panel_docks.reset_layout()
+    window.presets.reset()  # Explore: every panel
     for dock in window.docks.values():
         if window.tabifiedDockWidgets(dock) and not dock.isFloating():
             dock.setFloating(True)  # every panel on screen at once
