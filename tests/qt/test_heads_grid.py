@@ -143,3 +143,22 @@ def test_attention_in_a_batch_axis_is_read_from_the_first_image(qtbot, state):
     panel = HeadsGridPanel(state)
     qtbot.addWidget(panel)
     assert panel.mosaic.shape == (3, 5)
+
+
+def test_every_head_is_named_when_its_label_fits_its_thumbnail(qtbot):
+    """A short panel (the Explore layout's) still names h0, h1 and the fused column."""
+    state = make_state(depth=6, heads=2)
+    panel = HeadsGridPanel(state)
+    qtbot.addWidget(panel)
+    panel.resize(600, 230)
+    panel.show()
+    qtbot.wait(1)
+    mosaic = panel.mosaic
+    w, zoom = mosaic._cell[1], mosaic.zoom
+    left, top = mosaic._margins()
+    image = mosaic.grab().toImage()
+    background = image.pixelColor(1, 1)
+    for col in range(mosaic.shape[1]):
+        xs = range(left + col * w * zoom + w * zoom // 4, left + col * w * zoom + w * zoom * 3 // 4)
+        inked = sum(image.pixelColor(x, y) != background for x in xs for y in range(top - 2))
+        assert inked > 0, f"column {col} has no label"

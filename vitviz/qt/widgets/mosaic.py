@@ -134,7 +134,8 @@ class MosaicView(MapView):
         left, top = self._margins()
         # Small thumbnails cannot hold every label: label every k-th row / column.
         row_step = label_step(metrics.height(), h * z)
-        widest = max((metrics.horizontalAdvance(t) for t in self._col_labels), default=0)
+        # The head labels set the step; the last (fused) label is always drawn, centred.
+        widest = max((metrics.horizontalAdvance(t) for t in self._col_labels[:-1]), default=0)
         col_step = label_step(widest + 4, w * z)
         n_cols = self.shape[1]
         for row, text in enumerate(self._row_labels[: self.shape[0]]):
