@@ -152,6 +152,7 @@ def test_the_whole_error_is_shown_on_request_selectable_and_copyable(window, qtb
     button.click()
     (box,) = shown
     assert box.detailedText() == message
+    qtbot.addWidget(box)  # closed after the test: a box left open takes later tests' keys
     box.show()
     (details,) = box.findChildren(QTextEdit)
     assert details.isReadOnly()
