@@ -39,3 +39,14 @@ def settings(tmp_path):
     from vitviz.qt.settings import Settings
 
     return Settings.at_path(tmp_path / "vitviz.ini")
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    """A plain grey 120 x 90 PNG."""
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path / "picture.png"
+    Image.fromarray(np.full((90, 120, 3), 200, dtype=np.uint8)).save(path)
+    return path

@@ -16,8 +16,9 @@ import torch
 from PIL import Image
 
 from vitviz.errors import ModelLoadError
-from vitviz.qt.controller import Pipeline, held_events
+from vitviz.qt.controller import Controller, Pipeline, held_events
 from vitviz.qt.download import DownloadCancelledError
+from vitviz.qt.main_window import MainWindow
 from vitviz.state import AppState, LoadedImage, LoadedModel
 from vitviz.vit.layout import TokenLayout
 from vitviz.vit.spec import PretrainedSpec
@@ -153,3 +154,14 @@ class FakePipeline(Pipeline):
     def class_map(self, request):
         self.class_requests.append((request.class_index, request.method))
         return np.full(request.inference.layout.grid, float(request.class_index))
+
+
+def build_window(qtbot, settings, pipeline, state=None):
+    """The main window on ``pipeline`` (synchronous controller), shown and exposed."""
+    state = state or AppState()
+    controller = Controller(state, synchronous=True, pipeline=pipeline)
+    window = MainWindow(state, controller, settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window

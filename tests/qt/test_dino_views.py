@@ -97,7 +97,7 @@ def test_heads_in_colour_follow_the_threshold(panel, filled_state):
 
 
 def test_the_window_toolbar_has_the_control(qtbot, settings):
-    from tests.qt.test_main_window import FakePipeline, build_window
+    from tests.qt.shell_fakes import FakePipeline, build_window
 
     window = build_window(qtbot, settings, FakePipeline())
     control = window.toolbar.view_bar.findChild(MassThresholdControl)

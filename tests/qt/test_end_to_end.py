@@ -6,47 +6,28 @@ model (a checkpoint file written here) and opening a broken image must neither r
 nor lose what is shown.
 """
 
-import time
-
 import huggingface_hub
 import numpy as np
 import pytest
 import timm
 import torch
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication
 
+from tests.qt.demo_window import demo_window, wait_until
 from vitviz.compute.attention_maps import query_maps
 from vitviz.compute.rollout import rollout
-from vitviz.qt.controller import Controller
-from vitviz.qt.main_window import MainWindow
-from vitviz.qt.settings import Settings
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.state import AppState
 from vitviz.vit import save_checkpoint
 
 pytestmark = pytest.mark.skipif(
     not DEMO_MODEL_PATH.exists(), reason="the demo model has not been built yet"
 )
-WAIT_S = 60
 
 
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory):
     """One window for the module (loading the demo model once); tests run in file order."""
-    state = AppState()
-    controller = Controller(state)  # the real worker thread
-    settings = Settings.at_path(tmp_path_factory.mktemp("settings") / "vitviz.ini")
-    window = MainWindow(state, controller, settings)
-    window.resize(1500, 950)
-    window.show()
-    window.images.new_sample()
-    wait_until(lambda: state.results.inference is not None and controller.idle)
-    yield window
-    controller.cancel()
-    assert controller.wait()
-    window.close()
-    window.deleteLater()
+    yield from demo_window(tmp_path_factory, (1500, 950))
 
 
 @pytest.fixture(autouse=True)
@@ -59,14 +40,6 @@ def fresh_selection(window):
     selection.class_index = None
     window.state.rollout.follow_query = False
     window.state.view.overlay = "head"
-
-
-def wait_until(condition, timeout_s=WAIT_S):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the worker"
-        QApplication.processEvents()
-        time.sleep(0.005)
 
 
 def wait_for_result(window):

@@ -4,20 +4,14 @@ On the bundled demo model and on checkpoints written here (no class token: avera
 and SigLIP-style attention pool), through the real worker thread.
 """
 
-import time
-
 import numpy as np
 import pytest
 import timm
 import torch
-from PySide6.QtWidgets import QApplication
 
-from vitviz.qt.controller import Controller
-from vitviz.qt.main_window import MainWindow
+from tests.qt.demo_window import demo_window, wait_until
 from vitviz.qt.overlay import rollout_shown
-from vitviz.qt.settings import Settings
 from vitviz.resources import DEMO_MODEL_PATH
-from vitviz.state import AppState
 from vitviz.vit import save_checkpoint
 
 pytestmark = pytest.mark.skipif(
@@ -27,31 +21,16 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory):
-    state = AppState()
-    controller = Controller(state)  # the real worker thread
-    settings = Settings.at_path(tmp_path_factory.mktemp("settings") / "vitviz.ini")
-    window = MainWindow(state, controller, settings)
-    window.resize(1400, 900)
-    window.show()
-    window.images.new_sample()
-    wait_for_result(window)
-    yield window
-    controller.cancel()
-    assert controller.wait()
-    window.close()
-    window.deleteLater()
+    yield from demo_window(tmp_path_factory, (1400, 900))
 
 
-def wait_for_result(window, timeout_s=60):
-    state, deadline = window.state, time.monotonic() + timeout_s
-    while (
-        state.results.inference is None
-        or state.results.rollout is None
-        or (not window.controller.idle)
-    ):
-        assert time.monotonic() < deadline, "timed out waiting for the worker"
-        QApplication.processEvents()
-        time.sleep(0.005)
+def wait_for_result(window):
+    results = window.state.results
+    wait_until(
+        lambda: (
+            results.inference is not None and results.rollout is not None and window.controller.idle
+        )
+    )
 
 
 def assert_first_view(window, query_text):
@@ -70,6 +49,7 @@ def assert_first_view(window, query_text):
 
 
 def test_the_demo_model_opens_on_the_class_token_rollout(window):
+    wait_for_result(window)
     assert window.state.results.model.source == "demo"
     assert_first_view(window, "CLS")
 

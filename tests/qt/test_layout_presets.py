@@ -4,12 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QTabBar
 
-from tests.qt.shell_fakes import FakePipeline, make_image
-from tests.qt.test_main_window import build_window
+from tests.qt.shell_fakes import FakePipeline, build_window, make_image
 from vitviz.qt.widgets.map_view import MapView
 from vitviz.qt.widgets.mosaic import MosaicView
 
@@ -19,13 +17,6 @@ def window(qtbot, settings):
     window = build_window(qtbot, settings, FakePipeline())
     window.images.set_image(make_image())
     return window
-
-
-@pytest.fixture
-def image_file(tmp_path):
-    path = tmp_path / "picture.png"
-    Image.fromarray(np.full((90, 120, 3), 200, dtype=np.uint8)).save(path)
-    return path
 
 
 ALL_DOCKS = {

@@ -5,7 +5,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QTabBar
 
-from tests.qt.shell_fakes import FakePipeline, make_image
+from tests.qt.shell_fakes import FakePipeline, build_window, make_image
 from vitviz.qt.controller import Controller
 from vitviz.qt.main_window import MainWindow
 from vitviz.qt.overlay import describe_overlay, map_limits
@@ -21,28 +21,11 @@ def pipeline():
     return FakePipeline()
 
 
-def build_window(qtbot, settings, pipeline, state=None):
-    state = state or AppState()
-    controller = Controller(state, synchronous=True, pipeline=pipeline)
-    window = MainWindow(state, controller, settings)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
-
-
 @pytest.fixture
 def window(qtbot, settings, pipeline):
     window = build_window(qtbot, settings, pipeline)
     window.images.set_image(make_image())
     return window
-
-
-@pytest.fixture
-def image_file(tmp_path):
-    path = tmp_path / "picture.png"
-    Image.fromarray(np.full((90, 120, 3), 200, dtype=np.uint8)).save(path)
-    return path
 
 
 def test_every_panel_is_a_dock_with_its_title(window):
