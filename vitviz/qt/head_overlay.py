@@ -11,18 +11,10 @@ from vitviz.qt.widgets.bindings import listen
 from vitviz.state import AppState
 
 
-def heads_rgba(state: AppState) -> np.ndarray | None:
-    """``uint8 [rows, cols, 4]``: each patch in its strongest head's colour, or None."""
-    analysis, sel, view = state.results.analysis, state.selection, state.view
-    if analysis is None:
-        return None
-    cells = analysis.cells(
-        sel.query,
-        renormalize=view.drop_prefix,
-        threshold=view.mass_threshold,
-        layer=min(sel.layer, analysis.depth - 1),
-    )  # [H + 1, rows, cols]
-    rgb = head_composite(cells[:-1]) * 255  # [rows, cols, 3]
+def heads_rgba(heads: np.ndarray) -> np.ndarray:
+    """``uint8 [rows, cols, 4]``: each patch of the ``[H, rows, cols]`` head maps in its
+    strongest head's colour."""
+    rgb = head_composite(heads) * 255  # [rows, cols, 3]
     return np.dstack([rgb, np.full(rgb.shape[:2], 255)]).round().astype(np.uint8)
 
 

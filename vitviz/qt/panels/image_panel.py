@@ -154,7 +154,7 @@ class ImagePanel(QWidget):
         view, rgba, self.canvas.note = self.state.view, None, ""
         self.canvas.set_colorbar(None)
         if grid_map is not None and view.overlay == "heads":
-            rgba = heads_rgba(self.state)
+            rgba = heads_rgba(span[:-1])  # span: the layer's head maps and their fusion
         elif grid_map is not None:
             shared = view.scale == "shared"
             low, high, self.canvas.note = map_limits(grid_map, span if shared else None)
