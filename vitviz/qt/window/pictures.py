@@ -79,6 +79,13 @@ class PicturesOut:
         self.window.statusBar().showMessage(f"Saved {saved}", 5000)
         return saved
 
+    def _picture_options(self):
+        """The view's colormap, opacity and upsampling, as the exported figures take them."""
+        from vitviz.export.pictures import PictureOptions
+
+        view = self.state.view
+        return PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
+
     def _ask(self, title: str, name: str, filters: str = EXPORT_FILTER) -> str:
         start = str(Path(self.settings.folder()) / name)
         return self.settings.remember_folder(
@@ -88,8 +95,7 @@ class PicturesOut:
     def _without_errors(self, grab):
         """``grab()`` with the error bar hidden: a message is no part of a picture."""
         status = self.window.status
-        status.error_label.hide()
-        status.details_button.hide()
+        status.show_error(None)
         try:
             return grab()
         finally:
@@ -114,7 +120,6 @@ class PicturesOut:
         "map" is the image panel's map on the image, "grid" every head of every layer for
         the query with a fused column, another the overlay of that name on the image."""
         from vitviz.export.map_figures import heads_grid_figure, map_image_figure
-        from vitviz.export.pictures import PictureOptions
 
         state, results = self.state, self.state.results
         analysis = results.analysis
@@ -138,13 +143,12 @@ class PicturesOut:
             view.overlay = shown
         if grid_map is None:
             return None
-        options = PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
         return map_image_figure(
             grid_map,
             results.prepared.grid,
             results.image.image,
             title=f"{model} · {described}",
-            options=options,
+            options=self._picture_options(),
         )
 
     def export_figure(self, kind: str, path: str | Path) -> Path | None:
@@ -167,13 +171,11 @@ class PicturesOut:
         """Write the talk deck of the shown image and model (a multi-page PDF) to ``path``,
         drawn with the view's colormap, opacity and upsampling."""
         from vitviz.export.deck import save_deck
-        from vitviz.export.pictures import PictureOptions
 
-        results, view = self.state.results, self.state.view
+        results = self.state.results
         if results.inference is None or results.prepared is None:
             results.error = NOTHING_YET
             return None
-        options = PictureOptions(cmap=view.colormap, alpha=view.opacity, upsampling=view.upsampling)
         model, image = results.model, results.image
 
         def write(p):
@@ -183,7 +185,7 @@ class PicturesOut:
                 model.spec,
                 image.image,
                 results.prepared,
-                options=options,
+                options=self._picture_options(),
                 image_name=image.name,
             )
 
